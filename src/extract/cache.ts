@@ -1,0 +1,76 @@
+/**
+ * The parse cache: segmented files by blob id. A blob is the "after" of one commit and the
+ * "before" of the next, so over a history walked parents-first each distinct blob is parsed once.
+ * Bounded by the total characters held (least recently used entries go first).
+ */
+import { performance } from 'node:perf_hooks';
+import { assert } from '../core/errors.js';
+import type { SegmentedFile } from './segment.js';
+import { parseSource, segmentFile } from './segment.js';
+
+/** Counters a benchmark reads. */
+export interface ParseStats {
+  /** Calls to the parser. */
+  parses: number;
+  /** Distinct blob ids parsed. */
+  distinctBlobs: number;
+  /** UTF-16 code units parsed. */
+  parsedChars: number;
+  /** UTF-8 bytes parsed. */
+  parsedBytes: number;
+  /** Milliseconds spent inside `ts.createSourceFile`. */
+  parseMs: number;
+  /** Lookups answered from the cache. */
+  hits: number;
+}
+
+/** Default bound on characters held by a cache: about 64 M (a few hundred MB of syntax trees). */
+export const parseCacheCharsMax = 64 * 1024 * 1024;
+
+/** A bounded LRU of segmented files keyed by blob id. */
+export class ParseCache {
+  readonly stats: ParseStats = { parses: 0, distinctBlobs: 0, parsedChars: 0, parsedBytes: 0, parseMs: 0, hits: 0 };
+  private readonly entries = new Map<string, SegmentedFile>();
+  private readonly seen = new Set<string>();
+  private chars = 0;
+
+  constructor(private readonly charsMax: number = parseCacheCharsMax) {
+    assert(charsMax > 0, 'ParseCache: charsMax must be positive');
+  }
+
+  /** The segmented file for blob `oid` with `text`, parsing it if it is not cached. */
+  get(oid: string, path: string, text: string, byteLength: number): SegmentedFile {
+    const cached = this.entries.get(oid);
+    if (cached !== undefined) {
+      // Re-insert to mark it most recently used (Map keeps insertion order).
+      this.entries.delete(oid);
+      this.entries.set(oid, cached);
+      this.stats.hits += 1;
+      return cached;
+    }
+    const body = text.startsWith('\uFEFF') ? text.slice(1) : text;
+    const started = performance.now();
+    const sourceFile = parseSource(path, body);
+    this.stats.parseMs += performance.now() - started;
+    this.stats.parses += 1;
+    this.stats.parsedChars += text.length;
+    this.stats.parsedBytes += byteLength;
+    if (!this.seen.has(oid)) {
+      this.seen.add(oid);
+      this.stats.distinctBlobs += 1;
+    }
+    const segmented = segmentFile(path, text, sourceFile);
+    this.put(oid, segmented);
+    return segmented;
+  }
+
+  private put(oid: string, segmented: SegmentedFile): void {
+    this.entries.set(oid, segmented);
+    this.chars += segmented.text.length;
+    for (const [key, value] of this.entries) {
+      if (this.chars <= this.charsMax || key === oid) break;
+      this.entries.delete(key);
+      this.chars -= value.text.length;
+    }
+  }
+}

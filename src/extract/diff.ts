@@ -1,0 +1,193 @@
+/**
+ * Declaration diff: two segmented versions of one file -> declaration-level ACUs.
+ *
+ * Per container, children are matched by key. A key only before is a `remove`; only after, an
+ * `add` anchored on its preceding sibling. Keys on both sides keep their relative order along a
+ * longest increasing subsequence; the others are `move`s. A container whose head or tail changed
+ * (or that moved) yields a shell ACU, and its members are compared recursively. Applying the ACUs
+ * to the before text reproduces the after text exactly (see apply-text.ts, and docs/acu-format.md
+ * for why anchored insertion in after order restores the order).
+ */
+import { assert } from '../core/errors.js';
+import type { AcuFlag, AcuOp, DeclAcu } from '../core/acu/model.js';
+import { namesOf } from './names.js';
+import type { Segment, SegmentedFile } from './segment.js';
+import { ts } from 'ts-morph';
+
+/** Extract the declaration-level ACUs that turn `before` into `after` (both parsed). */
+export function diffDeclarations(file: string, before: SegmentedFile, after: SegmentedFile): DeclAcu[] {
+  assert(before.parsed, 'diffDeclarations: before does not parse');
+  assert(after.parsed, 'diffDeclarations: after does not parse');
+  const cx: DiffContext = { file, before, after, out: [] };
+  const headB = shell(before.text, before.root);
+  const headA = shell(after.text, after.root);
+  if (headB.head !== headA.head || headB.tail !== headA.tail) {
+    cx.out.push(declAcu(cx, { symbol: '', segment: after.root, op: 'modify', anchor: null, shellOf: { before: headB, after: headA }, beforeSeg: before.root }));
+  }
+  diffChildren(cx, '', before.root, after.root);
+  return cx.out;
+}
+
+interface DiffContext {
+  readonly file: string;
+  readonly before: SegmentedFile;
+  readonly after: SegmentedFile;
+  readonly out: DeclAcu[];
+}
+
+interface Shell {
+  readonly head: string;
+  readonly tail: string;
+}
+
+function shell(text: string, segment: Segment): Shell {
+  const layout = segment.layout;
+  assert(layout !== null, 'shell: not a container');
+  return { head: text.slice(segment.start, layout.headEnd), tail: text.slice(layout.tailStart, segment.end) };
+}
+
+function childSymbol(parent: string, key: string): string {
+  return parent === '' ? key : `${parent}/${key}`;
+}
+
+function diffChildren(cx: DiffContext, symbol: string, before: Segment, after: Segment): void {
+  const beforeChildren = before.layout?.children ?? [];
+  const afterChildren = after.layout?.children ?? [];
+  const beforeByKey = new Map(beforeChildren.map((child, index) => [child.key, { child, index }]));
+  const afterKeys = new Set(afterChildren.map((child) => child.key));
+  for (const child of beforeChildren) {
+    if (!afterKeys.has(child.key)) {
+      cx.out.push(declAcu(cx, { symbol: childSymbol(symbol, child.key), segment: child, op: 'remove', anchor: null, shellOf: null, beforeSeg: child }));
+    }
+  }
+  const common = afterChildren.filter((child) => beforeByKey.has(child.key));
+  const stable = stableKeys(common.map((child) => beforeByKey.get(child.key)!.index), common);
+  for (let i = 0; i < afterChildren.length; i += 1) {
+    const child = afterChildren[i]!;
+    const anchor = i === 0 ? null : childSymbol(symbol, afterChildren[i - 1]!.key);
+    const match = beforeByKey.get(child.key);
+    const path = childSymbol(symbol, child.key);
+    if (match === undefined) {
+      cx.out.push(declAcu(cx, { symbol: path, segment: child, op: 'add', anchor, shellOf: null, beforeSeg: null }));
+    } else {
+      diffMatched(cx, path, match.child, child, { moved: !stable.has(child.key), anchor });
+    }
+  }
+}
+
+/** Keys on the longest increasing subsequence of before-positions keep their place. */
+function stableKeys(positions: readonly number[], common: readonly Segment[]): Set<string> {
+  const kept = longestIncreasingSubsequence(positions);
+  return new Set(kept.map((index) => common[index]!.key));
+}
+
+/**
+ * Indices (into `values`) of one longest strictly increasing subsequence, in O(n log n). Ties are
+ * broken towards the earliest elements, so the result is deterministic.
+ */
+export function longestIncreasingSubsequence(values: readonly number[]): number[] {
+  const tails: number[] = [];
+  const previous: number[] = new Array<number>(values.length).fill(-1);
+  for (let i = 0; i < values.length; i += 1) {
+    const value = values[i]!;
+    let lo = 0;
+    let hi = tails.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (values[tails[mid]!]! < value) lo = mid + 1;
+      else hi = mid;
+    }
+    if (lo > 0) previous[i] = tails[lo - 1]!;
+    tails[lo] = i;
+  }
+  const out: number[] = [];
+  for (let i = tails.length === 0 ? -1 : tails[tails.length - 1]!; i !== -1; i = previous[i]!) out.push(i);
+  return out.reverse();
+}
+
+/** A declaration on both sides: unchanged, modified, moved, or a container to recurse into. */
+function diffMatched(
+  cx: DiffContext,
+  symbol: string,
+  before: Segment,
+  after: Segment,
+  place: { moved: boolean; anchor: string | null },
+): void {
+  const { moved, anchor } = place;
+  if (before.layout !== null && after.layout !== null) {
+    const shellB = shell(cx.before.text, before);
+    const shellA = shell(cx.after.text, after);
+    if (moved || shellB.head !== shellA.head || shellB.tail !== shellA.tail) {
+      cx.out.push(declAcu(cx, { symbol, segment: after, op: moved ? 'move' : 'modify', anchor, shellOf: { before: shellB, after: shellA }, beforeSeg: before }));
+    }
+    diffChildren(cx, symbol, before, after);
+    return;
+  }
+  const textB = cx.before.text.slice(before.start, before.end);
+  const textA = cx.after.text.slice(after.start, after.end);
+  if (moved || textB !== textA) {
+    cx.out.push(declAcu(cx, { symbol, segment: after, op: moved ? 'move' : 'modify', anchor, shellOf: null, beforeSeg: before }));
+  }
+}
+
+interface AcuSpec {
+  readonly symbol: string;
+  /** The after segment (the before one for `remove`). */
+  readonly segment: Segment;
+  readonly op: AcuOp;
+  readonly anchor: string | null;
+  readonly shellOf: { before: Shell; after: Shell } | null;
+  readonly beforeSeg: Segment | null;
+}
+
+function declAcu(cx: DiffContext, spec: AcuSpec): DeclAcu {
+  const { segment, op, shellOf } = spec;
+  const beforeText = spec.beforeSeg === null ? null : cx.before.text.slice(spec.beforeSeg.start, spec.beforeSeg.end);
+  const afterText = op === 'remove' ? null : cx.after.text.slice(segment.start, segment.end);
+  const before = shellOf !== null ? shellOf.before.head : beforeText;
+  const after = shellOf !== null ? shellOf.after.head : afterText;
+  const sourceFile = op === 'remove' ? cx.before.sourceFile : cx.after.sourceFile;
+  const names = namesOf(segment, sourceFile, shellOf !== null);
+  const flags: AcuFlag[] = [];
+  if (op === 'modify' && formatOnly(beforeText, afterText, cx)) flags.push('format-only');
+  return {
+    v: 1,
+    level: 'decl',
+    file: cx.file,
+    symbol: spec.symbol,
+    kind: segment.kind,
+    op,
+    before,
+    after,
+    beforeTail: shellOf?.before.tail ?? null,
+    afterTail: shellOf?.after.tail ?? null,
+    anchor: op === 'add' || op === 'move' ? spec.anchor : null,
+    defines: names.defines,
+    uses: names.uses,
+    flags,
+  };
+}
+
+/** True when two texts hold the same tokens and comments, differing only in whitespace. */
+function formatOnly(before: string | null, after: string | null, cx: DiffContext): boolean {
+  if (before === null || after === null || before === after) return false;
+  const variant = cx.after.sourceFile.languageVariant;
+  return sameTokens(before, after, variant);
+}
+
+function tokens(text: string, variant: ts.LanguageVariant): string[] {
+  const scanner = ts.createScanner(ts.ScriptTarget.Latest, false, variant, text);
+  const out: string[] = [];
+  for (let token = scanner.scan(); token !== ts.SyntaxKind.EndOfFileToken; token = scanner.scan()) {
+    if (token === ts.SyntaxKind.WhitespaceTrivia || token === ts.SyntaxKind.NewLineTrivia) continue;
+    out.push(scanner.getTokenText().trimEnd());
+  }
+  return out;
+}
+
+/** Token-stream equality (comments included, whitespace ignored). */
+export function sameTokens(a: string, b: string, variant: ts.LanguageVariant = ts.LanguageVariant.Standard): boolean {
+  const ta = tokens(a, variant);
+  const tb = tokens(b, variant);
+  return ta.length === tb.length && ta.every((token, i) => token === tb[i]);
+}
