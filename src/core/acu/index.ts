@@ -2,3 +2,4 @@
 export * from './model.js';
 export * from './canonical.js';
 export * from './id.js';
+export * from './decode.js';

@@ -1,0 +1,148 @@
+/**
+ * The one decoder for ACUs from untrusted places (a peer, a file, `--json` input): unknown value in,
+ * a typed ACU or coded issues with paths out. Nothing past this function sees `unknown`.
+ */
+import type { Acu, AcuFlag, AcuOp, DeclKind, FileContentKind, FileLevelReason, Hunk } from './model.js';
+
+/** One problem with an input value, at a path such as `hunks[2].beforeLines`. */
+export interface DecodeIssue {
+  readonly path: string;
+  readonly code: 'missing' | 'type' | 'value' | 'version';
+  readonly message: string;
+}
+
+/** A decoded ACU, or the issues that stopped it. */
+export type DecodeResult = { readonly ok: true; readonly acu: Acu } | { readonly ok: false; readonly issues: readonly DecodeIssue[] };
+
+const ops: readonly AcuOp[] = ['add', 'modify', 'remove', 'move'];
+const declKinds: readonly DeclKind[] = [
+  'class', 'interface', 'enum', 'namespace', 'import', 'export', 'function', 'type', 'variable', 'statement',
+  'method', 'property', 'accessor', 'constructor', 'index-signature', 'static-block', 'member', 'enum-member', 'module',
+];
+const contents: readonly FileContentKind[] = ['text', 'binary', 'symlink', 'gitlink'];
+const reasons: readonly FileLevelReason[] = ['added', 'removed', 'unparsed', 'binary', 'not-source'];
+const flagsKnown: readonly AcuFlag[] = ['format-only'];
+
+/** Limits on decoded values, so a hostile peer cannot make us hold unbounded data. */
+export const acuTextCharsMax = 16 * 1024 * 1024;
+export const acuNamesMax = 10_000;
+export const acuHunksMax = 100_000;
+
+class Reader {
+  readonly issues: DecodeIssue[] = [];
+
+  constructor(private readonly value: Record<string, unknown>) {}
+
+  private issue(path: string, code: DecodeIssue['code'], message: string): void {
+    this.issues.push({ path, code, message });
+  }
+
+  string(key: string, nullable: boolean): string | null {
+    const v = this.value[key];
+    if (v === null && nullable) return null;
+    if (typeof v !== 'string') {
+      this.issue(key, v === undefined ? 'missing' : 'type', `${key} must be a string${nullable ? ' or null' : ''}`);
+      return null;
+    }
+    if (v.length > acuTextCharsMax) this.issue(key, 'value', `${key} is longer than ${acuTextCharsMax} characters`);
+    return v;
+  }
+
+  oneOf<T extends string>(key: string, allowed: readonly T[], nullable = false): T {
+    const v = this.value[key];
+    if (v === null && nullable) return null as unknown as T;
+    if (typeof v !== 'string' || !(allowed as readonly string[]).includes(v)) {
+      this.issue(key, v === undefined ? 'missing' : 'value', `${key} must be one of ${allowed.join(', ')}`);
+      return allowed[0]!;
+    }
+    return v as T;
+  }
+
+  strings(key: string, max: number): string[] {
+    const v = this.value[key];
+    if (!Array.isArray(v) || v.length > max || !v.every((s) => typeof s === 'string')) {
+      this.issue(key, v === undefined ? 'missing' : 'type', `${key} must be an array of at most ${max} strings`);
+      return [];
+    }
+    return v as string[];
+  }
+}
+
+function hunksOf(value: unknown, issues: DecodeIssue[]): Hunk[] | null {
+  if (value === null) return null;
+  if (!Array.isArray(value) || value.length > acuHunksMax) {
+    issues.push({ path: 'hunks', code: 'type', message: 'hunks must be null or an array of hunks' });
+    return null;
+  }
+  const out: Hunk[] = [];
+  value.forEach((h: unknown, i) => {
+    const hunk = h as Record<string, unknown> | null;
+    const ok =
+      typeof hunk === 'object' && hunk !== null &&
+      Number.isSafeInteger(hunk.beforeStart) && (hunk.beforeStart as number) >= 0 &&
+      Array.isArray(hunk.beforeLines) && hunk.beforeLines.every((l) => typeof l === 'string') &&
+      Array.isArray(hunk.afterLines) && hunk.afterLines.every((l) => typeof l === 'string');
+    if (!ok) issues.push({ path: `hunks[${i}]`, code: 'type', message: 'a hunk is {beforeStart, beforeLines, afterLines}' });
+    else out.push({ beforeStart: hunk.beforeStart as number, beforeLines: hunk.beforeLines as string[], afterLines: hunk.afterLines as string[] });
+  });
+  return out;
+}
+
+/** Decode an ACU from an untrusted plain value. Extra fields are rejected (ids hash every field). */
+export function decodeAcu(value: unknown): DecodeResult {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    return { ok: false, issues: [{ path: '', code: 'type', message: 'an ACU must be an object' }] };
+  }
+  const record = value as Record<string, unknown>;
+  if (record.v !== 1) return { ok: false, issues: [{ path: 'v', code: 'version', message: `unknown ACU format version ${String(record.v)}` }] };
+  const r = new Reader(record);
+  const level = r.oneOf('level', ['decl', 'file'] as const);
+  const allowed = level === 'decl' ? declKeys : fileKeys;
+  for (const key of Object.keys(record)) {
+    if (!allowed.has(key)) r.issues.push({ path: key, code: 'value', message: `unknown field ${key}` });
+  }
+  const acu = level === 'decl' ? decodeDecl(r) : decodeFile(r, record);
+  return r.issues.length > 0 ? { ok: false, issues: r.issues } : { ok: true, acu };
+}
+
+const declKeys = new Set(['v', 'level', 'file', 'symbol', 'kind', 'op', 'before', 'after', 'beforeTail', 'afterTail', 'anchor', 'defines', 'uses', 'flags']);
+const fileKeys = new Set(['v', 'level', 'file', 'fromFile', 'op', 'content', 'modeBefore', 'modeAfter', 'beforeOid', 'afterOid', 'data', 'hunks', 'reason']);
+
+function decodeDecl(r: Reader): Acu {
+  const flags = r.strings('flags', flagsKnown.length);
+  for (const flag of flags) if (!(flagsKnown as readonly string[]).includes(flag)) r.issues.push({ path: 'flags', code: 'value', message: `unknown flag ${flag}` });
+  return {
+    v: 1,
+    level: 'decl',
+    file: r.string('file', false) ?? '',
+    symbol: r.string('symbol', false) ?? '',
+    kind: r.oneOf('kind', declKinds),
+    op: r.oneOf('op', ops),
+    before: r.string('before', true),
+    after: r.string('after', true),
+    beforeTail: r.string('beforeTail', true),
+    afterTail: r.string('afterTail', true),
+    anchor: r.string('anchor', true),
+    defines: r.strings('defines', acuNamesMax),
+    uses: r.strings('uses', acuNamesMax),
+    flags: flags as AcuFlag[],
+  };
+}
+
+function decodeFile(r: Reader, record: Record<string, unknown>): Acu {
+  return {
+    v: 1,
+    level: 'file',
+    file: r.string('file', false) ?? '',
+    fromFile: r.string('fromFile', true),
+    op: r.oneOf('op', ops),
+    content: r.oneOf('content', contents),
+    modeBefore: r.string('modeBefore', true),
+    modeAfter: r.string('modeAfter', true),
+    beforeOid: r.string('beforeOid', true),
+    afterOid: r.string('afterOid', true),
+    data: r.string('data', true),
+    hunks: hunksOf(record.hunks, r.issues),
+    reason: r.oneOf('reason', reasons, true),
+  };
+}

@@ -1,0 +1,141 @@
+/**
+ * Extraction over a revision or range: list the commits (parents first), diff each against its
+ * first parent in batches through one `git diff-tree --stdin` per batch, read the blobs they need
+ * through the long-lived `git cat-file --batch`, and extract. With `check`, every commit's ACUs are
+ * applied back to its parent and the result compared with the commit's tree, path by path.
+ */
+import { AcuError } from '../core/errors.js';
+import type { CommitAcus } from '../core/acu/model.js';
+import type { CommitInfo, GitRepo, TreeChange } from '../git/index.js';
+import { applyAcus } from './apply.js';
+import type { ParentFiles, TreeEdits } from './apply.js';
+import { ParseCache } from './cache.js';
+import { blobsNeeded, extractChanges, identifyAll } from './commit.js';
+
+/** What to extract. */
+export interface ExtractRangeOptions {
+  /** Revisions: one commit (`HEAD`), a range (`A..B`), or several as git takes them. */
+  readonly revs: readonly string[];
+  /** Walk every ref. */
+  readonly all?: boolean;
+  /** At most this many commits, the newest. */
+  readonly maxCount?: number;
+  /** Only these paths (pathspecs). */
+  readonly paths?: readonly string[];
+  /** Apply the ACUs back and compare with the commit. */
+  readonly check?: boolean;
+  /** Shared parse cache (one per run, so each blob is parsed once). */
+  readonly cache?: ParseCache;
+}
+
+/** One commit's extraction, with its round-trip verdict when checked. */
+export interface ExtractedCommit extends CommitAcus {
+  readonly info: CommitInfo;
+  /** Empty when the round trip is exact or was not checked. */
+  readonly failures: readonly string[];
+}
+
+/** Commits diffed by one `git diff-tree --stdin` call. */
+const diffBatchCommits = 64;
+
+/** The commits a run covers, oldest first. */
+export async function listRange(repo: GitRepo, options: ExtractRangeOptions): Promise<CommitInfo[]> {
+  const revs = options.revs.length === 0 && options.all !== true ? ['HEAD'] : [...options.revs];
+  return repo.listCommits({
+    revs,
+    ...(options.all === true ? { all: true } : {}),
+    ...(options.maxCount === undefined ? {} : { maxCount: options.maxCount }),
+    ...(options.paths === undefined || options.paths.length === 0 ? {} : { paths: [...options.paths] }),
+  });
+}
+
+/** Extract the given commits in order, yielding each as soon as it is done. */
+export async function* extractCommits(
+  repo: GitRepo,
+  commits: readonly CommitInfo[],
+  options: ExtractRangeOptions = { revs: [] },
+): AsyncGenerator<ExtractedCommit> {
+  const cache = options.cache ?? new ParseCache();
+  const shallow = repo.isShallow ? await repo.shallowBoundary() : new Set<string>();
+  for (let start = 0; start < commits.length; start += diffBatchCommits) {
+    const batch = commits.slice(start, start + diffBatchCommits);
+    for (const commit of batch) refuseShallow(commit, shallow);
+    const pairs = batch.map((commit) => ({ from: commit.parents[0] ?? null, to: commit.oid }));
+    const paths = options.paths === undefined || options.paths.length === 0 ? {} : { paths: [...options.paths] };
+    const diffs = await repo.diffTrees(pairs, { renames: true, ...paths });
+    for (let i = 0; i < batch.length; i += 1) {
+      yield await extractOne(repo, batch[i]!, diffs[i] ?? [], cache, options.check === true);
+    }
+  }
+}
+
+function refuseShallow(commit: CommitInfo, shallow: ReadonlySet<string>): void {
+  if (!shallow.has(commit.oid) || commit.parents.length === 0) return;
+  throw new AcuError('ERR_SHALLOW_BOUNDARY', `commit ${commit.oid.slice(0, 12)} is at the shallow boundary: its parent is not in this clone`, {
+    hint: "fetch more history ('git fetch --deepen=<n>' or 'git fetch --unshallow'), or choose a range that stops above it",
+    data: { commit: commit.oid },
+  });
+}
+
+async function extractOne(
+  repo: GitRepo,
+  info: CommitInfo,
+  changes: readonly TreeChange[],
+  cache: ParseCache,
+  check: boolean,
+): Promise<ExtractedCommit> {
+  const needed = blobsNeeded(changes);
+  const contents = await repo.readBlobs(needed);
+  const blobs = new Map(needed.map((oid, i) => [oid, contents[i]!]));
+  const acus = extractChanges(changes, blobs, cache);
+  const failures = check ? verifyRoundTrip(await applyAcus(parentView(repo, changes, blobs), acus, cache), changes) : [];
+  return {
+    commit: info.oid,
+    parent: info.parents[0] ?? null,
+    merge: info.parents.length > 1,
+    acus: identifyAll(acus),
+    info,
+    failures,
+  };
+}
+
+/**
+ * The parent tree as the round trip sees it: the old side of every changed path. Paths the commit
+ * does not change are never touched by its ACUs; if one were, the comparison below reports it.
+ */
+function parentView(repo: GitRepo, changes: readonly TreeChange[], blobs: ReadonlyMap<string, Uint8Array>): ParentFiles {
+  const entries = new Map<string, { mode: string; oid: string }>();
+  for (const change of changes) {
+    if (change.oldPath !== null && change.oldMode !== null && change.oldOid !== null) {
+      entries.set(change.oldPath, { mode: change.oldMode, oid: change.oldOid });
+    }
+  }
+  return {
+    entry: (path) => Promise.resolve(entries.get(path) ?? null),
+    read: async (oid) => blobs.get(oid) ?? (await repo.readBlob(oid)),
+  };
+}
+
+/** Compare applied edits with the commit's own changes; each difference is one line. */
+export function verifyRoundTrip(edits: TreeEdits, changes: readonly TreeChange[]): string[] {
+  const expected = new Map<string, { mode: string; oid: string } | null>();
+  for (const change of changes) {
+    if (change.status === 'D' || change.status === 'R') expected.set(change.oldPath!, null);
+    if (change.status !== 'D') expected.set(change.newPath!, { mode: change.newMode!, oid: change.newOid! });
+  }
+  const failures: string[] = [];
+  for (const [path, want] of expected) {
+    const got = edits.get(path);
+    if (!edits.has(path)) {
+      failures.push(`${path}: not changed by the ACUs`);
+    } else if (want === null || got === null || got === undefined) {
+      if (want !== got) failures.push(`${path}: ${want === null ? 'should be deleted' : 'was deleted'}`);
+    } else if (want.oid !== got.oid || want.mode !== got.mode) {
+      failures.push(`${path}: got ${got.mode} ${got.oid.slice(0, 12)}, want ${want.mode} ${want.oid.slice(0, 12)}`);
+    }
+  }
+  for (const path of edits.keys()) {
+    if (!expected.has(path)) failures.push(`${path}: changed by the ACUs but not by the commit`);
+  }
+  return failures;
+}
