@@ -31,7 +31,7 @@ export const parseCacheCharsMax = 64 * 1024 * 1024;
 export class ParseCache {
   readonly stats: ParseStats = { parses: 0, distinctBlobs: 0, parsedChars: 0, parsedBytes: 0, parseMs: 0, hits: 0 };
   private readonly entries = new Map<string, SegmentedFile>();
-  private readonly seen = new Set<string>();
+  private readonly seen = new Map<string, string>();
   private chars = 0;
 
   constructor(private readonly charsMax: number = parseCacheCharsMax) {
@@ -56,12 +56,17 @@ export class ParseCache {
     this.stats.parsedChars += text.length;
     this.stats.parsedBytes += byteLength;
     if (!this.seen.has(oid)) {
-      this.seen.add(oid);
+      this.seen.set(oid, path);
       this.stats.distinctBlobs += 1;
     }
     const segmented = segmentFile(path, text, sourceFile);
     this.put(oid, segmented);
     return segmented;
+  }
+
+  /** Every distinct blob parsed so far, with the path it was parsed as (for benchmarks). */
+  parsedBlobs(): { oid: string; path: string }[] {
+    return [...this.seen].map(([oid, path]) => ({ oid, path }));
   }
 
   private put(oid: string, segmented: SegmentedFile): void {

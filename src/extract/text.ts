@@ -46,17 +46,31 @@ export function splitLines(text: string): string[] {
   return lines;
 }
 
-/** Edit-script length beyond which the diff gives up and emits one hunk for the whole file. */
-const diffEditLengthMax = 20_000;
+/**
+ * Edit-script length beyond which the line diff gives up on the middle part and emits it as one
+ * hunk (still byte-exact). Myers' diff costs O((N + M) * D): on a regenerated lock file D is in the
+ * thousands and the search would dominate extraction (measured: 21 s of a 35 s run on 500 mobx
+ * commits before this bound and the prefix/suffix trim below).
+ */
+const diffEditLengthMax = 1_000;
 
 /** Line hunks (no context lines) that turn `before` into `after`. */
 export function computeHunks(before: string, after: string): Hunk[] {
   const a = splitLines(before);
   const b = splitLines(after);
-  const changes = diffArrays(a, b, { maxEditLength: diffEditLengthMax });
-  if (changes === undefined) return a.length === 0 && b.length === 0 ? [] : [{ beforeStart: 0, beforeLines: a, afterLines: b }];
+  // Trim the common prefix and suffix first: most edits touch a few lines of a long file.
+  let prefix = 0;
+  while (prefix < a.length && prefix < b.length && a[prefix] === b[prefix]) prefix += 1;
+  let suffix = 0;
+  while (suffix < a.length - prefix && suffix < b.length - prefix && a[a.length - 1 - suffix] === b[b.length - 1 - suffix]) suffix += 1;
+  const midA = a.slice(prefix, a.length - suffix);
+  const midB = b.slice(prefix, b.length - suffix);
+  if (midA.length === 0 && midB.length === 0) return [];
+  if (midA.length === 0 || midB.length === 0) return [{ beforeStart: prefix, beforeLines: midA, afterLines: midB }];
+  const changes = diffArrays(midA, midB, { maxEditLength: diffEditLengthMax });
+  if (changes === undefined) return [{ beforeStart: prefix, beforeLines: midA, afterLines: midB }];
   const hunks: Hunk[] = [];
-  let line = 0;
+  let line = prefix;
   let current: { beforeStart: number; beforeLines: string[]; afterLines: string[] } | null = null;
   for (const change of changes) {
     const values = change.value;
