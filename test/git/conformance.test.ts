@@ -24,7 +24,7 @@ const zero = '0'.repeat(40);
 const logFormat = '%H%x00%P%x00%T%x00%an%x00%ae%x00%aI%x00%cn%x00%ce%x00%cI%x00%s';
 
 for (const storage of ['loose', 'packed'] as const) {
-  describe(`readers match the git CLI (${storage} objects)`, () => {
+  void describe(`readers match the git CLI (${storage} objects)`, () => {
     let dir = '';
     let oids: Record<string, string> = {};
     let repo: GitRepo;
@@ -34,26 +34,26 @@ for (const storage of ['loose', 'packed'] as const) {
     });
     after(async () => repo.close());
 
-    test('objects are stored as asked', () => {
+    void test('objects are stored as asked', () => {
       const counts = gitText(dir, ['count-objects', '-v']);
       if (storage === 'loose') assert.match(counts, /^in-pack: 0$/m);
       else assert.match(counts, /^count: 0$/m);
     });
 
-    test('open finds the directories and the format', () => {
+    void test('open finds the directories and the format', () => {
       assert.equal(repo.gitDir, `${dir}/.git`);
       assert.equal(repo.workTree, dir);
       assert.equal(repo.isShallow, false);
       assert.equal(repo.emptyTreeOid, gitText(dir, ['hash-object', '-t', 'tree', '/dev/null']));
     });
 
-    test('resolveCommit matches rev-parse', async () => {
+    void test('resolveCommit matches rev-parse', async () => {
       for (const rev of ['HEAD', 'main', 'feature', 'v1', 'HEAD~2', 'main~1^2', 'HEAD@{0}', oids.root ?? '', (oids.rename ?? '').slice(0, 12)]) {
         assert.equal(await repo.resolveCommit(rev), gitText(dir, ['rev-parse', '--verify', `${rev}^{commit}`]), rev);
       }
     });
 
-    test('commitInfo matches git log --format for every commit', async () => {
+    void test('commitInfo matches git log --format for every commit', async () => {
       for (const commit of richSpec.commits) {
         const oid = oids[commit.id] ?? '';
         const [hash, parents, tree, an, ae, ad, cn, ce, cd, subject] = gitText(dir, ['log', '-1', `--format=${logFormat}`, oid]).split('\0');
@@ -70,7 +70,7 @@ for (const storage of ['loose', 'packed'] as const) {
       assert.deepEqual((await repo.commitInfo(oids.merge ?? '')).parents, [oids.submodule, oids.feature2]);
     });
 
-    test('listCommits matches rev-list --topo-order --reverse', async () => {
+    void test('listCommits matches rev-list --topo-order --reverse', async () => {
       const o = (label: string): string => oids[label] ?? '';
       const revList = (args: string[]): string[] => gitText(dir, ['rev-list', '--topo-order', '--reverse', ...args]).split('\n').filter(Boolean);
       const cases: Array<[Parameters<GitRepo['listCommits']>[0], string[]]> = [
@@ -91,7 +91,7 @@ for (const storage of ['loose', 'packed'] as const) {
       assert.deepEqual((await repo.listCommits({ revs: [], all: true, maxCount: 3 })).map((c) => c.oid), newest3);
     });
 
-    test('listCommits lists parents before children', async () => {
+    void test('listCommits lists parents before children', async () => {
       const commits = await repo.listCommits({ revs: [], all: true });
       assert.equal(commits.length, richSpec.commits.length);
       const seen = new Set<string>();
@@ -101,7 +101,7 @@ for (const storage of ['loose', 'packed'] as const) {
       }
     });
 
-    test('diffTrees matches diff-tree -r -M --raw -z for every commit and parent', async () => {
+    void test('diffTrees matches diff-tree -r -M --raw -z for every commit and parent', async () => {
       const pairs: Array<{ from: string | null; to: string }> = [];
       for (const commit of await repo.listCommits({ revs: [], all: true })) {
         if (commit.parents.length === 0) pairs.push({ from: null, to: commit.oid });
@@ -116,7 +116,7 @@ for (const storage of ['loose', 'packed'] as const) {
       });
     });
 
-    test('diffTrees reports each kind of change', async () => {
+    void test('diffTrees reports each kind of change', async () => {
       const o = (label: string): string => oids[label] ?? '';
       const [rename, chmod, typechange, submodule, dirToFile, root] = await repo.diffTrees([
         { from: o('root'), to: o('rename') }, { from: o('rename'), to: o('chmod') }, { from: o('chmod'), to: o('typechange') },
@@ -134,7 +134,7 @@ for (const storage of ['loose', 'packed'] as const) {
       assert.ok(root?.every((c) => c.status === 'A' && c.oldOid === null && c.oldMode === null));
     });
 
-    test('diffTrees without renames and with paths matches diff-tree', async () => {
+    void test('diffTrees without renames and with paths matches diff-tree', async () => {
       const root = oids.root ?? '';
       const [plain] = await repo.diffTrees([{ from: root, to: 'v1' }], { renames: false });
       assert.equal(rawZ(plain ?? [], zero).toString(), git(dir, ['diff-tree', '-r', '--no-renames', '--raw', '-z', root, 'v1']).toString());
@@ -144,7 +144,7 @@ for (const storage of ['loose', 'packed'] as const) {
       assert.deepEqual(await repo.diffTrees([]), []);
     });
 
-    test('readTree matches ls-tree -z, flat and recursive', async () => {
+    void test('readTree matches ls-tree -z, flat and recursive', async () => {
       for (const rev of ['HEAD', oids.root ?? '', oids.submodule ?? '', `${oids.merge ?? ''}^{tree}`]) {
         assert.equal(lsTreeZ(await repo.readTree(rev)).toString(), git(dir, ['ls-tree', '-z', rev]).toString(), rev);
         assert.equal(lsTreeZ(await repo.readTree(rev, { recursive: true })).toString(), git(dir, ['ls-tree', '-z', '-r', rev]).toString(), rev);
@@ -153,7 +153,7 @@ for (const storage of ['loose', 'packed'] as const) {
       assert.deepEqual(entries.find((e) => e.path === 'vendor/lib'), { mode: '160000', type: 'commit', oid: '0123456789abcdef0123456789abcdef01234567', path: 'vendor/lib' });
     });
 
-    test('readBlob and readBlobIsomorphic match cat-file -p for every blob', async () => {
+    void test('readBlob and readBlobIsomorphic match cat-file -p for every blob', async () => {
       const blobs = new Set<string>();
       for (const commit of richSpec.commits) {
         for (const entry of await repo.readTree(oids[commit.id] ?? '', { recursive: true })) if (entry.type === 'blob') blobs.add(entry.oid);
