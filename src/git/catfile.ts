@@ -27,7 +27,8 @@ const stderrKeptBytesMax = 16 * 1024;
 /** How long close() waits for git to exit after its stdin is closed, before killing it. */
 const closeGraceMs = 2000;
 
-const corruptionPattern = /corrupt|inflate|unable to unpack|unable to read|bad object|mismatch|packfile|bad packed object/i;
+/** What git says on stderr when it finds an object it cannot decode. */
+export const corruptionPattern = /corrupt|inflate|unable to unpack|unable to read|unable to stream|bad object|mismatch|packfile|bad packed object/i;
 
 type ParseState =
   | { readonly stage: 'header'; readonly chunks: Buffer[]; readonly bytes: number }
