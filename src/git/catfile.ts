@@ -27,7 +27,8 @@ const stderrKeptBytesMax = 16 * 1024;
 /** How long close() waits for git to exit after its stdin is closed, before killing it. */
 const closeGraceMs = 2000;
 
-const corruptionPattern = /corrupt|inflate|unable to unpack|unable to read|bad object|mismatch|packfile|bad packed object/i;
+/** What git says on stderr when it finds an object it cannot decode. */
+export const corruptionPattern = /corrupt|inflate|unable to unpack|unable to read|unable to stream|bad object|mismatch|packfile|bad packed object/i;
 
 type ParseState =
   | { readonly stage: 'header'; readonly chunks: Buffer[]; readonly bytes: number }
@@ -75,6 +76,8 @@ export class CatFileBatch {
       request.reject(new AcuError('ERR_IO', `cannot read ${request.name}: the repository was closed`));
     }
     if (child !== null) {
+      // Waiting for the exit is work in progress: keep the loop alive until it is done.
+      this.setRef(child, true);
       child.stdin?.end();
       const timer = setTimeout(() => child.kill('SIGKILL'), closeGraceMs);
       timer.unref();
@@ -123,7 +126,10 @@ export class CatFileBatch {
    * CLI from exiting, a pending one must not let it exit with a promise unsettled.
    */
   private updateRef(child: ChildProcess): void {
-    const busy = this.inFlight.length + this.waiting.length > 0;
+    this.setRef(child, this.closed || this.inFlight.length + this.waiting.length > 0);
+  }
+
+  private setRef(child: ChildProcess, busy: boolean): void {
     for (const handle of [child, child.stdin, child.stdout, child.stderr]) {
       const refable = handle as unknown as { ref?: () => void; unref?: () => void } | null;
       if (busy) refable?.ref?.();

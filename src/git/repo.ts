@@ -7,7 +7,7 @@
 import { readFile, stat } from 'node:fs/promises';
 import { resolve as resolvePath } from 'node:path';
 import { AcuError, assert } from '../core/errors.js';
-import { CatFileBatch } from './catfile.js';
+import { CatFileBatch, corruptionPattern } from './catfile.js';
 import { runGit, runGitRaw } from './exec.js';
 import type { IsoCache } from './iso.js';
 import { isoReadBlob, isoWriteBlob, isoWriteCommit, isoWriteTree, typeForMode } from './iso.js';
@@ -385,6 +385,10 @@ export class GitRepo {
   private async unresolvable(name: string, wanted: 'commit' | 'tree' | 'blob', as: 'revision' | 'object'): Promise<AcuError> {
     if (isHexOid(name)) {
       if (this.isShallow && (await this.isBeyondShallowBoundary(name))) return shallowError(name);
+      // cat-file --batch answers "missing" for a loose object it cannot inflate; ask once more,
+      // alone, to tell a corrupt object from an absent one by what git says on stderr.
+      const probe = await runGitRaw(['cat-file', '-t', name], { cwd: this.gitDir, gitDir: this.gitDir });
+      if (probe.exitCode !== 0 && corruptionPattern.test(probe.stderr)) return corruptError(name, probe.stderr);
       const plain = await this.batch.request(name);
       if (plain.kind === 'found') return notA(name, plain.type, wanted);
       if (as === 'object') {
@@ -412,6 +416,13 @@ function notA(name: string, actual: string, wanted: 'commit' | 'tree' | 'blob'):
   return new AcuError(code, `${name} is a ${actual}, not a ${wanted}`, {
     hint: wanted === 'blob' ? 'pass the id of a file (blob)' : `pass a revision that names a ${wanted}`,
     data: { object: name, type: actual },
+  });
+}
+
+function corruptError(oid: string, stderr: string): AcuError {
+  return new AcuError('ERR_CORRUPT_OBJECT', `object ${oid} is corrupt: ${stderr.trim()}`, {
+    hint: "run 'git fsck' in the repository; restore the object from another clone (git fetch) or a backup",
+    data: { object: oid, stderr: stderr.trim() },
   });
 }
 
