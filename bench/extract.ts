@@ -24,7 +24,7 @@ async function main(): Promise<void> {
   const args = process.argv.slice(2);
   const nIndex = args.indexOf('-n');
   const count = nIndex === -1 ? 500 : Number(args[nIndex + 1]);
-  const positional = args.filter((_, i) => i !== nIndex && i !== nIndex + 1);
+  const positional = nIndex === -1 ? args : args.filter((_, i) => i !== nIndex && i !== nIndex + 1);
   const repoDir = resolve(positional[0] ?? '.');
   const range = positional[1];
   const repo = await GitRepo.open(repoDir);
