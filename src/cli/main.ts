@@ -16,7 +16,7 @@ interface CommandEntry {
 const commands: Readonly<Record<string, CommandEntry>> = {
   extract: {
     summary: 'split commits into atomic change units (ACUs); --check verifies the round trip',
-    load: async () => (await import('./extract.js')).extractCommand as Command<unknown>,
+    load: async () => (await import('./extract.js')).extractCommand,
   },
 };
 

@@ -11,12 +11,6 @@ import { segmentFile } from '../../src/extract/segment.js';
 import type { Rng } from '../support/random.js';
 import { baseSeed, rng } from '../support/random.js';
 
-interface Decl {
-  name: string;
-  render: (r: Rng) => string;
-  members?: Decl[];
-}
-
 const memberTemplates: ((n: string, r: Rng) => string)[] = [
   (n, r) => `${n}(a: number): number { return a + ${r.int(9)}; }`,
   (n, r) => `${n} = ${r.int(100)};`,

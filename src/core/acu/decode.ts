@@ -64,7 +64,7 @@ class Reader {
       this.issue(key, v === undefined ? 'missing' : 'type', `${key} must be an array of at most ${max} strings`);
       return [];
     }
-    return v as string[];
+    return v;
   }
 }
 
