@@ -6,12 +6,13 @@
  * `checked N commits, M ACUs, F round-trip failures` (exit 1 when F > 0).
  */
 import { SingleBar } from 'cli-progress';
-import { ExitCode } from '../core/errors.js';
+import { AcuError, ExitCode } from '../core/errors.js';
 import type { ExitCodeValue } from '../core/errors.js';
 import type { Acu, DeclAcu, FileAcu, IdentifiedAcu } from '../core/acu/model.js';
 import { GitRepo } from '../git/index.js';
 import { ParseCache } from '../extract/cache.js';
 import { extractCommits, listRange } from '../extract/range.js';
+import { defaultJobs, extractWorkersMax } from '../extract/pool.js';
 import type { ExtractedCommit } from '../extract/range.js';
 import type { Command } from './command.js';
 import { parseCommandArgs, parseCount } from './command.js';
@@ -26,7 +27,12 @@ export interface ExtractOptions {
   readonly json: boolean;
   readonly check: boolean;
   readonly paths: string[];
+  /** Worker threads; undefined: one per core for long ranges, none for a few commits. */
+  readonly jobs: number | undefined;
 }
+
+/** Below this many commits, starting workers (each loads the TypeScript parser) costs more than it saves. */
+const poolMinCommits = 64;
 
 const help = `Split commits into atomic change units (ACUs): one import, function, class header, method,
 property, interface member, type alias, enum member or statement per unit; other files as whole
@@ -39,6 +45,7 @@ files with line hunks.
   --json           stable machine-readable output (one JSON document)
   --check          apply the ACUs back to each parent and compare with the commit; prints
                    'checked N commits, M ACUs, F round-trip failures' and exits 1 if F > 0
+  -j, --jobs       worker threads (default: one per core for 64 commits or more)
   -- <path>...     only these paths`;
 
 function parse(argv: readonly string[]): ExtractOptions {
@@ -47,7 +54,12 @@ function parse(argv: readonly string[]): ExtractOptions {
     'max-count': { type: 'string', short: 'n' },
     json: { type: 'boolean' },
     check: { type: 'boolean' },
+    jobs: { type: 'string', short: 'j' },
   });
+  const jobs = parseCount('extract', 'jobs', values.jobs);
+  if (jobs !== undefined && (jobs < 1 || jobs > extractWorkersMax)) {
+    throw new AcuError('ERR_USAGE', `extract: --jobs must be between 1 and ${extractWorkersMax}`, { hint: "run 'acu extract --help' for its usage" });
+  }
   return {
     revs: positionals,
     all: values.all === true,
@@ -55,6 +67,7 @@ function parse(argv: readonly string[]): ExtractOptions {
     json: values.json === true,
     check: values.check === true,
     paths: afterDashDash,
+    jobs,
   };
 }
 
@@ -68,7 +81,8 @@ async function run(options: ExtractOptions, io: Io): Promise<ExitCodeValue> {
     const json = options.json ? new JsonWriter(io) : null;
     try {
       const cache = new ParseCache();
-      for await (const commit of extractCommits(repo, commits, { revs: [], check: options.check, cache, paths: options.paths })) {
+      const jobs = options.jobs ?? (commits.length >= poolMinCommits ? defaultJobs() : 1);
+      for await (const commit of extractCommits(repo, commits, { revs: [], check: options.check, cache, paths: options.paths, jobs })) {
         totals.commits += 1;
         totals.acus += commit.acus.length;
         if (commit.failures.length > 0) totals.failures += 1;
@@ -183,7 +197,7 @@ function describeFile(c: Colors, acu: FileAcu): string {
 /** The `acu extract` command. */
 export const extractCommand: Command<ExtractOptions> = {
   name: 'extract',
-  usage: 'extract [<rev> | <range>] [--all] [-n <count>] [--json] [--check] [-- <path>...]',
+  usage: 'extract [<rev> | <range>] [--all] [-n <count>] [--json] [--check] [-j <jobs>] [-- <path>...]',
   summary: 'split commits into atomic change units (ACUs); --check verifies the round trip',
   help,
   parse,

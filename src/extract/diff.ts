@@ -171,6 +171,8 @@ function declAcu(cx: DiffContext, spec: AcuSpec): DeclAcu {
 /** True when two texts hold the same tokens and comments, differing only in whitespace. */
 function formatOnly(before: string | null, after: string | null, cx: DiffContext): boolean {
   if (before === null || after === null || before === after) return false;
+  // Cheap refusal first: texts that differ outside whitespace cannot be format-only.
+  if (before.replace(/\s+/g, '') !== after.replace(/\s+/g, '')) return false;
   const variant = cx.after.sourceFile.languageVariant;
   return sameTokens(before, after, variant);
 }

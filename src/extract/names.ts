@@ -114,11 +114,13 @@ function isDeclarationName(id: ts.Identifier): boolean {
 
 function visitReferences(
   root: ts.Node,
-  sf: ts.SourceFile,
+  _sf: ts.SourceFile,
   referenced: Set<string>,
   declared: Set<string>,
   skip: Set<ts.Node> | null,
 ): void {
+  // The parser was asked not to set parent pointers (it is faster); the position tests above need
+  // them, so they are set during this one walk, only on the declarations being named.
   const visit = (node: ts.Node): void => {
     if (skip?.has(node) === true) return;
     if (ts.isIdentifier(node)) {
@@ -126,16 +128,6 @@ function visitReferences(
       else if (!isNamePosition(node)) referenced.add(node.text);
       return;
     }
-    ts.forEachChild(node, visit);
-  };
-  // forEachChild needs parent pointers for the position tests above; the parser was asked not to
-  // set them (it is faster), so they are set here, only on the declarations being named.
-  setParents(root, sf);
-  visit(root);
-}
-
-function setParents(root: ts.Node, _sf: ts.SourceFile): void {
-  const visit = (node: ts.Node): void => {
     ts.forEachChild(node, (child) => {
       (child as { parent: ts.Node }).parent = node;
       visit(child);

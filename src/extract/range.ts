@@ -10,6 +10,8 @@ import type { CommitInfo, GitRepo, TreeChange } from '../git/index.js';
 import { applyAcus } from './apply.js';
 import type { ParentFiles, TreeEdits } from './apply.js';
 import { ParseCache } from './cache.js';
+import type { ParseStats } from './cache.js';
+import { ExtractPool } from './pool.js';
 import { blobsNeeded, extractChanges, identifyAll } from './commit.js';
 
 /** What to extract. */
@@ -24,8 +26,12 @@ export interface ExtractRangeOptions {
   readonly paths?: readonly string[];
   /** Apply the ACUs back and compare with the commit. */
   readonly check?: boolean;
-  /** Shared parse cache (one per run, so each blob is parsed once). */
+  /** Shared parse cache (one per run, so each blob is parsed once); single-threaded runs only. */
   readonly cache?: ParseCache;
+  /** Worker threads (1: extract in this thread). */
+  readonly jobs?: number;
+  /** Receives the pool's parse counters when a multi-threaded run ends (benchmarks read them). */
+  readonly onPoolStats?: (stats: { stats: ParseStats; blobs: { oid: string; path: string }[] }) => void;
 }
 
 /** One commit's extraction, with its round-trip verdict when checked. */
@@ -37,6 +43,9 @@ export interface ExtractedCommit extends CommitAcus {
 
 /** Commits diffed by one `git diff-tree --stdin` call. */
 const diffBatchCommits = 64;
+
+/** Commits handed to the worker pool ahead of the one being yielded. */
+const poolWindowCommits = 128;
 
 /** The commits a run covers, oldest first. */
 export async function listRange(repo: GitRepo, options: ExtractRangeOptions): Promise<CommitInfo[]> {
@@ -55,7 +64,22 @@ export async function* extractCommits(
   commits: readonly CommitInfo[],
   options: ExtractRangeOptions = { revs: [] },
 ): AsyncGenerator<ExtractedCommit> {
+  if ((options.jobs ?? 1) > 1 && commits.length > 1) {
+    yield* extractWithPool(repo, commits, options);
+    return;
+  }
   const cache = options.cache ?? new ParseCache();
+  for await (const { commit, changes } of diffedCommits(repo, commits, options)) {
+    yield await extractOne(repo, commit, changes, cache, options.check === true);
+  }
+}
+
+/** Each commit with its changes against its first parent, diffed in batches. */
+async function* diffedCommits(
+  repo: GitRepo,
+  commits: readonly CommitInfo[],
+  options: ExtractRangeOptions,
+): AsyncGenerator<{ commit: CommitInfo; changes: readonly TreeChange[] }> {
   const shallow = repo.isShallow ? await repo.shallowBoundary() : new Set<string>();
   for (let start = 0; start < commits.length; start += diffBatchCommits) {
     const batch = commits.slice(start, start + diffBatchCommits);
@@ -63,9 +87,30 @@ export async function* extractCommits(
     const pairs = batch.map((commit) => ({ from: commit.parents[0] ?? null, to: commit.oid }));
     const paths = options.paths === undefined || options.paths.length === 0 ? {} : { paths: [...options.paths] };
     const diffs = await repo.diffTrees(pairs, { renames: true, ...paths });
-    for (let i = 0; i < batch.length; i += 1) {
-      yield await extractOne(repo, batch[i]!, diffs[i] ?? [], cache, options.check === true);
+    for (let i = 0; i < batch.length; i += 1) yield { commit: batch[i]!, changes: diffs[i] ?? [] };
+  }
+}
+
+async function* extractWithPool(repo: GitRepo, commits: readonly CommitInfo[], options: ExtractRangeOptions): AsyncGenerator<ExtractedCommit> {
+  const pool = ExtractPool.start(repo.workTree ?? repo.gitDir, options.jobs ?? 1);
+  const window: { commit: CommitInfo; result: ReturnType<ExtractPool['extract']> }[] = [];
+  const settle = async (): Promise<ExtractedCommit> => {
+    const head = window.shift()!;
+    const { acus, failures } = await head.result;
+    return { commit: head.commit.oid, parent: head.commit.parents[0] ?? null, merge: head.commit.parents.length > 1, acus: acus.flat(), info: head.commit, failures };
+  };
+  try {
+    for await (const { commit, changes } of diffedCommits(repo, commits, options)) {
+      const result = pool.extract(changes, options.check === true);
+      // A rejected job is awaited in order below; until then, keep it from counting as unhandled.
+      result.catch(() => undefined);
+      window.push({ commit, result });
+      if (window.length >= poolWindowCommits) yield await settle();
     }
+    while (window.length > 0) yield await settle();
+    options.onPoolStats?.(await pool.stats());
+  } finally {
+    await pool.close();
   }
 }
 
@@ -88,7 +133,7 @@ async function extractOne(
   const contents = await repo.readBlobs(needed);
   const blobs = new Map(needed.map((oid, i) => [oid, contents[i]!]));
   const acus = extractChanges(changes, blobs, cache);
-  const failures = check ? verifyRoundTrip(await applyAcus(parentView(repo, changes, blobs), acus, cache), changes) : [];
+  const failures = check ? verifyRoundTrip(await applyAcus(parentView(repo, changes, blobs), acus, cache), changes).sort() : [];
   return {
     commit: info.oid,
     parent: info.parents[0] ?? null,
@@ -103,7 +148,7 @@ async function extractOne(
  * The parent tree as the round trip sees it: the old side of every changed path. Paths the commit
  * does not change are never touched by its ACUs; if one were, the comparison below reports it.
  */
-function parentView(repo: GitRepo, changes: readonly TreeChange[], blobs: ReadonlyMap<string, Uint8Array>): ParentFiles {
+export function parentView(repo: GitRepo, changes: readonly TreeChange[], blobs: ReadonlyMap<string, Uint8Array>): ParentFiles {
   const entries = new Map<string, { mode: string; oid: string }>();
   for (const change of changes) {
     if (change.oldPath !== null && change.oldMode !== null && change.oldOid !== null) {

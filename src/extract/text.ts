@@ -54,6 +54,12 @@ export function splitLines(text: string): string[] {
  */
 const diffEditLengthMax = 1_000;
 
+/**
+ * Work bound for one line diff, in (lines x edit length) steps: a 20,000-line lock file gets an
+ * edit length of 100 before it falls back to one hunk (about 10 ms rather than 100 ms).
+ */
+const diffStepsMax = 2_000_000;
+
 /** Line hunks (no context lines) that turn `before` into `after`. */
 export function computeHunks(before: string, after: string): Hunk[] {
   const a = splitLines(before);
@@ -67,7 +73,8 @@ export function computeHunks(before: string, after: string): Hunk[] {
   const midB = b.slice(prefix, b.length - suffix);
   if (midA.length === 0 && midB.length === 0) return [];
   if (midA.length === 0 || midB.length === 0) return [{ beforeStart: prefix, beforeLines: midA, afterLines: midB }];
-  const changes = diffArrays(midA, midB, { maxEditLength: diffEditLengthMax });
+  const editLengthMax = Math.max(16, Math.min(diffEditLengthMax, Math.floor(diffStepsMax / (midA.length + midB.length))));
+  const changes = diffArrays(midA, midB, { maxEditLength: editLengthMax });
   if (changes === undefined) return [{ beforeStart: prefix, beforeLines: midA, afterLines: midB }];
   const hunks: Hunk[] = [];
   let line = prefix;

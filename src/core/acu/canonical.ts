@@ -16,11 +16,13 @@ export type CanonicalValue =
   | readonly CanonicalValue[]
   | { readonly [key: string]: CanonicalValue };
 
-/** Encode `value` canonically as a string (UTF-8 encode it for the bytes). */
+/**
+ * Encode `value` canonically as a string (UTF-8 encode it for the bytes). The value is first
+ * checked and copied with its keys sorted, then handed to the native JSON.stringify, which escapes
+ * strings exactly as this format specifies and is several times faster than a hand-written writer.
+ */
 export function canonicalString(value: unknown): string {
-  const parts: string[] = [];
-  write(value, parts, 0);
-  return parts.join('');
+  return JSON.stringify(sortedCopy(value, 0));
 }
 
 /** Encode `value` canonically as UTF-8 bytes. */
@@ -30,30 +32,19 @@ export function canonicalBytes(value: unknown): Uint8Array {
 
 const depthMax = 64;
 
-function write(value: unknown, out: string[], depth: number): void {
+function sortedCopy(value: unknown, depth: number): unknown {
   assert(depth < depthMax, 'canonical encoding: value nested too deeply');
-  if (value === null) {
-    out.push('null');
-    return;
-  }
+  if (value === null) return null;
   switch (typeof value) {
     case 'boolean':
-      out.push(value ? 'true' : 'false');
-      return;
+    case 'string':
+      return value;
     case 'number':
       assert(Number.isSafeInteger(value), `canonical encoding: not a safe integer: ${value}`);
-      out.push(String(value));
-      return;
-    case 'string':
-      out.push(JSON.stringify(value));
-      return;
+      // -0 would print as 0 and 0 as 0: the same bytes, so nothing to do.
+      return value;
     case 'object':
-      if (Array.isArray(value)) {
-        writeArray(value, out, depth);
-      } else {
-        writeObject(value as Record<string, unknown>, out, depth);
-      }
-      return;
+      return Array.isArray(value) ? value.map((item: unknown) => sortedCopy(item, depth + 1)) : sortedObject(value as Record<string, unknown>, depth);
     case 'bigint':
     case 'function':
     case 'symbol':
@@ -62,28 +53,17 @@ function write(value: unknown, out: string[], depth: number): void {
   }
 }
 
-function writeArray(value: readonly unknown[], out: string[], depth: number): void {
-  out.push('[');
-  for (let i = 0; i < value.length; i += 1) {
-    if (i > 0) out.push(',');
-    write(value[i], out, depth + 1);
-  }
-  out.push(']');
-}
-
-function writeObject(value: Record<string, unknown>, out: string[], depth: number): void {
-  assert(Object.getPrototypeOf(value) === Object.prototype || Object.getPrototypeOf(value) === null,
-    'canonical encoding: only plain objects are encoded');
-  const keys = Object.keys(value).sort();
-  out.push('{');
-  let first = true;
-  for (const key of keys) {
+function sortedObject(value: Record<string, unknown>, depth: number): Record<string, unknown> {
+  const prototype: unknown = Object.getPrototypeOf(value);
+  assert(prototype === Object.prototype || prototype === null, 'canonical encoding: only plain objects are encoded');
+  const out: Record<string, unknown> = {};
+  for (const key of Object.keys(value).sort()) {
     const field = value[key];
     assert(field !== undefined, `canonical encoding: field '${key}' is undefined`);
-    if (!first) out.push(',');
-    first = false;
-    out.push(JSON.stringify(key), ':');
-    write(field, out, depth + 1);
+    // Integer-like keys ('1') would be reordered by the engine ahead of others; the format has
+    // none (ACU and message fields are names), so refuse them rather than encode them unsorted.
+    assert(!/^(0|[1-9][0-9]*)$/.test(key), `canonical encoding: integer-like key '${key}'`);
+    out[key] = sortedCopy(field, depth + 1);
   }
-  out.push('}');
+  return out;
 }
