@@ -193,7 +193,8 @@ function boundaryAfter(text: string, end: number, limit: number, allowComma: boo
     }
     if (j < limit && text[j] === '\n') return j + 1;
     if (j + 1 < limit && text[j] === '\r' && text[j + 1] === '\n') return j + 2;
-    if (j >= limit) return limit;
+    // Spaces before a closing brace on the same line belong to the container's tail, so that a
+    // member added after the last one does not change it.
     return i;
   }
 }
