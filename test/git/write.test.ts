@@ -98,16 +98,18 @@ void describe('writeTreeFromPaths', () => {
   void test('per-path changes give the tree git builds through its index', async () => {
     const base = gitText(dir, ['rev-parse', 'HEAD^{tree}']);
     const blob = await repo.writeBlob(Buffer.from('new\n'));
-    const cases: Array<Map<string, PathChange>> = [
-      new Map(),
-      new Map([['src/b.ts', { mode: '100644', oid: blob }]]),
-      new Map([['deep/er/still/new.txt', { mode: '100755', oid: blob }], ['README.md', null]]),
-      new Map([['ünïcödé/日本.txt', null]]), // the directory's only file: the directory goes too
-      new Map([['with space', null], ['with space/again.txt', { mode: '100644', oid: blob }]]), // file -> directory
-      new Map([['vendor/lib', { mode: '160000', oid: gitlinkOid }], ['link', { mode: '120000', oid: blob }]]),
-      new Map([['new\nline.txt', null], ['tab\tname', { mode: '100644', oid: blob }]]),
+    const change = (mode: string, oid: string): PathChange => ({ mode, oid });
+    const cases: Array<Array<[string, PathChange]>> = [
+      [],
+      [['src/b.ts', change('100644', blob)]],
+      [['deep/er/still/new.txt', change('100755', blob)], ['README.md', null]],
+      [['ünïcödé/日本.txt', null]], // the directory's only file: the directory goes too
+      [['with space', null], ['with space/again.txt', change('100644', blob)]], // file -> directory
+      [['vendor/lib', change('160000', gitlinkOid)], ['link', change('120000', blob)]],
+      [['new\nline.txt', null], ['tab\tname', change('100644', blob)]],
     ];
-    for (const changes of cases) {
+    for (const list of cases) {
+      const changes = new Map(list);
       assert.equal(await repo.writeTreeFromPaths(base, changes), viaIndex(base, changes), JSON.stringify([...changes.keys()]));
     }
     const fresh = new Map<string, PathChange>([['a/b/c.txt', { mode: '100644', oid: blob }], ['z.txt', { mode: '100644', oid: blob }]]);
