@@ -130,10 +130,14 @@ export class CatFileBatch {
   }
 
   private setRef(child: ChildProcess, busy: boolean): void {
-    for (const handle of [child, child.stdin, child.stdout, child.stderr]) {
-      const refable = handle as unknown as { ref?: () => void; unref?: () => void } | null;
-      if (busy) refable?.ref?.();
-      else refable?.unref?.();
+    if (busy) child.ref();
+    else child.unref();
+    for (const stream of [child.stdin, child.stdout, child.stderr]) {
+      // A destroyed socket has no handle; ref() on it would only queue a 'connect' listener.
+      if (stream === null || stream.destroyed) continue;
+      const socket = stream as unknown as { ref?: () => void; unref?: () => void };
+      if (busy) socket.ref?.();
+      else socket.unref?.();
     }
   }
 
