@@ -46,6 +46,9 @@ export class CatFileBatch {
   private stderr = '';
   private blockedOnDrain = false;
   private closed = false;
+  // The child and state last passed to setRef, so that it runs only when either changes.
+  private refChild: ChildProcess | null = null;
+  private refBusy = false;
   private exited: Promise<void> = Promise.resolve();
 
   constructor(options: { cwd: string; gitDir: string }) {
@@ -77,7 +80,7 @@ export class CatFileBatch {
     }
     if (child !== null) {
       // Waiting for the exit is work in progress: keep the loop alive until it is done.
-      this.setRef(child, true);
+      this.updateRef(child);
       child.stdin?.end();
       const timer = setTimeout(() => child.kill('SIGKILL'), closeGraceMs);
       timer.unref();
@@ -111,11 +114,11 @@ export class CatFileBatch {
   private pump(): void {
     if (this.closed && this.child === null) return;
     const child = this.child ?? this.start();
-    while (!this.blockedOnDrain && this.waiting.length > 0 && this.inFlight.length < inFlightRequestsMax) {
-      const request = this.waiting.shift();
-      assert(request !== undefined, 'queue is not empty');
-      this.inFlight.push(request);
-      const accepted = child.stdin?.write(`${request.name}\n`) ?? false;
+    if (!this.blockedOnDrain && this.waiting.length > 0 && this.inFlight.length < inFlightRequestsMax) {
+      // One write for every request that fits: a write per request costs a syscall each.
+      const batch = this.waiting.splice(0, inFlightRequestsMax - this.inFlight.length);
+      this.inFlight.push(...batch);
+      const accepted = child.stdin?.write(batch.map((request) => `${request.name}\n`).join('')) ?? false;
       if (!accepted) this.blockedOnDrain = true;
     }
     this.updateRef(child);
@@ -126,7 +129,11 @@ export class CatFileBatch {
    * CLI from exiting, a pending one must not let it exit with a promise unsettled.
    */
   private updateRef(child: ChildProcess): void {
-    this.setRef(child, this.closed || this.inFlight.length + this.waiting.length > 0);
+    const busy = this.closed || this.inFlight.length + this.waiting.length > 0;
+    if (this.refChild === child && this.refBusy === busy) return;
+    this.refChild = child;
+    this.refBusy = busy;
+    this.setRef(child, busy);
   }
 
   private setRef(child: ChildProcess, busy: boolean): void {

@@ -71,6 +71,8 @@ export interface RangeOptions {
   readonly revs: string[];
   /** Also start from every ref (`--all`); makes single revisions walk. */
   readonly all?: boolean;
+  /** Walk the ancestry of single revisions (`['HEAD']` lists HEAD's whole history), without `all`. */
+  readonly walk?: boolean;
   /** List at most this many commits: the newest ones in topological order. */
   readonly maxCount?: number;
   /** Only commits that touch these paths (pathspecs after `--`). */
