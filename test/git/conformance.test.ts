@@ -83,12 +83,17 @@ for (const storage of ['loose', 'packed'] as const) {
         [{ revs: ['HEAD'], all: true }, revList(['--all'])],
         [{ revs: [`${o('root')}..HEAD`], paths: ['feature.txt'] }, revList([`${o('root')}..HEAD`, '--', 'feature.txt'])],
         [{ revs: ['feature..main'] }, revList(['feature..main'])],
+        [{ revs: ['HEAD'], walk: true }, revList(['HEAD'])],
+        [{ revs: ['feature'], walk: true, paths: ['feature.txt'] }, revList(['feature', '--', 'feature.txt'])],
+        [{ revs: ['main', 'feature'] }, revList(['--no-walk', 'main', 'feature'])],
       ];
       for (const [range, expected] of cases) {
         assert.deepEqual((await repo.listCommits(range)).map((c) => c.oid), expected, JSON.stringify(range));
       }
       const newest3 = gitText(dir, ['rev-list', '--topo-order', '-n', '3', '--all']).split('\n').reverse();
       assert.deepEqual((await repo.listCommits({ revs: [], all: true, maxCount: 3 })).map((c) => c.oid), newest3);
+      const headNewest2 = gitText(dir, ['rev-list', '--topo-order', '-n', '2', 'HEAD']).split('\n').reverse();
+      assert.deepEqual((await repo.listCommits({ revs: ['HEAD'], walk: true, maxCount: 2 })).map((c) => c.oid), headNewest2);
     });
 
     void test('listCommits lists parents before children', async () => {
