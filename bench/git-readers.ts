@@ -11,6 +11,7 @@ import fs from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import git from 'isomorphic-git';
 import { simpleGit } from 'simple-git';
+import { runGit } from '../src/git/exec.js';
 import { GitRepo } from '../src/git/index.js';
 
 const defaultGitDir = '/work/.mirror/mobxjs+mobx/repo';
@@ -133,6 +134,10 @@ async function main(): Promise<void> {
   const sg = simpleGit({ baseDir: gitDir });
   results.push(await measure('simple-git show (a process per call)', 'blob', shows.length, async () => {
     for (const oid of shows) await sg.show([oid]);
+  }));
+
+  results.push(await measure('git cat-file blob via runGit (a process per call)', 'blob', shows.length, async () => {
+    for (const oid of shows) await runGit(['cat-file', 'blob', oid], { cwd: gitDir, gitDir });
   }));
 
   const diffPairs = pairs.slice(0, sampleSizes.diffTreeCommits);

@@ -242,11 +242,13 @@ export class GitRepo {
 
   /** Write a blob (in-process, isomorphic-git); returns its id. */
   async writeBlob(bytes: Uint8Array): Promise<string> {
+    this.checkWritable();
     return await isoWriteBlob(this.commonDir, bytes);
   }
 
   /** Write one tree object; entries may come in any order (they are sorted the way git sorts). */
   async writeTree(entries: ReadonlyArray<NewTreeEntry>): Promise<string> {
+    this.checkWritable();
     return await isoWriteTree(this.commonDir, entries);
   }
 
@@ -269,6 +271,7 @@ export class GitRepo {
 
   /** Write a commit object (in-process); the message is stored byte for byte. Returns its id. */
   async writeCommit(commit: NewCommit): Promise<string> {
+    this.checkWritable();
     return await isoWriteCommit(this.commonDir, commit);
   }
 
@@ -326,6 +329,15 @@ export class GitRepo {
     if (answer.kind === 'missing') throw await this.unresolvable(tree, 'tree', 'object');
     if (answer.type !== 'tree') throw notA(tree, answer.type, 'tree');
     return parseTreeObject(tree, answer.content, oidHexLength[this.objectFormat] / 2);
+  }
+
+  /** isomorphic-git writes SHA-1 objects only; in a SHA-256 repository they would be garbage. */
+  private checkWritable(): void {
+    if (this.objectFormat === 'sha1') return;
+    throw new AcuError('ERR_CONFIG', `acu cannot write objects into ${this.commonDir}: it uses ${this.objectFormat} object ids`, {
+      hint: 'use acu with a SHA-1 repository (the default object format)',
+      data: { objectFormat: this.objectFormat },
+    });
   }
 
   private checkOid(oid: string): void {

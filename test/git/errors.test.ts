@@ -67,6 +67,18 @@ void test('a linked worktree opens; objects go to the common directory', async (
   await repo.close();
 });
 
+void test('a SHA-256 repository reads, and refuses in-process writes', async () => {
+  const dir = await tempDir('sha256');
+  git(dir, ['init', '-q', '--object-format=sha256', '-b', 'main', '.']);
+  git(dir, ['-c', 'user.name=A', '-c', 'user.email=a@x', 'commit', '-q', '--allow-empty', '-m', 'one']);
+  const repo = await GitRepo.open(dir);
+  assert.equal(repo.objectFormat, 'sha256');
+  assert.equal(repo.emptyTreeOid, gitText(dir, ['hash-object', '-t', 'tree', '/dev/null']));
+  assert.equal((await repo.commitInfo(await repo.resolveCommit('HEAD'))).subject, 'one');
+  await rejectsWith(repo.writeBlob(Buffer.from('x')), 'ERR_CONFIG', 'sha256');
+  await repo.close();
+});
+
 void describe('bad names and missing objects', () => {
   let dir = '';
   let repo: GitRepo;
