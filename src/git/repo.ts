@@ -180,7 +180,12 @@ export class GitRepo {
     }
     const trees = new Map<string, string>();
     await Promise.all([...names].map(async (name) => trees.set(name, await this.resolveTree(name))));
-    const treeOf = (name: string | null): string => (name === null ? this.emptyTreeOid : (trees.get(name) ?? this.emptyTreeOid));
+    const treeOf = (name: string | null): string => {
+      if (name === null) return this.emptyTreeOid;
+      const tree = trees.get(name);
+      assert(tree !== undefined, `every side was resolved: ${name}`);
+      return tree;
+    };
     const input = pairs.map((pair) => `${treeOf(pair.from)} ${treeOf(pair.to)}\n`).join('');
     const renames = options.renames ?? true;
     const args = [

@@ -116,6 +116,13 @@ void describe('writeTreeFromPaths', () => {
     assert.equal(await repo.writeTreeFromPaths(null, fresh), viaIndex(null, fresh));
   });
 
+  void test('a tree id with mode 40000 places a whole directory', async () => {
+    const src = gitText(dir, ['rev-parse', 'HEAD:src']);
+    const tree = await repo.writeTreeFromPaths('HEAD', new Map([['copy/of/src', { mode: '40000', oid: src }]]));
+    assert.equal(gitText(dir, ['rev-parse', `${tree}:copy/of/src`]), src);
+    assert.equal(gitText(dir, ['rev-parse', `${tree}:src`]), src);
+  });
+
   void test('deleting every path gives the empty tree; the base may be a commit', async () => {
     const entries = await repo.readTree('HEAD', { recursive: true });
     const all = new Map<string, PathChange>(entries.map((entry) => [entry.path, null]));
