@@ -95,7 +95,11 @@ export class CatFileBatch {
     this.stderr = '';
     this.parse = { stage: 'header', chunks: [], bytes: 0 };
     this.blockedOnDrain = false;
-    this.exited = new Promise<void>((resolve) => child.once('close', () => resolve()));
+    // A child that failed to spawn may emit 'error' and never 'close': either one ends it.
+    this.exited = new Promise<void>((resolve) => {
+      child.once('close', () => resolve());
+      child.once('error', () => resolve());
+    });
     child.stdout?.on('data', (chunk: Buffer) => this.onData(chunk));
     child.stderr?.on('data', (chunk: Buffer) => {
       if (this.stderr.length < stderrKeptBytesMax) this.stderr += chunk.toString('utf8');
@@ -196,7 +200,9 @@ export class CatFileBatch {
     const [oid, type, size] = line.split(' ');
     assert(oid !== undefined && type !== undefined && size !== undefined, `cat-file header is well formed: ${JSON.stringify(line)}`);
     assert(/^\d+$/.test(size), `cat-file size is a number: ${JSON.stringify(line)}`);
-    this.parse = { stage: 'content', oid, type, content: Buffer.allocUnsafe(Number(size)), filled: 0 };
+    // allocUnsafeSlow: small objects must not be slices of Node's shared pool, whose other bytes
+    // a caller could reach through `.buffer`. Every byte is overwritten before it is handed out.
+    this.parse = { stage: 'content', oid, type, content: Buffer.allocUnsafeSlow(Number(size)), filled: 0 };
     if (Number(size) === 0) this.parse = { stage: 'trailer', answer: { kind: 'found', oid, type, content: Buffer.alloc(0) } };
   }
 

@@ -40,6 +40,10 @@ void describe('cat-file batch', () => {
     const blobs = await repo.readBlobs(oids);
     assert.equal(blobs.length, oids.length);
     blobs.forEach((bytes, index) => assert.equal(gitBlobOid(bytes), oids[index]));
+    // Each blob owns its memory: no slice of a shared pool holding other objects' bytes.
+    const first = blobs[0];
+    assert.ok(first !== undefined && first.byteLength < 4096);
+    assert.equal(first.buffer.byteLength, first.byteLength);
   });
 
   void test('reads from many callers at once interleave safely', async () => {
