@@ -22,7 +22,7 @@ void describe('cat-file batch', () => {
     const files: Record<string, string> = {};
     for (let i = 0; i < 50; i += 1) files[`f${i}.txt`] = `file ${i}\n`.repeat(i + 1);
     await buildFixtureRepo(dir, { commits: [{ id: 'a', files }] });
-    small = git(dir, ['ls-tree', '-r', '--format=%(objectname)', 'HEAD']).toString().trim().split('\n');
+    small = git(dir, ['ls-tree', '-r', 'HEAD']).toString().trim().split('\n').map((line) => line.split(/\s+/)[2] ?? '');
     big = git(dir, ['hash-object', '-w', '--stdin'], { input: binaryBytes(bigBytes) }).toString().trim();
     repo = await GitRepo.open(dir);
   });
