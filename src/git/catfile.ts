@@ -46,6 +46,9 @@ export class CatFileBatch {
   private stderr = '';
   private blockedOnDrain = false;
   private closed = false;
+  // The child and state last passed to setRef, so that it runs only when either changes.
+  private refChild: ChildProcess | null = null;
+  private refBusy = false;
   private exited: Promise<void> = Promise.resolve();
 
   constructor(options: { cwd: string; gitDir: string }) {
@@ -77,7 +80,7 @@ export class CatFileBatch {
     }
     if (child !== null) {
       // Waiting for the exit is work in progress: keep the loop alive until it is done.
-      this.setRef(child, true);
+      this.updateRef(child);
       child.stdin?.end();
       const timer = setTimeout(() => child.kill('SIGKILL'), closeGraceMs);
       timer.unref();
@@ -92,7 +95,11 @@ export class CatFileBatch {
     this.stderr = '';
     this.parse = { stage: 'header', chunks: [], bytes: 0 };
     this.blockedOnDrain = false;
-    this.exited = new Promise<void>((resolve) => child.once('close', () => resolve()));
+    // A child that failed to spawn may emit 'error' and never 'close': either one ends it.
+    this.exited = new Promise<void>((resolve) => {
+      child.once('close', () => resolve());
+      child.once('error', () => resolve());
+    });
     child.stdout?.on('data', (chunk: Buffer) => this.onData(chunk));
     child.stderr?.on('data', (chunk: Buffer) => {
       if (this.stderr.length < stderrKeptBytesMax) this.stderr += chunk.toString('utf8');
@@ -111,11 +118,11 @@ export class CatFileBatch {
   private pump(): void {
     if (this.closed && this.child === null) return;
     const child = this.child ?? this.start();
-    while (!this.blockedOnDrain && this.waiting.length > 0 && this.inFlight.length < inFlightRequestsMax) {
-      const request = this.waiting.shift();
-      assert(request !== undefined, 'queue is not empty');
-      this.inFlight.push(request);
-      const accepted = child.stdin?.write(`${request.name}\n`) ?? false;
+    if (!this.blockedOnDrain && this.waiting.length > 0 && this.inFlight.length < inFlightRequestsMax) {
+      // One write for every request that fits: a write per request costs a syscall each.
+      const batch = this.waiting.splice(0, inFlightRequestsMax - this.inFlight.length);
+      this.inFlight.push(...batch);
+      const accepted = child.stdin?.write(batch.map((request) => `${request.name}\n`).join('')) ?? false;
       if (!accepted) this.blockedOnDrain = true;
     }
     this.updateRef(child);
@@ -126,14 +133,22 @@ export class CatFileBatch {
    * CLI from exiting, a pending one must not let it exit with a promise unsettled.
    */
   private updateRef(child: ChildProcess): void {
-    this.setRef(child, this.closed || this.inFlight.length + this.waiting.length > 0);
+    const busy = this.closed || this.inFlight.length + this.waiting.length > 0;
+    if (this.refChild === child && this.refBusy === busy) return;
+    this.refChild = child;
+    this.refBusy = busy;
+    this.setRef(child, busy);
   }
 
   private setRef(child: ChildProcess, busy: boolean): void {
-    for (const handle of [child, child.stdin, child.stdout, child.stderr]) {
-      const refable = handle as unknown as { ref?: () => void; unref?: () => void } | null;
-      if (busy) refable?.ref?.();
-      else refable?.unref?.();
+    if (busy) child.ref();
+    else child.unref();
+    for (const stream of [child.stdin, child.stdout, child.stderr]) {
+      // A destroyed socket has no handle; ref() on it would only queue a 'connect' listener.
+      if (stream === null || stream.destroyed) continue;
+      const socket = stream as unknown as { ref?: () => void; unref?: () => void };
+      if (busy) socket.ref?.();
+      else socket.unref?.();
     }
   }
 
@@ -185,7 +200,9 @@ export class CatFileBatch {
     const [oid, type, size] = line.split(' ');
     assert(oid !== undefined && type !== undefined && size !== undefined, `cat-file header is well formed: ${JSON.stringify(line)}`);
     assert(/^\d+$/.test(size), `cat-file size is a number: ${JSON.stringify(line)}`);
-    this.parse = { stage: 'content', oid, type, content: Buffer.allocUnsafe(Number(size)), filled: 0 };
+    // allocUnsafeSlow: small objects must not be slices of Node's shared pool, whose other bytes
+    // a caller could reach through `.buffer`. Every byte is overwritten before it is handed out.
+    this.parse = { stage: 'content', oid, type, content: Buffer.allocUnsafeSlow(Number(size)), filled: 0 };
     if (Number(size) === 0) this.parse = { stage: 'trailer', answer: { kind: 'found', oid, type, content: Buffer.alloc(0) } };
   }
 

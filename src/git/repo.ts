@@ -8,7 +8,8 @@ import { readFile, stat } from 'node:fs/promises';
 import { resolve as resolvePath } from 'node:path';
 import { AcuError, assert } from '../core/errors.js';
 import { CatFileBatch, corruptionPattern } from './catfile.js';
-import { runGit, runGitRaw } from './exec.js';
+import { gitFailure, runGit, runGitRaw } from './exec.js';
+import type { GitResult } from './exec.js';
 import type { IsoCache } from './iso.js';
 import { isoReadBlob, isoWriteBlob, isoWriteCommit, isoWriteTree, typeForMode } from './iso.js';
 import { emptyTreeOidFor, isHexOid, oidHexLength, zeroOidFor } from './objects.js';
@@ -145,21 +146,22 @@ export class GitRepo {
   /**
    * The commits of a range, oldest first (parents before children: `git rev-list --topo-order
    * --reverse`). Revisions without a range (`['HEAD']`, `['A', 'B']`) list those commits only, as
-   * `git show` would; `all` walks from every ref. With maxCount, the newest maxCount commits of the
+   * `git show` would; `walk` makes them walk their ancestry; `all` walks from every ref too. With maxCount, the newest maxCount commits of the
    * walk, still oldest first. In a shallow repository a walk that reaches the boundary raises
    * ERR_SHALLOW_BOUNDARY instead of returning a history that silently stops there.
    */
   async listCommits(range: RangeOptions): Promise<CommitInfo[]> {
     const all = range.all ?? false;
+    const walk = all || (range.walk ?? false);
     assert(range.revs.length > 0 || all, 'listCommits needs revisions or all');
     assert(range.maxCount === undefined || (Number.isInteger(range.maxCount) && range.maxCount >= 0), 'maxCount is a count');
     await Promise.all(range.revs.map((rev) => this.checkRevArgument(rev)));
-    const revArgs = [...(all ? ['--all'] : ['--no-walk']), '--end-of-options', ...range.revs];
+    const revArgs = [...(all ? ['--all'] : []), ...(walk ? [] : ['--no-walk']), '--end-of-options', ...range.revs];
     const countArgs = range.maxCount === undefined ? [] : [`--max-count=${range.maxCount}`];
     const args = ['rev-list', '--topo-order', '--reverse', ...countArgs, ...revArgs, '--', ...(range.paths ?? [])];
     const output = await runGit(args, { cwd: this.gitDir, gitDir: this.gitDir });
     const oids = output.stdout.toString('utf8').split('\n').filter((line) => line !== '');
-    if (this.isShallow && (all || range.revs.some(isRangeRevision))) {
+    if (this.isShallow && (walk || range.revs.some(isRangeRevision))) {
       await this.assertWalkWithinShallow([...revArgs]);
     }
     return await Promise.all(oids.map((oid) => this.commitInfo(oid)));
@@ -178,7 +180,12 @@ export class GitRepo {
     }
     const trees = new Map<string, string>();
     await Promise.all([...names].map(async (name) => trees.set(name, await this.resolveTree(name))));
-    const treeOf = (name: string | null): string => (name === null ? this.emptyTreeOid : (trees.get(name) ?? this.emptyTreeOid));
+    const treeOf = (name: string | null): string => {
+      if (name === null) return this.emptyTreeOid;
+      const tree = trees.get(name);
+      assert(tree !== undefined, `every side was resolved: ${name}`);
+      return tree;
+    };
     const input = pairs.map((pair) => `${treeOf(pair.from)} ${treeOf(pair.to)}\n`).join('');
     const renames = options.renames ?? true;
     const args = [
@@ -186,7 +193,8 @@ export class GitRepo {
       ...(renames ? ['-M', `-l${renameLimitFiles}`] : ['--no-renames']),
       '--', ...(options.paths ?? []),
     ];
-    const output = await runGit(args, { cwd: this.gitDir, gitDir: this.gitDir, input });
+    const output = await runGitRaw(args, { cwd: this.gitDir, gitDir: this.gitDir, input });
+    if (output.exitCode !== 0) throw await this.objectFailure(args, output);
     return parseDiffTreeBatch(output.stdout, pairs.length);
   }
 
@@ -239,11 +247,13 @@ export class GitRepo {
 
   /** Write a blob (in-process, isomorphic-git); returns its id. */
   async writeBlob(bytes: Uint8Array): Promise<string> {
+    this.checkWritable();
     return await isoWriteBlob(this.commonDir, bytes);
   }
 
   /** Write one tree object; entries may come in any order (they are sorted the way git sorts). */
   async writeTree(entries: ReadonlyArray<NewTreeEntry>): Promise<string> {
+    this.checkWritable();
     return await isoWriteTree(this.commonDir, entries);
   }
 
@@ -266,6 +276,7 @@ export class GitRepo {
 
   /** Write a commit object (in-process); the message is stored byte for byte. Returns its id. */
   async writeCommit(commit: NewCommit): Promise<string> {
+    this.checkWritable();
     return await isoWriteCommit(this.commonDir, commit);
   }
 
@@ -325,6 +336,15 @@ export class GitRepo {
     return parseTreeObject(tree, answer.content, oidHexLength[this.objectFormat] / 2);
   }
 
+  /** isomorphic-git writes SHA-1 objects only; in a SHA-256 repository they would be garbage. */
+  private checkWritable(): void {
+    if (this.objectFormat === 'sha1') return;
+    throw new AcuError('ERR_CONFIG', `acu cannot write objects into ${this.commonDir}: it uses ${this.objectFormat} object ids`, {
+      hint: 'use acu with a SHA-1 repository (the default object format)',
+      data: { objectFormat: this.objectFormat },
+    });
+  }
+
   private checkOid(oid: string): void {
     if (!isHexOid(oid) || oid.length !== oidHexLength[this.objectFormat]) {
       throw new AcuError('ERR_MISSING_OBJECT', `${JSON.stringify(oid)} is not a full ${this.objectFormat} object id`, {
@@ -379,24 +399,43 @@ export class GitRepo {
   }
 
   /**
+   * The error for a git command that stopped at an object it could not read (rename detection
+   * reads blobs; a partial or damaged clone may lack them): the object's own error when git names
+   * one, else ERR_GIT_FAILED.
+   */
+  private async objectFailure(args: readonly string[], result: GitResult): Promise<AcuError> {
+    const named = /unable to read ([0-9a-f]{40,64})/.exec(result.stderr)?.[1];
+    const diagnosis = named === undefined ? null : await this.diagnoseObject(named);
+    return diagnosis ?? gitFailure(args, result);
+  }
+
+  /**
+   * Why an object id cannot be read: past the shallow boundary, corrupt, or absent; null when git
+   * reads it fine. cat-file --batch answers "missing" even for a loose object it cannot inflate,
+   * so the object is asked for once more, alone, and git's stderr tells the two apart.
+   */
+  private async diagnoseObject(oid: string): Promise<AcuError | null> {
+    assert(isHexOid(oid), 'diagnoseObject takes a full object id');
+    if (this.isShallow && (await this.isBeyondShallowBoundary(oid))) return shallowError(oid);
+    const probe = await runGitRaw(['cat-file', '-t', oid], { cwd: this.gitDir, gitDir: this.gitDir });
+    if (probe.exitCode === 0) return null;
+    if (corruptionPattern.test(probe.stderr)) return corruptError(oid, probe.stderr);
+    return new AcuError('ERR_MISSING_OBJECT', `object ${oid} is not in the repository`, {
+      hint: "fetch the missing history (git fetch; a partial clone may need its promisor remote), or run 'git fsck'",
+      data: { object: oid },
+    });
+  }
+
+  /**
    * The error for a name cat-file could not resolve: past the shallow boundary, an absent object
    * (when an object id was asked for) or an unknown revision (when a revision was).
    */
   private async unresolvable(name: string, wanted: 'commit' | 'tree' | 'blob', as: 'revision' | 'object'): Promise<AcuError> {
     if (isHexOid(name)) {
-      if (this.isShallow && (await this.isBeyondShallowBoundary(name))) return shallowError(name);
-      // cat-file --batch answers "missing" for a loose object it cannot inflate; ask once more,
-      // alone, to tell a corrupt object from an absent one by what git says on stderr.
-      const probe = await runGitRaw(['cat-file', '-t', name], { cwd: this.gitDir, gitDir: this.gitDir });
-      if (probe.exitCode !== 0 && corruptionPattern.test(probe.stderr)) return corruptError(name, probe.stderr);
-      const plain = await this.batch.request(name);
-      if (plain.kind === 'found') return notA(name, plain.type, wanted);
-      if (as === 'object') {
-        return new AcuError('ERR_MISSING_OBJECT', `object ${name} is not in the repository`, {
-          hint: "fetch the missing history (git fetch), or run 'git fsck' to find what else is missing",
-          data: { object: name },
-        });
-      }
+      const diagnosis = await this.diagnoseObject(name);
+      if (diagnosis !== null && (diagnosis.code !== 'ERR_MISSING_OBJECT' || as === 'object')) return diagnosis;
+      const plain = diagnosis === null ? await this.batch.request(name) : null;
+      if (plain !== null && plain.kind === 'found') return notA(name, plain.type, wanted);
     }
     const shallowHint = this.isShallow ? '; the repository is shallow, so it may lie beyond the boundary (git fetch --unshallow)' : '';
     return new AcuError('ERR_UNKNOWN_REVISION', `unknown revision ${JSON.stringify(name)}: no ${wanted} by that name`, {

@@ -1,33 +1,34 @@
 /**
  * The values the git access layer hands out. Plain data, no methods: they cross into the extractor,
- * the composer and the sync node, and may be serialised.
+ * the composer and the sync node, and may be serialised. (Output shapes are mutable, as first
+ * sketched for the code built on them; input shapes are readonly, so they accept anything.)
  */
 
 /** One commit, as `git log --format='%H %P %T %an %ae %aI %cn %ce %cI %s'` would show it. */
 export interface CommitInfo {
   /** The commit's id. */
-  readonly oid: string;
+  oid: string;
   /**
    * The parents recorded in the commit object, in order; empty for a root commit. At a shallow
    * boundary these are the true parents even though they are absent (git shows none there).
    */
-  readonly parents: string[];
+  parents: string[];
   /** The id of the commit's root tree. */
-  readonly tree: string;
+  tree: string;
   /** Author name, as recorded (no mailmap). */
-  readonly authorName: string;
+  authorName: string;
   /** Author email, without the angle brackets. */
-  readonly authorEmail: string;
+  authorEmail: string;
   /** Author date, ISO-8601 strict with the recorded offset (`%aI`): `2024-01-02T03:04:05+01:00`. */
-  readonly authorDate: string;
+  authorDate: string;
   /** Committer name, as recorded. */
-  readonly committerName: string;
+  committerName: string;
   /** Committer email, without the angle brackets. */
-  readonly committerEmail: string;
+  committerEmail: string;
   /** Committer date, ISO-8601 strict with the recorded offset (`%cI`). */
-  readonly committerDate: string;
+  committerDate: string;
   /** The subject (`%s`): the message's first paragraph, its lines joined with single spaces. */
-  readonly subject: string;
+  subject: string;
 }
 
 /** How a path changed between two trees: added, deleted, modified, renamed, type changed. */
@@ -36,45 +37,47 @@ export type ChangeStatus = 'A' | 'D' | 'M' | 'R' | 'T';
 /** One changed path between two trees, as one record of `git diff-tree -r -M --raw -z`. */
 export interface TreeChange {
   /** What happened to the path. */
-  readonly status: ChangeStatus;
+  status: ChangeStatus;
   /** The path before; null for an addition. */
-  readonly oldPath: string | null;
+  oldPath: string | null;
   /** The path after; null for a deletion. */
-  readonly newPath: string | null;
+  newPath: string | null;
   /** The mode before (`100644`, `100755`, `120000`, `160000`); null for an addition. */
-  readonly oldMode: string | null;
+  oldMode: string | null;
   /** The mode after; null for a deletion. */
-  readonly newMode: string | null;
+  newMode: string | null;
   /** The blob (or gitlink commit) id before; null for an addition. */
-  readonly oldOid: string | null;
+  oldOid: string | null;
   /** The blob (or gitlink commit) id after; null for a deletion. */
-  readonly newOid: string | null;
+  newOid: string | null;
   /** For a rename, git's similarity score in percent (0-100); null otherwise. */
-  readonly similarity: number | null;
+  similarity: number | null;
 }
 
 /** One entry of a tree, as one record of `git ls-tree -z`. */
 export interface TreeEntry {
   /** git's mode, as ls-tree prints it (`100644`, `100755`, `120000`, `040000`, `160000`). */
-  readonly mode: string;
+  mode: string;
   /** What the entry points at: a file or symlink (blob), a directory (tree), a submodule (commit). */
-  readonly type: 'blob' | 'tree' | 'commit';
+  type: 'blob' | 'tree' | 'commit';
   /** The id of the entry's object. */
-  readonly oid: string;
+  oid: string;
   /** The path from the root of the listed tree, `/`-separated. */
-  readonly path: string;
+  path: string;
 }
 
 /** Which commits {@link GitRepo.listCommits} lists: git's revision arguments plus a few options. */
 export interface RangeOptions {
   /** Revisions as git takes them: `['HEAD']`, `['A..B']`, `['A', '^B']`. */
-  readonly revs: string[];
+  revs: string[];
   /** Also start from every ref (`--all`); makes single revisions walk. */
-  readonly all?: boolean;
+  all?: boolean;
+  /** Walk the ancestry of single revisions (`['HEAD']` lists HEAD's whole history), without `all`. */
+  walk?: boolean;
   /** List at most this many commits: the newest ones in topological order. */
-  readonly maxCount?: number;
+  maxCount?: number;
   /** Only commits that touch these paths (pathspecs after `--`). */
-  readonly paths?: string[];
+  paths?: string[];
 }
 
 /** An author or committer to write into a commit. */

@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { GitRepo } from '../../src/git/index.js';
 import type { TreeChange, TreeEntry } from '../../src/git/index.js';
-import { buildRich, git, gitText, richSpec } from './helpers.js';
+import { buildFixtureRepo } from '../../fixtures/builder.js';
+import { buildRich, git, gitText, linearSpec, richSpec, tempDir } from './helpers.js';
 
 /** Our TreeChange list, written back as `git diff-tree -z --raw` bytes (without the header). */
 function rawZ(changes: readonly TreeChange[], zero: string): Buffer {
@@ -83,12 +84,17 @@ for (const storage of ['loose', 'packed'] as const) {
         [{ revs: ['HEAD'], all: true }, revList(['--all'])],
         [{ revs: [`${o('root')}..HEAD`], paths: ['feature.txt'] }, revList([`${o('root')}..HEAD`, '--', 'feature.txt'])],
         [{ revs: ['feature..main'] }, revList(['feature..main'])],
+        [{ revs: ['HEAD'], walk: true }, revList(['HEAD'])],
+        [{ revs: ['feature'], walk: true, paths: ['feature.txt'] }, revList(['feature', '--', 'feature.txt'])],
+        [{ revs: ['main', 'feature'] }, revList(['--no-walk', 'main', 'feature'])],
       ];
       for (const [range, expected] of cases) {
         assert.deepEqual((await repo.listCommits(range)).map((c) => c.oid), expected, JSON.stringify(range));
       }
       const newest3 = gitText(dir, ['rev-list', '--topo-order', '-n', '3', '--all']).split('\n').reverse();
       assert.deepEqual((await repo.listCommits({ revs: [], all: true, maxCount: 3 })).map((c) => c.oid), newest3);
+      const headNewest2 = gitText(dir, ['rev-list', '--topo-order', '-n', '2', 'HEAD']).split('\n').reverse();
+      assert.deepEqual((await repo.listCommits({ revs: ['HEAD'], walk: true, maxCount: 2 })).map((c) => c.oid), headNewest2);
     });
 
     void test('listCommits lists parents before children', async () => {
@@ -169,3 +175,18 @@ for (const storage of ['loose', 'packed'] as const) {
     });
   });
 }
+
+void test('gitlinks made with update-index --cacheinfo, and a file that becomes one', async () => {
+  const { dir } = await buildFixtureRepo(await tempDir('gitlink'), linearSpec(3));
+  const target = gitText(dir, ['rev-parse', 'HEAD~1']);
+  git(dir, ['update-index', '--add', '--cacheinfo', `160000,${target},sub module`]);
+  git(dir, ['rm', '-q', '--cached', 'file0.txt']);
+  git(dir, ['update-index', '--add', '--cacheinfo', `160000,${target},file0.txt`]);
+  git(dir, ['commit', '-q', '-m', 'gitlinks']);
+  const repo = await GitRepo.open(dir);
+  const [changes] = await repo.diffTrees([{ from: 'HEAD~1', to: 'HEAD' }]);
+  assert.equal(rawZ(changes ?? [], zero).toString(), git(dir, ['diff-tree', '-r', '-M', '--raw', '-z', 'HEAD~1', 'HEAD']).toString());
+  assert.deepEqual(changes?.map((c) => [c.status, c.newPath, c.newMode]), [['T', 'file0.txt', '160000'], ['A', 'sub module', '160000']]);
+  assert.equal(lsTreeZ(await repo.readTree('HEAD', { recursive: true })).toString(), git(dir, ['ls-tree', '-z', '-r', 'HEAD']).toString());
+  await repo.close();
+});

@@ -1,6 +1,6 @@
 // Each failure the user can run into is one clear, coded AcuError naming the thing, with a hint.
 import assert from 'node:assert/strict';
-import { chmod, readFile, writeFile } from 'node:fs/promises';
+import { chmod, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { deflateSync } from 'node:zlib';
 import { after, before, describe, test } from 'node:test';
@@ -51,6 +51,34 @@ void describe('opening', () => {
   });
 });
 
+void test('a linked worktree opens; objects go to the common directory', async () => {
+  const main = await tempDir('worktree-main');
+  await buildFixtureRepo(main, linearSpec(2));
+  const linked = join(await tempDir('worktree-linked'), 'wt');
+  git(main, ['worktree', 'add', '-q', '--detach', linked, 'HEAD~1']);
+  const repo = await GitRepo.open(linked);
+  assert.equal(repo.workTree, linked);
+  assert.equal(repo.gitDir, join(main, '.git', 'worktrees', 'wt'));
+  assert.equal(repo.commonDir, join(main, '.git'));
+  assert.equal(await repo.resolveCommit('HEAD'), gitText(main, ['rev-parse', 'HEAD~1']));
+  const oid = await repo.writeBlob(Buffer.from('from the worktree\n'));
+  assert.equal(git(main, ['cat-file', 'blob', oid]).toString(), 'from the worktree\n');
+  assert.equal(Buffer.from(await repo.readBlob(oid)).toString(), 'from the worktree\n');
+  await repo.close();
+});
+
+void test('a SHA-256 repository reads, and refuses in-process writes', async () => {
+  const dir = await tempDir('sha256');
+  git(dir, ['init', '-q', '--object-format=sha256', '-b', 'main', '.']);
+  git(dir, ['-c', 'user.name=A', '-c', 'user.email=a@x', 'commit', '-q', '--allow-empty', '-m', 'one']);
+  const repo = await GitRepo.open(dir);
+  assert.equal(repo.objectFormat, 'sha256');
+  assert.equal(repo.emptyTreeOid, gitText(dir, ['hash-object', '-t', 'tree', '/dev/null']));
+  assert.equal((await repo.commitInfo(await repo.resolveCommit('HEAD'))).subject, 'one');
+  await rejectsWith(repo.writeBlob(Buffer.from('x')), 'ERR_CONFIG', 'sha256');
+  await repo.close();
+});
+
 void describe('bad names and missing objects', () => {
   let dir = '';
   let repo: GitRepo;
@@ -94,6 +122,21 @@ void describe('bad names and missing objects', () => {
     const error = await rejectsWith(repo.updateRef('refs/heads/main', head, { oldOid: 'e'.repeat(40) }), 'ERR_GIT_FAILED', 'git update-ref');
     assert.match(error.message, /fatal|error/);
   });
+});
+
+void test('a blob rename detection needs but cannot find is ERR_MISSING_OBJECT', async () => {
+  const dir = await tempDir('partial');
+  const body = Array.from({ length: 30 }, (_, i) => `line ${i}\n`).join('');
+  const { oids } = await buildFixtureRepo(dir, {
+    commits: [{ id: 'a', files: { 'old.txt': body } }, { id: 'b', files: { 'old.txt': null, 'new.txt': `${body}one more\n` } }],
+  });
+  const gone = gitText(dir, ['rev-parse', `${oids.a ?? ''}:old.txt`]);
+  await rm(join(dir, '.git', 'objects', gone.slice(0, 2), gone.slice(2)), { force: true });
+  const repo = await GitRepo.open(dir);
+  await rejectsWith(repo.diffTrees([{ from: oids.a ?? '', to: oids.b ?? '' }]), 'ERR_MISSING_OBJECT', gone);
+  const [plain] = await repo.diffTrees([{ from: oids.a ?? '', to: oids.b ?? '' }], { renames: false });
+  assert.deepEqual(plain?.map((c) => c.status), ['A', 'D']);
+  await repo.close();
 });
 
 void describe('corrupt objects', () => {
