@@ -6,7 +6,7 @@
 import { performance } from 'node:perf_hooks';
 import { assert } from '../core/errors.js';
 import type { SegmentedFile } from './segment.js';
-import { parseSource, segmentFile } from './segment.js';
+import { lighten, parseSource, segmentFile } from './segment.js';
 
 /** Counters a benchmark reads. */
 export interface ParseStats {
@@ -24,7 +24,7 @@ export interface ParseStats {
   hits: number;
 }
 
-/** Default bound on characters held by a cache: about 64 M (a few hundred MB of syntax trees). */
+/** Default bound on characters held by a cache: about 64 M (light trees: text, keys and ranges). */
 export const parseCacheCharsMax = 64 * 1024 * 1024;
 
 /** A bounded LRU of segmented files keyed by blob id. */
@@ -60,7 +60,8 @@ export class ParseCache {
       this.stats.distinctBlobs += 1;
     }
     const segmented = segmentFile(path, text, sourceFile);
-    this.put(oid, segmented);
+    // The caller gets the tree for this commit; the cache keeps only keys and ranges.
+    this.put(oid, lighten(segmented));
     return segmented;
   }
 

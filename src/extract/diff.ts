@@ -9,7 +9,7 @@
  * for why anchored insertion in after order restores the order).
  */
 import { assert } from '../core/errors.js';
-import type { AcuFlag, AcuOp, DeclAcu } from '../core/acu/model.js';
+import type { AcuFlag, AcuOp, DeclAcu, DeclKind } from '../core/acu/model.js';
 import { namesOf } from './names.js';
 import type { Segment, SegmentedFile } from './segment.js';
 import { ts } from 'ts-morph';
@@ -22,7 +22,7 @@ export function diffDeclarations(file: string, before: SegmentedFile, after: Seg
   const headB = shell(before.text, before.root);
   const headA = shell(after.text, after.root);
   if (headB.head !== headA.head || headB.tail !== headA.tail) {
-    cx.out.push(declAcu(cx, { symbol: '', segment: after.root, op: 'modify', anchor: null, shellOf: { before: headB, after: headA }, beforeSeg: before.root }));
+    cx.out.push(declAcu(cx, { symbol: '', segment: after.root, op: 'modify', anchor: null, shellOf: { before: headB, after: headA }, beforeSeg: before.root, parentKind: 'module' }));
   }
   diffChildren(cx, '', before.root, after.root);
   return cx.out;
@@ -57,7 +57,7 @@ function diffChildren(cx: DiffContext, symbol: string, before: Segment, after: S
   const afterKeys = new Set(afterChildren.map((child) => child.key));
   for (const child of beforeChildren) {
     if (!afterKeys.has(child.key)) {
-      cx.out.push(declAcu(cx, { symbol: childSymbol(symbol, child.key), segment: child, op: 'remove', anchor: null, shellOf: null, beforeSeg: child }));
+      cx.out.push(declAcu(cx, { symbol: childSymbol(symbol, child.key), segment: child, op: 'remove', anchor: null, shellOf: null, beforeSeg: child, parentKind: before.kind }));
     }
   }
   const common = afterChildren.filter((child) => beforeByKey.has(child.key));
@@ -68,9 +68,9 @@ function diffChildren(cx: DiffContext, symbol: string, before: Segment, after: S
     const match = beforeByKey.get(child.key);
     const path = childSymbol(symbol, child.key);
     if (match === undefined) {
-      cx.out.push(declAcu(cx, { symbol: path, segment: child, op: 'add', anchor, shellOf: null, beforeSeg: null }));
+      cx.out.push(declAcu(cx, { symbol: path, segment: child, op: 'add', anchor, shellOf: null, beforeSeg: null, parentKind: after.kind }));
     } else {
-      diffMatched(cx, path, match.child, child, { moved: !stable.has(child.key), anchor });
+      diffMatched(cx, path, match.child, child, { moved: !stable.has(child.key), anchor, parentKind: after.kind });
     }
   }
 }
@@ -111,14 +111,14 @@ function diffMatched(
   symbol: string,
   before: Segment,
   after: Segment,
-  place: { moved: boolean; anchor: string | null },
+  place: { moved: boolean; anchor: string | null; parentKind: DeclKind },
 ): void {
-  const { moved, anchor } = place;
+  const { moved, anchor, parentKind } = place;
   if (before.layout !== null && after.layout !== null) {
     const shellB = shell(cx.before.text, before);
     const shellA = shell(cx.after.text, after);
     if (moved || shellB.head !== shellA.head || shellB.tail !== shellA.tail) {
-      cx.out.push(declAcu(cx, { symbol, segment: after, op: moved ? 'move' : 'modify', anchor, shellOf: { before: shellB, after: shellA }, beforeSeg: before }));
+      cx.out.push(declAcu(cx, { symbol, segment: after, op: moved ? 'move' : 'modify', anchor, shellOf: { before: shellB, after: shellA }, beforeSeg: before, parentKind }));
     }
     diffChildren(cx, symbol, before, after);
     return;
@@ -126,7 +126,7 @@ function diffMatched(
   const textB = cx.before.text.slice(before.start, before.end);
   const textA = cx.after.text.slice(after.start, after.end);
   if (moved || textB !== textA) {
-    cx.out.push(declAcu(cx, { symbol, segment: after, op: moved ? 'move' : 'modify', anchor, shellOf: null, beforeSeg: before }));
+    cx.out.push(declAcu(cx, { symbol, segment: after, op: moved ? 'move' : 'modify', anchor, shellOf: null, beforeSeg: before, parentKind }));
   }
 }
 
@@ -138,6 +138,8 @@ interface AcuSpec {
   readonly anchor: string | null;
   readonly shellOf: { before: Shell; after: Shell } | null;
   readonly beforeSeg: Segment | null;
+  /** The kind of the container the declaration sits in. */
+  readonly parentKind: DeclKind;
 }
 
 function declAcu(cx: DiffContext, spec: AcuSpec): DeclAcu {
@@ -146,8 +148,9 @@ function declAcu(cx: DiffContext, spec: AcuSpec): DeclAcu {
   const afterText = op === 'remove' ? null : cx.after.text.slice(segment.start, segment.end);
   const before = shellOf !== null ? shellOf.before.head : beforeText;
   const after = shellOf !== null ? shellOf.after.head : afterText;
-  const sourceFile = op === 'remove' ? cx.before.sourceFile : cx.after.sourceFile;
-  const names = namesOf(segment, sourceFile, shellOf !== null);
+  const file = op === 'remove' ? cx.before : cx.after;
+  const fragment = shellOf !== null ? (op === 'remove' ? shellOf.before : shellOf.after) : null;
+  const names = namesOf(segment, file, { parent: spec.parentKind, shell: fragment });
   const flags: AcuFlag[] = [];
   if (op === 'modify' && formatOnly(beforeText, afterText, cx)) flags.push('format-only');
   return {
@@ -173,7 +176,7 @@ function formatOnly(before: string | null, after: string | null, cx: DiffContext
   if (before === null || after === null || before === after) return false;
   // Cheap refusal first: texts that differ outside whitespace cannot be format-only.
   if (before.replace(/\s+/g, '') !== after.replace(/\s+/g, '')) return false;
-  const variant = cx.after.sourceFile.languageVariant;
+  const variant = cx.after.variant;
   return sameTokens(before, after, variant);
 }
 

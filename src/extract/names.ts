@@ -8,8 +8,9 @@
  * outer name hides the outer use), which suits interference scoring: it errs towards "may touch".
  */
 import { ts } from 'ts-morph';
-import type { Segment } from './segment.js';
-import { variableNames } from './segment.js';
+import type { DeclKind } from '../core/acu/model.js';
+import type { Segment, SegmentedFile } from './segment.js';
+import { parseSource, variableNames } from './segment.js';
 
 /** Sorted, unique names. */
 export interface Names {
@@ -17,16 +18,63 @@ export interface Names {
   readonly uses: string[];
 }
 
-/** Names of a segment. For a shell (container head and tail only), members are not visited. */
-export function namesOf(segment: Segment, sf: ts.SourceFile, shellOnly: boolean): Names {
+/** Where a declaration sits, and for a shell its head and tail text. */
+export interface NamesContext {
+  /** The kind of the container holding the declaration (`module` at the top level). */
+  readonly parent: DeclKind;
+  /** For a shell ACU, the container's head and tail: members are not visited. */
+  readonly shell: { readonly head: string; readonly tail: string } | null;
+}
+
+/**
+ * Names of a segment. With the file's syntax tree at hand the segment's own nodes are read; in a
+ * light tree (a cached before-version) the segment's text is parsed alone, wrapped in a container
+ * of its parent's kind. Names are syntactic and local to the declaration, so both give the same
+ * result (a test checks it).
+ */
+export function namesOf(segment: Segment, file: SegmentedFile, context: NamesContext): Names {
+  const nodes = segment.nodes.length > 0 ? segment.nodes : fragmentNodes(segment, file, context);
   const defines = new Set<string>();
-  for (const node of segment.nodes) collectDefines(node, defines);
+  for (const node of nodes) collectDefines(node, defines);
   const declared = new Set<string>(defines);
   const referenced = new Set<string>();
-  const skip = shellOnly ? new Set<ts.Node>(segment.layout?.children.flatMap((c) => c.nodes) ?? []) : null;
-  for (const node of segment.nodes) visitReferences(node, sf, referenced, declared, skip);
+  const skip = context.shell !== null ? new Set<ts.Node>(memberNodes(nodes)) : null;
+  for (const node of nodes) visitReferences(node, referenced, declared, skip);
   const uses = [...referenced].filter((name) => !declared.has(name));
   return { defines: [...defines].sort(), uses: uses.sort() };
+}
+
+/** Wrappers that give a member's text a parent of the right kind to parse in. */
+const fragmentWrappers: ReadonlyMap<DeclKind, string> = new Map<DeclKind, string>([
+  ['class', 'class __acu_fragment__ {\n'],
+  ['interface', 'interface __acu_fragment__ {\n'],
+  ['enum', 'enum __acu_fragment__ {\n'],
+]);
+
+function fragmentNodes(segment: Segment, file: SegmentedFile, context: NamesContext): readonly ts.Node[] {
+  if (context.shell !== null) {
+    const sf = parseSource(file.path, context.shell.head + context.shell.tail);
+    return sf.statements.slice(0, 1);
+  }
+  const text = file.text.slice(segment.start, segment.end).replace(/^\uFEFF/, '');
+  const wrapper = fragmentWrappers.get(context.parent);
+  if (wrapper === undefined) return parseSource(file.path, text).statements;
+  const sf = parseSource(file.path, `${wrapper}${text}\n}`);
+  return memberNodes(sf.statements.slice(0, 1));
+}
+
+/** The members of container declarations among `nodes`. */
+function memberNodes(nodes: readonly ts.Node[]): ts.Node[] {
+  const out: ts.Node[] = [];
+  for (const node of nodes) {
+    if (ts.isClassDeclaration(node) || ts.isInterfaceDeclaration(node) || ts.isEnumDeclaration(node)) out.push(...node.members);
+    else if (ts.isModuleDeclaration(node)) {
+      let body = node.body;
+      while (body !== undefined && ts.isModuleDeclaration(body)) body = body.body;
+      if (body !== undefined && ts.isModuleBlock(body)) out.push(...body.statements);
+    }
+  }
+  return out;
 }
 
 function collectDefines(node: ts.Node, out: Set<string>): void {
@@ -114,7 +162,6 @@ function isDeclarationName(id: ts.Identifier): boolean {
 
 function visitReferences(
   root: ts.Node,
-  _sf: ts.SourceFile,
   referenced: Set<string>,
   declared: Set<string>,
   skip: Set<ts.Node> | null,
