@@ -14,6 +14,10 @@ interface CommandEntry {
 // Commands are imported only when invoked: a git hook that runs `acu hook post-commit` must not pay
 // for loading the TypeScript compiler or the consensus code.
 const commands: Readonly<Record<string, CommandEntry>> = {
+  demo: {
+    summary: 'a walkthrough on a generated repository: ACUs, and a merge git conflicts on but acu does not',
+    load: async () => (await import('./demo.js')).demoCommand as Command<unknown>,
+  },
   extract: {
     summary: 'split commits into atomic change units (ACUs); --check verifies the round trip',
     load: async () => (await import('./extract.js')).extractCommand,
