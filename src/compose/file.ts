@@ -59,6 +59,9 @@ export function composeFile(input: ComposeFileInput): ComposeFileResult {
   if (result !== null && !declaresNewDuplicates(path, result, ours, theirs)) return { text: lines.text, conflicts: [], method: 'lines' };
   const versions = [parseVersion(path, base), parseVersion(path, ours), parseVersion(path, theirs)] as const;
   const [b, o, t] = versions;
+  // Inputs that do not parse themselves (Flow, syntax the parser does not know) cannot be judged
+  // by parsing the result: a clean line merge of them stands.
+  if (lines.conflicts === 0 && (b === null || o === null || t === null)) return { text: lines.text, conflicts: [], method: 'lines' };
   const fallback = (): ComposeFileResult => ({
     text: lines.text,
     conflicts: [lineConflict(lines.conflicts === 0 ? 'unparseable' : 'lines')],

@@ -329,9 +329,11 @@ function orderPieces(st: ListState, primary: Side, unordered: boolean): Piece[] 
   if (!emitRuns(-1)) return null;
   const elements = st[primary];
   const matching = primary === 'ours' ? st.matchOurs : st.matchTheirs;
+  const otherMatching = primary === 'ours' ? st.matchTheirs : st.matchOurs;
   for (const e of elements) {
     const b = matching.sideToBase[e.index]!;
-    if (b === -1) continue;
+    // Insertions and elements the other side removed were placed by collectRuns.
+    if (b === -1 || otherMatching.baseToSide[b] === -1) continue;
     const piece = mergeElement(st, b);
     if (piece !== null) pieces.push(piece);
     if (!emitRuns(b)) return null;

@@ -1,0 +1,1 @@
+export const composeCommand = null as never;

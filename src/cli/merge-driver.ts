@@ -1,0 +1,1 @@
+export const mergeDriverCommand = null as never;
