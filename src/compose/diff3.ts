@@ -57,7 +57,34 @@ export function matchSequences(base: readonly string[], side: readonly string[])
   }
   assert(i === base.length - suffix, 'matchSequences: base walked to the suffix');
   assert(j === side.length - suffix, 'matchSequences: side walked to the suffix');
+  slideInsertions(base, side, match);
   return match;
+}
+
+/**
+ * Slide each pure insertion up to the change just above it when the lines allow (the line before
+ * the insertion equals its last line), as git's diff does: an insertion that touches another edit
+ * of the same side becomes one hunk with it, so the other side's edits a line further away do not
+ * count as overlapping. Where no adjacent change is reachable the insertion stays.
+ */
+function slideInsertions(base: readonly string[], side: readonly string[], match: Int32Array): void {
+  for (let i = 1; i < base.length; i += 1) {
+    const above = match[i - 1]!;
+    const below = match[i]!;
+    if (above === -1 || below === -1 || below - above <= 1) continue;
+    // Side lines (above, below) are inserted between base i-1 and base i.
+    let [b, a, k] = [i, above + 1, below];
+    const moves: Array<[number, number]> = [];
+    while (b - 1 >= 0 && match[b - 1] === a - 1 && a - 1 >= 0 && side[a - 1] === side[k - 1]) {
+      moves.push([b - 1, k - 1]);
+      [b, a, k] = [b - 1, a - 1, k - 1];
+      const touches = b - 1 >= 0 && match[b - 1] !== a - 1;
+      if (touches) {
+        for (const [baseIndex, sideIndex] of moves) match[baseIndex] = sideIndex;
+        break;
+      }
+    }
+  }
 }
 
 function sameItems(a: readonly string[], b: readonly string[]): boolean {
