@@ -13,12 +13,11 @@
  * 3. Otherwise the line merge, with its markers. A result that does not parse is never clean.
  */
 import { assert } from '../core/errors.js';
-import { isSourcePath } from '../extract/segment.js';
 import { defaultMarkers, mergeLines } from './diff3.js';
 import type { MarkerStyle } from './diff3.js';
 import { mergeSourceFiles } from './structured.js';
 import type { Conflict } from './structured.js';
-import { elementKey, parseVersion } from './syntax.js';
+import { elementKey, isStructuredPath, parseVersion } from './syntax.js';
 import type { Version } from './syntax.js';
 
 export type { Conflict, ConflictKind } from './structured.js';
@@ -52,7 +51,7 @@ export function composeFile(input: ComposeFileInput): ComposeFileResult {
   if (ours === base) return { text: theirs, conflicts: [], method: 'trivial' };
   const lines = mergeLines(base, ours, theirs, markers);
   const lineConflict = (kind: Conflict['kind']): Conflict => ({ path: '', kind, base, ours, theirs });
-  if (!isSourcePath(path)) {
+  if (!isStructuredPath(path)) {
     return { text: lines.text, conflicts: lines.conflicts === 0 ? [] : [lineConflict('lines')], method: 'lines' };
   }
   const result = lines.conflicts === 0 ? parseVersion(path, lines.text) : null;

@@ -140,10 +140,10 @@ interface Matching {
   readonly sideToBase: Int32Array;
 }
 
-function elementsOf(version: Version, list: Lists[number]): Element[] {
+function elementsOf(version: Version, list: Lists[number], parent: ts.Node): Element[] {
   const seen = new Map<string, number>();
   return list.map((node, index) => {
-    let key = elementKey(version, node);
+    let key = elementKey(version, node, parent);
     if (key !== null) {
       const count = (seen.get(key) ?? 0) + 1;
       seen.set(key, count);
@@ -255,6 +255,8 @@ interface ListState {
   readonly matchOurs: Matching;
   readonly matchTheirs: Matching;
   readonly conflicts: Conflict[];
+  /** The list is a module's (or namespace's) statements. */
+  readonly moduleLevel: boolean;
 }
 
 function elementPath(path: string, e: Element): string {
@@ -269,10 +271,10 @@ function mergeList(cx: MergeContext, parents: { b: ts.Node; o: ts.Node; t: ts.No
   const tt = cx.theirs.text.slice(tl.pos, tl.end);
   if (ot === bt || ot === tt) return ok(tt);
   if (tt === bt) return ok(ot);
-  const base = elementsOf(cx.base, bl);
-  const ours = elementsOf(cx.ours, ol);
-  const theirs = elementsOf(cx.theirs, tl);
-  const st: ListState = { cx, path, depth, base, ours, theirs, matchOurs: matchElements(base, ours), matchTheirs: matchElements(base, theirs), conflicts: [] };
+  const base = elementsOf(cx.base, bl, parents.b);
+  const ours = elementsOf(cx.ours, ol, parents.o);
+  const theirs = elementsOf(cx.theirs, tl, parents.t);
+  const st: ListState = { cx, path, depth, base, ours, theirs, matchOurs: matchElements(base, ours), matchTheirs: matchElements(base, theirs), conflicts: [], moduleLevel: ts.isSourceFile(parents.b) || ts.isModuleBlock(parents.b) };
   const fail: Outcome = { ok: false, conflict: { path, kind: 'modify/modify', base: bt, ours: ot, theirs: tt } };
   const unordered = isUnorderedParent(parents.b);
   const reorderedOurs = isReordered(st.matchOurs.sideToBase);
@@ -338,7 +340,29 @@ function orderPieces(st: ListState, primary: Side, unordered: boolean): Piece[] 
     if (piece !== null) pieces.push(piece);
     if (!emitRuns(b)) return null;
   }
-  return pieces;
+  return keepSorted(st, pieces, unordered);
+}
+
+/** Keys in order, compared the way people sort names: case-insensitively. */
+function isSortedByKey(keys: readonly (string | null)[]): boolean {
+  if (keys.length < 2 || keys.some((k) => k === null)) return false;
+  for (let i = 1; i < keys.length; i += 1) if (compareKeys(keys[i - 1]!, keys[i]!) > 0) return false;
+  return true;
+}
+
+function compareKeys(a: string, b: string): number {
+  const [x, y] = [a.toLowerCase(), b.toLowerCase()];
+  return x < y ? -1 : x > y ? 1 : 0;
+}
+
+/** A list both sides keep sorted (dependencies, import names) stays sorted after the merge. */
+function keepSorted(st: ListState, pieces: Piece[], unordered: boolean): Piece[] {
+  if (!unordered) return pieces;
+  const sorted = [st.base, st.ours, st.theirs].every((list) => list.length < 2 || isSortedByKey(list.map((e) => e.key)));
+  if (!sorted || st.ours.length + st.theirs.length < 4) return pieces;
+  if (pieces.some((p) => p.kind !== 'text' || p.key === null)) return pieces;
+  const keyOf = (p: Piece): string => (p.kind === 'text' ? (p.key ?? '') : '');
+  return [...pieces].sort((p, q) => compareKeys(keyOf(p), keyOf(q)));
 }
 
 /** Insertions of the same key on both sides: identical ones are kept once, others conflict. */
@@ -423,6 +447,9 @@ function combineRuns(st: ListState, ours: Piece[], theirs: Piece[], unordered: b
   const [oi, ti] = [identOf(ours), identOf(theirs)];
   if (oi.includes(ti)) return ours;
   if (ti.includes(oi)) return theirs;
+  // A module's statements are declarations and registrations (tests, plugins) more than steps of
+  // an algorithm: two features that each add some keep both, as their authors would.
+  if (unordered && st.moduleLevel) return [...ours, ...theirs];
   const join = (run: Piece[]): string => run.map((p) => (p.kind === 'text' ? p.text : '')).join('');
   const conflict: Conflict = { path: st.path, kind: 'insert/insert', base: null, ours: join(ours), theirs: join(theirs) };
   return [{ kind: 'conflict', ours: conflict.ours ?? '', theirs: conflict.theirs ?? '', conflict }];

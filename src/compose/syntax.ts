@@ -4,7 +4,7 @@
  * (their keys) and how a list orders its elements.
  */
 import { ts } from 'ts-morph';
-import { parseSource } from '../extract/segment.js';
+import { isSourcePath, parseSource } from '../extract/segment.js';
 
 /** One version of a file: its text and its syntax tree. */
 export interface Version {
@@ -16,14 +16,25 @@ export interface Version {
 export function parseVersion(path: string, text: string): Version | null {
   // A BOM shifts every position by one: such files are rare enough to merge by lines.
   if (text.startsWith('\uFEFF')) return null;
-  const sf = parseSource(path, text);
+  const sf = isJsonPath(path) ? ts.parseJsonText(path, text) : parseSource(path, text);
   if (syntaxErrorCount(sf) > 0) return null;
   return { text, sf };
 }
 
 /** True when `text` parses without syntax errors as the file at `path`. */
 export function parsesCleanly(path: string, text: string): boolean {
-  return syntaxErrorCount(parseSource(path, text.startsWith('\uFEFF') ? text.slice(1) : text)) === 0;
+  const body = text.startsWith('\uFEFF') ? text.slice(1) : text;
+  return syntaxErrorCount(isJsonPath(path) ? ts.parseJsonText(path, body) : parseSource(path, body)) === 0;
+}
+
+/** JSON files (package.json, tsconfig.json...) merge structurally too: as one object literal. */
+export function isJsonPath(path: string): boolean {
+  return path.toLowerCase().endsWith('.json');
+}
+
+/** True when the structured merge applies to the file at `path`. */
+export function isStructuredPath(path: string): boolean {
+  return isSourcePath(path) || isJsonPath(path);
 }
 
 function syntaxErrorCount(sf: ts.SourceFile): number {
@@ -74,11 +85,12 @@ export function identText(version: Version, node: ts.Node): string {
  * The key of a list element: its name among its siblings (`method:open`, `prop:a`, `spec:x`), or
  * null for an anonymous element (a statement without a name, an array element).
  */
-export function elementKey(version: Version, node: ts.Node): string | null {
+export function elementKey(version: Version, node: ts.Node, parent: ts.Node | null = null): string | null {
   const named = declarationKey(version, node);
   if (named !== null) return named;
   if (ts.isImportSpecifier(node) || ts.isExportSpecifier(node)) return `spec:${node.name.text}`;
   if (ts.isPropertyAssignment(node) || ts.isShorthandPropertyAssignment(node)) return `prop:${nameText(version, node.name)}`;
+  if (ts.isStringLiteral(node) && parent !== null && ts.isArrayLiteralExpression(parent)) return `string:${node.text}`;
   if (ts.isSpreadAssignment(node) || ts.isJsxSpreadAttribute(node)) return `spread:${identText(version, node.expression)}`;
   if (ts.isJsxAttribute(node)) return `attr:${version.text.slice(node.name.getStart(version.sf), node.name.end)}`;
   if (ts.isEnumMember(node)) return `member:${nameText(version, node.name)}`;
