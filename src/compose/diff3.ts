@@ -28,23 +28,70 @@ export type Diff3Chunk<T> =
  */
 export function matchSequences(base: readonly string[], side: readonly string[]): Int32Array {
   const match = new Int32Array(base.length).fill(-1);
-  let prefix = 0;
-  while (prefix < base.length && prefix < side.length && base[prefix] === side[prefix]) {
-    match[prefix] = prefix;
-    prefix += 1;
+  matchRange(base, side, match, { baseFrom: 0, baseTo: base.length, sideFrom: 0, sideTo: side.length }, true);
+  slideInsertions(base, side, match);
+  slideDeletions(base, match);
+  return match;
+}
+
+/**
+ * The same for pure deletions: slide a run of deleted base lines up while the line above it equals
+ * its last line, and keep the new place only if it touches another change of the same side.
+ */
+function slideDeletions(base: readonly string[], match: Int32Array): void {
+  for (let j = base.length - 1; j > 0; j -= 1) {
+    // A deletion run [i, j] ends at j: base j is unmatched, base j+1 (if any) is matched next to it.
+    if (match[j] !== -1 || (j + 1 < base.length && match[j + 1] === -1)) continue;
+    let i = j;
+    while (i - 1 >= 0 && match[i - 1] === -1) i -= 1;
+    const above = i - 1 >= 0 ? match[i - 1]! : -1;
+    const below = j + 1 < base.length ? match[j + 1]! : -2;
+    if (above === -1 || (below !== -2 && below !== above + 1)) continue;
+    const moves: Array<[number, number]> = [];
+    let [top, bottom] = [i, j];
+    while (top - 1 >= 0 && match[top - 1] !== -1 && base[top - 1] === base[bottom]) {
+      moves.push([top - 1, bottom]);
+      [top, bottom] = [top - 1, bottom - 1];
+      const touches = top - 1 >= 0 && (match[top - 1] === -1 || match[top - 1] !== match[top]! - 1);
+      if (touches) {
+        for (const [from, to] of moves) {
+          match[to] = match[from]!;
+          match[from] = -1;
+        }
+        break;
+      }
+    }
+    j = i;
   }
-  let suffix = 0;
-  while (suffix < base.length - prefix && suffix < side.length - prefix && base[base.length - 1 - suffix] === side[side.length - 1 - suffix]) {
-    match[base.length - 1 - suffix] = side.length - 1 - suffix;
-    suffix += 1;
-  }
-  const midBase = base.slice(prefix, base.length - suffix);
-  const midSide = side.slice(prefix, side.length - suffix);
-  if (midBase.length === 0 || midSide.length === 0) return match;
+}
+
+interface Range {
+  readonly baseFrom: number;
+  readonly baseTo: number;
+  readonly sideFrom: number;
+  readonly sideTo: number;
+}
+
+/**
+ * Match `base[baseFrom, baseTo)` to `side[sideFrom, sideTo)`: common prefix and suffix, then Myers'
+ * diff of the middle. When that exceeds its bound (a regenerated lock file), lines that occur once
+ * on each side anchor the match (the patience idea) and the parts between anchors are matched
+ * again, once.
+ */
+function matchRange(base: readonly string[], side: readonly string[], match: Int32Array, range: Range, mayAnchor: boolean): void {
+  let { baseFrom, baseTo, sideFrom, sideTo } = range;
+  while (baseFrom < baseTo && sideFrom < sideTo && base[baseFrom] === side[sideFrom]) match[baseFrom++] = sideFrom++;
+  while (baseFrom < baseTo && sideFrom < sideTo && base[baseTo - 1] === side[sideTo - 1]) match[--baseTo] = --sideTo;
+  if (baseFrom === baseTo || sideFrom === sideTo) return;
+  const midBase = base.slice(baseFrom, baseTo);
+  const midSide = side.slice(sideFrom, sideTo);
   const changes = diffArrays(midBase, midSide, { maxEditLength: diffEditLengthMax });
-  if (changes === undefined) return match;
-  let i = prefix;
-  let j = prefix;
+  if (changes === undefined) {
+    if (mayAnchor) matchByAnchors(base, side, match, { baseFrom, baseTo, sideFrom, sideTo });
+    return;
+  }
+  let i = baseFrom;
+  let j = sideFrom;
   for (const change of changes) {
     const count = change.value.length;
     if (change.added) j += count;
@@ -55,10 +102,51 @@ export function matchSequences(base: readonly string[], side: readonly string[])
       j += count;
     }
   }
-  assert(i === base.length - suffix, 'matchSequences: base walked to the suffix');
-  assert(j === side.length - suffix, 'matchSequences: side walked to the suffix');
-  slideInsertions(base, side, match);
-  return match;
+  assert(i === baseTo, 'matchRange: base walked to the end');
+  assert(j === sideTo, 'matchRange: side walked to the end');
+}
+
+function matchByAnchors(base: readonly string[], side: readonly string[], match: Int32Array, range: Range): void {
+  const count = (items: readonly string[], from: number, to: number): Map<string, number> => {
+    const seen = new Map<string, number>();
+    for (let i = from; i < to; i += 1) seen.set(items[i]!, seen.has(items[i]!) ? -1 : i);
+    return seen;
+  };
+  const inBase = count(base, range.baseFrom, range.baseTo);
+  const inSide = count(side, range.sideFrom, range.sideTo);
+  const pairs: Array<[number, number]> = [];
+  for (const [line, i] of inBase) {
+    const j = inSide.get(line);
+    if (i !== -1 && j !== undefined && j !== -1) pairs.push([i, j]);
+  }
+  pairs.sort((x, y) => x[0] - y[0]);
+  const anchors = longestIncreasing(pairs);
+  let [b, s] = [range.baseFrom, range.sideFrom];
+  for (const [i, j] of [...anchors, [range.baseTo, range.sideTo] as [number, number]]) {
+    matchRange(base, side, match, { baseFrom: b, baseTo: i, sideFrom: s, sideTo: j }, false);
+    if (i < range.baseTo) match[i] = j;
+    [b, s] = [i + 1, j + 1];
+  }
+}
+
+/** The longest subsequence of pairs (sorted by base index) whose side indexes increase. */
+function longestIncreasing(pairs: ReadonlyArray<[number, number]>): Array<[number, number]> {
+  const tails: number[] = [];
+  const previous = new Int32Array(pairs.length).fill(-1);
+  for (let k = 0; k < pairs.length; k += 1) {
+    const value = pairs[k]![1];
+    let [lo, hi] = [0, tails.length];
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (pairs[tails[mid]!]![1] < value) lo = mid + 1;
+      else hi = mid;
+    }
+    if (lo > 0) previous[k] = tails[lo - 1]!;
+    tails[lo] = k;
+  }
+  const out: Array<[number, number]> = [];
+  for (let k = tails.length === 0 ? -1 : tails[tails.length - 1]!; k !== -1; k = previous[k]!) out.push(pairs[k]!);
+  return out.reverse();
 }
 
 /**
@@ -92,13 +180,31 @@ function sameItems(a: readonly string[], b: readonly string[]): boolean {
 }
 
 /**
+ * Which of the equally short edit scripts the matching picks: Myers' search from the start, or
+ * from the end. Where lines repeat (blank lines, closing braces) the two differ, and git's own
+ * diff sometimes agrees with one, sometimes with the other.
+ */
+export type Alignment = 'forward' | 'backward';
+
+/** {@link matchSequences} run on the reversed sequences, mapped back. */
+export function matchSequencesBackward(base: readonly string[], side: readonly string[]): Int32Array {
+  const reversed = matchSequences([...base].reverse(), [...side].reverse());
+  const match = new Int32Array(base.length).fill(-1);
+  reversed.forEach((s, i) => {
+    if (s !== -1) match[base.length - 1 - i] = side.length - 1 - s;
+  });
+  return match;
+}
+
+/**
  * diff3: split base/ours/theirs into stable regions (unchanged on both sides) and unstable ones,
  * each resolved when only one side changed it or both changed it identically. Conflicts are
  * trimmed of the lines ours and theirs share at their start and end (git's "zealous" level).
  */
-export function diff3<T extends string>(base: readonly T[], ours: readonly T[], theirs: readonly T[]): Diff3Chunk<T>[] {
-  const matchOurs = matchSequences(base, ours);
-  const matchTheirs = matchSequences(base, theirs);
+export function diff3<T extends string>(base: readonly T[], ours: readonly T[], theirs: readonly T[], alignment: Alignment = 'forward'): Diff3Chunk<T>[] {
+  const match = alignment === 'forward' ? matchSequences : matchSequencesBackward;
+  const matchOurs = match(base, ours);
+  const matchTheirs = match(base, theirs);
   const chunks: Diff3Chunk<T>[] = [];
   let i = 0;
   let a = 0;
@@ -163,7 +269,14 @@ export interface LineMergeResult {
 export function mergeLines(base: string, ours: string, theirs: string, markers: MarkerStyle = defaultMarkers): LineMergeResult {
   if (ours === theirs || theirs === base) return { text: ours, conflicts: 0 };
   if (ours === base) return { text: theirs, conflicts: 0 };
-  const chunks = diff3(splitLines(base), splitLines(ours), splitLines(theirs));
+  const [b, o, t] = [splitLines(base), splitLines(ours), splitLines(theirs)];
+  let chunks = diff3(b, o, t);
+  const conflictCount = (list: Diff3Chunk<string>[]): number => list.filter((c) => c.kind === 'conflict').length;
+  if (conflictCount(chunks) > 0) {
+    // Another alignment of the same edits may separate what this one made overlap.
+    const backward = diff3(b, o, t, 'backward');
+    if (conflictCount(backward) < conflictCount(chunks)) chunks = backward;
+  }
   const out: string[] = [];
   let conflicts = 0;
   for (const chunk of chunks) {
