@@ -106,7 +106,7 @@ function equalCount(counts: VerdictCounts): number {
 function row(tool: string, counts: VerdictCounts, total: number): string {
   const clean = total - counts.conflict - counts.crash;
   const cells = [tool, String(counts.exact), String(counts.format), String(counts.reorder), String(counts.differ), String(counts.conflict), String(counts.crash), pct(clean, total), pct(equalCount(counts), clean)];
-  return `  ${cells.map((c, i) => (i === 0 ? c.padEnd(5) : c.padStart(i >= 7 ? 9 : 8))).join('')}`;
+  return `  ${cells.map((c, i) => (i === 0 ? c.padEnd(5) : c.padStart(9))).join('')}`;
 }
 
 /** The human-readable table. */
@@ -117,7 +117,7 @@ export function renderSummary(summary: ReplaySummary): string {
     'one-side': 'human kept one side verbatim (apart)',
   };
   const lines = [`replayed ${summary.merges} merges, ${summary.scenarios} file scenarios`];
-  const header = `  ${'tool'.padEnd(5)}${['exact', 'format', 'reorder', 'differ', 'conflict', 'crash'].map((h) => h.padStart(8)).join('')}${'clean'.padStart(9)}${'=human'.padStart(9)}`;
+  const header = `  ${'tool'.padEnd(5)}${['exact', 'format', 'reorder', 'differ', 'conflict', 'crash', 'clean', '=human'].map((h) => h.padStart(9)).join('')}`;
   for (const group of ['git-conflict', 'git-clean', 'one-side'] as const) {
     const g = summary.groups[group];
     lines.push('', `${titles[group]}: ${g.scenarios} scenarios`, header, row('acu', g.acu, g.scenarios), row('git', g.git, g.scenarios));

@@ -12,6 +12,7 @@
  *    lines, both sides adding to one import, one class, one object literal, one JSX element.
  * 3. Otherwise the line merge, with its markers. A result that does not parse is never clean.
  */
+import { ts } from 'ts-morph';
 import { assert } from '../core/errors.js';
 import { defaultMarkers, mergeLines } from './diff3.js';
 import type { MarkerStyle } from './diff3.js';
@@ -43,6 +44,9 @@ export interface ComposeFileResult {
   readonly method: ComposeMethod;
 }
 
+/** The largest file (UTF-16 code units) merged structurally. */
+export const structuredCharsMax = 256 * 1024;
+
 /** Merge three versions of one file. Pure and deterministic. */
 export function composeFile(input: ComposeFileInput): ComposeFileResult {
   const { path, base, ours, theirs } = input;
@@ -56,6 +60,10 @@ export function composeFile(input: ComposeFileInput): ComposeFileResult {
   }
   const result = lines.conflicts === 0 ? parseVersion(path, lines.text) : null;
   if (result !== null && !declaresNewDuplicates(path, result, ours, theirs)) return { text: lines.text, conflicts: [], method: 'lines' };
+  // Beyond this size a file is generated (lock files, schemas): merged by lines, as git would.
+  if (Math.max(base.length, ours.length, theirs.length) > structuredCharsMax) {
+    return { text: lines.text, conflicts: lines.conflicts === 0 ? [] : [lineConflict('lines')], method: 'lines' };
+  }
   const versions = [parseVersion(path, base), parseVersion(path, ours), parseVersion(path, theirs)] as const;
   const [b, o, t] = versions;
   // Inputs that do not parse themselves (Flow, syntax the parser does not know) cannot be judged
@@ -103,8 +111,10 @@ export function markersOnOwnLines(text: string, markers: MarkerStyle): boolean {
 function topLevelKeys(version: Version): Map<string, number> {
   const counts = new Map<string, number>();
   for (const statement of version.sf.statements) {
+    // Overload signatures and declaration merging (interfaces, namespaces) repeat names legitimately.
+    if (ts.isFunctionDeclaration(statement) && statement.body === undefined) continue;
     const key = elementKey(version, statement);
-    if (key === null || key.startsWith('call:')) continue;
+    if (key === null || !/^(import|function|class|variable|type|enum):/.test(key)) continue;
     counts.set(key, (counts.get(key) ?? 0) + 1);
   }
   return counts;

@@ -29,7 +29,10 @@ export function parsesCleanly(path: string, text: string): boolean {
 
 /** JSON files (package.json, tsconfig.json...) merge structurally too: as one object literal. */
 export function isJsonPath(path: string): boolean {
-  return path.toLowerCase().endsWith('.json');
+  const lower = path.toLowerCase();
+  // Lock files are regenerated, never merged by hand: their lines are all there is to merge.
+  if (lower.endsWith('package-lock.json') || lower.endsWith('npm-shrinkwrap.json')) return false;
+  return lower.endsWith('.json');
 }
 
 /** True when the structured merge applies to the file at `path`. */
