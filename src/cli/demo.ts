@@ -122,7 +122,7 @@ async function walkthrough(demo: Narrator, dir: string): Promise<void> {
     demo.run('git', ['merge', '--abort']);
     return;
   }
-  demo.run('git', ['diff', 'alice', 'HEAD', '--', 'src/store.ts']);
+  demo.run('git', ['diff', 'HEAD^1', 'HEAD', '--', 'src/store.ts']);
   const result = await readFile(join(dir, 'src', 'store.ts'), 'utf8');
   demo.check('both added methods are there, and the import names both functions', /async stat\(/.test(result) && /async write\(/.test(result) && /import \{[^}]*\bstat\b[^}]*\bwriteFile\b[^}]*\}|import \{[^}]*\bwriteFile\b[^}]*\bstat\b[^}]*\}/.test(result));
   demo.check("bob's change to path() is kept", result.includes('encodeURIComponent(key)'));

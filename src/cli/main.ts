@@ -16,7 +16,7 @@ interface CommandEntry {
 const commands: Readonly<Record<string, CommandEntry>> = {
   demo: {
     summary: 'a walkthrough on a generated repository: ACUs, and a merge git conflicts on but acu does not',
-    load: async () => (await import('./demo.js')).demoCommand as Command<unknown>,
+    load: async () => (await import('./demo.js')).demoCommand,
   },
   extract: {
     summary: 'split commits into atomic change units (ACUs); --check verifies the round trip',
