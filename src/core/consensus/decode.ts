@@ -113,13 +113,13 @@ function decisionOk(raw: unknown, limits: DecodeLimits, verifier: Verifier, dept
 }
 
 function votesOk(raw: unknown, type: MessageType | null, limits: DecodeLimits, verifier: Verifier, depth: number): boolean {
-  if (!Array.isArray(raw) || raw.length > limits.replicas) return false;
+  if (!Array.isArray(raw) || raw.length > 2 * limits.replicas) return false;
   for (const item of raw) {
     const decoded = decodeAt(item, limits, verifier, depth + 1);
     if (!decoded.ok) return false;
     const t = decoded.msg.type;
     if (type !== null && t !== type) return false;
-    if (type === null && t !== 'validate' && t !== 'vote' && t !== 'prepare' && t !== 'final') return false;
+    if (type === null && t !== 'validate' && t !== 'vote' && t !== 'prepare' && t !== 'final' && t !== 'timeout') return false;
   }
   return true;
 }

@@ -65,7 +65,11 @@ export class Replica {
   private decisions: DecisionCert[] = [];
   private rounds = new Map<number, RoundLog>();
   private values = new Map<string, Value>();
-  private highTimeouts = new Map<ReplicaId, number>();
+  /** Per peer, its TIMEOUT of the highest round at this height (for joins, L33). */
+  private highTimeouts = new Map<ReplicaId, TimeoutMsg>();
+  /** The timeout certificate that moved us into the current round, if one did (L33a). */
+  private enteredBy: readonly TimeoutMsg[] = [];
+  private readonly lastHelpTick = new Map<ReplicaId, number>();
   private future: Message[] = [];
   private readonly pool = new Map<string, AcuRef>();
   private ticksInRound = 0;
@@ -99,6 +103,7 @@ export class Replica {
     replica.locked = state.locked;
     replica.valid = state.valid;
     replica.decisions = [...state.decisions];
+    replica.enteredBy = state.enteredBy;
     for (const msg of state.signed) {
       assert(msg.height === state.height && msg.round === state.round, 'signed messages are of the persisted round');
       replica.signed.set(msg.type, msg);
@@ -172,6 +177,7 @@ export class Replica {
       locked: this.locked,
       valid: this.valid,
       signed: [...this.signed.values()],
+      enteredBy: this.enteredBy,
       decisions: [...this.decisions],
     };
   }
@@ -301,6 +307,11 @@ export class Replica {
   private receive(msg: Message): void {
     assert(msg.height === this.height, 'only current-height messages are stored');
     if (msg.type === 'timeout') this.noteHighTimeout(msg);
+    if (msg.type === 'cert') {
+      // The envelope's round says nothing about its votes' rounds: each is checked on its own.
+      this.storeCert(msg);
+      return;
+    }
     if (msg.round + this.config.roundsBehindKept < this.round || msg.round > this.round + this.config.roundsAheadMax) {
       this.stats.ignoredMessages += 1;
       return;
@@ -322,12 +333,9 @@ export class Replica {
       case 'timeout':
         this.storeTimeout(log, msg);
         return;
-      case 'cert':
-        this.storeCert(msg);
-        return;
       case 'fetch':
       case 'decision':
-        assert(false, 'catch-up messages are routed before receive');
+        assert(false, 'catch-up and relay messages are routed before the round log');
         return;
       default:
         assertNever(msg, 'message');
@@ -457,14 +465,33 @@ export class Replica {
   }
 
   private noteHighTimeout(msg: TimeoutMsg): void {
-    const known = this.highTimeouts.get(msg.from) ?? -1;
-    if (msg.round > known) this.highTimeouts.set(msg.from, msg.round);
+    const known = this.highTimeouts.get(msg.from)?.round ?? -1;
+    if (msg.round > known) this.highTimeouts.set(msg.from, msg);
+    if (msg.round < this.round && msg.from !== this.config.self) this.helpLaggard(msg.from);
   }
 
-  /** L42: a relayed quorum is handled vote by vote, each under its own signature. */
+  /**
+   * L33a: a peer still timing out in an older round of our height gets the timeouts that moved us
+   * on. Without this, a replica that missed one TIMEOUT before a partition healed could wait
+   * forever for a timeout certificate the others, already a round ahead, no longer re-send.
+   */
+  private helpLaggard(peer: ReplicaId): void {
+    const last = this.lastHelpTick.get(peer) ?? -Infinity;
+    if (this.nowTicks - last < this.config.catchUpIntervalTicks) return;
+    this.lastHelpTick.set(peer, this.nowTicks);
+    const ahead = [...this.highTimeouts.values()].filter((m) => m.round >= this.round);
+    const votes = [...this.enteredBy, ...ahead].slice(0, 2 * this.n);
+    if (votes.length === 0) return;
+    const cert = signMessage<CertMsg>(this.signer, {
+      v: 1, type: 'cert', from: this.config.self, height: this.height, round: this.round, body: { votes },
+    });
+    this.send(peer, cert);
+  }
+
+  /** L42: relayed votes are handled one by one, each under its own signature. */
   private storeCert(msg: CertMsg): void {
     for (const vote of msg.body.votes) {
-      if (vote.height === this.height) this.receive(vote);
+      if (vote.height === this.height && vote.from !== this.config.self) this.receive(vote);
     }
   }
 
@@ -685,6 +712,7 @@ export class Replica {
     this.rounds = new Map();
     this.values = new Map();
     this.highTimeouts = new Map();
+    this.enteredBy = [];
     this.ticksInRound = 0;
     this.dirty = true;
     this.out.timers.push({ type: 'timer', height: this.height, round: 0, timeoutTicks: this.timeoutTicks(0) });
@@ -698,16 +726,20 @@ export class Replica {
     for (const [round, log] of this.rounds) {
       if (round >= this.round && log.timeouts.size >= this.q) {
         this.enterRound(round + 1);
+        this.enteredBy = [...log.timeouts.values()];
         return true;
       }
     }
-    const ahead = [...this.highTimeouts.values()].filter((r) => r >= this.round).sort((a, b) => b - a);
+    const ahead = [...this.highTimeouts.values()].map((m) => m.round).filter((r) => r >= this.round).sort((a, b) => b - a);
     const join = ahead[this.f];
     if (join === undefined) return false;
     if (join === this.round && this.signed.has('timeout')) return false;
     // f + 1 replicas timed out at rounds >= join, so at least one honest replica did: joining
     // cannot be forced by Byzantine replicas alone, and it keeps honest replicas within a round.
-    if (join > this.round) this.enterRound(join);
+    if (join > this.round) {
+      this.enterRound(join);
+      this.enteredBy = [...this.highTimeouts.values()].filter((m) => m.round >= join);
+    }
     this.timeOut();
     return true;
   }
@@ -716,7 +748,10 @@ export class Replica {
     assert(round > this.round, 'rounds only increase');
     this.round = round;
     this.signed = new Map();
+    this.enteredBy = [];
     this.ticksInRound = 0;
+    // Persisted with the round: after a crash we can still show laggards why we moved on (L33a).
+    this.dirty = true;
     for (const old of [...this.rounds.keys()]) {
       if (old + this.config.roundsBehindKept < round) this.rounds.delete(old);
     }

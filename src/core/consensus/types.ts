@@ -116,10 +116,13 @@ export type FetchMsg = Envelope<'fetch', { readonly fromHeight: number }>;
 /** Catch-up answer: one decision with its certificate. */
 export type DecisionMsg = Envelope<'decision', { readonly cert: DecisionCert }>;
 
-/** A vote that a leader may relay inside a {@link CertMsg}. */
-export type RelayedVote = ValidateMsg | VoteMsg | PrepareMsg | FinalMsg;
+/** A vote that may be relayed inside a {@link CertMsg}. */
+export type RelayedVote = ValidateMsg | VoteMsg | PrepareMsg | FinalMsg | TimeoutMsg;
 
-/** Leader relay of a quorum of votes, used above the relay threshold (protocol.md §6). */
+/**
+ * Relayed votes: a leader's quorum above the relay threshold (protocol.md L41), or the timeout
+ * certificate that moved us to our round, sent to a peer still timing out in an older one (L33a).
+ */
 export type CertMsg = Envelope<'cert', { readonly votes: readonly RelayedVote[] }>;
 
 /** Every consensus message. */
@@ -228,6 +231,8 @@ export interface PersistedState {
   readonly valid: PreparedCert | null;
   /** Messages this replica signed at (height, round): at most one per message type. */
   readonly signed: readonly Message[];
+  /** The timeouts that moved the replica into `round` (a timeout certificate, or f + 1 to join). */
+  readonly enteredBy: readonly TimeoutMsg[];
   /** The most recent decisions, oldest first, at most `decisionsRetainedMax`. */
   readonly decisions: readonly DecisionCert[];
 }
