@@ -37,6 +37,7 @@ type NewEvent =
   | { kind: 'deliver'; time: number; to: number; from: number; msg: unknown }
   | { kind: 'input'; time: number; to: number; copy: number; input: Input }
   | { kind: 'submit'; time: number; acus: AcuRef[] }
+  | { kind: 'offer'; time: number; to: number; copy: number; acus: AcuRef[] }
   | { kind: 'restart'; time: number; to: number };
 
 /** One simulated site: its replica (two for twins), its durable store and its node-side state. */
@@ -228,6 +229,20 @@ export class World {
     }
   }
 
+  /**
+   * Developers at different sites hand ACUs to their own node: each node hears of a wave in its own
+   * order and at its own time, so leaders of different rounds propose different batches.
+   */
+  private submit(acus: AcuRef[]): void {
+    this.submitted.push(...acus);
+    for (const node of this.nodes) {
+      node.copies.forEach((_replica, copy) => {
+        const time = this.now + (this.now < this.opts.faultTicks ? this.prng.int(20) : 0);
+        this.push({ kind: 'offer', time, to: node.id, copy, acus: this.prng.shuffle(acus) });
+      });
+    }
+  }
+
   private stabilize(): void {
     for (const node of this.nodes) {
       if (node.copies.some((c) => c === null)) this.restart(node.id);
@@ -262,15 +277,15 @@ export class World {
         return;
       }
       case 'submit':
-        this.submitted.push(...event.acus);
-        for (const node of this.nodes) {
-          node.copies.forEach((replica, copy) => {
-            if (replica === null) return;
-            const acus = copy === 1 ? [...event.acus].reverse() : event.acus;
-            this.execute(node.id, copy, replica.step({ type: 'propose_request', acus }));
-          });
-        }
+        this.submit(event.acus);
         return;
+      case 'offer': {
+        const replica = this.nodes[event.to]?.copies[event.copy];
+        const node = this.nodes[event.to] as SimNode;
+        const acus = event.acus.filter((acu) => !node.decided.has(acu.id));
+        if (replica != null) this.execute(event.to, event.copy, replica.step({ type: 'propose_request', acus }));
+        return;
+      }
       case 'restart':
         this.restart(event.to);
         return;

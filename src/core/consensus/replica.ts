@@ -110,6 +110,9 @@ export class Replica {
     }
     if (state.locked !== null) replica.values.set(valueIdOf(signer, state.locked.value), state.locked.value);
     if (state.valid !== null) replica.values.set(valueIdOf(signer, state.valid.value), state.valid.value);
+    // Our own votes count towards our quorums: put what we signed back into the round log.
+    for (const msg of state.signed) replica.receive(msg);
+    for (const msg of state.enteredBy) if (msg.height === state.height) replica.noteHighTimeout(msg);
     return replica;
   }
 
@@ -491,7 +494,7 @@ export class Replica {
   /** L42: relayed votes are handled one by one, each under its own signature. */
   private storeCert(msg: CertMsg): void {
     for (const vote of msg.body.votes) {
-      if (vote.height === this.height && vote.from !== this.config.self) this.receive(vote);
+      if (vote.height === this.height) this.receive(vote);
     }
   }
 
