@@ -12,10 +12,10 @@ import { fileURLToPath } from 'node:url';
 import { buildFixtureRepo } from '../../fixtures/builder.js';
 import { demoFixture } from '../../fixtures/demo.js';
 import { makeTempDir, removeTempDir } from '../../fixtures/tmp.js';
-import { AcuError, ExitCode } from '../core/errors.js';
+import { ExitCode } from '../core/errors.js';
 import type { ExitCodeValue } from '../core/errors.js';
 import type { Command } from './command.js';
-import { parseCommandArgs } from './command.js';
+import { parseCommandArgs, refusePositionals } from './command.js';
 import type { Io } from './io.js';
 import { paint } from './io.js';
 
@@ -142,9 +142,7 @@ acu's merge driver. Exits 0 only if every check holds.
   --keep    keep the generated repository and print where it is`,
   parse: (argv) => {
     const { values, positionals } = parseCommandArgs('demo', argv, { keep: { type: 'boolean' } });
-    if (positionals.length > 0) {
-      throw new AcuError('ERR_USAGE', `demo: unexpected argument '${positionals[0] ?? ''}'`, { hint: "run 'acu demo --help' for its usage" });
-    }
+    refusePositionals('demo', positionals);
     return { keep: values.keep === true };
   },
   run,

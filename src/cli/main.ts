@@ -14,6 +14,14 @@ interface CommandEntry {
 // Commands are imported only when invoked: a git hook that runs `acu hook post-commit` must not pay
 // for loading the TypeScript compiler or the consensus code.
 const commands: Readonly<Record<string, CommandEntry>> = {
+  init: {
+    summary: "create this repository's sync-node identity (an Ed25519 key, mode 0600)",
+    load: async () => (await import('./init.js')).initCommand as Command<unknown>,
+  },
+  cluster: {
+    summary: 'manage the cluster document (.acu/cluster.json): members, keys, addresses, protected branch',
+    load: async () => (await import('./cluster.js')).clusterCommand as Command<unknown>,
+  },
   demo: {
     summary: 'a walkthrough on a generated repository: ACUs, and a merge git conflicts on but acu does not',
     load: async () => (await import('./demo.js')).demoCommand,
