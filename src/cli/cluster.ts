@@ -35,6 +35,7 @@ function parse(argv: readonly string[]): ClusterOptions {
     json: { type: 'boolean' },
   });
   const priority = parseCount('cluster', 'priority', values.priority) ?? 0;
+  if (action === undefined) throw usage('which action? create, add or show');
   switch (action) {
     case 'create':
       if (positionals.length > 0) throw usage(`unexpected argument '${positionals[0] ?? ''}'`);
@@ -50,7 +51,7 @@ function parse(argv: readonly string[]): ClusterOptions {
       if (positionals.length > 0) throw usage(`unexpected argument '${positionals[0] ?? ''}'`);
       return { action, json: values.json === true };
     default:
-      throw usage(action === undefined ? 'which action? create, add or show' : `unknown action '${action}'`);
+      throw usage(`unknown action '${action}'`);
   }
 }
 

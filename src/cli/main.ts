@@ -16,11 +16,11 @@ interface CommandEntry {
 const commands: Readonly<Record<string, CommandEntry>> = {
   init: {
     summary: "create this repository's sync-node identity (an Ed25519 key, mode 0600)",
-    load: async () => (await import('./init.js')).initCommand as Command<unknown>,
+    load: async () => (await import('./init.js')).initCommand,
   },
   cluster: {
     summary: 'manage the cluster document (.acu/cluster.json): members, keys, addresses, protected branch',
-    load: async () => (await import('./cluster.js')).clusterCommand as Command<unknown>,
+    load: async () => (await import('./cluster.js')).clusterCommand,
   },
   demo: {
     summary: 'a walkthrough on a generated repository: ACUs, and a merge git conflicts on but acu does not',
