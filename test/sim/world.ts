@@ -557,7 +557,7 @@ export class World {
 
   private resign(node: SimNode, msg: Message, body: Message['body']): Message {
     const { sig: _sig, ...unsigned } = msg;
-    return signMessage(fakeSigner(node.id, this.worldKey), { ...unsigned, body } as Omit<Message, 'sig'>);
+    return signMessage(fakeSigner(node.id, this.worldKey), { ...unsigned, body });
   }
 
   private equivocation(node: SimNode, msg: Message): Message {
@@ -578,7 +578,12 @@ export class World {
       }
       case 'validate':
         return this.resign(node, msg, { ...msg.body, validationDigest: `x${this.prng.u32()}` });
-      default:
+      case 'vote':
+      case 'resolve':
+      case 'timeout':
+      case 'cert':
+      case 'decision':
+      case 'fetch':
         return msg;
     }
   }
