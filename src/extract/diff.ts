@@ -10,7 +10,8 @@
  */
 import { assert } from '../core/errors.js';
 import type { AcuFlag, AcuOp, DeclAcu, DeclKind } from '../core/acu/model.js';
-import { namesOf } from './names.js';
+import { namesOfMany } from './names.js';
+import type { NamesRequest } from './names.js';
 import type { Segment, SegmentedFile } from './segment.js';
 import { ts } from 'ts-morph';
 
@@ -18,14 +19,16 @@ import { ts } from 'ts-morph';
 export function diffDeclarations(file: string, before: SegmentedFile, after: SegmentedFile): DeclAcu[] {
   assert(before.parsed, 'diffDeclarations: before does not parse');
   assert(after.parsed, 'diffDeclarations: after does not parse');
-  const cx: DiffContext = { file, before, after, out: [] };
+  const cx: DiffContext = { file, before, after, out: [], names: [] };
   const headB = shell(before.text, before.root);
   const headA = shell(after.text, after.root);
   if (headB.head !== headA.head || headB.tail !== headA.tail) {
     cx.out.push(declAcu(cx, { symbol: '', segment: after.root, op: 'modify', anchor: null, shellOf: { before: headB, after: headA }, beforeSeg: before.root, parentKind: 'module' }));
   }
   diffChildren(cx, '', before.root, after.root);
-  return cx.out;
+  // Names last, all at once: declarations without a syntax tree are parsed in one batch.
+  const names = namesOfMany(cx.names);
+  return cx.out.map((acu, i) => ({ ...acu, defines: names[i]!.defines, uses: names[i]!.uses }));
 }
 
 interface DiffContext {
@@ -33,6 +36,8 @@ interface DiffContext {
   readonly before: SegmentedFile;
   readonly after: SegmentedFile;
   readonly out: DeclAcu[];
+  /** One names request per ACU of `out`, same order. */
+  readonly names: NamesRequest[];
 }
 
 interface Shell {
@@ -149,8 +154,8 @@ function declAcu(cx: DiffContext, spec: AcuSpec): DeclAcu {
   const before = shellOf !== null ? shellOf.before.head : beforeText;
   const after = shellOf !== null ? shellOf.after.head : afterText;
   const file = op === 'remove' ? cx.before : cx.after;
-  const fragment = shellOf !== null ? (op === 'remove' ? shellOf.before : shellOf.after) : null;
-  const names = namesOf(segment, file, { parent: spec.parentKind, shell: fragment });
+  const shell = shellOf !== null ? (op === 'remove' ? shellOf.before : shellOf.after) : null;
+  cx.names.push({ segment, file, context: { parent: spec.parentKind, shell } });
   const flags: AcuFlag[] = [];
   if (op === 'modify' && formatOnly(beforeText, afterText, cx)) flags.push('format-only');
   return {
@@ -165,8 +170,9 @@ function declAcu(cx: DiffContext, spec: AcuSpec): DeclAcu {
     beforeTail: shellOf?.before.tail ?? null,
     afterTail: shellOf?.after.tail ?? null,
     anchor: op === 'add' || op === 'move' ? spec.anchor : null,
-    defines: names.defines,
-    uses: names.uses,
+    // Filled in by diffDeclarations once every ACU of the file is known.
+    defines: [],
+    uses: [],
     flags,
   };
 }

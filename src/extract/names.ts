@@ -33,7 +33,44 @@ export interface NamesContext {
  * result (a test checks it).
  */
 export function namesOf(segment: Segment, file: SegmentedFile, context: NamesContext): Names {
-  const nodes = segment.nodes.length > 0 ? segment.nodes : fragmentNodes(segment, file, context);
+  return namesOfMany([{ segment, file, context }])[0]!;
+}
+
+/** One request to {@link namesOfMany}. */
+export interface NamesRequest {
+  readonly segment: Segment;
+  readonly file: SegmentedFile;
+  readonly context: NamesContext;
+}
+
+/**
+ * Names of many declarations. Those without a syntax tree are parsed together, one synthetic
+ * source per file, each wrapped in a numbered container of its parent's kind: parsing has a fixed
+ * cost per call, and a merge commit can bring hundreds of declarations whose file was parsed on
+ * the other branch.
+ */
+export function namesOfMany(requests: readonly NamesRequest[]): Names[] {
+  const nodes: (readonly ts.Node[] | null)[] = requests.map((r) => (r.segment.nodes.length > 0 ? r.segment.nodes : null));
+  const byFile = new Map<SegmentedFile, number[]>();
+  requests.forEach((r, i) => {
+    if (nodes[i] !== null) return;
+    if (r.segment.kind === 'module') {
+      // The module's head and tail are trivia: a module shell defines and uses nothing.
+      nodes[i] = [];
+      return;
+    }
+    byFile.set(r.file, [...(byFile.get(r.file) ?? []), i]);
+  });
+  for (const [file, indices] of byFile) {
+    const parsed = parseFragments(file, indices.map((i) => requests[i]!));
+    indices.forEach((requestIndex, k) => {
+      nodes[requestIndex] = parsed?.[k] ?? fragmentNodes(requests[requestIndex]!.segment, file, requests[requestIndex]!.context);
+    });
+  }
+  return requests.map((r, i) => namesFromNodes(nodes[i]!, r.context));
+}
+
+function namesFromNodes(nodes: readonly ts.Node[], context: NamesContext): Names {
   const defines = new Set<string>();
   for (const node of nodes) collectDefines(node, defines);
   const declared = new Set<string>(defines);
@@ -44,24 +81,61 @@ export function namesOf(segment: Segment, file: SegmentedFile, context: NamesCon
   return { defines: [...defines].sort(), uses: uses.sort() };
 }
 
-/** Wrappers that give a member's text a parent of the right kind to parse in. */
+/** The text a declaration without a tree is parsed from: its own text, or a shell's head and tail. */
+function fragmentText(request: NamesRequest): string {
+  const { segment, file, context } = request;
+  if (context.shell !== null) return context.shell.head + context.shell.tail;
+  return file.text.slice(segment.start, segment.end).replace(/^\uFEFF/, '');
+}
+
+/** Wrappers that give a member's text a parent of the right kind to parse in, one at a time. */
 const fragmentWrappers: ReadonlyMap<DeclKind, string> = new Map<DeclKind, string>([
   ['class', 'class __acu_fragment__ {\n'],
   ['interface', 'interface __acu_fragment__ {\n'],
   ['enum', 'enum __acu_fragment__ {\n'],
 ]);
 
+/** Parse one declaration's text alone (the fallback when a batch does not line up). */
 function fragmentNodes(segment: Segment, file: SegmentedFile, context: NamesContext): readonly ts.Node[] {
-  if (context.shell !== null) {
-    const sf = parseSource(file.path, context.shell.head + context.shell.tail);
-    return sf.statements.slice(0, 1);
-  }
-  const text = file.text.slice(segment.start, segment.end).replace(/^\uFEFF/, '');
+  const text = fragmentText({ segment, file, context });
+  if (context.shell !== null) return parseSource(file.path, text).statements.slice(0, 1);
   const wrapper = fragmentWrappers.get(context.parent);
   if (wrapper === undefined) return parseSource(file.path, text).statements;
-  const sf = parseSource(file.path, `${wrapper}${text}\n}`);
-  return memberNodes(sf.statements.slice(0, 1));
+  return memberNodes(parseSource(file.path, `${wrapper}${text}\n}`).statements.slice(0, 1));
 }
+
+/**
+ * Parse several fragments of one file in one call. Each becomes the body of wrapper `i`
+ * (`namespace __acu_i` for statements, `class`/`interface`/`enum __acu_i` for members); null when
+ * the wrappers do not come back one for one, and the caller parses them singly.
+ */
+function parseFragments(file: SegmentedFile, requests: readonly NamesRequest[]): (readonly ts.Node[])[] | null {
+  if (requests.length === 1) return null;
+  const parts: string[] = [];
+  requests.forEach((request, i) => {
+    const wrapperKind = request.context.shell !== null ? 'namespace' : (containerWord.get(request.context.parent) ?? 'namespace');
+    parts.push(`${wrapperKind} __acu_${i} {\n${fragmentText(request)}\n}\n`);
+  });
+  const sf = parseSource(file.path, parts.join(''));
+  if (sf.statements.length !== requests.length) return null;
+  const out: (readonly ts.Node[])[] = [];
+  for (let i = 0; i < requests.length; i += 1) {
+    const statement = sf.statements[i]!;
+    const name = (statement as { name?: ts.Node }).name;
+    if (name === undefined || !ts.isIdentifier(name) || name.text !== `__acu_${i}`) return null;
+    // A shell is the one statement inside its wrapper; other fragments are the wrapper's members.
+    const members = memberNodes([statement]);
+    out.push(requests[i]!.context.shell !== null ? members.slice(0, 1) : members);
+  }
+  return out;
+}
+
+/** The keyword of a wrapper for members of a container of this kind. */
+const containerWord: ReadonlyMap<DeclKind, string> = new Map<DeclKind, string>([
+  ['class', 'class'],
+  ['interface', 'interface'],
+  ['enum', 'enum'],
+]);
 
 /** The members of container declarations among `nodes`. */
 function memberNodes(nodes: readonly ts.Node[]): ts.Node[] {

@@ -5,7 +5,8 @@
 import assert from 'node:assert/strict';
 import { it } from 'node:test';
 import type { DeclKind } from '../../src/core/acu/model.js';
-import { namesOf } from '../../src/extract/names.js';
+import { namesOf, namesOfMany } from '../../src/extract/names.js';
+import type { NamesRequest } from '../../src/extract/names.js';
 import type { Segment, SegmentedFile } from '../../src/extract/segment.js';
 import { lighten, segmentFile } from '../../src/extract/segment.js';
 
@@ -72,4 +73,31 @@ it('names a declaration by what it defines and uses, not by locals or property n
   const file = segmentFile('a.ts', 'function f(a: In): Out { const local = a.field; return helper(local, other.prop); }\n');
   const names = namesOf(file.root.layout!.children[0]!, file, { parent: 'module', shell: null });
   assert.deepEqual(names, { defines: ['f'], uses: ['In', 'Out', 'helper', 'other'] });
+});
+
+it('names from one batched parse of a whole light file equal names from the syntax tree', () => {
+  let compared = 0;
+  for (const [path, text] of samples) {
+    const file = segmentFile(path, text);
+    const light = lighten(file);
+    const full: NamesRequest[] = [];
+    const batch: NamesRequest[] = [];
+    const collect = (segment: Segment, lightSegment: Segment, parent: DeclKind): void => {
+      (segment.layout?.children ?? []).forEach((child, i) => {
+        const lightChild = lightSegment.layout!.children[i]!;
+        full.push({ segment: child, file, context: { parent, shell: null } });
+        batch.push({ segment: lightChild, file: light, context: { parent, shell: null } });
+        if (child.layout !== null) {
+          const shell = { head: file.text.slice(child.start, child.layout.headEnd), tail: file.text.slice(child.layout.tailStart, child.end) };
+          full.push({ segment: child, file, context: { parent, shell } });
+          batch.push({ segment: lightChild, file: light, context: { parent, shell } });
+          collect(child, lightChild, child.kind);
+        }
+      });
+    };
+    collect(file.root, light.root, 'module');
+    assert.deepEqual(namesOfMany(batch), namesOfMany(full));
+    compared += batch.length;
+  }
+  assert.ok(compared > 20, 'the samples exercise many declarations');
 });
