@@ -13,9 +13,9 @@
  */
 import { chmod, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { mkdir } from 'node:fs/promises';
-import { isAbsolute, join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { AcuError } from '../core/errors.js';
-import { runGitRaw } from '../git/exec.js';
+import { gitHooksDirectory } from '../git/oneoff.js';
 import { launcherCommand } from '../git/launcher.js';
 
 /** The hooks acu installs. */
@@ -28,13 +28,8 @@ const shimMarker = '# acu hook shim (acu hooks install)';
 const chainedSuffix = '.acu-chained';
 
 /** The hooks directory git uses for the repository at `cwd` (core.hooksPath honoured). */
-export async function hooksDirectory(cwd: string): Promise<string> {
-  const result = await runGitRaw(['rev-parse', '--git-path', 'hooks'], { cwd, gitDir: null });
-  if (result.exitCode !== 0) {
-    throw new AcuError('ERR_NOT_A_GIT_REPO', `${cwd} is not in a git repository`, { hint: "run 'acu hooks' inside a repository" });
-  }
-  const path = result.stdout.toString('utf8').trim();
-  return isAbsolute(path) ? path : resolve(cwd, path);
+export function hooksDirectory(cwd: string): Promise<string> {
+  return gitHooksDirectory(cwd);
 }
 
 /**
