@@ -132,7 +132,8 @@ function blob(blobs: ReadonlyMap<string, Uint8Array>, oid: string | null): Uint8
 
 function contentKind(mode: string | null, bytes: Uint8Array | null): FileContentKind {
   if (mode === fileMode.gitlink) return 'gitlink';
-  if (mode === fileMode.symlink) return 'symlink';
+  // A symlink's target is text, unless it is not valid UTF-8: then it travels as binary (base64).
+  if (mode === fileMode.symlink) return bytes !== null && decodeText(bytes) === null ? 'binary' : 'symlink';
   if (bytes !== null && decodeText(bytes) === null) return 'binary';
   return 'text';
 }
@@ -206,7 +207,9 @@ function extractModified(change: FileChange, blobs: ReadonlyMap<string, Uint8Arr
     return;
   }
   if (isSourcePath(path) && (change.oldPath === null || isSourcePath(change.oldPath))) {
-    const before = cache.get(change.oldOid!, change.oldPath ?? path, beforeText, beforeBytes.length);
+    // The old content is read as a file at the new path: that is where the declaration ACUs apply
+    // (after a rename from .ts to .tsx, say), so extraction and apply must agree on how it parses.
+    const before = cache.get(change.oldOid!, path, beforeText, beforeBytes.length);
     const after = cache.get(change.newOid!, path, afterText, afterBytes.length);
     if (before.parsed && after.parsed) {
       if (op === 'move' || change.oldMode !== change.newMode) out.push(fileAcu(change, { op, content: 'text' }));

@@ -157,7 +157,10 @@ function declAcu(cx: DiffContext, spec: AcuSpec): DeclAcu {
   const shell = shellOf !== null ? (op === 'remove' ? shellOf.before : shellOf.after) : null;
   cx.names.push({ segment, file, context: { parent: spec.parentKind, shell } });
   const flags: AcuFlag[] = [];
-  if (op === 'modify' && formatOnly(beforeText, afterText, cx)) flags.push('format-only');
+  // A shell's own change is its head and tail; its members change through ACUs of their own.
+  const ownBefore = shellOf !== null ? shellOf.before.head + shellOf.before.tail : beforeText;
+  const ownAfter = shellOf !== null ? shellOf.after.head + shellOf.after.tail : afterText;
+  if (op === 'modify' && formatOnly(ownBefore, ownAfter, cx)) flags.push('format-only');
   return {
     v: 1,
     level: 'decl',
@@ -177,13 +180,32 @@ function declAcu(cx: DiffContext, spec: AcuSpec): DeclAcu {
   };
 }
 
-/** True when two texts hold the same tokens and comments, differing only in whitespace. */
+/**
+ * True when two texts hold the same tokens and comments, differing only in whitespace between
+ * tokens. Conservative: the scanner reads a slice without its context, so it cannot tell a regular
+ * expression from a division, a template's text from code, or JSX text from tokens; where any of
+ * those could hold the changed whitespace, the change is not called format-only.
+ */
 function formatOnly(before: string | null, after: string | null, cx: DiffContext): boolean {
   if (before === null || after === null || before === after) return false;
   // Cheap refusal first: texts that differ outside whitespace cannot be format-only.
   if (before.replace(/\s+/g, '') !== after.replace(/\s+/g, '')) return false;
   const variant = cx.after.variant;
+  if (mayHideWhitespace(before, variant) || mayHideWhitespace(after, variant)) return false;
   return sameTokens(before, after, variant);
+}
+
+/** Whether text outside comments holds a `/`, a backtick, or (in JSX) a `<`. */
+function mayHideWhitespace(text: string, variant: ts.LanguageVariant): boolean {
+  const scanner = ts.createScanner(ts.ScriptTarget.Latest, false, variant, text);
+  for (let token = scanner.scan(); token !== ts.SyntaxKind.EndOfFileToken; token = scanner.scan()) {
+    if (token === ts.SyntaxKind.SingleLineCommentTrivia || token === ts.SyntaxKind.MultiLineCommentTrivia) continue;
+    if (token === ts.SyntaxKind.StringLiteral) continue;
+    const tokenText = scanner.getTokenText();
+    if (tokenText.includes('/') || tokenText.includes('`')) return true;
+    if (variant === ts.LanguageVariant.JSX && tokenText.includes('<')) return true;
+  }
+  return false;
 }
 
 function tokens(text: string, variant: ts.LanguageVariant): string[] {

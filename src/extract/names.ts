@@ -53,12 +53,13 @@ export function namesOfMany(requests: readonly NamesRequest[]): Names[] {
   const nodes: (readonly ts.Node[] | null)[] = requests.map((r) => (r.segment.nodes.length > 0 ? r.segment.nodes : null));
   const byFile = new Map<SegmentedFile, number[]>();
   requests.forEach((r, i) => {
-    if (nodes[i] !== null) return;
     if (r.segment.kind === 'module') {
-      // The module's head and tail are trivia: a module shell defines and uses nothing.
+      // The module's head and tail are trivia: a module shell defines and uses nothing, with or
+      // without the file's syntax tree at hand.
       nodes[i] = [];
       return;
     }
+    if (nodes[i] !== null) return;
     byFile.set(r.file, [...(byFile.get(r.file) ?? []), i]);
   });
   for (const [file, indices] of byFile) {
@@ -197,6 +198,13 @@ function collectImportNames(node: ts.ImportDeclaration, out: Set<string>): void 
   else for (const element of bindings.elements) out.add(element.name.text);
 }
 
+/**
+ * Words that are identifiers only in some parses: `await` is an identifier in a script and an
+ * operator at the top of a module, and a declaration parsed alone (a light tree's fragment) is a
+ * script. Never counting it keeps names the same whichever way they were computed.
+ */
+const notAName: ReadonlySet<string> = new Set(['await']);
+
 /** An identifier in a declaration-name or property-name position is not a reference. */
 function isNamePosition(id: ts.Identifier): boolean {
   const parent = id.parent;
@@ -214,6 +222,8 @@ function isNamePosition(id: ts.Identifier): boolean {
     return parent.propertyName !== undefined && parent.name === id;
   }
   if (ts.isLabeledStatement(parent) || ts.isBreakOrContinueStatement(parent)) return true;
+  // `<div>`: a lower-case JSX tag is an intrinsic element, not a name in scope.
+  if ((ts.isJsxOpeningElement(parent) || ts.isJsxSelfClosingElement(parent) || ts.isJsxClosingElement(parent)) && parent.tagName === id && /^[a-z]/.test(id.text)) return true;
   if (ts.isBindingElement(parent) && parent.propertyName === id) return true;
   return false;
 }
@@ -246,7 +256,7 @@ function visitReferences(
     if (skip?.has(node) === true) return;
     if (ts.isIdentifier(node)) {
       if (isDeclarationName(node)) declared.add(node.text);
-      else if (!isNamePosition(node)) referenced.add(node.text);
+      else if (!isNamePosition(node) && !notAName.has(node.text)) referenced.add(node.text);
       return;
     }
     ts.forEachChild(node, (child) => {

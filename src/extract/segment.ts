@@ -60,7 +60,8 @@ export function isSourcePath(path: string): boolean {
   return sourceExtensions.some((ext) => lower.endsWith(ext));
 }
 
-function scriptKindFor(path: string): ts.ScriptKind {
+/** How a file at `path` parses: TS, TSX, JS or JSX. */
+export function scriptKindFor(path: string): ts.ScriptKind {
   const lower = path.toLowerCase();
   if (lower.endsWith('.tsx')) return ts.ScriptKind.TSX;
   if (lower.endsWith('.jsx')) return ts.ScriptKind.JSX;
@@ -454,7 +455,7 @@ function interfaceMemberKey(cx: Context, node: ts.Node): string {
 
 function indexText(cx: Context, node: ts.IndexSignatureDeclaration): string {
   const parameter = node.parameters[0];
-  return parameter?.type === undefined ? '' : compact(parameter.type.getText(cx.sf));
+  return parameter?.type === undefined ? '' : safeName(compact(parameter.type.getText(cx.sf)));
 }
 
 /** A property name as written, string names quoted, computed names in brackets. */
@@ -462,8 +463,16 @@ function propertyNameText(cx: Context, name: ts.PropertyName): string {
   if (ts.isIdentifier(name) || ts.isPrivateIdentifier(name)) return name.text;
   if (ts.isStringLiteral(name) || ts.isNoSubstitutionTemplateLiteral(name)) return quote(name.text);
   if (ts.isNumericLiteral(name) || ts.isBigIntLiteral(name)) return name.text;
-  if (ts.isComputedPropertyName(name)) return `[${compact(name.expression.getText(cx.sf))}]`;
-  return compact((name as ts.Node).getText(cx.sf));
+  if (ts.isComputedPropertyName(name)) return safeName(`[${compact(name.expression.getText(cx.sf))}]`);
+  return safeName(compact((name as ts.Node).getText(cx.sf)));
+}
+
+/**
+ * A name as a symbol-path segment: as written when it holds no separator, quote or backslash, else
+ * quoted (`[a / b]` would otherwise split the path in two).
+ */
+function safeName(text: string): string {
+  return /^[^/'"`\\]*$/.test(text) ? text : quote(text);
 }
 
 /** Quote a name for a symbol path: single quotes, with `\` and `'` escaped. */
