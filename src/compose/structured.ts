@@ -306,7 +306,7 @@ function trailOf(version: Version, list: Lists[number]): string {
 function observedSeparator(st: ListState): string | null {
   for (const elements of [st.ours, st.base, st.theirs]) {
     const first = elements[0]?.sepAfter;
-    if (first !== undefined && first !== null) return first.trim() === '' ? '' : first.trim();
+    if (first !== undefined && first !== null) return first.includes('\n') ? first.trim() : first;
   }
   return null;
 }
