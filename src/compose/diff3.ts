@@ -13,7 +13,13 @@ import { splitLines } from '../extract/text.js';
  * Edit-script length beyond which the Myers search gives up and the middle part counts as fully
  * changed (a conflict unless one side left it alone). Bounds a pathological merge's time.
  */
-const diffEditLengthMax = 2_000;
+const diffEditLengthMax = 1_000;
+
+/** The bound between two anchors, once anchoring took over: those parts are small or hopeless. */
+const anchoredEditLengthMax = 200;
+
+/** Middle parts longer than this (both sides' lines) are anchored on unique lines before any Myers search. */
+const anchorFirstLinesMin = 4_000;
 
 /** One region of a three-way merge of sequences. */
 export type Diff3Chunk<T> =
@@ -85,7 +91,12 @@ function matchRange(base: readonly string[], side: readonly string[], match: Int
   if (baseFrom === baseTo || sideFrom === sideTo) return;
   const midBase = base.slice(baseFrom, baseTo);
   const midSide = side.slice(sideFrom, sideTo);
-  const changes = diffArrays(midBase, midSide, { maxEditLength: diffEditLengthMax });
+  // On long inputs a failing Myers search costs (N + M) * bound steps: anchor first.
+  if (mayAnchor && midBase.length + midSide.length > anchorFirstLinesMin) {
+    matchByAnchors(base, side, match, { baseFrom, baseTo, sideFrom, sideTo });
+    return;
+  }
+  const changes = diffArrays(midBase, midSide, { maxEditLength: mayAnchor ? diffEditLengthMax : anchoredEditLengthMax });
   if (changes === undefined) {
     if (mayAnchor) matchByAnchors(base, side, match, { baseFrom, baseTo, sideFrom, sideTo });
     return;
