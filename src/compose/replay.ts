@@ -236,6 +236,8 @@ export type VerdictCounts = Record<Verdict, number>;
 /** Per-group, per-tool counts, and timing percentiles. */
 export interface ReplaySummary {
   readonly merges: number;
+  /** Merges left out because the repository lacks some of their objects. */
+  readonly skippedMerges: number;
   readonly scenarios: number;
   readonly groups: Record<Group, { readonly scenarios: number; readonly acu: VerdictCounts; readonly git: VerdictCounts }>;
   readonly acuMs: { readonly p50: number; readonly p95: number; readonly max: number };
@@ -270,6 +272,7 @@ export function summarize(merges: number, outcomes: readonly ScenarioOutcome[]):
   const stats = (ms: number[]): { p50: number; p95: number; max: number } => ({ p50: percentile(ms, 0.5), p95: percentile(ms, 0.95), max: percentile(ms, 1) });
   return {
     merges,
+    skippedMerges: 0,
     scenarios: outcomes.length,
     groups,
     acuMs: stats(outcomes.map((o) => o.acu.ms)),
