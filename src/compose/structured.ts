@@ -17,7 +17,7 @@
  */
 import { ts } from 'ts-morph';
 import { assert } from '../core/errors.js';
-import { defaultMarkers, matchSequences, mergeLines } from './diff3.js';
+import { defaultMarkers, innerEditLengthMax, matchSequences, mergeLines } from './diff3.js';
 import type { MarkerStyle } from './diff3.js';
 import { defaultSeparator, elementKey, identText, isUnorderedParent, slotRange, slotShape, slotsOf } from './syntax.js';
 import type { Version } from './syntax.js';
@@ -46,6 +46,13 @@ export interface MergeContext {
 /** A merge of one node or list: its text (with markers where it holds conflicts), or a failure. */
 export type Outcome = { readonly ok: true; readonly text: string; readonly conflicts: Conflict[] } | { readonly ok: false; readonly conflict: Conflict };
 
+/**
+ * Nodes longer than this are not line-merged on their own: their text is most of the file's,
+ * whose line merge already failed, and re-running it at every level of a deep wrapper (a bundle's
+ * IIFE) made one file cost seconds.
+ */
+const innerLineMergeCharsMax = 16 * 1024;
+
 /** The deepest recursion into nested nodes; beyond it a node conflicts as a whole. */
 const mergeDepthMax = 200;
 
@@ -68,8 +75,8 @@ function mergeNode(cx: MergeContext, b: ts.Node, o: ts.Node, t: ts.Node, path: s
   const tt = fullText(cx.theirs, t);
   if (ot === bt || ot === tt) return ok(tt);
   if (tt === bt) return ok(ot);
-  if (options.tryLines) {
-    const lines = mergeLines(bt, ot, tt, cx.markers);
+  if (options.tryLines && Math.max(bt.length, ot.length, tt.length) <= innerLineMergeCharsMax) {
+    const lines = mergeLines(bt, ot, tt, cx.markers, innerEditLengthMax);
     if (lines.conflicts === 0) return ok(lines.text);
   }
   const fail: Outcome = { ok: false, conflict: { path, kind: 'modify/modify', base: bt, ours: ot, theirs: tt } };
@@ -190,7 +197,7 @@ function matchElements(base: readonly Element[], side: readonly Element[]): Matc
 function lcsPairs(a: readonly string[], b: readonly string[]): Array<[number, number]> {
   const pairs: Array<[number, number]> = [];
   // Reuse the sequence matcher of the line merge: it trims and bounds the search.
-  const match = matchSequences(a, b);
+  const match = matchSequences(a, b, innerEditLengthMax);
   match.forEach((s, i) => {
     if (s !== -1) pairs.push([i, s]);
   });
