@@ -190,6 +190,16 @@ function matchElements(base: readonly Element[], side: readonly Element[]): Matc
     const s = e.key === null || baseToSide[i] !== -1 ? undefined : sideByKey.get(e.key);
     if (s !== undefined) pair(i, s);
   });
+  // An anonymous element that moved unchanged is still the same element.
+  const sideByIdent = new Map<string, number[]>();
+  side.forEach((e, s) => {
+    if (e.key === null && sideToBase[s] === -1) sideByIdent.set(e.ident, [...(sideByIdent.get(e.ident) ?? []), s]);
+  });
+  base.forEach((e, i) => {
+    if (e.key !== null || baseToSide[i] !== -1) return;
+    const s = sideByIdent.get(e.ident)?.shift();
+    if (s !== undefined) pair(i, s);
+  });
   pairAnonymous(base, side, baseToSide, sideToBase, pair);
   return { baseToSide, sideToBase };
 }
