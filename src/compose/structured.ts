@@ -51,7 +51,7 @@ export type Outcome = { readonly ok: true; readonly text: string; readonly confl
  * whose line merge already failed, and re-running it at every level of a deep wrapper (a bundle's
  * IIFE) made one file cost seconds.
  */
-const innerLineMergeCharsMax = 16 * 1024;
+const innerLineMergeCharsMax = 64 * 1024;
 
 /** The deepest recursion into nested nodes; beyond it a node conflicts as a whole. */
 const mergeDepthMax = 200;
