@@ -6,11 +6,11 @@
  */
 import { resolve } from 'node:path';
 import { SingleBar } from 'cli-progress';
-import { AcuError, ExitCode } from '../core/errors.js';
+import { ExitCode } from '../core/errors.js';
 import type { ExitCodeValue } from '../core/errors.js';
 import { GitRepo } from '../git/index.js';
-import { MergeFileRunner, equalVerdicts, listMerges, replayScenario, sampleMerges, scenariosOf, summarize } from '../compose/replay.js';
-import type { Group, MergeCommit, ReplaySummary, Scenario, ScenarioOutcome, VerdictCounts } from '../compose/replay.js';
+import { MergeFileRunner, equalVerdicts, listMerges, replayScenario, sampleMerges, scenariosOrSkip, summarize } from '../compose/replay.js';
+import type { Group, ReplaySummary, ScenarioOutcome, VerdictCounts } from '../compose/replay.js';
 import type { Command } from './command.js';
 import { parseCommandArgs, parseCount } from './command.js';
 import type { Io } from './io.js';
@@ -70,22 +70,6 @@ export async function replayRepository(
   } finally {
     await runner.close();
     await repo.close();
-  }
-}
-
-/** Failures that mean "this repository does not hold that merge's history", not a bug. */
-const skippableCodes: readonly string[] = ['ERR_MISSING_OBJECT', 'ERR_SHALLOW_BOUNDARY', 'ERR_UNKNOWN_REVISION', 'ERR_GIT_FAILED'];
-
-/**
- * A merge's scenarios, or null when the repository lacks some of its objects (a partial or
- * shallow mirror): such merges are skipped and counted, not fatal.
- */
-async function scenariosOrSkip(repo: GitRepo, merge: MergeCommit): Promise<Scenario[] | null> {
-  try {
-    return await scenariosOf(repo, merge);
-  } catch (error) {
-    if (error instanceof AcuError && skippableCodes.includes(error.code)) return null;
-    throw error;
   }
 }
 

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { ts } from 'ts-morph';
-import { assert } from '../core/errors.js';
+import { AcuError, assert } from '../core/errors.js';
 import type { GitRepo, TreeChange } from '../git/index.js';
 import { runGit, runGitRaw } from '../git/exec.js';
 import { isSourcePath } from '../extract/segment.js';
@@ -211,6 +211,22 @@ export async function scenariosOf(repo: GitRepo, merge: MergeCommit): Promise<Sc
     scenarios.push({ merge: merge.oid, path, base: texts[0]!, ours: texts[1]!, theirs: texts[2]!, human: humanOid === null ? null : texts[3]! });
   }
   return scenarios;
+}
+
+/** Failures that mean "this repository does not hold that merge's history", not a bug. */
+const skippableCodes: readonly string[] = ['ERR_MISSING_OBJECT', 'ERR_SHALLOW_BOUNDARY', 'ERR_UNKNOWN_REVISION', 'ERR_GIT_FAILED'];
+
+/**
+ * A merge's scenarios, or null when the repository lacks some of its objects (a partial or
+ * shallow mirror): such merges are skipped and counted, not fatal.
+ */
+export async function scenariosOrSkip(repo: GitRepo, merge: MergeCommit): Promise<Scenario[] | null> {
+  try {
+    return await scenariosOf(repo, merge);
+  } catch (error) {
+    if (error instanceof AcuError && skippableCodes.includes(error.code)) return null;
+    throw error;
+  }
 }
 
 /** Replay one scenario with both tools. */
