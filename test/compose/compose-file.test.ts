@@ -2,7 +2,7 @@
 // and the invariants (determinism, parse check, markers on their own lines).
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { composeFile } from '../../src/compose/file.js';
+import { composeFile, composeSides } from '../../src/compose/file.js';
 import type { ComposeFileResult } from '../../src/compose/file.js';
 import { mergeLines } from '../../src/compose/diff3.js';
 import { parsesCleanly } from '../../src/compose/syntax.js';
@@ -181,5 +181,23 @@ describe('composeFile: text files and invariants', () => {
       assert.equal(first.text, second.text, `seed ${seed} round ${round}`);
       if (first.conflicts.length === 0) assert.ok(parsesCleanly('a.ts', first.text), `seed ${seed} round ${round}: clean result parses`);
     }
+  });
+});
+
+describe('composeSides: more than two sides', () => {
+  it('folds three sides adding to one class and one import, in side order', () => {
+    const base = lines("import { a } from './a';", 'class A {', '  m() {}', '}');
+    const side = (name: string): string => lines(`import { a, ${name} } from './a';`, 'class A {', '  m() {}', `  ${name}() {}`, '}');
+    const result = composeSides({ path: 'a.ts', base, sides: [side('b'), side('c'), side('d')] });
+    assert.deepEqual(result.conflicts, []);
+    assert.equal(result.sidesMerged, 3);
+    assert.equal(result.text, lines("import { a, b, c, d } from './a';", 'class A {', '  m() {}', '  b() {}', '  c() {}', '  d() {}', '}'));
+  });
+
+  it('stops at the first conflict', () => {
+    const base = lines('const x = 1;');
+    const result = composeSides({ path: 'a.ts', base, sides: [lines('const x = 2;'), lines('const x = 3;'), lines('const x = 4;')] });
+    assert.equal(result.sidesMerged, 2);
+    assert.equal(result.conflicts.length, 1);
   });
 });
