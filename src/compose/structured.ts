@@ -506,7 +506,7 @@ function placeText(st: ListState, piece: Piece & { kind: 'text' }, position: num
   if (piece.side === 'base') return piece.text;
   const first = elementsFor(st, piece.side)[0];
   assert(first !== undefined, 'placeText: a piece comes from a non-empty list');
-  if (position === 0 && piece.index > 0 && !/^\s/.test(first.unit) && piece.text.startsWith('\n')) return piece.text.slice(1);
+  if (position === 0 && piece.index > 0 && !/^\s/.test(first.unit)) return piece.text.replace(/^(?:[ \t]*\r?\n)+/, '');
   if (position > 0 && piece.index === 0 && !/^\s/.test(piece.text)) return `\n${piece.text}`;
   return piece.text;
 }
