@@ -302,11 +302,12 @@ function mergeList(cx: MergeContext, parents: { b: ts.Node; o: ts.Node; t: ts.No
   if (pieces === null) return fail;
   const edges = {
     lead: mergeAtom(leadOf(cx.base, bl), leadOf(cx.ours, ol), leadOf(cx.theirs, tl)),
-    trail: mergeAtom(trailOf(cx.base, bl), trailOf(cx.ours, ol), trailOf(cx.theirs, tl)) ?? trailOf(cx.ours, ol),
+    trail: mergeTrail(trailOf(cx.base, bl), trailOf(cx.ours, ol), trailOf(cx.theirs, tl)),
   };
   if (edges.lead === null) return fail;
   const separator = observedSeparator(st) ?? defaultSeparator(parents.b);
-  const text = edges.lead + renderPieces(st, pieces, separator) + edges.trail;
+  // A list left without elements keeps no trailing separator (`{,}` would not parse).
+  const text = edges.lead + renderPieces(st, pieces, separator) + (pieces.length === 0 ? '' : edges.trail);
   return ok(text, st.conflicts);
 }
 
@@ -315,9 +316,16 @@ function leadOf(version: Version, list: Lists[number]): string {
   return first === undefined ? version.text.slice(list.pos, list.end) : version.text.slice(list.pos, first.pos);
 }
 
-function trailOf(version: Version, list: Lists[number]): string {
+/** The text after a list's last element (a trailing comma); null for an empty list: no opinion. */
+function trailOf(version: Version, list: Lists[number]): string | null {
   const last = list[list.length - 1];
-  return last === undefined ? '' : version.text.slice(last.end, list.end);
+  return last === undefined ? null : version.text.slice(last.end, list.end);
+}
+
+/** Merge trailing separators; a side whose list became empty does not vote, ours wins a tie. */
+function mergeTrail(b: string | null, o: string | null, t: string | null): string {
+  const base = b ?? o ?? t ?? '';
+  return mergeAtom(base, o ?? base, t ?? base) ?? o ?? t ?? base;
 }
 
 function observedSeparator(st: ListState): string | null {
