@@ -94,6 +94,7 @@ export function elementKey(version: Version, node: ts.Node, parent: ts.Node | nu
   if (ts.isImportSpecifier(node) || ts.isExportSpecifier(node)) return `spec:${node.name.text}`;
   if (ts.isPropertyAssignment(node) || ts.isShorthandPropertyAssignment(node)) return `prop:${nameText(version, node.name)}`;
   if (ts.isStringLiteral(node) && parent !== null && ts.isArrayLiteralExpression(parent)) return `string:${node.text}`;
+  if (parent !== null && (ts.isUnionTypeNode(parent) || ts.isIntersectionTypeNode(parent) || ts.isHeritageClause(parent))) return `type:${identText(version, node)}`;
   if (ts.isSpreadAssignment(node) || ts.isJsxSpreadAttribute(node)) return `spread:${identText(version, node.expression)}`;
   if (ts.isJsxAttribute(node)) return `attr:${version.text.slice(node.name.getStart(version.sf), node.name.end)}`;
   if (ts.isEnumMember(node)) return `member:${nameText(version, node.name)}`;
@@ -159,7 +160,10 @@ export function isUnorderedParent(parent: ts.Node): boolean {
     ts.isNamedExports(parent) ||
     ts.isJsxAttributes(parent) ||
     ts.isCaseBlock(parent) ||
-    ts.isObjectBindingPattern(parent)
+    ts.isObjectBindingPattern(parent) ||
+    ts.isUnionTypeNode(parent) ||
+    ts.isIntersectionTypeNode(parent) ||
+    ts.isHeritageClause(parent)
   );
 }
 
@@ -184,5 +188,6 @@ export function defaultSeparator(parent: ts.Node): string {
   }
   if (ts.isUnionTypeNode(parent)) return ' |';
   if (ts.isIntersectionTypeNode(parent)) return ' &';
+  if (ts.isHeritageClause(parent)) return ',';
   return '';
 }
