@@ -62,12 +62,17 @@ export interface SimOptions {
 }
 
 /** The scenario for `seed`: faults, Byzantine strategies and workload all drawn from it. */
-export function optionsForSeed(seed: number, replicas: number, byzantine: number, mutation: Mutation): SimOptions {
+export function optionsForSeed(
+  seed: number, replicas: number, byzantine: number, mutation: Mutation, strategy: ByzantineStrategy | null = null,
+): SimOptions {
   const f = faultsTolerated(replicas);
   const k = Math.min(byzantine, f);
   const prng = new Prng(seed);
   const ids = prng.shuffle([...Array(replicas).keys()]);
-  const byz = ids.slice(0, k).map((id) => ({ id, strategy: prng.pick(byzantineStrategies) }));
+  const byz = ids.slice(0, k).map((id) => {
+    const drawn = prng.pick(byzantineStrategies);
+    return { id, strategy: strategy ?? drawn };
+  });
   const faultTicks = prng.range(60, 260);
   const calm = prng.chance(0.15);
   const partitions: Partition[] = [];
