@@ -317,6 +317,9 @@ export class World {
     }
     const msg = decoded.msg;
     if (node.strategy !== null) this.noteForByzantine(node, msg);
+    // The equivocator's own replica stays behind with the non-favourites: it ignores the
+    // favourite and every FINAL, so it keeps voting at a height the favourite already decided.
+    if (node.strategy === 'equivocate' && (msg.from === this.favourite(msg.height) || msg.type === 'final' || msg.type === 'decision' || msg.type === 'cert')) return;
     if (msg.type === 'proposal' && !this.proposalSeenTick.has(msg.height)) this.proposalSeenTick.set(msg.height, this.now);
     // Twins: each copy hears only its half of the cluster.
     const copy = node.copies.length === 2 ? (this.twinGroup[from] ?? 0) : 0;
@@ -599,7 +602,7 @@ export class World {
         // they lock but do not decide), and, now and then, a conflicting vote.
         if (target === this.favourite(msg.height)) return [msg];
         if (msg.type === 'proposal') return [this.equivocation(node, msg)];
-        if (msg.type === 'final') return [];
+        if (msg.type === 'final' || msg.type === 'decision' || msg.type === 'cert') return [];
         return this.prng.chance(0.1) ? [this.equivocation(node, msg)] : [msg];
     }
   }
