@@ -567,7 +567,7 @@ export class World {
     node.echoed.add(key);
     const echo = signMessage<Message>(fakeSigner(node.id, this.worldKey), {
       v: 1, type: msg.type, from: node.id, height: msg.height, round: msg.round, body: msg.body,
-    } as Omit<Message, 'sig'>);
+    });
     for (let to = 0; to < this.n; to += 1) {
       if (to !== node.id && to !== this.favourite(msg.height)) this.transmit(node.id, to, echo);
     }
@@ -609,7 +609,7 @@ export class World {
 
   private resign(node: SimNode, msg: Message, body: Message['body']): Message {
     const { sig: _sig, ...unsigned } = msg;
-    return signMessage(fakeSigner(node.id, this.worldKey), { ...unsigned, body } as Omit<Message, 'sig'>);
+    return signMessage(fakeSigner(node.id, this.worldKey), { ...unsigned, body });
   }
 
   private equivocation(node: SimNode, msg: Message): Message {
@@ -632,7 +632,12 @@ export class World {
       }
       case 'validate':
         return this.resign(node, msg, { ...msg.body, validationDigest: `x${this.prng.u32()}` });
-      default:
+      case 'vote':
+      case 'resolve':
+      case 'timeout':
+      case 'fetch':
+      case 'decision':
+      case 'cert':
         return msg;
     }
   }
