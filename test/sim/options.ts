@@ -96,7 +96,7 @@ export function optionsForSeed(
     downTicksMax: 40,
     acus,
     // At least acus/2 symbols keeps a batch's conflicts under conflictsMax (a batch with more
-    // fails validation as a whole; per-ACU rejection is future work, see docs/protocol.md §9).
+    // fails validation as a whole; per-ACU rejection is future work, see docs/protocol.md §10).
     symbols: prng.range(Math.max(4, Math.ceil(acus / 2)), 30),
     submitWaves: prng.range(1, 4),
     validationDelayTicksMax: prng.range(0, 2),

@@ -28,8 +28,10 @@ export interface SimResult {
   readonly crashes: number;
   readonly evidence: number;
   readonly garbageRejected: number;
-  /** Per decided height: ticks from the first proposal seen to the first honest decision. */
+  /** Per decided height: ticks from the first proposal sent to the first honest decision. */
   readonly decisionLatencyTicks: readonly number[];
+  /** Mean over honest replicas and heights of ticks from the proposal to that replica's decision. */
+  readonly meanReplicaLatencyTicks: number;
 }
 
 type Event = NewEvent & { seq: number };
@@ -135,6 +137,9 @@ export class World {
   private readonly violations: string[] = [];
   private readonly proposalSeenTick = new Map<number, number>();
   private readonly decisionTick = new Map<number, number>();
+  /** Per height, ticks from the first proposal to every honest replica's decision, summed. */
+  private decisionTicksAll = 0;
+  private decisionsAll = 0;
   private messagesSent = 0;
   private crashes = 0;
   private evidence = 0;
@@ -212,6 +217,7 @@ export class World {
       seed: this.opts.seed, violations: this.violations, liveness, ticks: this.now, decisions: this.chain.length,
       messagesSent: this.messagesSent, crashes: this.crashes, evidence: this.evidence,
       garbageRejected: this.garbageRejected, decisionLatencyTicks: latency,
+      meanReplicaLatencyTicks: this.decisionsAll === 0 ? 0 : this.decisionTicksAll / this.decisionsAll,
     };
   }
 
@@ -320,7 +326,6 @@ export class World {
     // The equivocator's own replica stays behind with the non-favourites: it ignores the
     // favourite and every FINAL, so it keeps voting at a height the favourite already decided.
     if (node.strategy === 'equivocate' && (msg.from === this.favourite(msg.height) || msg.type === 'final' || msg.type === 'decision' || msg.type === 'cert')) return;
-    if (msg.type === 'proposal' && !this.proposalSeenTick.has(msg.height)) this.proposalSeenTick.set(msg.height, this.now);
     // Twins: each copy hears only its half of the cluster.
     const copy = node.copies.length === 2 ? (this.twinGroup[from] ?? 0) : 0;
     const replica = node.copies[copy];
@@ -408,6 +413,7 @@ export class World {
   }
 
   private route(node: SimNode, copy: number, to: number | 'all', msg: Message): void {
+    if (msg.type === 'proposal' && !this.proposalSeenTick.has(msg.height)) this.proposalSeenTick.set(msg.height, this.now);
     if (node.strategy === null) this.checkSigned(msg);
     else node.ownVotes.add(`${msg.type}|${msg.height}|${msg.round}|${canonicalString(msg.body)}`);
     const targets = to === 'all' ? [...Array(this.n).keys()].filter((t) => t !== node.id) : [to];
@@ -502,6 +508,11 @@ export class World {
     this.checkDecision(node, cert);
     this.applyDecision(node, cert);
     if (!this.decisionTick.has(cert.height)) this.decisionTick.set(cert.height, this.now);
+    const proposed = this.proposalSeenTick.get(cert.height);
+    if (proposed !== undefined) {
+      this.decisionTicksAll += this.now - proposed;
+      this.decisionsAll += 1;
+    }
   }
 
   /** Agreement, validity and certificate validity, on every honest decision. */
