@@ -4,13 +4,24 @@
  * `sim: N seeds, V safety violations, L liveness failures`; exits 1 when V + L > 0, 129 on bad usage.
  */
 import type { Mutation } from '../../src/core/consensus/index.js';
+import { byzantineStrategies } from './options.js';
+import type { ByzantineStrategy } from './options.js';
 import { describeFailure, runRange, summaryLine } from './run.js';
 
 const mutations: readonly Mutation[] = ['none', 'skip_lock_check', 'quorum_minus_one', 'send_before_persist'];
-const usage = 'usage: npm run sim -- --seeds N [--from S] [--replicas n] [--byzantine k] [--mutation m]';
+const usage = 'usage: npm run sim -- --seeds N [--from S] [--replicas n] [--byzantine k] [--mutation m] [--strategy s]';
 
-function parse(argv: readonly string[]): { seeds: number; from: number; replicas: number; byzantine: number | null; mutation: Mutation } | string {
-  const out = { seeds: 100, from: 1, replicas: 4, byzantine: null as number | null, mutation: 'none' as Mutation };
+interface Args {
+  seeds: number;
+  from: number;
+  replicas: number;
+  byzantine: number | null;
+  mutation: Mutation;
+  strategy: ByzantineStrategy | null;
+}
+
+function parse(argv: readonly string[]): Args | string {
+  const out: Args = { seeds: 100, from: 1, replicas: 4, byzantine: null, mutation: 'none', strategy: null };
   for (let i = 0; i < argv.length; i += 2) {
     const flag = argv[i];
     const value = argv[i + 1];
@@ -18,6 +29,11 @@ function parse(argv: readonly string[]): { seeds: number; from: number; replicas
     if (flag === '--mutation') {
       if (!mutations.includes(value as Mutation)) return `error: unknown mutation '${value}'`;
       out.mutation = value as Mutation;
+      continue;
+    }
+    if (flag === '--strategy') {
+      if (!byzantineStrategies.includes(value as ByzantineStrategy)) return `error: unknown strategy '${value}'`;
+      out.strategy = value as ByzantineStrategy;
       continue;
     }
     const num = Number(value);
@@ -40,7 +56,7 @@ function main(): number {
     return 129;
   }
   const byzantine = args.byzantine ?? Math.floor((args.replicas - 1) / 3);
-  const report = runRange({ from: args.from, seeds: args.seeds, replicas: args.replicas, byzantine, mutation: args.mutation });
+  const report = runRange({ from: args.from, seeds: args.seeds, replicas: args.replicas, byzantine, mutation: args.mutation, strategy: args.strategy });
   for (const failure of report.failures) for (const line of describeFailure(failure)) console.log(line);
   console.log(summaryLine(report));
   return report.safetyViolations + report.livenessFailures > 0 ? 1 : 0;

@@ -62,12 +62,17 @@ export interface SimOptions {
 }
 
 /** The scenario for `seed`: faults, Byzantine strategies and workload all drawn from it. */
-export function optionsForSeed(seed: number, replicas: number, byzantine: number, mutation: Mutation): SimOptions {
+export function optionsForSeed(
+  seed: number, replicas: number, byzantine: number, mutation: Mutation, strategy: ByzantineStrategy | null = null,
+): SimOptions {
   const f = faultsTolerated(replicas);
   const k = Math.min(byzantine, f);
   const prng = new Prng(seed);
   const ids = prng.shuffle([...Array(replicas).keys()]);
-  const byz = ids.slice(0, k).map((id) => ({ id, strategy: prng.pick(byzantineStrategies) }));
+  const byz = ids.slice(0, k).map((id) => {
+    const drawn = prng.pick(byzantineStrategies);
+    return { id, strategy: strategy ?? drawn };
+  });
   const faultTicks = prng.range(60, 260);
   const calm = prng.chance(0.15);
   const partitions: Partition[] = [];
@@ -91,7 +96,7 @@ export function optionsForSeed(seed: number, replicas: number, byzantine: number
     downTicksMax: 40,
     acus,
     // At least acus/2 symbols keeps a batch's conflicts under conflictsMax (a batch with more
-    // fails validation as a whole; per-ACU rejection is future work, see docs/protocol.md §9).
+    // fails validation as a whole; per-ACU rejection is future work, see docs/protocol.md §10).
     symbols: prng.range(Math.max(4, Math.ceil(acus / 2)), 30),
     submitWaves: prng.range(1, 4),
     validationDelayTicksMax: prng.range(0, 2),

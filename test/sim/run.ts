@@ -5,6 +5,7 @@
 import { faultsTolerated } from '../../src/core/consensus/index.js';
 import type { Mutation } from '../../src/core/consensus/index.js';
 import { optionsForSeed } from './options.js';
+import type { ByzantineStrategy } from './options.js';
 import { runScenario } from './world.js';
 import type { SimResult } from './world.js';
 
@@ -15,6 +16,8 @@ export interface SeedRange {
   readonly replicas: number;
   readonly byzantine: number;
   readonly mutation: Mutation;
+  /** Forces every Byzantine replica to one strategy; null draws one per seed. */
+  readonly strategy?: ByzantineStrategy | null;
 }
 
 /** What a range of seeds found. */
@@ -30,7 +33,8 @@ export interface RangeReport {
 /** The exact command that replays one seed. */
 export function replayCommand(seed: number, range: Omit<SeedRange, 'from' | 'seeds'>): string {
   const mutation = range.mutation === 'none' ? '' : ` --mutation ${range.mutation}`;
-  return `npm run sim -- --seeds 1 --from ${seed} --replicas ${range.replicas} --byzantine ${range.byzantine}${mutation}`;
+  const strategy = range.strategy == null ? '' : ` --strategy ${range.strategy}`;
+  return `npm run sim -- --seeds 1 --from ${seed} --replicas ${range.replicas} --byzantine ${range.byzantine}${mutation}${strategy}`;
 }
 
 /** Run `range.seeds` seeds from `range.from`; stop early after `stopAfterFailures` failures. */
@@ -43,7 +47,7 @@ export function runRange(range: SeedRange, stopAfterFailures = Infinity): RangeR
   let seeds = 0;
   const failures: { result: SimResult; replay: string }[] = [];
   for (let seed = range.from; seed < range.from + range.seeds; seed += 1) {
-    const result = runScenario(optionsForSeed(seed, range.replicas, byzantine, range.mutation));
+    const result = runScenario(optionsForSeed(seed, range.replicas, byzantine, range.mutation, range.strategy ?? null));
     seeds += 1;
     decisions += result.decisions;
     messagesSent += result.messagesSent;

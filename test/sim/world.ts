@@ -28,8 +28,10 @@ export interface SimResult {
   readonly crashes: number;
   readonly evidence: number;
   readonly garbageRejected: number;
-  /** Per decided height: ticks from the first proposal seen to the first honest decision. */
+  /** Per decided height: ticks from the first proposal sent to the first honest decision. */
   readonly decisionLatencyTicks: readonly number[];
+  /** Mean over honest replicas and heights of ticks from the proposal to that replica's decision. */
+  readonly meanReplicaLatencyTicks: number;
 }
 
 type Event = NewEvent & { seq: number };
@@ -57,6 +59,10 @@ interface SimNode {
   readonly heard: Message[];
   /** Value ids seen at the node's height, for equivocating votes. */
   readonly seenValueIds: Set<string>;
+  /** Votes the equivocator already echoed. */
+  readonly echoed: Set<string>;
+  /** What its own (honest-code) replica signed, for the equivocator. */
+  readonly ownVotes: Set<string>;
 }
 
 class EventQueue {
@@ -120,6 +126,7 @@ export class World {
   private readonly nodes: SimNode[] = [];
   private readonly byzantine = new Set<number>();
   private readonly twinGroup: number[] = [];
+  private readonly splitBrain: boolean;
   private readonly acuBodies = new Map<string, { bodyHash: string; symbol: number }>();
   private readonly submitted: AcuRef[] = [];
   private readonly decodeCache = new WeakMap<object, DecodeResult>();
@@ -130,6 +137,9 @@ export class World {
   private readonly violations: string[] = [];
   private readonly proposalSeenTick = new Map<number, number>();
   private readonly decisionTick = new Map<number, number>();
+  /** Per height, ticks from the first proposal to every honest replica's decision, summed. */
+  private decisionTicksAll = 0;
+  private decisionsAll = 0;
   private messagesSent = 0;
   private crashes = 0;
   private evidence = 0;
@@ -143,6 +153,7 @@ export class World {
     this.verifier = fakeVerifier(this.worldKey);
     this.limits = decodeLimitsOf(this.configFor(0));
     for (const b of opts.byzantine) this.byzantine.add(b.id);
+    this.splitBrain = opts.byzantine.some((b) => b.strategy === 'equivocate');
     for (let i = 0; i < this.n; i += 1) this.twinGroup.push(this.prng.int(2));
     for (let id = 0; id < this.n; id += 1) this.nodes.push(this.makeNode(id));
   }
@@ -168,7 +179,7 @@ export class World {
       copies: [...Array(copies).keys()].map(() => Replica.create(this.configFor(id), signer)),
       durable: [...Array(copies).keys()].map(() => null),
       pendingWrite: [...Array(copies).keys()].map(() => null),
-      decided: new Set(), appliedHeight: 0, heard: [], seenValueIds: new Set(),
+      decided: new Set(), appliedHeight: 0, heard: [], seenValueIds: new Set(), echoed: new Set(), ownVotes: new Set(),
     };
   }
 
@@ -206,6 +217,7 @@ export class World {
       seed: this.opts.seed, violations: this.violations, liveness, ticks: this.now, decisions: this.chain.length,
       messagesSent: this.messagesSent, crashes: this.crashes, evidence: this.evidence,
       garbageRejected: this.garbageRejected, decisionLatencyTicks: latency,
+      meanReplicaLatencyTicks: this.decisionsAll === 0 ? 0 : this.decisionTicksAll / this.decisionsAll,
     };
   }
 
@@ -311,7 +323,9 @@ export class World {
     }
     const msg = decoded.msg;
     if (node.strategy !== null) this.noteForByzantine(node, msg);
-    if (msg.type === 'proposal' && !this.proposalSeenTick.has(msg.height)) this.proposalSeenTick.set(msg.height, this.now);
+    // The equivocator's own replica stays behind with the non-favourites: it ignores the
+    // favourite and every FINAL, so it keeps voting at a height the favourite already decided.
+    if (node.strategy === 'equivocate' && (msg.from === this.favourite(msg.height) || msg.type === 'final' || msg.type === 'decision' || msg.type === 'cert')) return;
     // Twins: each copy hears only its half of the cluster.
     const copy = node.copies.length === 2 ? (this.twinGroup[from] ?? 0) : 0;
     const replica = node.copies[copy];
@@ -399,7 +413,9 @@ export class World {
   }
 
   private route(node: SimNode, copy: number, to: number | 'all', msg: Message): void {
+    if (msg.type === 'proposal' && !this.proposalSeenTick.has(msg.height)) this.proposalSeenTick.set(msg.height, this.now);
     if (node.strategy === null) this.checkSigned(msg);
+    else node.ownVotes.add(`${msg.type}|${msg.height}|${msg.round}|${canonicalString(msg.body)}`);
     const targets = to === 'all' ? [...Array(this.n).keys()].filter((t) => t !== node.id) : [to];
     for (const target of targets) {
       if (node.copies.length === 2 && this.twinGroup[target] !== copy) continue;
@@ -413,6 +429,9 @@ export class World {
     const faulty = this.now < this.opts.faultTicks;
     if (faulty && this.partitioned(from, to)) return;
     if (faulty && this.prng.chance(this.opts.dropP)) return;
+    // Before GST the network is the adversary's: with an equivocator about, it also muffles the
+    // favourite, so that its decisions reach the other honest replicas late or not at all.
+    if (faulty && this.splitBrain && !this.byzantine.has(to) && from === this.favourite(this.heightOf(msg))) return;
     const delayMax = faulty ? this.opts.delayTicksMax : this.opts.stableDelayTicksMax;
     this.push({ kind: 'deliver', time: this.now + this.prng.range(1, delayMax), to, from, msg });
     if (faulty && this.prng.chance(this.opts.duplicateP)) {
@@ -475,7 +494,9 @@ export class World {
   private checkSigned(msg: Message): void {
     if (!signedTypes.has(msg.type)) return;
     const key = `${msg.from}|${msg.height}|${msg.round}|${msg.type}`;
-    const body = canonicalString(msg.body);
+    // Signatures are deterministic over the whole message, so equal signatures mean equal bodies
+    // and different ones different bodies (up to the fake hash's collisions).
+    const body = msg.sig;
     const first = this.signedBy.get(key);
     if (first === undefined) this.signedBy.set(key, body);
     else if (first !== body) this.violation(`honest replica ${msg.from} signed two different ${msg.type} messages at height ${msg.height} round ${msg.round}`);
@@ -489,6 +510,11 @@ export class World {
     this.checkDecision(node, cert);
     this.applyDecision(node, cert);
     if (!this.decisionTick.has(cert.height)) this.decisionTick.set(cert.height, this.now);
+    const proposed = this.proposalSeenTick.get(cert.height);
+    if (proposed !== undefined) {
+      this.decisionTicksAll += this.now - proposed;
+      this.decisionsAll += 1;
+    }
   }
 
   /** Agreement, validity and certificate validity, on every honest decision. */
@@ -534,6 +560,40 @@ export class World {
   private noteForByzantine(node: SimNode, msg: Message): void {
     if (node.heard.length < 256) node.heard.push(msg);
     if (msg.type === 'prepare' || msg.type === 'final') node.seenValueIds.add(msg.body.valueId);
+    if (node.strategy === 'equivocate') this.echo(node, msg);
+  }
+
+  /**
+   * The split-brain adversary. Per height it favours one honest replica: its own honest-code
+   * votes reach only the favourite, while it countersigns whatever the other honest replicas
+   * validate, prepare or finalize and sends that only to them. If the network then drops a few
+   * FINALs, the favourite decides alone and the others can be pushed to another value: exactly
+   * what quorum intersection and the lock rule exist to prevent.
+   */
+  private echo(node: SimNode, msg: Message): void {
+    if (msg.type !== 'validate' && msg.type !== 'prepare' && msg.type !== 'final') return;
+    if (msg.from === this.favourite(msg.height) || this.byzantine.has(msg.from)) return;
+    const key = `${msg.type}|${msg.height}|${msg.round}|${canonicalString(msg.body)}`;
+    // Only values its own replica did not vote for: echoing those would let the others decide
+    // what the favourite decided, and the split would heal.
+    if (node.echoed.has(key) || node.ownVotes.has(key)) return;
+    node.echoed.add(key);
+    const echo = signMessage<Message>(fakeSigner(node.id, this.worldKey), {
+      v: 1, type: msg.type, from: node.id, height: msg.height, round: msg.round, body: msg.body,
+    });
+    for (let to = 0; to < this.n; to += 1) {
+      if (to !== node.id && to !== this.favourite(msg.height)) this.transmit(node.id, to, echo);
+    }
+  }
+
+  private heightOf(msg: unknown): number {
+    const height = (msg as { height?: unknown } | null)?.height;
+    return typeof height === 'number' && Number.isSafeInteger(height) ? height : 0;
+  }
+
+  private favourite(height: number): number {
+    const honest = [...Array(this.n).keys()].filter((id) => !this.byzantine.has(id));
+    return honest[(this.opts.seed + height) % honest.length] ?? 0;
   }
 
   /** What a Byzantine node actually sends for one honest-code message to one peer. */
@@ -551,7 +611,12 @@ export class World {
       case 'garbage':
         return this.prng.chance(0.2) ? [this.garbage(node, msg)] : [msg];
       case 'equivocate':
-        return (target + this.opts.seed) % 2 === 0 ? [msg] : [this.equivocation(node, msg)];
+        // The favourite gets everything; the others get a conflicting proposal, no FINAL (so
+        // they lock but do not decide), and, now and then, a conflicting vote.
+        if (target === this.favourite(msg.height)) return [msg];
+        if (msg.type === 'proposal') return [this.equivocation(node, msg)];
+        if (msg.type === 'final' || msg.type === 'decision' || msg.type === 'cert') return [];
+        return this.prng.chance(0.1) ? [this.equivocation(node, msg)] : [msg];
     }
   }
 
@@ -565,7 +630,9 @@ export class World {
       case 'proposal': {
         const batch = msg.body.batch;
         const pending = this.submitted.filter((a) => !node.decided.has(a.id) && !batch.acuIds.includes(a.id));
-        const ids = batch.acuIds.length >= 2 ? [...batch.acuIds].reverse() : [...batch.acuIds, ...pending.slice(0, 1).map((a) => a.id)];
+        // A one-ACU batch cannot hold a conflict, so it needs no RESOLVE from the adversary.
+        const ids = batch.acuIds.length >= 2 ? batch.acuIds.slice(-1) : pending.slice(0, 1).map((a) => a.id);
+        if (ids.length === 0) return msg;
         const refs = ids.map((id) => ({ id, bodyHash: this.acuBodies.get(id)?.bodyHash ?? '' }));
         const alt: Batch = { ...batch, acuIds: ids, bodyDigest: bodyDigestOf(fakeDigestHex, refs) };
         return this.resign(node, msg, { batch: alt, validRound: -1, prepared: null });
@@ -581,9 +648,9 @@ export class World {
       case 'vote':
       case 'resolve':
       case 'timeout':
-      case 'cert':
-      case 'decision':
       case 'fetch':
+      case 'decision':
+      case 'cert':
         return msg;
     }
   }

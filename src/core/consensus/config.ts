@@ -31,7 +31,7 @@ export interface ReplicaConfig {
   readonly catchUpIntervalTicks: number;
   /** Above this many replicas, votes go to the leader, which relays quorums (O(n) per phase). */
   readonly relayThresholdReplicas: number;
-  /** Test-only: breaks one rule (protocol.md §8). Always 'none' outside tests. */
+  /** Test-only: breaks one rule (protocol.md §9). Always 'none' outside tests. */
   readonly mutation: Mutation;
 }
 

@@ -80,7 +80,7 @@ function bodyOk(type: MessageType, body: unknown, limits: DecodeLimits, verifier
   const id = (x: unknown): boolean => isString(x, limits.idLengthCharsMax);
   switch (type) {
     case 'proposal':
-      return batchOk(body.batch, limits) && isInt(body.validRound) && (body.validRound) >= -1 &&
+      return batchOk(body.batch, limits) && isInt(body.validRound) && body.validRound >= -1 &&
         (body.prepared === null || preparedOk(body.prepared, limits, verifier, depth));
     case 'validate':
       return id(body.batchDigest) && id(body.validationDigest) && resultOk(body.result, limits);
@@ -126,7 +126,7 @@ function votesOk(raw: unknown, type: MessageType | null, limits: DecodeLimits, v
 
 function valueOk(raw: unknown, limits: DecodeLimits): raw is Value {
   return isObj(raw) && batchOk(raw.batch, limits) && resultOk(raw.validation, limits) &&
-    choicesOk(raw.resolution, limits) && (raw.resolution as unknown[]).length === (raw.validation).conflicts.length;
+    choicesOk(raw.resolution, limits) && raw.resolution.length === (raw.validation).conflicts.length;
 }
 
 function batchOk(raw: unknown, limits: DecodeLimits): raw is Batch {

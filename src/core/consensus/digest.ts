@@ -35,9 +35,27 @@ export function signMessage<M extends Message>(signer: Signer, unsigned: Omit<M,
   return { ...unsigned, sig } as M;
 }
 
+// Messages and values are immutable plain data (every field is readonly), so a digest or a good
+// signature, once computed for one object by one function, stays true for it. Certificates nest
+// the same vote objects many times (a prepared certificate rides in every TIMEOUT), and memoizing
+// per object identity keeps the canonical encoding from dominating the cost of a step.
+const verified = new WeakMap<object, Verifier>();
+const digests = new WeakMap<object, { readonly fn: (bytes: Uint8Array) => string; readonly hex: string }>();
+
+function memoDigest(digestHex: (bytes: Uint8Array) => string, value: object): string {
+  const known = digests.get(value);
+  if (known !== undefined && known.fn === digestHex) return known.hex;
+  const hex = digestHex(canonicalBytes(value));
+  digests.set(value, { fn: digestHex, hex });
+  return hex;
+}
+
 /** True when `msg.sig` is `msg.from`'s signature over the message. */
 export function verifyMessage(verifier: Verifier, msg: Message): boolean {
-  return verifier.verify(msg.from, signingBytes(msg), msg.sig);
+  if (verified.get(msg) === verifier) return true;
+  const ok = verifier.verify(msg.from, signingBytes(msg), msg.sig);
+  if (ok) verified.set(msg, verifier);
+  return ok;
 }
 
 /** Digest of a batch's ACU bodies: the hash of the body hashes in batch order. */
@@ -47,15 +65,15 @@ export function bodyDigestOf(digestHex: (bytes: Uint8Array) => string, acus: rea
 
 /** Digest that names a batch. */
 export function batchDigestOf(signer: Pick<Signer, 'digestHex'>, batch: Batch): string {
-  return signer.digestHex(canonicalBytes(batch));
+  return memoDigest(signer.digestHex, batch);
 }
 
 /** Digest that names a value; PREPARE and FINAL sign it. */
 export function valueIdOf(signer: Pick<Signer, 'digestHex'>, value: Value): string {
-  return signer.digestHex(canonicalBytes(value));
+  return memoDigest(signer.digestHex, value);
 }
 
 /** Digest of a validation result; VALIDATE signs it. */
 export function validationDigestOf(signer: Pick<Signer, 'digestHex'>, result: Value['validation']): string {
-  return signer.digestHex(canonicalBytes(result));
+  return memoDigest(signer.digestHex, result);
 }

@@ -84,7 +84,7 @@ export class Replica {
     assert(signer.self === config.self, 'the signer signs as this replica');
     this.n = config.replicas;
     this.f = faultsTolerated(this.n);
-    // The test-only mutation accepts one vote short of a quorum (protocol.md §8).
+    // The test-only mutation accepts one vote short of a quorum (protocol.md §9).
     this.q = quorumSize(this.n) - (config.mutation === 'quorum_minus_one' ? 1 : 0);
   }
 

@@ -239,6 +239,6 @@ export interface PersistedState {
 
 /**
  * Test-only switches that each break one rule, so the simulator can show it catches the breakage
- * (docs/protocol.md §8). Production configuration always uses `'none'`.
+ * (docs/protocol.md §9). Production configuration always uses `'none'`.
  */
 export type Mutation = 'none' | 'skip_lock_check' | 'quorum_minus_one' | 'send_before_persist';
