@@ -18,6 +18,18 @@ const commands: Readonly<Record<string, CommandEntry>> = {
     summary: 'split commits into atomic change units (ACUs); --check verifies the round trip',
     load: async () => (await import('./extract.js')).extractCommand,
   },
+  compose: {
+    summary: 'compose two commits onto their merge base, declaration by declaration',
+    load: async () => (await import('./compose.js')).composeCommand,
+  },
+  'merge-driver': {
+    summary: "git merge driver: 'acu merge-driver %O %A %B %P'; install / uninstall",
+    load: async () => (await import('./merge-driver.js')).mergeDriverCommand,
+  },
+  'replay-merges': {
+    summary: "replay a history's merges with acu and git; compare both with the human merges",
+    load: async () => (await import('./replay-merges.js')).replayMergesCommand,
+  },
 };
 
 function packageVersion(): string {

@@ -1,0 +1,303 @@
+/**
+ * Three-way merge of sequences, in process: the line merge git's `merge-file` performs (diff3 with
+ * zealous trimming of conflicts), and the same alignment reused for lists of syntax elements.
+ *
+ * Spawning `git merge-file` per file would cost a process per file (several milliseconds each):
+ * replaying a history merges thousands of files, so the algorithm lives here.
+ */
+import { diffArrays } from 'diff';
+import { assert } from '../core/errors.js';
+import { splitLines } from '../extract/text.js';
+
+/**
+ * Edit-script length beyond which the Myers search gives up and the middle part counts as fully
+ * changed (a conflict unless one side left it alone). Bounds a pathological merge's time.
+ */
+const diffEditLengthMax = 2_000;
+
+/** One region of a three-way merge of sequences. */
+export type Diff3Chunk<T> =
+  | { readonly kind: 'stable'; readonly items: readonly T[] }
+  /** Changed on one side or identically on both: `items` is the merged content. */
+  | { readonly kind: 'resolved'; readonly items: readonly T[] }
+  | { readonly kind: 'conflict'; readonly base: readonly T[]; readonly ours: readonly T[]; readonly theirs: readonly T[] };
+
+/**
+ * For each base position, the matching position in `side` or -1, from a longest common
+ * subsequence of the keys (common prefix and suffix trimmed first: most edits are small).
+ */
+export function matchSequences(base: readonly string[], side: readonly string[]): Int32Array {
+  const match = new Int32Array(base.length).fill(-1);
+  matchRange(base, side, match, { baseFrom: 0, baseTo: base.length, sideFrom: 0, sideTo: side.length }, true);
+  slideInsertions(base, side, match);
+  slideDeletions(base, match);
+  return match;
+}
+
+/**
+ * The same for pure deletions: slide a run of deleted base lines up while the line above it equals
+ * its last line, and keep the new place only if it touches another change of the same side.
+ */
+function slideDeletions(base: readonly string[], match: Int32Array): void {
+  for (let j = base.length - 1; j > 0; j -= 1) {
+    // A deletion run [i, j] ends at j: base j is unmatched, base j+1 (if any) is matched next to it.
+    if (match[j] !== -1 || (j + 1 < base.length && match[j + 1] === -1)) continue;
+    let i = j;
+    while (i - 1 >= 0 && match[i - 1] === -1) i -= 1;
+    const above = i - 1 >= 0 ? match[i - 1]! : -1;
+    const below = j + 1 < base.length ? match[j + 1]! : -2;
+    if (above === -1 || (below !== -2 && below !== above + 1)) continue;
+    const moves: Array<[number, number]> = [];
+    let [top, bottom] = [i, j];
+    while (top - 1 >= 0 && match[top - 1] !== -1 && base[top - 1] === base[bottom]) {
+      moves.push([top - 1, bottom]);
+      [top, bottom] = [top - 1, bottom - 1];
+      const touches = top - 1 >= 0 && (match[top - 1] === -1 || match[top - 1] !== match[top]! - 1);
+      if (touches) {
+        for (const [from, to] of moves) {
+          match[to] = match[from]!;
+          match[from] = -1;
+        }
+        break;
+      }
+    }
+    j = i;
+  }
+}
+
+interface Range {
+  readonly baseFrom: number;
+  readonly baseTo: number;
+  readonly sideFrom: number;
+  readonly sideTo: number;
+}
+
+/**
+ * Match `base[baseFrom, baseTo)` to `side[sideFrom, sideTo)`: common prefix and suffix, then Myers'
+ * diff of the middle. When that exceeds its bound (a regenerated lock file), lines that occur once
+ * on each side anchor the match (the patience idea) and the parts between anchors are matched
+ * again, once.
+ */
+function matchRange(base: readonly string[], side: readonly string[], match: Int32Array, range: Range, mayAnchor: boolean): void {
+  let { baseFrom, baseTo, sideFrom, sideTo } = range;
+  while (baseFrom < baseTo && sideFrom < sideTo && base[baseFrom] === side[sideFrom]) match[baseFrom++] = sideFrom++;
+  while (baseFrom < baseTo && sideFrom < sideTo && base[baseTo - 1] === side[sideTo - 1]) match[--baseTo] = --sideTo;
+  if (baseFrom === baseTo || sideFrom === sideTo) return;
+  const midBase = base.slice(baseFrom, baseTo);
+  const midSide = side.slice(sideFrom, sideTo);
+  const changes = diffArrays(midBase, midSide, { maxEditLength: diffEditLengthMax });
+  if (changes === undefined) {
+    if (mayAnchor) matchByAnchors(base, side, match, { baseFrom, baseTo, sideFrom, sideTo });
+    return;
+  }
+  let i = baseFrom;
+  let j = sideFrom;
+  for (const change of changes) {
+    const count = change.value.length;
+    if (change.added) j += count;
+    else if (change.removed) i += count;
+    else {
+      for (let k = 0; k < count; k += 1) match[i + k] = j + k;
+      i += count;
+      j += count;
+    }
+  }
+  assert(i === baseTo, 'matchRange: base walked to the end');
+  assert(j === sideTo, 'matchRange: side walked to the end');
+}
+
+function matchByAnchors(base: readonly string[], side: readonly string[], match: Int32Array, range: Range): void {
+  const count = (items: readonly string[], from: number, to: number): Map<string, number> => {
+    const seen = new Map<string, number>();
+    for (let i = from; i < to; i += 1) seen.set(items[i]!, seen.has(items[i]!) ? -1 : i);
+    return seen;
+  };
+  const inBase = count(base, range.baseFrom, range.baseTo);
+  const inSide = count(side, range.sideFrom, range.sideTo);
+  const pairs: Array<[number, number]> = [];
+  for (const [line, i] of inBase) {
+    const j = inSide.get(line);
+    if (i !== -1 && j !== undefined && j !== -1) pairs.push([i, j]);
+  }
+  pairs.sort((x, y) => x[0] - y[0]);
+  const anchors = longestIncreasing(pairs);
+  let [b, s] = [range.baseFrom, range.sideFrom];
+  for (const [i, j] of [...anchors, [range.baseTo, range.sideTo] as [number, number]]) {
+    matchRange(base, side, match, { baseFrom: b, baseTo: i, sideFrom: s, sideTo: j }, false);
+    if (i < range.baseTo) match[i] = j;
+    [b, s] = [i + 1, j + 1];
+  }
+}
+
+/** The longest subsequence of pairs (sorted by base index) whose side indexes increase. */
+function longestIncreasing(pairs: ReadonlyArray<[number, number]>): Array<[number, number]> {
+  const tails: number[] = [];
+  const previous = new Int32Array(pairs.length).fill(-1);
+  for (let k = 0; k < pairs.length; k += 1) {
+    const value = pairs[k]![1];
+    let [lo, hi] = [0, tails.length];
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (pairs[tails[mid]!]![1] < value) lo = mid + 1;
+      else hi = mid;
+    }
+    if (lo > 0) previous[k] = tails[lo - 1]!;
+    tails[lo] = k;
+  }
+  const out: Array<[number, number]> = [];
+  for (let k = tails.length === 0 ? -1 : tails[tails.length - 1]!; k !== -1; k = previous[k]!) out.push(pairs[k]!);
+  return out.reverse();
+}
+
+/**
+ * Slide each pure insertion up to the change just above it when the lines allow (the line before
+ * the insertion equals its last line), as git's diff does: an insertion that touches another edit
+ * of the same side becomes one hunk with it, so the other side's edits a line further away do not
+ * count as overlapping. Where no adjacent change is reachable the insertion stays.
+ */
+function slideInsertions(base: readonly string[], side: readonly string[], match: Int32Array): void {
+  for (let i = 1; i < base.length; i += 1) {
+    const above = match[i - 1]!;
+    const below = match[i]!;
+    if (above === -1 || below === -1 || below - above <= 1) continue;
+    // Side lines (above, below) are inserted between base i-1 and base i.
+    let [b, a, k] = [i, above + 1, below];
+    const moves: Array<[number, number]> = [];
+    while (b - 1 >= 0 && match[b - 1] === a - 1 && a - 1 >= 0 && side[a - 1] === side[k - 1]) {
+      moves.push([b - 1, k - 1]);
+      [b, a, k] = [b - 1, a - 1, k - 1];
+      const touches = b - 1 >= 0 && match[b - 1] !== a - 1;
+      if (touches) {
+        for (const [baseIndex, sideIndex] of moves) match[baseIndex] = sideIndex;
+        break;
+      }
+    }
+  }
+}
+
+function sameItems(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && a.every((item, index) => item === b[index]);
+}
+
+/**
+ * Which of the equally short edit scripts the matching picks: Myers' search from the start, or
+ * from the end. Where lines repeat (blank lines, closing braces) the two differ, and git's own
+ * diff sometimes agrees with one, sometimes with the other.
+ */
+export type Alignment = 'forward' | 'backward';
+
+/** {@link matchSequences} run on the reversed sequences, mapped back. */
+export function matchSequencesBackward(base: readonly string[], side: readonly string[]): Int32Array {
+  const reversed = matchSequences([...base].reverse(), [...side].reverse());
+  const match = new Int32Array(base.length).fill(-1);
+  reversed.forEach((s, i) => {
+    if (s !== -1) match[base.length - 1 - i] = side.length - 1 - s;
+  });
+  return match;
+}
+
+/**
+ * diff3: split base/ours/theirs into stable regions (unchanged on both sides) and unstable ones,
+ * each resolved when only one side changed it or both changed it identically. Conflicts are
+ * trimmed of the lines ours and theirs share at their start and end (git's "zealous" level).
+ */
+export function diff3<T extends string>(base: readonly T[], ours: readonly T[], theirs: readonly T[], alignment: Alignment = 'forward'): Diff3Chunk<T>[] {
+  const match = alignment === 'forward' ? matchSequences : matchSequencesBackward;
+  const matchOurs = match(base, ours);
+  const matchTheirs = match(base, theirs);
+  const chunks: Diff3Chunk<T>[] = [];
+  let i = 0;
+  let a = 0;
+  let b = 0;
+  while (i < base.length || a < ours.length || b < theirs.length) {
+    let k = 0;
+    while (i + k < base.length && matchOurs[i + k] === a + k && matchTheirs[i + k] === b + k) k += 1;
+    if (k > 0) {
+      chunks.push({ kind: 'stable', items: base.slice(i, i + k) });
+      i += k;
+      a += k;
+      b += k;
+      continue;
+    }
+    let next = i;
+    while (next < base.length && (matchOurs[next] === -1 || matchTheirs[next] === -1)) next += 1;
+    const nextA = next < base.length ? matchOurs[next]! : ours.length;
+    const nextB = next < base.length ? matchTheirs[next]! : theirs.length;
+    assert(nextA >= a, 'diff3: ours match is monotone');
+    assert(nextB >= b, 'diff3: theirs match is monotone');
+    pushUnstable(chunks, base.slice(i, next), ours.slice(a, nextA), theirs.slice(b, nextB));
+    i = next;
+    a = nextA;
+    b = nextB;
+  }
+  return chunks;
+}
+
+function pushUnstable<T extends string>(chunks: Diff3Chunk<T>[], base: T[], ours: T[], theirs: T[]): void {
+  if (sameItems(ours, base)) chunks.push({ kind: 'resolved', items: theirs });
+  else if (sameItems(theirs, base)) chunks.push({ kind: 'resolved', items: ours });
+  else if (sameItems(ours, theirs)) chunks.push({ kind: 'resolved', items: ours });
+  else {
+    let head = 0;
+    while (head < ours.length && head < theirs.length && ours[head] === theirs[head]) head += 1;
+    let tail = 0;
+    while (tail < ours.length - head && tail < theirs.length - head && ours[ours.length - 1 - tail] === theirs[theirs.length - 1 - tail]) tail += 1;
+    if (head > 0) chunks.push({ kind: 'resolved', items: ours.slice(0, head) });
+    chunks.push({ kind: 'conflict', base, ours: ours.slice(head, ours.length - tail), theirs: theirs.slice(head, theirs.length - tail) });
+    if (tail > 0) chunks.push({ kind: 'resolved', items: ours.slice(ours.length - tail) });
+  }
+}
+
+/** Conflict marker labels and size, as git passes them to a merge driver. */
+export interface MarkerStyle {
+  readonly size: number;
+  readonly ours: string;
+  readonly theirs: string;
+}
+
+/** git's default markers: seven characters, labelled `ours` and `theirs`. */
+export const defaultMarkers: MarkerStyle = { size: 7, ours: 'ours', theirs: 'theirs' };
+
+/** The result of a three-way line merge. */
+export interface LineMergeResult {
+  /** The merged text, with conflict markers where `conflicts > 0`. */
+  readonly text: string;
+  readonly conflicts: number;
+}
+
+/** The three-way line merge of whole texts, with git's conflict markers. */
+export function mergeLines(base: string, ours: string, theirs: string, markers: MarkerStyle = defaultMarkers): LineMergeResult {
+  if (ours === theirs || theirs === base) return { text: ours, conflicts: 0 };
+  if (ours === base) return { text: theirs, conflicts: 0 };
+  const [b, o, t] = [splitLines(base), splitLines(ours), splitLines(theirs)];
+  let chunks = diff3(b, o, t);
+  const conflictCount = (list: Diff3Chunk<string>[]): number => list.filter((c) => c.kind === 'conflict').length;
+  if (conflictCount(chunks) > 0) {
+    // Another alignment of the same edits may separate what this one made overlap.
+    const backward = diff3(b, o, t, 'backward');
+    if (conflictCount(backward) < conflictCount(chunks)) chunks = backward;
+  }
+  const out: string[] = [];
+  let conflicts = 0;
+  for (const chunk of chunks) {
+    if (chunk.kind !== 'conflict') {
+      out.push(...chunk.items);
+      continue;
+    }
+    conflicts += 1;
+    out.push(...conflictBlock(chunk.ours.join(''), chunk.theirs.join(''), markers));
+  }
+  return { text: out.join(''), conflicts };
+}
+
+/** Marker lines around two alternatives; a side without a final line break gets one. */
+export function conflictBlock(ours: string, theirs: string, markers: MarkerStyle = defaultMarkers): string[] {
+  const lineBreak = (text: string): string => (text === '' || text.endsWith('\n') ? text : `${text}\n`);
+  return [
+    `${'<'.repeat(markers.size)} ${markers.ours}\n`,
+    lineBreak(ours),
+    `${'='.repeat(markers.size)}\n`,
+    lineBreak(theirs),
+    `${'>'.repeat(markers.size)} ${markers.theirs}\n`,
+  ];
+}

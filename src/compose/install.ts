@@ -1,0 +1,104 @@
+/**
+ * Installing acu as a git merge driver: the `merge.acu.*` configuration and the attributes lines
+ * that route TypeScript and JavaScript files to it. Install is idempotent; uninstall removes
+ * exactly what install added (a marked block in the attributes file, the config section).
+ */
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { homedir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { AcuError } from '../core/errors.js';
+import { runGit, runGitRaw } from '../git/exec.js';
+import { sourceExtensions } from '../extract/segment.js';
+
+/** Where the driver is installed: one repository, or the user's global git configuration. */
+export interface InstallTarget {
+  /** A directory inside the repository (ignored with `global`). */
+  readonly cwd: string;
+  readonly global: boolean;
+}
+
+const blockStart = '# >>> acu merge driver (acu merge-driver install) >>>';
+const blockEnd = '# <<< acu merge driver <<<';
+
+/** The attributes lines install adds, between the markers. */
+export function attributesBlock(): string {
+  const lines = sourceExtensions.map((ext) => `*${ext} merge=acu`);
+  return `${blockStart}\n${lines.join('\n')}\n${blockEnd}\n`;
+}
+
+/** The absolute path of this checkout's launcher, `bin/acu.js`. */
+export function launcherPath(): string {
+  // dist/src/compose/install.js -> bin/acu.js
+  return resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'bin', 'acu.js');
+}
+
+function shellQuote(value: string): string {
+  return `'${value.replace(/'/g, `'\\''`)}'`;
+}
+
+/** The `merge.acu.driver` command line: node running this checkout's launcher. */
+export function driverCommand(): string {
+  return `${shellQuote(process.execPath)} ${shellQuote(launcherPath())} merge-driver %O %A %B %P --marker-size %L`;
+}
+
+async function configArgs(target: InstallTarget): Promise<{ scope: string[]; attributes: string }> {
+  if (target.global) return { scope: ['--global'], attributes: await globalAttributesPath(target.cwd) };
+  const top = await runGitRaw(['rev-parse', '--show-toplevel'], { cwd: target.cwd, gitDir: null });
+  if (top.exitCode !== 0) {
+    throw new AcuError('ERR_NOT_A_GIT_REPO', `${target.cwd} is not in a git work tree`, {
+      hint: "run 'acu merge-driver install' inside a repository's work tree, or pass --global",
+    });
+  }
+  return { scope: ['--local'], attributes: join(top.stdout.toString('utf8').trim(), '.gitattributes') };
+}
+
+async function globalAttributesPath(cwd: string): Promise<string> {
+  const configured = await runGitRaw(['config', '--global', '--path', 'core.attributesFile'], { cwd, gitDir: null });
+  const value = configured.stdout.toString('utf8').trim();
+  if (configured.exitCode === 0 && value !== '') return value;
+  const xdg = process.env.XDG_CONFIG_HOME;
+  return join(xdg !== undefined && xdg !== '' ? xdg : join(homedir(), '.config'), 'git', 'attributes');
+}
+
+async function readOrEmpty(path: string): Promise<string> {
+  try {
+    return await readFile(path, 'utf8');
+  } catch (error) {
+    if ((error as { code?: unknown }).code === 'ENOENT') return '';
+    throw new AcuError('ERR_IO', `cannot read ${path}: ${String(error)}`, { cause: error });
+  }
+}
+
+function withoutBlock(text: string): string {
+  const start = text.indexOf(blockStart);
+  if (start === -1) return text;
+  const end = text.indexOf(blockEnd, start);
+  if (end === -1) return text;
+  const after = text.indexOf('\n', end);
+  return text.slice(0, start) + (after === -1 ? '' : text.slice(after + 1));
+}
+
+/** Write the config and the attributes block; returns the attributes file written. */
+export async function installDriver(target: InstallTarget): Promise<{ attributes: string; driver: string }> {
+  const { scope, attributes } = await configArgs(target);
+  const driver = driverCommand();
+  await runGit(['config', ...scope, 'merge.acu.name', 'acu: declaration-level merge of TypeScript and JavaScript'], { cwd: target.cwd, gitDir: null });
+  await runGit(['config', ...scope, 'merge.acu.driver', driver], { cwd: target.cwd, gitDir: null });
+  const current = withoutBlock(await readOrEmpty(attributes));
+  const separator = current === '' || current.endsWith('\n') ? '' : '\n';
+  await mkdir(dirname(attributes), { recursive: true });
+  await writeFile(attributes, `${current}${separator}${attributesBlock()}`);
+  return { attributes, driver };
+}
+
+/** Remove the config section and the attributes block install wrote. */
+export async function uninstallDriver(target: InstallTarget): Promise<{ attributes: string }> {
+  const { scope, attributes } = await configArgs(target);
+  // Exit 128 means there was no such section: nothing to remove.
+  await runGit(['config', ...scope, '--remove-section', 'merge.acu'], { cwd: target.cwd, gitDir: null, okExitCodes: [0, 128] });
+  const current = await readOrEmpty(attributes);
+  const next = withoutBlock(current);
+  if (next !== current) await writeFile(attributes, next);
+  return { attributes };
+}

@@ -1,0 +1,278 @@
+/**
+ * Replaying a history's merges: for every two-parent merge commit, every file changed on both
+ * sides since the merge base becomes a scenario (base, ours = first parent, theirs = second
+ * parent, and what the human committed). Each scenario is merged by acu (composeFile) and by git
+ * (`git merge-file`, the reference), and both results are classified against the human's.
+ */
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { ts } from 'ts-morph';
+import { assert } from '../core/errors.js';
+import type { GitRepo, TreeChange } from '../git/index.js';
+import { runGit, runGitRaw } from '../git/exec.js';
+import { isSourcePath } from '../extract/segment.js';
+import { decodeText } from '../extract/text.js';
+import { composeFile } from './file.js';
+
+/** One file of one merge: the three inputs and the human's result. */
+export interface Scenario {
+  readonly merge: string;
+  readonly path: string;
+  readonly base: string;
+  readonly ours: string;
+  readonly theirs: string;
+  /** What the merge commit holds at `path`; null when the human deleted the file. */
+  readonly human: string | null;
+}
+
+/** How a tool's result compares with the human's. */
+export type Verdict = 'exact' | 'format' | 'reorder' | 'conflict' | 'differ' | 'crash';
+
+/** The verdicts that count as "equal to the human merge". */
+export const equalVerdicts: readonly Verdict[] = ['exact', 'format', 'reorder'];
+
+/** Text equal ignoring blank lines and line-end spaces. */
+function withoutBlankLines(text: string): string {
+  return text
+    .split('\n')
+    .map((line) => line.replace(/\s+$/, ''))
+    .filter((line) => line !== '')
+    .join('\n');
+}
+
+/** The token stream of a text: TypeScript tokens for source files, else whitespace-separated words. */
+function tokens(path: string, text: string): string[] {
+  if (!isSourcePath(path)) return text.split(/\s+/).filter((word) => word !== '');
+  const variant = /\.[jt]sx$/i.test(path) ? ts.LanguageVariant.JSX : ts.LanguageVariant.Standard;
+  const scanner = ts.createScanner(ts.ScriptTarget.Latest, true, variant, text);
+  const out: string[] = [];
+  // The scanner cannot tell a regular expression or template tail without the parser; token
+  // text still tells layout changes from real ones, which is all this comparison needs.
+  for (let token = scanner.scan(); token !== ts.SyntaxKind.EndOfFileToken; token = scanner.scan()) {
+    if (token === ts.SyntaxKind.CommaToken || token === ts.SyntaxKind.SemicolonToken) continue;
+    out.push(scanner.getTokenText());
+  }
+  return out;
+}
+
+/**
+ * Classify a tool's clean result against the human's: exact (ignoring blank lines), format (same
+ * tokens, separators `,`/`;` aside: trailing commas and semicolons are layout), reorder (the same
+ * tokens in another order: the same declarations, members and import names, reordered).
+ */
+export function classify(path: string, result: string, human: string): Verdict {
+  if (withoutBlankLines(result) === withoutBlankLines(human)) return 'exact';
+  const a = tokens(path, result);
+  const b = tokens(path, human);
+  if (a.length === b.length && a.every((token, i) => token === b[i])) return 'format';
+  if (a.length !== b.length) return 'differ';
+  const sorted = (list: string[]): string => [...list].sort().join('\u0000');
+  return sorted(a) === sorted(b) ? 'reorder' : 'differ';
+}
+
+/** One tool's outcome on one scenario. */
+export interface ToolOutcome {
+  readonly verdict: Verdict;
+  readonly ms: number;
+}
+
+/** A scenario's outcome for both tools. */
+export interface ScenarioOutcome {
+  readonly merge: string;
+  readonly path: string;
+  /** The human kept one side verbatim: counted apart. */
+  readonly oneSide: boolean;
+  readonly acu: ToolOutcome;
+  readonly git: ToolOutcome;
+}
+
+/** Merge one scenario with acu (in process). */
+export function runAcu(scenario: Scenario): ToolOutcome {
+  const started = performance.now();
+  let verdict: Verdict;
+  try {
+    const result = composeFile({ path: scenario.path, base: scenario.base, ours: scenario.ours, theirs: scenario.theirs });
+    const ms = performance.now() - started;
+    if (result.conflicts.length > 0) verdict = 'conflict';
+    else verdict = scenario.human === null ? 'differ' : classify(scenario.path, result.text, scenario.human);
+    return { verdict, ms };
+  } catch {
+    return { verdict: 'crash', ms: performance.now() - started };
+  }
+}
+
+/** Scratch files for `git merge-file`, reused across scenarios. */
+export class MergeFileRunner {
+  private constructor(private readonly dir: string) {}
+
+  /** Make a runner with its own temporary directory. */
+  static async create(): Promise<MergeFileRunner> {
+    return new MergeFileRunner(await mkdtemp(join(tmpdir(), 'acu-merge-file-')));
+  }
+
+  /** git's merge of three texts: its output and whether it conflicted; the time of the git process. */
+  async merge(base: string, ours: string, theirs: string): Promise<{ text: string; clean: boolean; ms: number }> {
+    const files = ['ours', 'base', 'theirs'].map((name) => join(this.dir, name));
+    await Promise.all([writeFile(files[0]!, ours), writeFile(files[1]!, base), writeFile(files[2]!, theirs)]);
+    const started = performance.now();
+    const result = await runGitRaw(['merge-file', '-p', '-L', 'ours', '-L', 'base', '-L', 'theirs', ...files], { cwd: this.dir, gitDir: null });
+    const ms = performance.now() - started;
+    assert(result.exitCode >= 0, 'git merge-file ran');
+    if (result.exitCode > 127) throw new Error(`git merge-file failed: ${result.stderr}`);
+    return { text: result.stdout.toString('utf8'), clean: result.exitCode === 0, ms };
+  }
+
+  /** Remove the scratch directory. */
+  async close(): Promise<void> {
+    await rm(this.dir, { recursive: true, force: true });
+  }
+}
+
+/** Merge one scenario with `git merge-file` and classify it. */
+export async function runGitMergeFile(runner: MergeFileRunner, scenario: Scenario): Promise<ToolOutcome> {
+  try {
+    const result = await runner.merge(scenario.base, scenario.ours, scenario.theirs);
+    if (!result.clean) return { verdict: 'conflict', ms: result.ms };
+    const verdict = scenario.human === null ? 'differ' : classify(scenario.path, result.text, scenario.human);
+    return { verdict, ms: result.ms };
+  } catch {
+    return { verdict: 'crash', ms: 0 };
+  }
+}
+
+/** A two-parent merge commit with its parents. */
+export interface MergeCommit {
+  readonly oid: string;
+  readonly ours: string;
+  readonly theirs: string;
+}
+
+/** The two-parent merges reachable from every ref, oldest first. */
+export async function listMerges(repo: GitRepo): Promise<MergeCommit[]> {
+  const out = await runGit(['rev-list', '--merges', '--min-parents=2', '--max-parents=2', '--parents', '--topo-order', '--reverse', '--all'], {
+    cwd: repo.gitDir,
+    gitDir: repo.gitDir,
+  });
+  const merges: MergeCommit[] = [];
+  for (const line of out.stdout.toString('utf8').split('\n')) {
+    const [oid, ours, theirs] = line.split(' ');
+    if (oid !== undefined && ours !== undefined && theirs !== undefined) merges.push({ oid, ours, theirs });
+  }
+  return merges;
+}
+
+/** A deterministic sample of `limit` merges drawn with `seed` (all of them, in order, without a limit). */
+export function sampleMerges(merges: readonly MergeCommit[], limit: number | undefined, seed: number): MergeCommit[] {
+  if (limit === undefined || limit >= merges.length) return [...merges];
+  const order = merges.map((_, i) => i);
+  let state = seed >>> 0;
+  const next = (): number => {
+    state = (Math.imul(state, 1_664_525) + 1_013_904_223) >>> 0;
+    return state;
+  };
+  for (let i = order.length - 1; i > 0; i -= 1) {
+    const j = next() % (i + 1);
+    [order[i], order[j]] = [order[j]!, order[i]!];
+  }
+  return order.slice(0, limit).sort((a, b) => a - b).map((i) => merges[i]!);
+}
+
+/** The largest file (bytes) replayed; bigger ones are generated or vendored, not merged by hand. */
+const scenarioFileBytesMax = 1_000_000;
+
+/** The scenarios of one merge: text files modified on both sides since the merge base. */
+export async function scenariosOf(repo: GitRepo, merge: MergeCommit): Promise<Scenario[]> {
+  const baseOut = await runGitRaw(['merge-base', merge.ours, merge.theirs], { cwd: repo.gitDir, gitDir: repo.gitDir });
+  const base = baseOut.stdout.toString('utf8').split('\n')[0] ?? '';
+  if (baseOut.exitCode !== 0 || base === '') return [];
+  const [toOurs, toTheirs, toHuman] = await repo.diffTrees(
+    [{ from: base, to: merge.ours }, { from: base, to: merge.theirs }, { from: merge.ours, to: merge.oid }],
+    { renames: false },
+  );
+  assert(toOurs !== undefined && toTheirs !== undefined && toHuman !== undefined, 'diffTrees answers each pair');
+  const modified = (changes: TreeChange[]): Map<string, TreeChange> =>
+    new Map(changes.filter((c) => c.status === 'M' && c.oldMode === '100644' && c.newMode === '100644').map((c) => [c.newPath!, c]));
+  const ours = modified(toOurs);
+  const theirs = modified(toTheirs);
+  const human = new Map(toHuman.map((c) => [c.oldPath ?? c.newPath!, c]));
+  const scenarios: Scenario[] = [];
+  for (const [path, o] of ours) {
+    const t = theirs.get(path);
+    if (t === undefined) continue;
+    const h = human.get(path);
+    const humanOid = h === undefined ? o.newOid : h.newOid;
+    const oids = [o.oldOid!, o.newOid!, t.newOid!, ...(humanOid === null ? [] : [humanOid])];
+    const blobs = await repo.readBlobs(oids);
+    if (blobs.some((blob) => blob.length > scenarioFileBytesMax)) continue;
+    const texts = blobs.map((blob) => decodeText(blob));
+    if (texts.some((text) => text === null)) continue;
+    scenarios.push({ merge: merge.oid, path, base: texts[0]!, ours: texts[1]!, theirs: texts[2]!, human: humanOid === null ? null : texts[3]! });
+  }
+  return scenarios;
+}
+
+/** Replay one scenario with both tools. */
+export async function replayScenario(runner: MergeFileRunner, scenario: Scenario): Promise<ScenarioOutcome> {
+  const oneSide = scenario.human !== null && scenario.ours !== scenario.theirs && (scenario.human === scenario.ours || scenario.human === scenario.theirs);
+  const git = await runGitMergeFile(runner, scenario);
+  const acu = runAcu(scenario);
+  return { merge: scenario.merge, path: scenario.path, oneSide, acu, git };
+}
+
+/** Scenario groups of the report. */
+export type Group = 'git-conflict' | 'git-clean' | 'one-side';
+
+/** Which group a scenario belongs to. */
+export function groupOf(outcome: ScenarioOutcome): Group {
+  if (outcome.oneSide) return 'one-side';
+  return outcome.git.verdict === 'conflict' || outcome.git.verdict === 'crash' ? 'git-conflict' : 'git-clean';
+}
+
+/** Counts per verdict. */
+export type VerdictCounts = Record<Verdict, number>;
+
+/** Per-group, per-tool counts, and timing percentiles. */
+export interface ReplaySummary {
+  readonly merges: number;
+  readonly scenarios: number;
+  readonly groups: Record<Group, { readonly scenarios: number; readonly acu: VerdictCounts; readonly git: VerdictCounts }>;
+  readonly acuMs: { readonly p50: number; readonly p95: number; readonly max: number };
+  readonly gitMs: { readonly p50: number; readonly p95: number; readonly max: number };
+}
+
+function zeroCounts(): VerdictCounts {
+  return { exact: 0, format: 0, reorder: 0, conflict: 0, differ: 0, crash: 0 };
+}
+
+/** The value at fraction `q` of sorted numbers (nearest rank); 0 for none. */
+export function percentile(values: readonly number[], q: number): number {
+  if (values.length === 0) return 0;
+  const sorted = [...values].sort((a, b) => a - b);
+  const rank = Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1));
+  return sorted[rank]!;
+}
+
+/** Summarise outcomes into the report's table. */
+export function summarize(merges: number, outcomes: readonly ScenarioOutcome[]): ReplaySummary {
+  const groups = {
+    'git-conflict': { scenarios: 0, acu: zeroCounts(), git: zeroCounts() },
+    'git-clean': { scenarios: 0, acu: zeroCounts(), git: zeroCounts() },
+    'one-side': { scenarios: 0, acu: zeroCounts(), git: zeroCounts() },
+  };
+  for (const outcome of outcomes) {
+    const group = groups[groupOf(outcome)];
+    group.scenarios += 1;
+    group.acu[outcome.acu.verdict] += 1;
+    group.git[outcome.git.verdict] += 1;
+  }
+  const stats = (ms: number[]): { p50: number; p95: number; max: number } => ({ p50: percentile(ms, 0.5), p95: percentile(ms, 0.95), max: percentile(ms, 1) });
+  return {
+    merges,
+    scenarios: outcomes.length,
+    groups,
+    acuMs: stats(outcomes.map((o) => o.acu.ms)),
+    gitMs: stats(outcomes.map((o) => o.git.ms)),
+  };
+}

@@ -1,0 +1,505 @@
+/**
+ * The structured three-way merge: walks the syntax trees of base, ours and theirs together and
+ * merges what the line merge could not.
+ *
+ * Every node's text is the concatenation of its slots (child nodes and child lists, leading trivia
+ * included) and the gaps between them (punctuation, keywords). A node both sides changed is first
+ * merged by lines (two edits to different lines still merge, as git would); when that conflicts,
+ * slot by slot: gaps as atoms, child nodes recursively, child lists element by element. List
+ * elements are matched by key (their name) or, for anonymous ones, by identical tokens and then by
+ * position and kind. Additions follow their anchor (the preceding element), ours before theirs.
+ * In unordered lists (members, properties, imports) both sides' additions are kept; in ordered
+ * lists (statements, arguments) two insertions at one point conflict unless one contains the
+ * other. A conflict is rendered with git's markers around the smallest enclosing list element.
+ *
+ * The merge never invents text: every byte of the result comes from one of the three versions or
+ * is a separator those versions use.
+ */
+import { ts } from 'ts-morph';
+import { assert } from '../core/errors.js';
+import { defaultMarkers, matchSequences, mergeLines } from './diff3.js';
+import type { MarkerStyle } from './diff3.js';
+import { defaultSeparator, elementKey, identText, isUnorderedParent, slotRange, slotShape, slotsOf } from './syntax.js';
+import type { Version } from './syntax.js';
+
+/** What kind of disagreement a conflict is. */
+export type ConflictKind = 'modify/modify' | 'remove/modify' | 'modify/remove' | 'add/add' | 'insert/insert' | 'lines' | 'unparseable';
+
+/** One conflict: where it is, what kind, and the three versions of the text involved. */
+export interface Conflict {
+  /** The symbol path of the smallest element that conflicts (`class:A/method:m`); '' for the file. */
+  readonly path: string;
+  readonly kind: ConflictKind;
+  readonly base: string | null;
+  readonly ours: string | null;
+  readonly theirs: string | null;
+}
+
+/** The three versions being merged, and the marker style for conflicts. */
+export interface MergeContext {
+  readonly base: Version;
+  readonly ours: Version;
+  readonly theirs: Version;
+  readonly markers: MarkerStyle;
+}
+
+/** A merge of one node or list: its text (with markers where it holds conflicts), or a failure. */
+export type Outcome = { readonly ok: true; readonly text: string; readonly conflicts: Conflict[] } | { readonly ok: false; readonly conflict: Conflict };
+
+/** The deepest recursion into nested nodes; beyond it a node conflicts as a whole. */
+const mergeDepthMax = 200;
+
+function fullText(version: Version, node: { pos: number; end: number }): string {
+  return version.text.slice(node.pos, node.end);
+}
+
+function ok(text: string, conflicts: Conflict[] = []): Outcome {
+  return { ok: true, text, conflicts };
+}
+
+/** Merge the three versions' whole syntax trees (the line merge of the whole file was tried already). */
+export function mergeSourceFiles(cx: MergeContext): Outcome {
+  return mergeNode(cx, cx.base.sf, cx.ours.sf, cx.theirs.sf, '', { tryLines: false, depth: 0 });
+}
+
+function mergeNode(cx: MergeContext, b: ts.Node, o: ts.Node, t: ts.Node, path: string, options: { tryLines: boolean; depth: number }): Outcome {
+  const bt = fullText(cx.base, b);
+  const ot = fullText(cx.ours, o);
+  const tt = fullText(cx.theirs, t);
+  if (ot === bt || ot === tt) return ok(tt);
+  if (tt === bt) return ok(ot);
+  if (options.tryLines) {
+    const lines = mergeLines(bt, ot, tt, cx.markers);
+    if (lines.conflicts === 0) return ok(lines.text);
+  }
+  const fail: Outcome = { ok: false, conflict: { path, kind: 'modify/modify', base: bt, ours: ot, theirs: tt } };
+  if (b.kind !== o.kind || b.kind !== t.kind || options.depth >= mergeDepthMax) return fail;
+  const bs = slotsOf(b);
+  const os = slotsOf(o);
+  const tsl = slotsOf(t);
+  if (bs === null || os === null || tsl === null) return fail;
+  if (bs.length !== os.length || bs.length !== tsl.length) return fail;
+  const parts: string[] = [];
+  const conflicts: Conflict[] = [];
+  let bp = b.pos;
+  let op = o.pos;
+  let tp = t.pos;
+  for (let k = 0; k < bs.length; k += 1) {
+    const bSlot = bs[k]!;
+    const oSlot = os[k]!;
+    const tSlot = tsl[k]!;
+    if (slotShape(bSlot) !== slotShape(oSlot) || slotShape(bSlot) !== slotShape(tSlot)) return fail;
+    const [br, or, tr] = [slotRange(bSlot), slotRange(oSlot), slotRange(tSlot)];
+    const gap = mergeAtom(cx.base.text.slice(bp, br.pos), cx.ours.text.slice(op, or.pos), cx.theirs.text.slice(tp, tr.pos));
+    if (gap === null) return fail;
+    parts.push(gap);
+    let child: Outcome;
+    if (bSlot.list && oSlot.list && tSlot.list) child = mergeList(cx, { b, o, t }, [bSlot.nodes, oSlot.nodes, tSlot.nodes], path, options.depth + 1);
+    else if (!bSlot.list && !oSlot.list && !tSlot.list) child = mergeNode(cx, bSlot.node, oSlot.node, tSlot.node, path, { tryLines: true, depth: options.depth + 1 });
+    else return fail;
+    if (!child.ok) return child;
+    parts.push(child.text);
+    conflicts.push(...child.conflicts);
+    [bp, op, tp] = [br.end, or.end, tr.end];
+  }
+  const tail = mergeAtom(cx.base.text.slice(bp, b.end), cx.ours.text.slice(op, o.end), cx.theirs.text.slice(tp, t.end));
+  if (tail === null) return fail;
+  parts.push(tail);
+  return ok(parts.join(''), conflicts);
+}
+
+/** Merge an indivisible piece of text: taken from the side that changed it; null when both did. */
+function mergeAtom(b: string, o: string, t: string): string | null {
+  if (o === b || o === t) return t;
+  if (t === b) return o;
+  return null;
+}
+
+type NodeList = ts.NodeArray<ts.Node>;
+type Lists = [NodeList, NodeList, NodeList];
+
+/** One element of one version of a list. */
+interface Element {
+  readonly node: ts.Node;
+  readonly index: number;
+  /** Name among its siblings (duplicates numbered `#2`...), or null when anonymous. */
+  readonly key: string | null;
+  /** Tokens without layout: equality means the same element. */
+  readonly ident: string;
+  /** Its text, leading trivia included. */
+  readonly unit: string;
+  /** The separator text after it; null for the last element. */
+  readonly sepAfter: string | null;
+}
+
+type Side = 'ours' | 'theirs';
+
+/** Which base element each side element matches, both ways; -1 for none. */
+interface Matching {
+  readonly baseToSide: Int32Array;
+  readonly sideToBase: Int32Array;
+}
+
+function elementsOf(version: Version, list: Lists[number], parent: ts.Node): Element[] {
+  const seen = new Map<string, number>();
+  return list.map((node, index) => {
+    let key = elementKey(version, node, parent);
+    if (key !== null) {
+      const count = (seen.get(key) ?? 0) + 1;
+      seen.set(key, count);
+      if (count > 1) key = `${key}#${count}`;
+    }
+    const next = list[index + 1];
+    return {
+      node,
+      index,
+      key,
+      ident: identText(version, node),
+      unit: fullText(version, node),
+      sepAfter: next === undefined ? null : version.text.slice(node.end, next.pos),
+    };
+  });
+}
+
+/** Match one side's elements to base's: keys and identical tokens first, then by position and kind. */
+function matchElements(base: readonly Element[], side: readonly Element[]): Matching {
+  const idOf = (e: Element): string => e.key ?? `~${e.ident}`;
+  const baseIds = base.map(idOf);
+  const sideIds = side.map(idOf);
+  const baseToSide = new Int32Array(base.length).fill(-1);
+  const sideToBase = new Int32Array(side.length).fill(-1);
+  const pair = (i: number, s: number): void => {
+    baseToSide[i] = s;
+    sideToBase[s] = i;
+  };
+  const lcs = lcsPairs(baseIds, sideIds);
+  for (const [i, s] of lcs) pair(i, s);
+  // A keyed element that moved is still the same element.
+  const sideByKey = new Map<string, number>();
+  side.forEach((e, s) => {
+    if (e.key !== null && sideToBase[s] === -1) sideByKey.set(e.key, s);
+  });
+  base.forEach((e, i) => {
+    const s = e.key === null || baseToSide[i] !== -1 ? undefined : sideByKey.get(e.key);
+    if (s !== undefined) pair(i, s);
+  });
+  pairAnonymous(base, side, baseToSide, sideToBase, pair);
+  return { baseToSide, sideToBase };
+}
+
+function lcsPairs(a: readonly string[], b: readonly string[]): Array<[number, number]> {
+  const pairs: Array<[number, number]> = [];
+  // Reuse the sequence matcher of the line merge: it trims and bounds the search.
+  const match = matchSequences(a, b);
+  match.forEach((s, i) => {
+    if (s !== -1) pairs.push([i, s]);
+  });
+  return pairs;
+}
+
+/** Pair unmatched anonymous elements that sit in the same gap between matched ones and share a kind. */
+function pairAnonymous(
+  base: readonly Element[],
+  side: readonly Element[],
+  baseToSide: Int32Array,
+  sideToBase: Int32Array,
+  pair: (i: number, s: number) => void,
+): void {
+  for (let i = 0; i < base.length; i += 1) {
+    if (baseToSide[i] !== -1 || base[i]!.key !== null) continue;
+    let lo = -1;
+    for (let j = i - 1; j >= 0; j -= 1) {
+      if (baseToSide[j] !== -1) {
+        lo = baseToSide[j]!;
+        break;
+      }
+    }
+    let hi = side.length;
+    for (let j = i + 1; j < base.length; j += 1) {
+      if (baseToSide[j] !== -1) {
+        hi = baseToSide[j]!;
+        break;
+      }
+    }
+    for (let s = lo + 1; s < hi; s += 1) {
+      if (sideToBase[s] !== -1 || side[s]!.key !== null) continue;
+      if (side[s]!.node.kind !== base[i]!.node.kind) continue;
+      pair(i, s);
+      break;
+    }
+  }
+}
+
+function isReordered(sideToBase: Int32Array): boolean {
+  let last = -1;
+  for (const b of sideToBase) {
+    if (b === -1) continue;
+    if (b < last) return true;
+    last = b;
+  }
+  return false;
+}
+
+/** One piece of a merged list: an element's text, or a conflict between two alternatives. */
+type Piece =
+  | { readonly kind: 'text'; readonly text: string; readonly ident: string; readonly key: string | null; readonly side: Side | 'base'; readonly index: number }
+  | { readonly kind: 'conflict'; readonly ours: string; readonly theirs: string; readonly conflict: Conflict };
+
+interface ListState {
+  readonly cx: MergeContext;
+  readonly path: string;
+  readonly depth: number;
+  readonly base: Element[];
+  readonly ours: Element[];
+  readonly theirs: Element[];
+  readonly matchOurs: Matching;
+  readonly matchTheirs: Matching;
+  readonly conflicts: Conflict[];
+  /** The list is a module's (or namespace's) statements. */
+  readonly moduleLevel: boolean;
+}
+
+function elementPath(path: string, e: Element): string {
+  const leaf = e.key ?? `${ts.SyntaxKind[e.node.kind]}#${e.index + 1}`;
+  return path === '' ? leaf : `${path}/${leaf}`;
+}
+
+function mergeList(cx: MergeContext, parents: { b: ts.Node; o: ts.Node; t: ts.Node }, lists: Lists, path: string, depth: number): Outcome {
+  const [bl, ol, tl] = lists;
+  const bt = cx.base.text.slice(bl.pos, bl.end);
+  const ot = cx.ours.text.slice(ol.pos, ol.end);
+  const tt = cx.theirs.text.slice(tl.pos, tl.end);
+  if (ot === bt || ot === tt) return ok(tt);
+  if (tt === bt) return ok(ot);
+  const base = elementsOf(cx.base, bl, parents.b);
+  const ours = elementsOf(cx.ours, ol, parents.o);
+  const theirs = elementsOf(cx.theirs, tl, parents.t);
+  const st: ListState = { cx, path, depth, base, ours, theirs, matchOurs: matchElements(base, ours), matchTheirs: matchElements(base, theirs), conflicts: [], moduleLevel: ts.isSourceFile(parents.b) || ts.isModuleBlock(parents.b) };
+  const fail: Outcome = { ok: false, conflict: { path, kind: 'modify/modify', base: bt, ours: ot, theirs: tt } };
+  const unordered = isUnorderedParent(parents.b);
+  const reorderedOurs = isReordered(st.matchOurs.sideToBase);
+  const reorderedTheirs = isReordered(st.matchTheirs.sideToBase);
+  if (reorderedOurs && reorderedTheirs && !unordered) return fail;
+  const primary: Side = reorderedTheirs && !reorderedOurs ? 'theirs' : 'ours';
+  const pieces = orderPieces(st, primary, unordered);
+  if (pieces === null) return fail;
+  const edges = {
+    lead: mergeAtom(leadOf(cx.base, bl), leadOf(cx.ours, ol), leadOf(cx.theirs, tl)),
+    trail: mergeAtom(trailOf(cx.base, bl), trailOf(cx.ours, ol), trailOf(cx.theirs, tl)) ?? trailOf(cx.ours, ol),
+  };
+  if (edges.lead === null) return fail;
+  const separator = observedSeparator(st) ?? defaultSeparator(parents.b);
+  const text = edges.lead + renderPieces(st, pieces, separator) + edges.trail;
+  return ok(text, st.conflicts);
+}
+
+function leadOf(version: Version, list: Lists[number]): string {
+  const first = list[0];
+  return first === undefined ? version.text.slice(list.pos, list.end) : version.text.slice(list.pos, first.pos);
+}
+
+function trailOf(version: Version, list: Lists[number]): string {
+  const last = list[list.length - 1];
+  return last === undefined ? '' : version.text.slice(last.end, list.end);
+}
+
+function observedSeparator(st: ListState): string | null {
+  for (const elements of [st.ours, st.base, st.theirs]) {
+    const first = elements[0]?.sepAfter;
+    if (first !== undefined && first !== null) return first.includes('\n') ? first.trim() : first;
+  }
+  return null;
+}
+
+/**
+ * The merged list's pieces in order: the primary side's order (ours, unless only theirs reordered
+ * elements), each side's insertions after their anchor (ours first), deletions honoured.
+ */
+function orderPieces(st: ListState, primary: Side, unordered: boolean): Piece[] | null {
+  const secondary: Side = primary === 'ours' ? 'theirs' : 'ours';
+  const runs = { ours: new Map<number, Piece[]>(), theirs: new Map<number, Piece[]>() };
+  const dropped = dedupeInsertions(st);
+  collectRuns(st, primary, secondary, runs, dropped);
+  collectRuns(st, secondary, primary, runs, dropped);
+  const pieces: Piece[] = [];
+  const emitRuns = (anchor: number): boolean => {
+    const merged = combineRuns(st, runs.ours.get(anchor) ?? [], runs.theirs.get(anchor) ?? [], unordered);
+    if (merged === null) return false;
+    pieces.push(...merged);
+    return true;
+  };
+  if (!emitRuns(-1)) return null;
+  const elements = st[primary];
+  const matching = primary === 'ours' ? st.matchOurs : st.matchTheirs;
+  const otherMatching = primary === 'ours' ? st.matchTheirs : st.matchOurs;
+  for (const e of elements) {
+    const b = matching.sideToBase[e.index]!;
+    // Insertions and elements the other side removed were placed by collectRuns.
+    if (b === -1 || otherMatching.baseToSide[b] === -1) continue;
+    const piece = mergeElement(st, b);
+    if (piece !== null) pieces.push(piece);
+    if (!emitRuns(b)) return null;
+  }
+  return keepSorted(st, pieces, unordered);
+}
+
+/** Keys in order, compared the way people sort names: case-insensitively. */
+function isSortedByKey(keys: readonly (string | null)[]): boolean {
+  if (keys.length < 2 || keys.some((k) => k === null)) return false;
+  for (let i = 1; i < keys.length; i += 1) if (compareKeys(keys[i - 1]!, keys[i]!) > 0) return false;
+  return true;
+}
+
+function compareKeys(a: string, b: string): number {
+  const [x, y] = [a.toLowerCase(), b.toLowerCase()];
+  return x < y ? -1 : x > y ? 1 : 0;
+}
+
+/** A list both sides keep sorted (dependencies, import names) stays sorted after the merge. */
+function keepSorted(st: ListState, pieces: Piece[], unordered: boolean): Piece[] {
+  if (!unordered) return pieces;
+  const sorted = [st.base, st.ours, st.theirs].every((list) => list.length < 2 || isSortedByKey(list.map((e) => e.key)));
+  if (!sorted || st.ours.length + st.theirs.length < 4) return pieces;
+  if (pieces.some((p) => p.kind !== 'text' || p.key === null)) return pieces;
+  const keyOf = (p: Piece): string => (p.kind === 'text' ? (p.key ?? '') : '');
+  return [...pieces].sort((p, q) => compareKeys(keyOf(p), keyOf(q)));
+}
+
+/** Insertions of the same key on both sides: identical ones are kept once, others conflict. */
+function dedupeInsertions(st: ListState): Map<string, Piece | null> {
+  const dropped = new Map<string, Piece | null>();
+  const oursByKey = new Map<string, Element>();
+  for (const e of st.ours) if (e.key !== null && st.matchOurs.sideToBase[e.index] === -1) oursByKey.set(e.key, e);
+  for (const e of st.theirs) {
+    if (e.key === null || st.matchTheirs.sideToBase[e.index] !== -1) continue;
+    const mine = oursByKey.get(e.key);
+    if (mine === undefined) continue;
+    if (mine.ident === e.ident) {
+      dropped.set(`theirs:${e.index}`, null);
+      continue;
+    }
+    const conflict: Conflict = { path: elementPath(st.path, e), kind: 'add/add', base: null, ours: mine.unit, theirs: e.unit };
+    dropped.set(`theirs:${e.index}`, null);
+    dropped.set(`ours:${mine.index}`, { kind: 'conflict', ours: mine.unit, theirs: e.unit, conflict });
+  }
+  return dropped;
+}
+
+/**
+ * One side's insertions (and its modifications of elements the other side removed), grouped by
+ * anchor: the last base element before them that the other side still has... or -1 at the start.
+ */
+function collectRuns(st: ListState, side: Side, other: Side, runs: Record<Side, Map<number, Piece[]>>, dropped: Map<string, Piece | null>): void {
+  const matching = side === 'ours' ? st.matchOurs : st.matchTheirs;
+  const otherMatching = other === 'ours' ? st.matchOurs : st.matchTheirs;
+  let anchor = -1;
+  const push = (piece: Piece): void => {
+    const run = runs[side].get(anchor) ?? [];
+    run.push(piece);
+    runs[side].set(anchor, run);
+  };
+  for (const e of st[side]) {
+    const b = matching.sideToBase[e.index]!;
+    if (b === -1) {
+      const replacement = dropped.get(`${side}:${e.index}`);
+      if (replacement === undefined) push({ kind: 'text', text: e.unit, ident: e.ident, key: e.key, side, index: e.index });
+      else if (replacement !== null) push(replacement);
+      continue;
+    }
+    if (otherMatching.baseToSide[b] !== -1) {
+      anchor = b;
+      continue;
+    }
+    // The other side removed this element: fine if this side left it alone, else a conflict.
+    const baseElement = st.base[b]!;
+    if (baseElement.ident === e.ident) continue;
+    const kind: ConflictKind = side === 'ours' ? 'modify/remove' : 'remove/modify';
+    const conflict: Conflict = { path: elementPath(st.path, baseElement), kind, base: baseElement.unit, ours: side === 'ours' ? e.unit : null, theirs: side === 'theirs' ? e.unit : null };
+    push({ kind: 'conflict', ours: conflict.ours ?? '', theirs: conflict.theirs ?? '', conflict });
+  }
+}
+
+/** A base element both sides kept: merged recursively, or a conflict between the two versions. */
+function mergeElement(st: ListState, b: number): Piece | null {
+  const base = st.base[b]!;
+  const o = st.ours[st.matchOurs.baseToSide[b]!]!;
+  const t = st.theirs[st.matchTheirs.baseToSide[b]!]!;
+  const path = elementPath(st.path, base);
+  const outcome = mergeNode(st.cx, base.node, o.node, t.node, path, { tryLines: true, depth: st.depth + 1 });
+  if (outcome.ok) {
+    st.conflicts.push(...outcome.conflicts);
+    return { kind: 'text', text: outcome.text, ident: o.ident, key: o.key, side: 'ours', index: o.index };
+  }
+  return { kind: 'conflict', ours: o.unit, theirs: t.unit, conflict: { ...outcome.conflict, path } };
+}
+
+/**
+ * Two insertions at one anchor. Unordered lists keep both (ours first) when all are named; ordered
+ * ones keep one when it contains the other, and otherwise conflict.
+ */
+function combineRuns(st: ListState, ours: Piece[], theirs: Piece[], unordered: boolean): Piece[] | null {
+  if (theirs.length === 0) return ours;
+  if (ours.length === 0) return theirs;
+  const named = (p: Piece): boolean => p.kind === 'text' && p.key !== null;
+  if (ours.some((p) => p.kind === 'conflict') || theirs.some((p) => p.kind === 'conflict')) return [...ours, ...theirs];
+  if (unordered && ours.every(named) && theirs.every(named)) return [...ours, ...theirs];
+  const identOf = (run: Piece[]): string => run.map((p) => (p.kind === 'text' ? p.ident : '')).join(' ');
+  const [oi, ti] = [identOf(ours), identOf(theirs)];
+  if (oi.includes(ti)) return ours;
+  if (ti.includes(oi)) return theirs;
+  // A module's statements are declarations and registrations (tests, plugins) more than steps of
+  // an algorithm: two features that each add some keep both, as their authors would.
+  if (unordered && st.moduleLevel) return [...ours, ...theirs];
+  const join = (run: Piece[]): string => run.map((p) => (p.kind === 'text' ? p.text : '')).join('');
+  const conflict: Conflict = { path: st.path, kind: 'insert/insert', base: null, ours: join(ours), theirs: join(theirs) };
+  return [{ kind: 'conflict', ours: conflict.ours ?? '', theirs: conflict.theirs ?? '', conflict }];
+}
+
+function elementsFor(st: ListState, side: Side | 'base'): Element[] {
+  return st[side];
+}
+
+/** Join pieces with the separators their sources used; conflicts carry their separator inside. */
+function renderPieces(st: ListState, pieces: Piece[], separator: string): string {
+  const out: string[] = [];
+  const sepBetween = (k: number): string => {
+    const prev = pieces[k - 1]!;
+    const cur = pieces[k]!;
+    if (prev.kind === 'text' && cur.kind === 'text' && prev.side === cur.side && cur.index === prev.index + 1) {
+      return elementsFor(st, prev.side)[prev.index]?.sepAfter ?? separator;
+    }
+    return separator;
+  };
+  for (let k = 0; k < pieces.length; k += 1) {
+    const piece = pieces[k]!;
+    const sepBefore = k === 0 || pieces[k - 1]!.kind === 'conflict' ? '' : sepBetween(k);
+    if (piece.kind === 'conflict') {
+      const sepAfter = k + 1 < pieces.length ? separator : '';
+      out.push(sepBefore, renderConflict(piece.ours, piece.theirs, sepAfter, st.cx.markers));
+      st.conflicts.push(piece.conflict);
+      continue;
+    }
+    out.push(sepBefore, placeText(st, piece, k));
+  }
+  return out.join('');
+}
+
+/** An element's text adjusted to its new place: the first element of a file has no line break before it. */
+function placeText(st: ListState, piece: Piece & { kind: 'text' }, position: number): string {
+  if (piece.side === 'base') return piece.text;
+  const first = elementsFor(st, piece.side)[0];
+  assert(first !== undefined, 'placeText: a piece comes from a non-empty list');
+  if (position === 0 && piece.index > 0 && !/^\s/.test(first.unit) && piece.text.startsWith('\n')) return piece.text.slice(1);
+  if (position > 0 && piece.index === 0 && !/^\s/.test(piece.text)) return `\n${piece.text}`;
+  return piece.text;
+}
+
+/** git's markers around two alternatives, on lines of their own. */
+function renderConflict(ours: string, theirs: string, sepAfter: string, markers: MarkerStyle = defaultMarkers): string {
+  const lead = ours.startsWith('\n') || theirs.startsWith('\n') ? '\n' : '';
+  const body = (text: string): string => {
+    const stripped = text.startsWith('\n') ? text.slice(1) : text;
+    return stripped === '' ? '' : `${stripped}${sepAfter}\n`;
+  };
+  return `${lead}${'<'.repeat(markers.size)} ${markers.ours}\n${body(ours)}${'='.repeat(markers.size)}\n${body(theirs)}${'>'.repeat(markers.size)} ${markers.theirs}`;
+}

@@ -1,0 +1,193 @@
+/**
+ * What the structured merge needs to know about syntax: parsing a version of a file, the children
+ * of a node as slots (single nodes and lists, in source order), the identity of list elements
+ * (their keys) and how a list orders its elements.
+ */
+import { ts } from 'ts-morph';
+import { isSourcePath, parseSource } from '../extract/segment.js';
+
+/** One version of a file: its text and its syntax tree. */
+export interface Version {
+  readonly text: string;
+  readonly sf: ts.SourceFile;
+}
+
+/** Parse one version; null when the parser reports syntax errors (such files merge by lines). */
+export function parseVersion(path: string, text: string): Version | null {
+  // A BOM shifts every position by one: such files are rare enough to merge by lines.
+  if (text.startsWith('\uFEFF')) return null;
+  const sf = isJsonPath(path) ? ts.parseJsonText(path, text) : parseSource(path, text);
+  if (syntaxErrorCount(sf) > 0) return null;
+  return { text, sf };
+}
+
+/** True when `text` parses without syntax errors as the file at `path`. */
+export function parsesCleanly(path: string, text: string): boolean {
+  const body = text.startsWith('\uFEFF') ? text.slice(1) : text;
+  return syntaxErrorCount(isJsonPath(path) ? ts.parseJsonText(path, body) : parseSource(path, body)) === 0;
+}
+
+/** JSON files (package.json, tsconfig.json...) merge structurally too: as one object literal. */
+export function isJsonPath(path: string): boolean {
+  const lower = path.toLowerCase();
+  // Lock files are regenerated, never merged by hand: their lines are all there is to merge.
+  if (lower.endsWith('package-lock.json') || lower.endsWith('npm-shrinkwrap.json')) return false;
+  return lower.endsWith('.json');
+}
+
+/** True when the structured merge applies to the file at `path`. */
+export function isStructuredPath(path: string): boolean {
+  return isSourcePath(path) || isJsonPath(path);
+}
+
+function syntaxErrorCount(sf: ts.SourceFile): number {
+  const diagnostics = (sf as unknown as { parseDiagnostics?: readonly unknown[] }).parseDiagnostics;
+  return diagnostics?.length ?? 0;
+}
+
+/** A child slot of a node: one node, or a list of nodes. */
+export type Slot = { readonly list: false; readonly node: ts.Node } | { readonly list: true; readonly nodes: ts.NodeArray<ts.Node> };
+
+/** The children of `node` in source order; null when they do not come in increasing positions. */
+export function slotsOf(node: ts.Node): Slot[] | null {
+  const slots: Slot[] = [];
+  ts.forEachChild(
+    node,
+    (child) => {
+      slots.push({ list: false, node: child });
+    },
+    (nodes) => {
+      slots.push({ list: true, nodes });
+    },
+  );
+  let pos = node.pos;
+  for (const slot of slots) {
+    const range = slotRange(slot);
+    if (range.pos < pos || range.end > node.end) return null;
+    pos = range.end;
+  }
+  return slots;
+}
+
+/** The text range a slot covers (leading trivia included). */
+export function slotRange(slot: Slot): { pos: number; end: number } {
+  return slot.list ? { pos: slot.nodes.pos, end: slot.nodes.end } : { pos: slot.node.pos, end: slot.node.end };
+}
+
+/** A fingerprint of a slot's shape, to tell whether three versions of a node line up. */
+export function slotShape(slot: Slot): string {
+  return slot.list ? 'list' : ts.SyntaxKind[slot.node.kind] ?? String(slot.node.kind);
+}
+
+/** The node's tokens without trivia, spaces collapsed: equal for changes of layout only. */
+export function identText(version: Version, node: ts.Node): string {
+  return version.text.slice(node.getStart(version.sf), node.end).replace(/\s+/g, ' ');
+}
+
+/**
+ * The key of a list element: its name among its siblings (`method:open`, `prop:a`, `spec:x`), or
+ * null for an anonymous element (a statement without a name, an array element).
+ */
+export function elementKey(version: Version, node: ts.Node, parent: ts.Node | null = null): string | null {
+  const named = declarationKey(version, node);
+  if (named !== null) return named;
+  if (ts.isImportSpecifier(node) || ts.isExportSpecifier(node)) return `spec:${node.name.text}`;
+  if (ts.isPropertyAssignment(node) || ts.isShorthandPropertyAssignment(node)) return `prop:${nameText(version, node.name)}`;
+  if (ts.isStringLiteral(node) && parent !== null && ts.isArrayLiteralExpression(parent)) return `string:${node.text}`;
+  if (parent !== null && (ts.isUnionTypeNode(parent) || ts.isIntersectionTypeNode(parent) || ts.isHeritageClause(parent))) return `type:${identText(version, node)}`;
+  if (ts.isSpreadAssignment(node) || ts.isJsxSpreadAttribute(node)) return `spread:${identText(version, node.expression)}`;
+  if (ts.isJsxAttribute(node)) return `attr:${version.text.slice(node.name.getStart(version.sf), node.name.end)}`;
+  if (ts.isEnumMember(node)) return `member:${nameText(version, node.name)}`;
+  if (ts.isCaseClause(node)) return `case:${identText(version, node.expression)}`;
+  if (ts.isDefaultClause(node)) return 'default';
+  if (ts.isBindingElement(node) && ts.isIdentifier(node.name)) return `bind:${node.name.text}`;
+  return memberKey(version, node);
+}
+
+function declarationKey(version: Version, node: ts.Node): string | null {
+  if (ts.isImportDeclaration(node)) return `import:${identText(version, node.moduleSpecifier)}${node.importClause?.isTypeOnly === true ? ':type' : ''}`;
+  if (ts.isExportDeclaration(node) && node.moduleSpecifier !== undefined) return `export:${identText(version, node.moduleSpecifier)}`;
+  if (ts.isExportAssignment(node)) return 'export:default';
+  if (ts.isFunctionDeclaration(node)) return `function:${node.name?.text ?? 'default'}`;
+  if (ts.isClassDeclaration(node)) return `class:${node.name?.text ?? 'default'}`;
+  if (ts.isInterfaceDeclaration(node)) return `interface:${node.name.text}`;
+  if (ts.isTypeAliasDeclaration(node)) return `type:${node.name.text}`;
+  if (ts.isEnumDeclaration(node)) return `enum:${node.name.text}`;
+  if (ts.isModuleDeclaration(node)) return `namespace:${identText(version, node.name)}`;
+  if (ts.isVariableStatement(node)) {
+    const names = node.declarationList.declarations.map((d) => identText(version, d.name));
+    return `variable:${names.join(',')}`;
+  }
+  if (ts.isExpressionStatement(node) && ts.isCallExpression(node.expression)) {
+    const first = node.expression.arguments[0];
+    if (first !== undefined && ts.isStringLiteralLike(first)) return `call:${identText(version, node.expression.expression)}(${first.text})`;
+  }
+  return null;
+}
+
+function memberKey(version: Version, node: ts.Node): string | null {
+  if (ts.isConstructorDeclaration(node)) return 'constructor';
+  if (ts.isIndexSignatureDeclaration(node)) return `index:${identText(version, node)}`;
+  const isStatic = ts.canHaveModifiers(node) && (ts.getModifiers(node) ?? []).some((m) => m.kind === ts.SyntaxKind.StaticKeyword);
+  const prefix = isStatic ? 'static ' : '';
+  if (ts.isMethodDeclaration(node) || ts.isMethodSignature(node)) return `method:${prefix}${nameText(version, node.name)}`;
+  if (ts.isPropertyDeclaration(node) || ts.isPropertySignature(node)) return `property:${prefix}${nameText(version, node.name)}`;
+  if (ts.isGetAccessorDeclaration(node)) return `get:${prefix}${nameText(version, node.name)}`;
+  if (ts.isSetAccessorDeclaration(node)) return `set:${prefix}${nameText(version, node.name)}`;
+  return null;
+}
+
+function nameText(version: Version, name: ts.Node): string {
+  if (ts.isIdentifier(name) || ts.isPrivateIdentifier(name)) return name.text;
+  if (ts.isStringLiteral(name) || ts.isNumericLiteral(name) || ts.isNoSubstitutionTemplateLiteral(name)) return name.text;
+  return identText(version, name);
+}
+
+/**
+ * Parents whose elements are an unordered set: both sides' additions are kept (ours first). In
+ * every other list, two insertions at one point conflict unless one contains the other.
+ */
+export function isUnorderedParent(parent: ts.Node): boolean {
+  return (
+    ts.isSourceFile(parent) ||
+    ts.isModuleBlock(parent) ||
+    ts.isClassLike(parent) ||
+    ts.isInterfaceDeclaration(parent) ||
+    ts.isTypeLiteralNode(parent) ||
+    ts.isEnumDeclaration(parent) ||
+    ts.isObjectLiteralExpression(parent) ||
+    ts.isNamedImports(parent) ||
+    ts.isNamedExports(parent) ||
+    ts.isJsxAttributes(parent) ||
+    ts.isCaseBlock(parent) ||
+    ts.isObjectBindingPattern(parent) ||
+    ts.isUnionTypeNode(parent) ||
+    ts.isIntersectionTypeNode(parent) ||
+    ts.isHeritageClause(parent)
+  );
+}
+
+/** The separator to put between two elements that were never neighbours, by parent kind. */
+export function defaultSeparator(parent: ts.Node): string {
+  if (
+    ts.isObjectLiteralExpression(parent) ||
+    ts.isArrayLiteralExpression(parent) ||
+    ts.isCallExpression(parent) ||
+    ts.isNewExpression(parent) ||
+    ts.isNamedImports(parent) ||
+    ts.isNamedExports(parent) ||
+    ts.isEnumDeclaration(parent) ||
+    ts.isObjectBindingPattern(parent) ||
+    ts.isArrayBindingPattern(parent) ||
+    ts.isFunctionLike(parent) ||
+    ts.isTypeReferenceNode(parent) ||
+    ts.isTupleTypeNode(parent) ||
+    ts.isVariableDeclarationList(parent)
+  ) {
+    return ',';
+  }
+  if (ts.isUnionTypeNode(parent)) return ' |';
+  if (ts.isIntersectionTypeNode(parent)) return ' &';
+  if (ts.isHeritageClause(parent)) return ',';
+  return '';
+}

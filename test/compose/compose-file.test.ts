@@ -1,0 +1,185 @@
+// composeFile on small cases: what commutes, what merges inside a declaration, what conflicts,
+// and the invariants (determinism, parse check, markers on their own lines).
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { composeFile } from '../../src/compose/file.js';
+import type { ComposeFileResult } from '../../src/compose/file.js';
+import { mergeLines } from '../../src/compose/diff3.js';
+import { parsesCleanly } from '../../src/compose/syntax.js';
+import { baseSeed, rng } from '../support/random.js';
+
+function compose(base: string, ours: string, theirs: string, path = 'a.ts'): ComposeFileResult {
+  return composeFile({ path, base, ours, theirs });
+}
+
+function clean(base: string, ours: string, theirs: string, path = 'a.ts'): string {
+  const result = compose(base, ours, theirs, path);
+  assert.deepEqual(result.conflicts, [], `expected a clean merge, got:\n${result.text}`);
+  assert.ok(parsesCleanly(path, result.text), 'a clean result parses');
+  return result.text;
+}
+
+const lines = (...items: string[]): string => `${items.join('\n')}\n`;
+
+describe('composeFile: declarations commute', () => {
+  it('keeps both sides\' new methods of one class, ours first', () => {
+    const base = lines('class A {', '  m() {', '    return 1;', '  }', '}');
+    const ours = lines('class A {', '  m() {', '    return 1;', '  }', '  n() {}', '}');
+    const theirs = lines('class A {', '  m() {', '    return 1;', '  }', '  o() {}', '}');
+    assert.equal(clean(base, ours, theirs), lines('class A {', '  m() {', '    return 1;', '  }', '  n() {}', '  o() {}', '}'));
+  });
+
+  it('merges edits of two neighbouring declarations that git reports as one conflict', () => {
+    const base = lines('const a = 1;', 'const b = 2;');
+    const text = clean(base, lines('const a = 10;', 'const b = 2;'), lines('const a = 1;', 'const b = 20;'));
+    assert.equal(text, lines('const a = 10;', 'const b = 20;'));
+    assert.equal(mergeLines(base, lines('const a = 10;', 'const b = 2;'), lines('const a = 1;', 'const b = 20;')).conflicts, 1);
+  });
+
+  it('keeps both sides\' new functions added at the end of a file', () => {
+    const base = lines('export function f() {}');
+    const text = clean(base, lines('export function f() {}', '', 'export function g() {}'), lines('export function f() {}', '', 'export function h() {}'));
+    assert.equal(text, lines('export function f() {}', '', 'export function g() {}', '', 'export function h() {}'));
+  });
+
+  it('takes one copy of the same change made on both sides', () => {
+    const base = lines('function f() {', '  return 1;', '}', 'function g() {}');
+    const ours = lines('function f() {', '  return 2;', '}', 'function g() {}', 'function k() {}');
+    const theirs = lines('function f() {', '  return 2;', '}', 'function g() {', '  return 3;', '}');
+    assert.equal(clean(base, ours, theirs), lines('function f() {', '  return 2;', '}', 'function g() {', '  return 3;', '}', 'function k() {}'));
+  });
+});
+
+describe('composeFile: imports merge by specifier', () => {
+  it('unites names both sides add to one import', () => {
+    const text = clean(lines("import { a } from 'x';", "import y from 'y';"), lines("import { a, b } from 'x';", "import y from 'y';"), lines("import { a, c } from 'x';", "import y from 'y';"));
+    assert.equal(text, lines("import { a, b, c } from 'x';", "import y from 'y';"));
+  });
+
+  it('honours a removal on one side and an addition on the other, without duplicates', () => {
+    const base = lines("import { a, b, c } from 'x';");
+    const text = clean(base, lines("import { a, c, d } from 'x';"), lines("import { a, b, c, d, e } from 'x';"));
+    assert.equal(text, lines("import { a, c, d, e } from 'x';"));
+  });
+
+  it('keeps both sides\' new imports at the same place', () => {
+    const base = lines("import a from 'a';", '', 'a();');
+    const text = clean(base, lines("import a from 'a';", "import b from 'b';", '', 'a();'), lines("import a from 'a';", "import c from 'c';", '', 'a();'));
+    assert.equal(text, lines("import a from 'a';", "import b from 'b';", "import c from 'c';", '', 'a();'));
+  });
+});
+
+describe('composeFile: inside declarations', () => {
+  it('unites object literal properties', () => {
+    const base = lines('const x = {', '  a: 1,', '  b: 2,', '};');
+    const text = clean(base, lines('const x = {', '  a: 1,', '  b: 2,', '  c: 3,', '};'), lines('const x = {', '  a: 1,', '  b: 2,', '  d: 4,', '};'));
+    assert.equal(text, lines('const x = {', '  a: 1,', '  b: 2,', '  c: 3,', '  d: 4,', '};'));
+  });
+
+  it('unites JSX attributes of one element', () => {
+    const base = lines('const V = () => (', '  <div a="1">', '    <span />', '  </div>', ');');
+    const ours = lines('const V = () => (', '  <div a="1" b="2">', '    <span />', '  </div>', ');');
+    const theirs = lines('const V = () => (', '  <div a="1" c="3">', '    <span />', '  </div>', ');');
+    assert.equal(clean(base, ours, theirs, 'v.tsx'), lines('const V = () => (', '  <div a="1" b="2" c="3">', '    <span />', '  </div>', ');'));
+  });
+
+  it('merges two edits of different statements of one function body on adjacent lines', () => {
+    const base = lines('function f() {', '  a();', '  b();', '}');
+    const text = clean(base, lines('function f() {', '  a(1);', '  b();', '}'), lines('function f() {', '  a();', '  b(2);', '}'));
+    assert.equal(text, lines('function f() {', '  a(1);', '  b(2);', '}'));
+  });
+
+  it('keeps both sides\' new interface members and switch cases', () => {
+    const base = lines('interface I {', '  a: string;', '}', 'function f(k: string) {', '  switch (k) {', "    case 'a':", '      return 1;', '  }', '}');
+    const ours = lines('interface I {', '  a: string;', '  b: number;', '}', 'function f(k: string) {', '  switch (k) {', "    case 'a':", '      return 1;', "    case 'b':", '      return 2;', '  }', '}');
+    const theirs = lines('interface I {', '  a: string;', '  c: boolean;', '}', 'function f(k: string) {', '  switch (k) {', "    case 'a':", '      return 1;', "    case 'c':", '      return 3;', '  }', '}');
+    const text = clean(base, ours, theirs);
+    assert.ok(text.includes('  b: number;\n  c: boolean;\n'), text);
+    assert.ok(text.includes("    case 'b':\n      return 2;\n    case 'c':\n      return 3;\n"), text);
+  });
+
+  it('unites dependencies of package.json and keeps them sorted', () => {
+    const base = lines('{', '  "dependencies": {', '    "a": "1",', '    "m": "1"', '  }', '}');
+    const ours = lines('{', '  "dependencies": {', '    "a": "1",', '    "b": "2",', '    "m": "1"', '  }', '}');
+    const theirs = lines('{', '  "dependencies": {', '    "a": "1",', '    "m": "1",', '    "z": "3"', '  }', '}');
+    assert.equal(clean(base, ours, theirs, 'package.json'), lines('{', '  "dependencies": {', '    "a": "1",', '    "b": "2",', '    "m": "1",', '    "z": "3"', '  }', '}'));
+  });
+});
+
+describe('composeFile: conflicts', () => {
+  it('reports one statement changed differently on both sides, with markers around it', () => {
+    const base = lines('function f() {', '  return 1;', '}');
+    const result = compose(base, lines('function f() {', '  return 2;', '}'), lines('function f() {', '  return 3;', '}'));
+    assert.equal(result.conflicts.length, 1);
+    assert.equal(result.conflicts[0]!.kind, 'modify/modify');
+    assert.ok(result.conflicts[0]!.path.startsWith('function:f'), result.conflicts[0]!.path);
+    assert.equal(result.text, lines('function f() {', '<<<<<<< ours', '  return 2;', '=======', '  return 3;', '>>>>>>> theirs', '}'));
+  });
+
+  it('reports remove against modify', () => {
+    const base = lines('function f() {', '  return 1;', '}', 'function g() {}');
+    const result = compose(base, lines('function g() {}'), lines('function f() {', '  return 3;', '}', 'function g() {}'));
+    assert.deepEqual(result.conflicts.map((c) => [c.kind, c.path]), [['remove/modify', 'function:f']]);
+    assert.ok(result.text.startsWith('<<<<<<< ours\n=======\nfunction f() {\n  return 3;\n}\n>>>>>>> theirs\n'), result.text);
+  });
+
+  it('treats two different insertions at one point of a statement list as a conflict', () => {
+    const base = lines('function f() {', '  a();', '}');
+    const result = compose(base, lines('function f() {', '  a();', '  b();', '}'), lines('function f() {', '  a();', '  c();', '}'));
+    assert.deepEqual(result.conflicts.map((c) => c.kind), ['insert/insert']);
+    assert.ok(result.text.includes('<<<<<<< ours\n  b();\n=======\n  c();\n>>>>>>> theirs\n'), result.text);
+  });
+
+  it('keeps the larger of two insertions when one contains the other', () => {
+    const base = lines('function f() {', '  a();', '}');
+    const text = clean(base, lines('function f() {', '  a();', '  b();', '}'), lines('function f() {', '  a();', '  b();', '  c();', '}'));
+    assert.equal(text, lines('function f() {', '  a();', '  b();', '  c();', '}'));
+  });
+
+  it('honours the marker size', () => {
+    const result = composeFile({ path: 'notes.txt', base: 'a\n', ours: 'b\n', theirs: 'c\n', markers: { size: 10, ours: 'ours', theirs: 'theirs' } });
+    assert.equal(result.text, '<<<<<<<<<< ours\nb\n==========\nc\n>>>>>>>>>> theirs\n');
+  });
+
+  it('never calls a result that does not parse clean', () => {
+    // Both sides parse; the line merge is clean but joins two halves into invalid syntax.
+    const base = lines('function f() {', '  return 1;', '}');
+    const ours = lines('function f() {', '  return 1;', '}', '}');
+    const theirs = lines('{', 'function f() {', '  return 1;', '}');
+    const result = compose(base, ours, theirs);
+    if (result.conflicts.length === 0) assert.ok(parsesCleanly('a.ts', result.text), result.text);
+  });
+});
+
+describe('composeFile: text files and invariants', () => {
+  it('merges other text files by lines as git merge-file does', () => {
+    const base = lines('a', 'b', 'c', 'd', 'e');
+    const result = compose(base, lines('A', 'b', 'c', 'd', 'e'), lines('a', 'b', 'c', 'd', 'E'), 'notes.md');
+    assert.deepEqual(result.conflicts, []);
+    assert.equal(result.text, lines('A', 'b', 'c', 'd', 'E'));
+    const conflict = compose(base, lines('x', 'b', 'c', 'd', 'e'), lines('y', 'b', 'c', 'd', 'e'), 'notes.md');
+    assert.equal(conflict.text, lines('<<<<<<< ours', 'x', '=======', 'y', '>>>>>>> theirs', 'b', 'c', 'd', 'e'));
+  });
+
+  it('keeps untouched bytes: CRLF, no final newline, tabs', () => {
+    const base = 'class A {\r\n\tm() {}\r\n}\r\nconst x = 1;';
+    const text = clean(base, 'class A {\r\n\tm() {}\r\n\tn() {}\r\n}\r\nconst x = 1;', 'class A {\r\n\tm() {}\r\n\to() {}\r\n}\r\nconst x = 1;');
+    assert.equal(text, 'class A {\r\n\tm() {}\r\n\tn() {}\r\n\to() {}\r\n}\r\nconst x = 1;');
+  });
+
+  it('gives the same bytes for the same inputs, on random edits (seed printed on failure)', () => {
+    const seed = baseSeed(20261121);
+    const random = rng(seed);
+    const names = ['a', 'b', 'c', 'd', 'e', 'f', 'g'];
+    const fn = (name: string, body: string): string => `export function ${name}() {\n  return ${body};\n}\n`;
+    for (let round = 0; round < 50; round += 1) {
+      const base = names.map((n) => fn(n, '0')).join('\n');
+      const edit = (): string => names.filter(() => !random.chance(0.1)).map((n) => fn(n, random.chance(0.3) ? String(random.int(9)) : '0')).join('\n');
+      const [ours, theirs] = [edit(), edit()];
+      const first = compose(base, ours, theirs);
+      const second = compose(base, ours, theirs);
+      assert.equal(first.text, second.text, `seed ${seed} round ${round}`);
+      if (first.conflicts.length === 0) assert.ok(parsesCleanly('a.ts', first.text), `seed ${seed} round ${round}: clean result parses`);
+    }
+  });
+});
