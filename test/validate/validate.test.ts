@@ -1,0 +1,124 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { buildFixtureRepo } from '../../fixtures/builder.js';
+import type { FixtureSpec } from '../../fixtures/builder.js';
+import { brokenSpec, cleanSpec, exportRenameSpec, signatureChangeSpec } from '../../fixtures/semantic.js';
+import { makeTempDir, removeTempDir } from '../../fixtures/tmp.js';
+import { GitRepo } from '../../src/git/index.js';
+import { gitBaseTree, proposalFromCommit } from '../../src/validate/git.js';
+import { jsBitsetBackend } from '../../src/validate/scoring/js-bitset.js';
+import { wasmBackend } from '../../src/validate/scoring/wasm.js';
+import type { AcuVerdict, ValidationResult } from '../../src/validate/result.js';
+import type { BaseTree, Proposal, ValidationRun } from '../../src/validate/validate.js';
+import { Validator } from '../../src/validate/validate.js';
+
+interface Loaded {
+  readonly repo: GitRepo;
+  readonly base: BaseTree;
+  readonly proposals: Proposal[];
+}
+
+const dirs: string[] = [];
+const repos: GitRepo[] = [];
+
+async function load(name: string, spec: FixtureSpec): Promise<Loaded> {
+  const dir = await makeTempDir(`validate-${name}`);
+  dirs.push(dir);
+  const { oids } = await buildFixtureRepo(dir, spec);
+  const repo = await GitRepo.open(dir);
+  repos.push(repo);
+  const base = await gitBaseTree(repo, oids.base!);
+  const proposals = [
+    await proposalFromCommit(repo, { base: oids.base!, commit: oids.ours!, site: 'paris' }),
+    await proposalFromCommit(repo, { base: oids.base!, commit: oids.theirs!, site: 'tokyo' }),
+  ];
+  return { repo, base, proposals };
+}
+
+function find(result: ValidationResult, where: string): AcuVerdict {
+  const verdict = result.acus.find((v) => v.where === where);
+  assert.ok(verdict !== undefined, `an ACU at ${where} in ${result.acus.map((v) => v.where).join(', ')}`);
+  return verdict;
+}
+
+function show(run: ValidationRun): string {
+  return JSON.stringify(run.result, null, 1);
+}
+
+describe('validation of composed batches', () => {
+  const validator = new Validator(jsBitsetBackend());
+  after(async () => {
+    validator.dispose();
+    for (const repo of repos) await repo.close();
+    for (const dir of dirs) await removeTempDir(dir);
+  });
+
+  it('rejects a call in the old shape of a function whose signature the other proposal changed, naming both ACUs', async () => {
+    const { base, proposals } = await load('signature', signatureChangeSpec);
+    const run = await validator.validate(base, proposals);
+    const { result } = run;
+    assert.equal(result.verdict, 'conflicts', show(run));
+    const call = find(result, 'src/app.ts#function:twice');
+    const signature = find(result, 'src/math.ts#function:scale');
+    assert.equal(call.verdict, 'conflict', show(run));
+    assert.equal(call.site, 'tokyo');
+    assert.equal(signature.site, 'paris');
+    assert.ok(call.reasons.some((r) => r.code === 'semantic-conflict' && r.message.startsWith('TS2554') && r.related.includes(signature.id)), show(run));
+    assert.deepEqual(result.conflicts.map((c) => [c.kind, [...c.acus].sort()]), [['semantic', [call.id, signature.id].sort()]]);
+    for (const v of result.acus.filter((a) => a !== call && a !== signature)) assert.equal(v.verdict, 'ok', `${v.where}: ${show(run)}`);
+    assert.equal(result.scores.fastPath, false, 'the two proposals interfere');
+  });
+
+  it('rejects an import of an export the other proposal renamed, naming both ACUs', async () => {
+    const { base, proposals } = await load('rename', exportRenameSpec);
+    const run = await validator.validate(base, proposals);
+    const { result } = run;
+    assert.equal(result.verdict, 'conflicts', show(run));
+    const importer = find(result, "src/main.ts#import:'./names.js'");
+    const removed = find(result, 'src/names.ts#function:greet');
+    assert.equal(importer.verdict, 'conflict', show(run));
+    assert.equal(removed.verdict, 'conflict', show(run));
+    assert.ok(importer.reasons.some((r) => r.code === 'semantic-conflict' && r.message.startsWith('TS2305') && r.related.includes(removed.id)), show(run));
+    assert.ok(result.conflicts.some((c) => c.acus.includes(importer.id) && c.acus.includes(removed.id)), show(run));
+    assert.equal(find(result, 'src/names.ts#function:welcome').verdict, 'ok');
+  });
+
+  it('accepts proposals that commute and do not interfere, on the fast path', async () => {
+    const { base, proposals } = await load('clean', cleanSpec);
+    const run = await validator.validate(base, proposals);
+    assert.equal(run.result.verdict, 'accept', show(run));
+    assert.equal(run.result.scores.fastPath, true, show(run));
+    assert.ok(run.result.acus.every((v) => v.verdict === 'ok'));
+  });
+
+  it('marks an ACU broken on its own as invalid', async () => {
+    const { base, proposals } = await load('broken', brokenSpec);
+    const run = await validator.validate(base, proposals);
+    assert.equal(run.result.verdict, 'reject', show(run));
+    const broken = find(run.result, 'src/app.ts#function:run');
+    assert.equal(broken.verdict, 'invalid');
+    assert.ok(broken.reasons.some((r) => r.code === 'type-error' && r.message.includes('nowhere')), show(run));
+    assert.ok(broken.reasons.some((r) => r.code === 'missing-name'), show(run));
+  });
+
+  describe('determinism', () => {
+    let loaded: Loaded;
+    before(async () => {
+      loaded = await load('determinism', signatureChangeSpec);
+    });
+
+    it('gives the same digest warm, cold, and with another scoring backend', async () => {
+      const first = await validator.validate(loaded.base, loaded.proposals);
+      const again = await validator.validate(loaded.base, loaded.proposals);
+      const fresh = new Validator(wasmBackend());
+      try {
+        const other = await fresh.validate(loaded.base, loaded.proposals);
+        assert.equal(again.digest, first.digest);
+        assert.equal(other.digest, first.digest);
+        assert.match(first.digest, /^[0-9a-f]{64}$/);
+      } finally {
+        fresh.dispose();
+      }
+    });
+  });
+});
