@@ -24,7 +24,7 @@ export async function gitPolicySettings(cwd: string): Promise<PolicySettings> {
   }
   const settings: Record<string, string | undefined> = {};
   for (const [field, key] of Object.entries(keys)) settings[field] = values.get(key.toLowerCase());
-  return settings as PolicySettings;
+  return settings;
 }
 
 /** The cluster document's policy section, as the document stores it (strings or numbers). */

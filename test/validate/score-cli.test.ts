@@ -27,7 +27,7 @@ describe('acu score', () => {
     assert.equal(code, 0, io.err());
     assert.match(io.out(), /^backend: js-bitset \(javascript\); auto: 3 ACUs/);
     assert.match(io.out(), /src\/math\.ts#function:scale/);
-    assert.match(io.out(), /  src\/app\.ts#function:run <-> src\/math\.ts#function:scale: 0, 1, \d+\n/);
+    assert.match(io.out(), / {2}src\/app\.ts#function:run <-> src\/math\.ts#function:scale: 0, 1, \d+\n/);
     assert.match(io.out(), /fast path: yes\n3 ACUs scored\n$/);
   });
 
