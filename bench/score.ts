@@ -148,11 +148,13 @@ async function benchValidation(files: number, batches: number): Promise<void> {
       const times: number[] = [];
       const checked: number[] = [];
       const verdicts = new Map<string, number>();
+      const slow: number[] = [];
       for (const [k, proposals] of batchesOf.entries()) {
         const started = performance.now();
         const run = await validator.validate(base, proposals);
         times.push(performance.now() - started);
         checked.push(run.result.checked.length);
+        if (k > 0 && !run.result.scores.fastPath) slow.push(times[k]!);
         verdicts.set(run.result.verdict, (verdicts.get(run.result.verdict) ?? 0) + 1);
         if (k === 0) console.log(`cold: ${times[0]!.toFixed(0)} ms (load ${run.timings.loadMs.toFixed(0)}, compose ${run.timings.composeMs.toFixed(0)}, score ${run.timings.scoreMs.toFixed(1)}, type-check ${run.timings.checkMs.toFixed(0)}; ${run.result.checked.length} files checked)`);
       }
@@ -160,6 +162,8 @@ async function benchValidation(files: number, batches: number): Promise<void> {
       const warm = times.slice(1).sort((a, b) => a - b);
       const p = (q: number): number => warm[Math.min(warm.length - 1, Math.floor(q * warm.length))] ?? 0;
       console.log(`warm: p50 ${p(0.5).toFixed(0)} ms, p90 ${p(0.9).toFixed(0)} ms, max ${(warm.at(-1) ?? 0).toFixed(0)} ms over ${warm.length} batches; files checked per batch: median ${median(checked.slice(1))}`);
+      slow.sort((a, b) => a - b);
+      console.log(`warm, batches not on the fast path (dependents checked too): ${slow.length}, p50 ${(slow[Math.floor(slow.length / 2)] ?? 0).toFixed(0)} ms, max ${(slow.at(-1) ?? 0).toFixed(0)} ms`);
       console.log(`verdicts: ${[...verdicts].map(([v, c]) => `${v} ${c}`).join(', ')}`);
       console.log(`bench:validate files=${files} cold_ms=${times[0]!.toFixed(0)} warm_p50_ms=${p(0.5).toFixed(0)}`);
     } finally {
