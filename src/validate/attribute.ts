@@ -95,6 +95,36 @@ export function causesOf(acus: readonly BatchAcu[], names: ReadonlySet<string>, 
   });
 }
 
+/** Repository paths without extension that a diagnostic's relative module specifiers name (`Cannot find module './a.js'`). */
+export function diagnosticModules(file: string, message: string): Set<string> {
+  const out = new Set<string>();
+  const dir = file.includes('/') ? file.slice(0, file.lastIndexOf('/')) : '';
+  for (const match of message.matchAll(/'(\.{1,2}\/[^']+)'/g)) {
+    const parts = dir === '' ? [] : dir.split('/');
+    for (const part of match[1]!.split('/')) {
+      if (part === '..') parts.pop();
+      else if (part !== '.') parts.push(part);
+    }
+    out.add(stripExtension(parts.join('/')));
+  }
+  return out;
+}
+
+function stripExtension(path: string): string {
+  return path.replace(/(\.d)?\.(ts|tsx|mts|cts|js|jsx|mjs|cjs)$/, '');
+}
+
+/** Whole-file ACUs (outside proposal `excluded`) that remove or rename away one of `modules` (paths without extension). */
+export function fileCausesOf(acus: readonly BatchAcu[], modules: ReadonlySet<string>, excluded: number | null): BatchAcu[] {
+  if (modules.size === 0) return [];
+  return acus.filter((entry) => {
+    const acu = entry.item.acu;
+    if (entry.proposal === excluded || acu.level !== 'file') return false;
+    const gone = acu.op === 'remove' ? acu.file : acu.op === 'move' ? acu.fromFile : null;
+    return gone !== null && modules.has(stripExtension(gone));
+  });
+}
+
 /** Identifiers inside a declaration that name one of its used names, by name. */
 export function usedIdentifiers(sf: ts.SourceFile, segment: Segment, acu: DeclAcu): Map<string, ts.Identifier[]> {
   const wanted = new Set(acu.uses);

@@ -12,7 +12,7 @@ import { qualifiedSymbol } from '../core/acu/model.js';
 import { assert } from '../core/errors.js';
 import { isSourcePath } from '../extract/segment.js';
 import type { BatchAcu, Outline } from './attribute.js';
-import { causesOf, diagnosticNames, outline, ownerOf, usedIdentifiers } from './attribute.js';
+import { causesOf, diagnosticModules, diagnosticNames, fileCausesOf, outline, ownerOf, usedIdentifiers } from './attribute.js';
 import { composeBatch } from './compose-batch.js';
 import type { BaseTree, BatchComposition } from './compose-batch.js';
 import type { AcuReason, AcuVerdict, ConflictRecord, UnattributedDiagnostic, ValidationResult } from './result.js';
@@ -165,7 +165,8 @@ export class Validator {
     const symbol = this.outlineOf(d.file, text)?.symbolAt(d.start) ?? null;
     const owner = ownerOf(acus, d.file, symbol);
     const names = diagnosticNames(this.session.sourceFile(d.file), d.start, d.length, d.message);
-    const causes = causesOf(acus, names, owner?.proposal ?? null);
+    const excluded = owner?.proposal ?? null;
+    const causes = [...causesOf(acus, names, excluded), ...fileCausesOf(acus, diagnosticModules(d.file, d.message), excluded)];
     const message = `TS${d.code}: ${d.message}`;
     const base = { file: d.file, line: d.line, message };
     if (owner !== null && causes.length > 0) {

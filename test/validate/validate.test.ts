@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { buildFixtureRepo } from '../../fixtures/builder.js';
 import type { FixtureSpec } from '../../fixtures/builder.js';
-import { brokenSpec, cleanSpec, exportRenameSpec, signatureChangeSpec } from '../../fixtures/semantic.js';
+import { brokenSpec, cleanSpec, exportRenameSpec, fileRemovalSpec, signatureChangeSpec } from '../../fixtures/semantic.js';
 import { makeTempDir, removeTempDir } from '../../fixtures/tmp.js';
 import { GitRepo } from '../../src/git/index.js';
 import { gitBaseTree, proposalFromCommit } from '../../src/validate/git.js';
@@ -81,6 +81,17 @@ describe('validation of composed batches', () => {
     assert.ok(importer.reasons.some((r) => r.code === 'semantic-conflict' && r.message.startsWith('TS2305') && r.related.includes(removed.id)), show(run));
     assert.ok(result.conflicts.some((c) => c.acus.includes(importer.id) && c.acus.includes(removed.id)), show(run));
     assert.equal(find(result, 'src/names.ts#function:welcome').verdict, 'ok');
+  });
+
+  it('rejects an import of a module the other proposal deletes, naming the deletion', async () => {
+    const { base, proposals } = await load('removal', fileRemovalSpec);
+    const run = await validator.validate(base, proposals);
+    const { result } = run;
+    assert.equal(result.verdict, 'conflicts', show(run));
+    const importer = find(result, "src/names.ts#import:'./math.js'");
+    const deletion = find(result, 'src/math.ts');
+    assert.equal(importer.verdict, 'conflict', show(run));
+    assert.ok(importer.reasons.some((r) => r.code === 'semantic-conflict' && r.message.startsWith('TS2307') && r.related.includes(deletion.id)), show(run));
   });
 
   it('accepts proposals that commute and do not interfere, on the fast path', async () => {
