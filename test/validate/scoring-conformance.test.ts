@@ -71,7 +71,10 @@ async function candidates(): Promise<Candidate[]> {
     { label: 'cpu-reference', make: () => Promise.resolve(cpuReferenceBackend()), nMax: 200 },
     { label: 'js-bitset', make: () => Promise.resolve(jsBitsetBackend()), nMax: 300 },
   ];
-  if (wasmAvailable()) list.push({ label: 'wasm-popcount', make: () => Promise.resolve(wasmBackend()), nMax: 300 });
+  if (wasmAvailable()) {
+    list.push({ label: 'wasm-popcount', make: () => Promise.resolve(wasmBackend()), nMax: 300 });
+    list.push({ label: 'wasm-popcount (rows)', make: () => Promise.resolve(wasmBackend('rows')), nMax: 300 });
+  }
   if ((await loadGpuJs()).ok) {
     const auto = await gpuJsAutoMode();
     const modes = [...new Set(['cpu', 'webasm', ...(auto === null ? [] : [auto])])];

@@ -92,14 +92,17 @@ const hitsLoop = (acc: number, row: number): number[] => countedLoop(L.k, L.kEnd
 /** address = base + (index << 2) */
 const cell = (base: number, index: number[]): number[] => [...get(base), ...index, ...i32(2), op.i32Shl, op.i32Add];
 
-function tileBody(): number[] {
+/** The tile function; `full` computes every ordered cell of the tile (one direction, no transposed write). */
+function tileBody(full: boolean): number[] {
   const header = headerFields.flatMap((_, at) => [...i32(0), ...load32(at * 4), ...set(L.n + at)]);
   const pairBody = [
     ...get(L.uses), ...get(L.j), ...i32(8), op.i32Shl, op.i32Add, ...set(L.uj),
     ...i32(0), ...set(L.a), ...get(L.ki0), ...set(L.k), ...get(L.ki1), ...set(L.kEnd), ...hitsLoop(L.a, L.uj),
-    ...i32(0), ...set(L.b),
-    ...get(L.defOff), ...get(L.j), ...i32(2), op.i32Shl, op.i32Add, ...tee(L.tmp), ...load32(0), ...set(L.k),
-    ...get(L.tmp), ...load32(4), ...set(L.kEnd), ...hitsLoop(L.b, L.ui),
+    ...(full ? [] : [
+      ...i32(0), ...set(L.b),
+      ...get(L.defOff), ...get(L.j), ...i32(2), op.i32Shl, op.i32Add, ...tee(L.tmp), ...load32(0), ...set(L.k),
+      ...get(L.tmp), ...load32(4), ...set(L.kEnd), ...hitsLoop(L.b, L.ui),
+    ]),
     ...get(L.sketch), ...get(L.j), ...i32(4), op.i32Shl, op.i32Add, ...set(L.tmp),
     ...get(L.simTab),
     ...get(L.ski0), ...get(L.tmp), ...load64(0), op.i64Xor, op.i64Popcnt,
@@ -109,7 +112,7 @@ function tileBody(): number[] {
     ...get(L.emi), ...get(L.empty), ...get(L.j), op.i32Add, op.i32Load8u, 0, 0, op.i32Or, op.i32Eqz,
     op.select, ...set(L.s),
     ...cell(L.cells, [...get(L.rowI), ...get(L.j), op.i32Add]), ...get(L.a), ...get(L.s), op.i32Or, ...store32(),
-    ...cell(L.cells, [...get(L.j), ...get(L.n), op.i32Mul, ...get(L.i), op.i32Add]), ...get(L.b), ...get(L.s), op.i32Or, ...store32(),
+    ...(full ? [] : [...cell(L.cells, [...get(L.j), ...get(L.n), op.i32Mul, ...get(L.i), op.i32Add]), ...get(L.b), ...get(L.s), op.i32Or, ...store32()]),
   ];
   const rowBody = [
     ...get(L.i), ...i32(1), op.i32Add, ...get(L.j0), ...get(L.diag), op.select, ...set(L.j),
@@ -127,15 +130,29 @@ function tileBody(): number[] {
   return [...uleb(code.length), ...code];
 }
 
-/** The module's bytes: imports `env.mem`, exports `tile(i0, i1, j0, j1, diagonal)`. */
+/**
+ * The module's bytes: imports `env.mem`, exports `tile(i0, i1, j0, j1, diagonal)` (upper-triangle
+ * pairs, both directions written) and `rows(i0, i1, j0, j1, 0)` (every ordered cell, row-major).
+ */
 export function scoringModuleBytes(): Uint8Array {
   const type = section(1, [1, 0x60, 5, op.i32, op.i32, op.i32, op.i32, op.i32, 0]);
   const imports = section(2, [1, ...utf8Name('env'), ...utf8Name('mem'), 0x02, 0x00, 1]);
-  const functions = section(3, [1, 0]);
-  const exports = section(7, [1, ...utf8Name('tile'), 0x00, 0]);
-  const code = section(10, [1, ...tileBody()]);
+  const functions = section(3, [2, 0, 0]);
+  const exports = section(7, [2, ...utf8Name('tile'), 0x00, 0, ...utf8Name('rows'), 0x00, 1]);
+  const code = section(10, [2, ...tileBody(false), ...tileBody(true)]);
   return new Uint8Array([0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, ...type, ...imports, ...functions, ...exports, ...code]);
 }
+
+/**
+ * From this many ACUs on, every ordered cell is computed row by row (`rows`) instead of the upper
+ * triangle with transposed writes (`tile`): past about 128 MB of cells the scattered transposed
+ * writes cost more than computing each pair twice (measured here at N = 8,192: 206-314 against
+ * 51-157 M pairs/s; at N = 4,096 the triangle was ahead, 166-280 against 196-237).
+ */
+export const rowsMinAcus = 6144;
+
+/** How the module walks the matrix: by the rule above, or forced (tests cover both paths). */
+export type WasmLayout = 'auto' | 'triangle' | 'rows';
 
 /** Bytes of wasm32 memory addressable at most. */
 const memoryBytesMax = 4 * 1024 * 1024 * 1024 - 65536;
@@ -155,28 +172,33 @@ const wasmApi: WasmApi | undefined = (globalThis as { WebAssembly?: WasmApi }).W
 
 let compiled: object | null = null;
 
+type TileFunction = (i0: number, i1: number, j0: number, j1: number, diagonal: number) => void;
+
 /** A module instance and its memory, kept between batches so that warm calls fault no new pages. */
 export class WasmArena {
   private memory: { readonly buffer: ArrayBuffer; grow?: (pages: number) => number } | null = null;
   private tile: ((i0: number, i1: number, j0: number, j1: number, diagonal: number) => void) | null = null;
+  private rows: ((i0: number, i1: number, j0: number, j1: number, diagonal: number) => void) | null = null;
 
   /** The memory, at least `bytes` long, and the tile function bound to it. */
-  prepare(bytes: number): { buffer: ArrayBuffer; tile: (i0: number, i1: number, j0: number, j1: number, diagonal: number) => void } {
+  prepare(bytes: number): { buffer: ArrayBuffer; tile: TileFunction; rows: TileFunction } {
     assert(wasmApi !== undefined, 'wasm: WebAssembly exists (checked by wasmAvailable)');
-    if (this.memory === null || this.tile === null || this.memory.buffer.byteLength < bytes) {
+    if (this.memory === null || this.tile === null || this.rows === null || this.memory.buffer.byteLength < bytes) {
       const memory = new wasmApi.Memory({ initial: Math.ceil(bytes / 65536) });
       compiled ??= new wasmApi.Module(scoringModuleBytes());
       const instance = new wasmApi.Instance(compiled, { env: { mem: memory } });
       this.memory = memory;
-      this.tile = instance.exports.tile as (i0: number, i1: number, j0: number, j1: number, diagonal: number) => void;
+      this.tile = instance.exports.tile as TileFunction;
+      this.rows = instance.exports.rows as TileFunction;
     }
-    return { buffer: this.memory.buffer, tile: this.tile };
+    return { buffer: this.memory.buffer, tile: this.tile, rows: this.rows };
   }
 
   /** Let the memory go. */
   release(): void {
     this.memory = null;
     this.tile = null;
+    this.rows = null;
   }
 }
 
@@ -184,7 +206,7 @@ export class WasmArena {
  * Compute pair scores in WebAssembly. The cells are a view into the arena's memory: valid until
  * the arena's next use (a fresh arena, the default, is never reused).
  */
-export function wasmPairScores(features: BatchFeatures, arena: WasmArena = new WasmArena()): PairScores {
+export function wasmPairScores(features: BatchFeatures, arena: WasmArena = new WasmArena(), walk: WasmLayout = 'auto'): PairScores {
   assert(sketchWords === 4, 'wasm: the module reads 128-bit sketches');
   assert(nameWords === 64, 'wasm: the module reads 256-byte name sets');
   const n = features.n;
@@ -203,7 +225,7 @@ export function wasmPairScores(features: BatchFeatures, arena: WasmArena = new W
   place('simTab', (sketchWords * 32 + 1) * 4);
   place('cells', n * n * 4);
   assert(at <= memoryBytesMax, `wasm: a batch of ${n} ACUs fits in 4 GiB`);
-  const { buffer, tile } = arena.prepare(at);
+  const { buffer, tile, rows } = arena.prepare(at);
   new Int32Array(buffer, 0, headerFields.length).set(headerFields.map((field) => layout[field]));
   new Uint32Array(buffer, layout.uses, features.uses.length).set(features.uses);
   new Int32Array(buffer, layout.defOff, sparse.offsets.length).set(sparse.offsets);
@@ -215,9 +237,13 @@ export function wasmPairScores(features: BatchFeatures, arena: WasmArena = new W
   new Uint32Array(buffer, layout.sketch, features.sketch.length).set(features.sketch);
   new Uint8Array(buffer, layout.empty, n).set(features.empty);
   new Int32Array(buffer, layout.simTab, sketchWords * 32 + 1).set(similarityTable());
-  for (let i0 = 0; i0 < n; i0 += tileSize) {
-    const i1 = Math.min(i0 + tileSize, n);
-    for (let j0 = i0; j0 < n; j0 += tileSize) tile(i0, i1, j0, Math.min(j0 + tileSize, n), j0 === i0 ? 1 : 0);
+  if (walk === 'rows' || (walk === 'auto' && n >= rowsMinAcus)) {
+    for (let i0 = 0; i0 < n; i0 += tileSize) rows(i0, Math.min(i0 + tileSize, n), 0, n, 0);
+  } else {
+    for (let i0 = 0; i0 < n; i0 += tileSize) {
+      const i1 = Math.min(i0 + tileSize, n);
+      for (let j0 = i0; j0 < n; j0 += tileSize) tile(i0, i1, j0, Math.min(j0 + tileSize, n), j0 === i0 ? 1 : 0);
+    }
   }
   const cells = new Int32Array(buffer, layout.cells, n * n);
   // A reused arena holds an earlier batch's cells; the module writes every cell but the diagonal.
@@ -231,12 +257,12 @@ export function wasmAvailable(): boolean {
 }
 
 /** The wasm-popcount backend. Its results are valid until its next call (they live in its arena). */
-export function wasmBackend(): ScoringBackend {
+export function wasmBackend(layout: WasmLayout = 'auto'): ScoringBackend {
   const arena = new WasmArena();
   return {
     name: 'wasm-popcount',
-    detail: 'webassembly',
-    pairScores: (features) => Promise.resolve(wasmPairScores(features, arena)),
+    detail: layout === 'auto' ? 'webassembly' : `webassembly, ${layout}`,
+    pairScores: (features) => Promise.resolve(wasmPairScores(features, arena, layout)),
     dispose: () => arena.release(),
   };
 }
