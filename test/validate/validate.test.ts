@@ -11,6 +11,8 @@ import { wasmBackend } from '../../src/validate/scoring/wasm.js';
 import type { AcuVerdict, ValidationResult } from '../../src/validate/result.js';
 import type { BaseTree, Proposal, ValidationRun } from '../../src/validate/validate.js';
 import { Validator } from '../../src/validate/validate.js';
+import { policyConflicts } from '../../src/validate/conflicts.js';
+import { resolveConflict } from '../../src/core/policy/index.js';
 
 interface Loaded {
   readonly repo: GitRepo;
@@ -67,6 +69,12 @@ describe('validation of composed batches', () => {
     assert.deepEqual(result.conflicts.map((c) => [c.kind, [...c.acus].sort()]), [['semantic', [call.id, signature.id].sort()]]);
     for (const v of result.acus.filter((a) => a !== call && a !== signature)) assert.equal(v.verdict, 'ok', `${v.where}: ${show(run)}`);
     assert.equal(result.scores.fastPath, false, 'the two proposals interfere');
+    const [conflict] = policyConflicts(result);
+    assert.ok(conflict !== undefined);
+    const paris = conflict.a.site === 'paris' ? 'keep-a' : 'keep-b';
+    const choice = resolveConflict({ kind: 'site-priority', sites: ['paris'] }, conflict, { votes: new Map(), elapsedTicks: 0 });
+    assert.deepEqual(choice, { kind: 'choice', resolution: paris, reason: 'site priority (paris)' });
+    assert.equal(conflict.a.interference + conflict.b.interference, 1, 'scale is used by twice');
   });
 
   it('rejects an import of an export the other proposal renamed, naming both ACUs', async () => {
