@@ -8,9 +8,7 @@
  *
  * Paths are repository paths, mounted under `/repo/`. The compiler is the one ts-morph bundles.
  */
-import { readFileSync } from 'node:fs';
-import { dirname } from 'node:path';
-import { ts } from 'ts-morph';
+import { Project, ts } from 'ts-morph';
 import { assert } from '../core/errors.js';
 
 /** The virtual root the repository is mounted at. */
@@ -64,18 +62,30 @@ export function compilerOptionsFrom(tsconfigText: string | null): ts.CompilerOpt
   return options;
 }
 
-const libTexts = new Map<string, string | null>();
+/**
+ * Where lib files live in the virtual file system. The compiler ts-morph bundles has no lib files
+ * on disk: ts-morph carries them and serves them to its own in-memory projects under this folder.
+ */
+const libDir = '/node_modules/typescript/lib/';
+const libTexts = new Map<string, string>();
+const libSetsLoaded = new Set<string>();
+
+/**
+ * Load the lib files `options` need, once per process and lib set, through a throwaway in-memory
+ * ts-morph project (its program reads them from ts-morph's own copy: public API only).
+ */
+function loadLibs(options: ts.CompilerOptions): void {
+  const key = JSON.stringify([options.target ?? null, options.lib ?? null, options.noLib ?? false]);
+  if (libSetsLoaded.has(key)) return;
+  const project = new Project({ useInMemoryFileSystem: true, compilerOptions: { target: options.target, lib: options.lib, noLib: options.noLib, types: [] } });
+  project.createSourceFile('/acu-lib-probe.ts', 'export {};\n');
+  for (const sf of project.getProgram().compilerObject.getSourceFiles()) {
+    if (sf.fileName.startsWith(libDir)) libTexts.set(sf.fileName, sf.text);
+  }
+  libSetsLoaded.add(key);
+}
 
 function readLib(fileName: string): string | null {
-  if (!libTexts.has(fileName)) {
-    let text: string | null = null;
-    try {
-      text = readFileSync(fileName, 'utf8');
-    } catch {
-      text = null;
-    }
-    libTexts.set(fileName, text);
-  }
   return libTexts.get(fileName) ?? null;
 }
 
@@ -83,44 +93,46 @@ function readLib(fileName: string): string | null {
 const registry = ts.createDocumentRegistry(true, '/');
 
 interface FileState {
-  text: string;
-  version: number;
-  snapshot: ts.IScriptSnapshot;
+  readonly text: string;
+  /** Unique per text in the process, so two views share a parsed file exactly when they share its text. */
+  readonly version: string;
+  readonly snapshot: ts.IScriptSnapshot;
 }
 
-/** A warm type-checking session. Not thread-safe; one batch at a time. */
-export class TypeCheckSession {
-  private readonly files = new Map<string, FileState>();
-  private readonly baseTexts = new Map<string, string>();
-  private readonly baseDiagnostics = new Map<string, DiagnosticRecord[]>();
+let versionCounter = 0;
+
+function fileState(text: string): FileState {
+  versionCounter += 1;
+  return { text, version: String(versionCounter), snapshot: ts.ScriptSnapshot.fromString(text) };
+}
+
+/**
+ * One language service over one set of files. Its program is rebuilt only when its project version
+ * moves, and then from the previous program (unchanged files keep their parsed and bound trees).
+ */
+class View {
+  files = new Map<string, FileState>();
   private rootNames: string[] = [];
   private projectVersion = 0;
-  private options: ts.CompilerOptions;
-  private readonly service: ts.LanguageService;
-  private readonly libDir: string;
-  private overlaid = new Set<string>();
-  /** The base tree's id, or null before the first. */
-  baseId: string | null = null;
+  readonly service: ts.LanguageService;
 
-  constructor(options: ts.CompilerOptions = defaultCompilerOptions) {
-    this.options = options;
-    this.libDir = `${dirname(ts.getDefaultLibFilePath(options))}/`;
+  constructor(private readonly options: () => ts.CompilerOptions) {
     const host: ts.LanguageServiceHost = {
-      getCompilationSettings: () => this.options,
+      getCompilationSettings: () => this.options(),
       getProjectVersion: () => String(this.projectVersion),
       getScriptFileNames: () => this.rootNames,
-      getScriptVersion: (fileName) => String(this.files.get(fileName)?.version ?? 0),
+      getScriptVersion: (fileName) => this.files.get(fileName)?.version ?? '0',
       getScriptSnapshot: (fileName) => {
         const state = this.files.get(fileName);
         if (state !== undefined) return state.snapshot;
-        const lib = fileName.startsWith(this.libDir) ? readLib(fileName) : null;
+        const lib = fileName.startsWith(libDir) ? readLib(fileName) : null;
         return lib === null ? undefined : ts.ScriptSnapshot.fromString(lib);
       },
       getCurrentDirectory: () => repoRoot,
-      getDefaultLibFileName: (o) => ts.getDefaultLibFilePath(o),
-      fileExists: (fileName) => this.files.has(fileName) || (fileName.startsWith(this.libDir) && readLib(fileName) !== null),
-      readFile: (fileName) => this.files.get(fileName)?.text ?? (fileName.startsWith(this.libDir) ? (readLib(fileName) ?? undefined) : undefined),
-      directoryExists: (dir) => dir.startsWith(this.libDir) || this.hasDirectory(dir),
+      getDefaultLibFileName: (o) => libDir + ts.getDefaultLibFileName(o),
+      fileExists: (fileName) => this.files.has(fileName) || readLib(fileName) !== null,
+      readFile: (fileName) => this.files.get(fileName)?.text ?? readLib(fileName) ?? undefined,
+      directoryExists: (dir) => libDir.startsWith(dir.endsWith('/') ? dir : `${dir}/`) || dir.startsWith(libDir) || this.hasDirectory(dir),
       getDirectories: () => [],
       useCaseSensitiveFileNames: () => true,
     };
@@ -133,23 +145,53 @@ export class TypeCheckSession {
     return false;
   }
 
-  private put(path: string, text: string | null): void {
-    const fileName = repoRoot + path;
-    const current = this.files.get(fileName);
-    if (text === null) {
-      if (current !== undefined) {
-        this.files.delete(fileName);
-        this.projectVersion += 1;
-      }
-      return;
-    }
-    if (current?.text === text) return;
-    this.files.set(fileName, { text, version: (current?.version ?? 0) + 1, snapshot: ts.ScriptSnapshot.fromString(text) });
+  /** Replace the file set; the program follows on the next query. */
+  replace(files: Map<string, FileState>): void {
+    this.files = files;
+    this.rootNames = [...files.keys()].filter((name) => isProgramPath(name.slice(repoRoot.length))).sort();
     this.projectVersion += 1;
   }
 
-  private refreshRoots(): void {
-    this.rootNames = [...this.files.keys()].filter((name) => isProgramPath(name.slice(repoRoot.length))).sort();
+  /** Force the next query to build a program (the options changed). */
+  invalidate(): void {
+    this.projectVersion += 1;
+  }
+
+  program(): ts.Program {
+    const program = this.service.getProgram();
+    assert(program !== undefined, 'the language service has a program');
+    return program;
+  }
+
+  diagnosticsOf(path: string): DiagnosticRecord[] {
+    const fileName = repoRoot + path;
+    const state = this.files.get(fileName);
+    if (state === undefined || !isProgramPath(path)) return [];
+    const raw = [...this.service.getSyntacticDiagnostics(fileName), ...this.service.getSemanticDiagnostics(fileName)];
+    return raw.map((d) => record(path, state.text, d)).sort(compareDiagnostics);
+  }
+}
+
+/**
+ * A warm type-checking session. Two views share one document registry: the base view holds the
+ * base tree and keeps its program (and its type checker, with everything it has resolved) for as
+ * long as the base stays; the composed view is the base with a batch's files laid over it, and
+ * gets a new program per batch, built from its previous one. Not thread-safe; one batch at a time.
+ */
+export class TypeCheckSession {
+  private options: ts.CompilerOptions;
+  private readonly base: View;
+  private readonly composed: View;
+  private readonly baseDiagnostics = new Map<string, DiagnosticRecord[]>();
+  private overlaid = new Map<string, string | null>();
+  /** The base tree's id, or null before the first. */
+  baseId: string | null = null;
+
+  constructor(options: ts.CompilerOptions = defaultCompilerOptions) {
+    this.options = options;
+    loadLibs(options);
+    this.base = new View(() => this.options);
+    this.composed = new View(() => this.options);
   }
 
   /**
@@ -157,95 +199,76 @@ export class TypeCheckSession {
    * their versions, so a new base costs only the files that differ.
    */
   setBase(id: string, files: ReadonlyMap<string, string>, options: ts.CompilerOptions = this.options): void {
-    this.clearOverlay();
-    if (options !== this.options) {
+    if (JSON.stringify(options) !== JSON.stringify(this.options)) {
+      loadLibs(options);
       this.options = options;
-      this.projectVersion += 1;
+      this.base.invalidate();
+      this.composed.invalidate();
     }
-    for (const path of [...this.baseTexts.keys()]) {
-      if (!files.has(path)) {
-        this.put(path, null);
-        this.baseTexts.delete(path);
-      }
-    }
+    const next = new Map<string, FileState>();
     for (const [path, text] of files) {
-      this.put(path, text);
-      this.baseTexts.set(path, text);
+      const current = this.base.files.get(repoRoot + path);
+      next.set(repoRoot + path, current?.text === text ? current : fileState(text));
     }
     if (this.baseId !== id) this.baseDiagnostics.clear();
     this.baseId = id;
-    this.refreshRoots();
+    this.base.replace(next);
+    this.overlaid = new Map();
+    this.composed.replace(new Map(next));
   }
 
   /** The base text of a path, or null. */
   baseText(path: string): string | null {
-    return this.baseTexts.get(path) ?? null;
+    return this.base.files.get(repoRoot + path)?.text ?? null;
   }
 
-  /** All base paths, sorted. */
-  basePaths(): string[] {
-    return [...this.baseTexts.keys()].sort();
-  }
-
-  /** Put composed texts over the base (null deletes a path). */
+  /** Lay composed texts over the base (null deletes a path); replaces the previous overlay. */
   overlay(changes: ReadonlyMap<string, string | null>): void {
-    this.clearOverlay();
+    const files = new Map(this.base.files);
     for (const [path, text] of changes) {
-      this.put(path, text);
-      this.overlaid.add(path);
+      if (text === null) files.delete(repoRoot + path);
+      else files.set(repoRoot + path, this.base.files.get(repoRoot + path)?.text === text ? this.base.files.get(repoRoot + path)! : fileState(text));
     }
-    this.refreshRoots();
-  }
-
-  /** Back to the base texts. */
-  clearOverlay(): void {
-    if (this.overlaid.size === 0) return;
-    for (const path of this.overlaid) this.put(path, this.baseTexts.get(path) ?? null);
-    this.overlaid = new Set();
-    this.refreshRoots();
+    this.overlaid = new Map(changes);
+    this.composed.replace(files);
   }
 
   /** Diagnostics of the base state for `paths` (cached until the base changes). */
   baseDiagnosticsOf(paths: readonly string[]): Map<string, DiagnosticRecord[]> {
     const out = new Map<string, DiagnosticRecord[]>();
-    const missing = paths.filter((path) => !this.baseDiagnostics.has(path));
-    if (missing.length > 0) {
-      const saved = new Map([...this.overlaid].map((path) => [path, this.files.get(repoRoot + path)?.text ?? null] as const));
-      this.clearOverlay();
-      for (const path of missing) this.baseDiagnostics.set(path, this.diagnosticsOf(path));
-      if (saved.size > 0) this.overlay(saved);
+    for (const path of paths) {
+      if (!this.baseDiagnostics.has(path)) this.baseDiagnostics.set(path, this.base.diagnosticsOf(path));
+      out.set(path, this.baseDiagnostics.get(path) ?? []);
     }
-    for (const path of paths) out.set(path, this.baseDiagnostics.get(path) ?? []);
     return out;
   }
 
-  /** Syntactic and semantic diagnostics of one file in the current state (empty for a file not in the program). */
+  /** Syntactic and semantic diagnostics of one file after composition (empty for a file not in the program). */
   diagnosticsOf(path: string): DiagnosticRecord[] {
-    const fileName = repoRoot + path;
-    if (!this.files.has(fileName) || !isProgramPath(path)) return [];
-    const raw = [...this.service.getSyntacticDiagnostics(fileName), ...this.service.getSemanticDiagnostics(fileName)];
-    const text = this.files.get(fileName)!.text;
-    return raw.map((d) => record(path, text, d)).sort(compareDiagnostics);
+    return this.composed.diagnosticsOf(path);
   }
 
-  /** The current program (composed state after {@link overlay}). */
+  /** The composed program. */
   program(): ts.Program {
-    const program = this.service.getProgram();
-    assert(program !== undefined, 'the language service has a program');
-    return program;
+    return this.composed.program();
   }
 
-  /** The source file of a path in the current program, or undefined. */
+  /** The base program. */
+  baseProgram(): ts.Program {
+    return this.base.program();
+  }
+
+  /** The source file of a path in the composed program, or undefined. */
   sourceFile(path: string): ts.SourceFile | undefined {
     return this.program().getSourceFile(repoRoot + path);
   }
 
   /**
-   * Paths whose imports resolve to one of `paths` (direct dependents), in the current state,
+   * Paths whose imports resolve to one of `paths` (direct dependents) in the base program,
    * sorted. Resolution is the compiler's own, with the session's options.
    */
   dependentsOf(paths: ReadonlySet<string>): string[] {
-    const program = this.program();
+    const program = this.base.program();
     const out = new Set<string>();
     for (const sf of program.getSourceFiles()) {
       if (!sf.fileName.startsWith(repoRoot)) continue;
@@ -261,9 +284,10 @@ export class TypeCheckSession {
     return [...out].sort();
   }
 
-  /** Drop the service (and its program). */
+  /** Drop the services (and their programs). */
   dispose(): void {
-    this.service.dispose();
+    this.base.service.dispose();
+    this.composed.service.dispose();
   }
 }
 

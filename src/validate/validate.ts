@@ -116,7 +116,6 @@ export class Validator {
     const changed = [...composition.changes.keys()].filter((path) => isProgramPath(path) || isSourcePath(path));
     const touched = new Set(changed.filter(isProgramPath));
     this.parseCheck(composition, changed.filter((path) => !isProgramPath(path)), acus, findings);
-    this.session.clearOverlay();
     const dependents = fastPath ? [] : this.session.dependentsOf(touched);
     const checked = [...new Set([...touched, ...dependents])].sort();
     const before = this.session.baseDiagnosticsOf(checked.filter((path) => this.session.baseText(path) !== null));
