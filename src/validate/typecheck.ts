@@ -184,6 +184,7 @@ export class TypeCheckSession {
   private readonly composed: View;
   private readonly baseDiagnostics = new Map<string, DiagnosticRecord[]>();
   private overlaid = new Map<string, string | null>();
+  private lastComposed: ts.Program | null = null;
   /** The base tree's id, or null before the first. */
   baseId: string | null = null;
 
@@ -230,7 +231,14 @@ export class TypeCheckSession {
       else files.set(repoRoot + path, this.base.files.get(repoRoot + path)?.text === text ? this.base.files.get(repoRoot + path)! : fileState(text));
     }
     this.overlaid = new Map(changes);
+    const previous = this.lastComposed;
     this.composed.replace(files);
+    // Every batch gets a fresh type checker: a checker's messages (union member order, say) can
+    // depend on what it resolved before, and a replica that validated other batches first must
+    // print the same messages as one that did not. Unchanged files make the service keep the old
+    // program, checker included, so drop it then.
+    if (this.composed.program() === previous) this.composed.service.cleanupSemanticCache();
+    this.lastComposed = this.composed.program();
   }
 
   /** Diagnostics of the base state for `paths` (cached until the base changes). */

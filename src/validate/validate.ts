@@ -141,13 +141,17 @@ export class Validator {
     }
   }
 
-  /** Diagnostics after composition that were not there before, matched by file, code, message and enclosing declaration. */
+  /**
+   * Diagnostics after composition that were not there before, matched by file, code and enclosing
+   * declaration, and counted. Messages are left out of the match: the base view's long-lived
+   * checker may word a type differently (union member order) depending on what it checked before.
+   */
   private newDiagnostics(path: string, before: readonly DiagnosticRecord[], after: readonly DiagnosticRecord[], text: string): DiagnosticRecord[] {
     if (after.length === 0) return [];
     const baseText = this.session.baseText(path);
     const baseOutline = baseText === null || before.length === 0 ? null : this.outlineOf(path, baseText);
     const afterOutline = this.outlineOf(path, text);
-    const key = (d: DiagnosticRecord, o: Outline | null): string => `${d.code}\u0000${d.message}\u0000${o?.symbolAt(d.start) ?? ''}`;
+    const key = (d: DiagnosticRecord, o: Outline | null): string => `${d.code}\u0000${o?.symbolAt(d.start) ?? ''}`;
     const counts = new Map<string, number>();
     for (const d of before) counts.set(key(d, baseOutline), (counts.get(key(d, baseOutline)) ?? 0) + 1);
     const fresh: DiagnosticRecord[] = [];
