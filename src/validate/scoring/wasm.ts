@@ -56,13 +56,14 @@ function section(id: number, body: number[]): number[] {
 // Parameters 0..4: i0, i1, j0, j1, diagonal. Locals 5.. as named here.
 const L = {
   i0: 0, i1: 1, j0: 2, j1: 3, diag: 4,
-  n: 5, uses: 6, defOff: 7, defPairs: 8, sketch: 9, empty: 10, simTab: 11, cells: 12, spare: 13,
+  n: 5, uses: 6, ovr: 7, defPairs: 8, sketch: 9, empty: 10, simTab: 11, cells: 12, slots: 13,
   i: 14, j: 15, k: 16, kEnd: 17, a: 18, b: 19, ui: 20, uj: 21, emi: 22, s: 23, ki0: 24, ki1: 25, rowI: 26, tmp: 27,
-  ski0: 28, ski1: 29,
+  w0i: 28, v0i: 29, w1i: 30, v1i: 31, sj: 32,
+  ski0: 33, ski1: 34,
 } as const;
 
 /** Header words at address 0: where the module finds its arrays. */
-const headerFields = ['n', 'uses', 'defOff', 'defPairs', 'sketch', 'empty', 'simTab', 'cells'] as const;
+const headerFields = ['n', 'uses', 'ovr', 'defPairs', 'sketch', 'empty', 'simTab', 'cells', 'slots'] as const;
 const headerBytes = 64;
 
 const get = (local: number): number[] => [op.localGet, local];
@@ -97,10 +98,16 @@ function tileBody(full: boolean): number[] {
   const header = headerFields.flatMap((_, at) => [...i32(0), ...load32(at * 4), ...set(L.n + at)]);
   const pairBody = [
     ...get(L.uses), ...get(L.j), ...i32(8), op.i32Shl, op.i32Add, ...set(L.uj),
-    ...i32(0), ...set(L.a), ...get(L.ki0), ...set(L.k), ...get(L.ki1), ...set(L.kEnd), ...hitsLoop(L.a, L.uj),
+    ...get(L.v0i), ...get(L.uj), ...get(L.w0i), op.i32Add, ...load32(0), op.i32And, op.i32Popcnt,
+    ...get(L.v1i), ...get(L.uj), ...get(L.w1i), op.i32Add, ...load32(0), op.i32And, op.i32Popcnt,
+    op.i32Add, ...set(L.a),
+    ...get(L.ki0), ...set(L.k), ...get(L.ki1), ...set(L.kEnd), ...hitsLoop(L.a, L.uj),
     ...(full ? [] : [
-      ...i32(0), ...set(L.b),
-      ...get(L.defOff), ...get(L.j), ...i32(2), op.i32Shl, op.i32Add, ...tee(L.tmp), ...load32(0), ...set(L.k),
+      ...get(L.slots), ...get(L.j), ...i32(4), op.i32Shl, op.i32Add, ...set(L.sj),
+      ...get(L.sj), ...load32(4), ...get(L.ui), ...get(L.sj), ...load32(0), op.i32Add, ...load32(0), op.i32And, op.i32Popcnt,
+      ...get(L.sj), ...load32(12), ...get(L.ui), ...get(L.sj), ...load32(8), op.i32Add, ...load32(0), op.i32And, op.i32Popcnt,
+      op.i32Add, ...set(L.b),
+      ...get(L.ovr), ...get(L.j), ...i32(3), op.i32Shl, op.i32Add, ...tee(L.tmp), ...load32(0), ...set(L.k),
       ...get(L.tmp), ...load32(4), ...set(L.kEnd), ...hitsLoop(L.b, L.ui),
     ]),
     ...get(L.sketch), ...get(L.j), ...i32(4), op.i32Shl, op.i32Add, ...set(L.tmp),
@@ -116,8 +123,10 @@ function tileBody(full: boolean): number[] {
   ];
   const rowBody = [
     ...get(L.i), ...i32(1), op.i32Add, ...get(L.j0), ...get(L.diag), op.select, ...set(L.j),
-    ...get(L.defOff), ...get(L.i), ...i32(2), op.i32Shl, op.i32Add, ...tee(L.tmp), ...load32(0), ...set(L.ki0),
+    ...get(L.ovr), ...get(L.i), ...i32(3), op.i32Shl, op.i32Add, ...tee(L.tmp), ...load32(0), ...set(L.ki0),
     ...get(L.tmp), ...load32(4), ...set(L.ki1),
+    ...get(L.slots), ...get(L.i), ...i32(4), op.i32Shl, op.i32Add, ...tee(L.tmp), ...load32(0), ...set(L.w0i),
+    ...get(L.tmp), ...load32(4), ...set(L.v0i), ...get(L.tmp), ...load32(8), ...set(L.w1i), ...get(L.tmp), ...load32(12), ...set(L.v1i),
     ...get(L.uses), ...get(L.i), ...i32(8), op.i32Shl, op.i32Add, ...set(L.ui),
     ...get(L.sketch), ...get(L.i), ...i32(4), op.i32Shl, op.i32Add, ...tee(L.tmp), ...load64(0), ...set(L.ski0),
     ...get(L.tmp), ...load64(8), ...set(L.ski1),
@@ -125,7 +134,7 @@ function tileBody(full: boolean): number[] {
     ...get(L.i), ...get(L.n), op.i32Mul, ...set(L.rowI),
     ...countedLoop(L.j, L.j1, pairBody),
   ];
-  const locals = [2, ...uleb(L.tmp - L.n + 1), op.i32, 2, op.i64];
+  const locals = [2, ...uleb(L.sj - L.n + 1), op.i32, 2, op.i64];
   const code = [...locals, ...header, ...get(L.i0), ...set(L.i), ...countedLoop(L.i, L.i1, rowBody), op.end];
   return [...uleb(code.length), ...code];
 }
@@ -153,6 +162,9 @@ export const rowsMinAcus = 6144;
 
 /** How the module walks the matrix: by the rule above, or forced (tests cover both paths). */
 export type WasmLayout = 'auto' | 'triangle' | 'rows';
+
+/** Define words per ACU read from fixed slots; more go through the overflow loop. */
+const inlineDefineWords = 2;
 
 /** Bytes of wasm32 memory addressable at most. */
 const memoryBytesMax = 4 * 1024 * 1024 * 1024 - 65536;
@@ -211,14 +223,15 @@ export function wasmPairScores(features: BatchFeatures, arena: WasmArena = new W
   assert(nameWords === 64, 'wasm: the module reads 256-byte name sets');
   const n = features.n;
   const sparse = sparseDefines(features);
-  const layout: Record<(typeof headerFields)[number], number> = { n, uses: 0, defOff: 0, defPairs: 0, sketch: 0, empty: 0, simTab: 0, cells: 0 };
+  const layout: Record<(typeof headerFields)[number], number> = { n, uses: 0, ovr: 0, defPairs: 0, sketch: 0, empty: 0, simTab: 0, cells: 0, slots: 0 };
   let at = headerBytes;
   const place = (key: Exclude<keyof typeof layout, 'n'>, bytes: number): void => {
     layout[key] = at;
     at = align(at + bytes, 16);
   };
   place('uses', features.uses.byteLength);
-  place('defOff', sparse.offsets.byteLength);
+  place('ovr', n * 8);
+  place('slots', n * 16);
   place('defPairs', sparse.words.length * 8);
   place('sketch', features.sketch.byteLength);
   place('empty', features.empty.byteLength);
@@ -228,7 +241,21 @@ export function wasmPairScores(features: BatchFeatures, arena: WasmArena = new W
   const { buffer, tile, rows } = arena.prepare(at);
   new Int32Array(buffer, 0, headerFields.length).set(headerFields.map((field) => layout[field]));
   new Uint32Array(buffer, layout.uses, features.uses.length).set(features.uses);
-  new Int32Array(buffer, layout.defOff, sparse.offsets.length).set(sparse.offsets);
+  // The first two non-zero define words of each ACU sit in fixed slots (byte offset in a uses row,
+  // value; zeros when absent: they add nothing), read without a loop; the rest, rarely any, are an
+  // overflow range of the define-word list.
+  const ovr = new Int32Array(buffer, layout.ovr, n * 2);
+  const slots = new Uint32Array(buffer, layout.slots, n * 4);
+  slots.fill(0);
+  for (let i = 0; i < n; i += 1) {
+    const [from, to] = [sparse.offsets[i]!, sparse.offsets[i + 1]!];
+    for (let k = from; k < Math.min(from + inlineDefineWords, to); k += 1) {
+      slots[i * 4 + 2 * (k - from)] = sparse.words[k]! * 4;
+      slots[i * 4 + 2 * (k - from) + 1] = sparse.values[k]!;
+    }
+    ovr[2 * i] = Math.min(from + inlineDefineWords, to);
+    ovr[2 * i + 1] = to;
+  }
   const pairs = new Uint32Array(buffer, layout.defPairs, sparse.words.length * 2);
   for (let k = 0; k < sparse.words.length; k += 1) {
     pairs[2 * k] = sparse.words[k]! * 4;
