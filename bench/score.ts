@@ -1,5 +1,5 @@
 /**
- * `npm run bench:score [-- --sizes 256,1024,4096,8192] [--reps 3] [--gpujs-max 4096] [--no-typecheck]`
+ * `npm run bench:score [-- --sizes 256,1024,4096,8192] [--reps 3] [--gpujs-max 8192] [--no-typecheck]`
  *
  * 1. Pair scoring for each N: every backend available here (cpu-reference up to N = 1,024; gpu.js
  *    in each mode it offers, up to --gpujs-max since its CPU modes are slow), warm (the second and
@@ -178,7 +178,7 @@ async function main(): Promise<void> {
   const args = process.argv.slice(2);
   const sizes = option(args, '--sizes', '256,1024,4096,8192').split(',').map(Number);
   const reps = Number(option(args, '--reps', '3'));
-  const gpujsMax = Number(option(args, '--gpujs-max', '4096'));
+  const gpujsMax = Number(option(args, '--gpujs-max', '8192'));
   console.log(`# bench:score on ${cpus()[0]?.model ?? 'unknown CPU'} (${cpus().length} cores), node ${process.version}, ${new Date().toISOString().slice(0, 10)}`);
   const autoLines = await benchScoring(sizes, reps, gpujsMax);
   if (!args.includes('--no-typecheck')) await benchValidation(Number(option(args, '--files', '500')), Number(option(args, '--batches', '21')));

@@ -35,6 +35,8 @@ export function randomFeatures(r: Rng, n: number): BatchFeatures {
   const vocabulary = 1 + r.int(nameBits);
   for (let i = 0; i < n; i += 1) {
     for (let k = r.int(5); k > 0; k -= 1) setBit(f.defines, i, r.int(vocabulary));
+    // Now and then an ACU that defines many names (a long import or export list).
+    if (r.chance(0.03)) for (let k = r.int(60); k > 0; k -= 1) setBit(f.defines, i, r.int(vocabulary));
     for (let k = r.int(24); k > 0; k -= 1) setBit(f.uses, i, r.int(vocabulary));
     if (r.chance(0.02)) for (let w = 0; w < nameWords; w += 1) f.uses[i * nameWords + w] = r.int(0x1_0000_0000);
     for (let w = 0; w < sketchWords; w += 1) f.sketch[i * sketchWords + w] = r.int(0x1_0000_0000);

@@ -97,16 +97,18 @@ export async function gpuJsAutoMode(): Promise<string | null> {
 
 // The kernel is transpiled by gpu.js from this function's source: plain arithmetic on numbers,
 // fixed loop bounds from constants, no closures. It runs on floats; every value stays an integer
-// below 2^24, so each operation is exact.
-function cellKernel(this: { thread: { x: number; y: number }; constants: { halves: number; sketchHalves: number; matchesHalf: number; minhashCount: number } }, defines: number[], uses: number[], sketch: number[], empty: number[]): number {
+// below 2^24, so each operation is exact. The defined names come as up to `slots` (index, value)
+// pairs of non-zero 16-bit halves per ACU (value 0 for an unused slot): the zero halves the
+// definition also ANDs contribute nothing.
+function cellKernel(this: { thread: { x: number; y: number }; constants: { halves: number; slots: number; sketchHalves: number; matchesHalf: number; minhashCount: number } }, slotIndex: number[], slotValue: number[], uses: number[], sketch: number[], empty: number[]): number {
   const i = this.thread.y;
   const j = this.thread.x;
   if (i === j) return 0;
   let hits = 0;
-  for (let w = 0; w < this.constants.halves; w++) {
-    const d = defines[i * this.constants.halves + w]!;
+  for (let k = 0; k < this.constants.slots; k++) {
+    const d = slotValue[i * this.constants.slots + k]!;
     if (d !== 0) {
-      let v = d & uses[j * this.constants.halves + w]!;
+      let v = d & uses[j * this.constants.halves + slotIndex[i * this.constants.slots + k]!]!;
       v = v - ((v >> 1) & 0x5555);
       v = (v & 0x3333) + ((v >> 2) & 0x3333);
       v = (v + (v >> 4)) & 0x0f0f;
@@ -127,6 +129,32 @@ function cellKernel(this: { thread: { x: number; y: number }; constants: { halve
     if (matches > this.constants.matchesHalf) similar = Math.floor(((matches - this.constants.matchesHalf) * 125) / 8);
   }
   return similar * 4096 + hits;
+}
+
+/** Define halves as slots: the smallest power of two (at least 4) that holds every ACU's non-zero halves. */
+function defineSlots(defines: Float32Array, n: number): { slots: number; index: Float32Array; value: Float32Array } {
+  const halvesPerAcu = nameWords * 2;
+  let most = 0;
+  for (let i = 0; i < n; i += 1) {
+    let count = 0;
+    for (let h = 0; h < halvesPerAcu; h += 1) if (defines[i * halvesPerAcu + h] !== 0) count += 1;
+    most = Math.max(most, count);
+  }
+  let slots = 4;
+  while (slots < most) slots *= 2;
+  const index = new Float32Array(n * slots);
+  const value = new Float32Array(n * slots);
+  for (let i = 0; i < n; i += 1) {
+    let k = 0;
+    for (let h = 0; h < halvesPerAcu; h += 1) {
+      const v = defines[i * halvesPerAcu + h]!;
+      if (v === 0) continue;
+      index[i * slots + k] = h;
+      value[i * slots + k] = v;
+      k += 1;
+    }
+  }
+  return { slots, index, value };
 }
 
 /** 32-bit words as 16-bit halves, low half first, as floats. */
@@ -162,13 +190,22 @@ export async function gpuJsBackend(mode?: string): Promise<ScoringBackend> {
     });
   }
   const gpu = new load.module.GPU(mode === undefined ? {} : { mode });
-  const kernel = gpu.createKernel(cellKernel)
-    .setConstants({ halves: nameWords * 2, sketchHalves: sketchWords * 2, matchesHalf: minhashCount / 2, minhashCount })
-    .setLoopMaxIterations(nameWords * 2)
-    .setPrecision('single')
-    .setTactic('precision')
-    .setDynamicOutput(true)
-    .setDynamicArguments(true);
+  // One kernel per slot count: constants are compiled in.
+  const kernels = new Map<number, GpuKernel>();
+  const kernelFor = (slots: number): GpuKernel => {
+    let kernel = kernels.get(slots);
+    if (kernel === undefined) {
+      kernel = gpu.createKernel(cellKernel)
+        .setConstants({ halves: nameWords * 2, slots, sketchHalves: sketchWords * 2, matchesHalf: minhashCount / 2, minhashCount })
+        .setLoopMaxIterations(nameWords * 2)
+        .setPrecision('single')
+        .setTactic('precision')
+        .setDynamicOutput(true)
+        .setDynamicArguments(true);
+      kernels.set(slots, kernel);
+    }
+    return kernel;
+  };
   const detail = gpu.mode;
   return {
     name: 'gpujs',
@@ -176,9 +213,11 @@ export async function gpuJsBackend(mode?: string): Promise<ScoringBackend> {
     pairScores: async (features: BatchFeatures): Promise<PairScores> => {
       const n = features.n;
       if (n === 0) return { n, cells: new Int32Array(0) };
+      const defines = defineSlots(halves(features.defines), n);
+      const kernel = kernelFor(defines.slots);
       kernel.setOutput([n, n]);
       const empty = Float32Array.from(features.empty);
-      const result: unknown = await kernel(halves(features.defines), halves(features.uses), halves(features.sketch), empty);
+      const result: unknown = await kernel(defines.index, defines.value, halves(features.uses), halves(features.sketch), empty);
       return { n, cells: copyCells(result, n) };
     },
     dispose: () => {
