@@ -85,6 +85,30 @@ export function diagnosticNames(sf: ts.SourceFile | undefined, start: number, le
   return names;
 }
 
+/**
+ * Identifiers of the innermost statement (or class member, or declaration) holding `start`: the
+ * fallback when the diagnostic's own span names nothing another ACU changed (`const x: number =
+ * f()` reports at `x` when `f`'s return type changed).
+ */
+export function statementNames(sf: ts.SourceFile | undefined, start: number): Set<string> {
+  const names = new Set<string>();
+  if (sf === undefined) return names;
+  let statement: ts.Node | null = null;
+  const visit = (node: ts.Node): void => {
+    if (node.getStart(sf) > start || node.end <= start) return;
+    const parent = node.parent as ts.Node | undefined;
+    if (parent !== undefined && (ts.isBlock(parent) || ts.isSourceFile(parent) || ts.isModuleBlock(parent) || ts.isCaseClause(parent) || ts.isDefaultClause(parent) || ts.isClassLike(parent))) statement = node;
+    ts.forEachChild(node, visit);
+  };
+  ts.forEachChild(sf, visit);
+  const collect = (node: ts.Node): void => {
+    if (ts.isIdentifier(node)) names.add(node.text);
+    ts.forEachChild(node, collect);
+  };
+  if (statement !== null) collect(statement);
+  return names;
+}
+
 /** ACUs (outside proposal `excluded`) that define, change or remove one of `names`. */
 export function causesOf(acus: readonly BatchAcu[], names: ReadonlySet<string>, excluded: number | null): BatchAcu[] {
   return acus.filter((entry) => {

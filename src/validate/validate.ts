@@ -12,7 +12,7 @@ import { qualifiedSymbol } from '../core/acu/model.js';
 import { assert } from '../core/errors.js';
 import { isSourcePath } from '../extract/segment.js';
 import type { BatchAcu, Outline } from './attribute.js';
-import { causesOf, diagnosticModules, diagnosticNames, fileCausesOf, outline, ownerOf, usedIdentifiers } from './attribute.js';
+import { causesOf, diagnosticModules, diagnosticNames, fileCausesOf, outline, ownerOf, statementNames, usedIdentifiers } from './attribute.js';
 import { composeBatch } from './compose-batch.js';
 import type { BaseTree, BatchComposition } from './compose-batch.js';
 import type { AcuReason, AcuVerdict, ConflictRecord, UnattributedDiagnostic, ValidationResult } from './result.js';
@@ -169,7 +169,8 @@ export class Validator {
     const owner = ownerOf(acus, d.file, symbol);
     const names = diagnosticNames(this.session.sourceFile(d.file), d.start, d.length, d.message);
     const excluded = owner?.proposal ?? null;
-    const causes = [...causesOf(acus, names, excluded), ...fileCausesOf(acus, diagnosticModules(d.file, d.message), excluded)];
+    let causes = [...causesOf(acus, names, excluded), ...fileCausesOf(acus, diagnosticModules(d.file, d.message), excluded)];
+    if (causes.length === 0) causes = causesOf(acus, statementNames(this.session.sourceFile(d.file), d.start), excluded);
     const message = `TS${d.code}: ${d.message}`;
     const base = { file: d.file, line: d.line, message };
     if (owner !== null && causes.length > 0) {
@@ -179,7 +180,8 @@ export class Validator {
         findings.conflict('semantic', owner.index, cause.index, d.file, message);
       }
     } else if (owner !== null) {
-      findings.add(owner.index, { code: 'type-error', ...base }, []);
+      // TypeScript numbers syntax errors 1000-1999.
+      findings.add(owner.index, { code: d.code < 2000 ? 'parse-error' : 'type-error', ...base }, []);
     } else if (causes.length > 0) {
       for (const cause of causes) findings.add(cause.index, { code: 'breaks-dependent', ...base }, []);
     } else {

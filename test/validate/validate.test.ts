@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { buildFixtureRepo } from '../../fixtures/builder.js';
 import type { FixtureSpec } from '../../fixtures/builder.js';
-import { brokenSpec, cleanSpec, exportRenameSpec, fileRemovalSpec, signatureChangeSpec } from '../../fixtures/semantic.js';
+import { brokenSpec, cleanSpec, exportRenameSpec, fileRemovalSpec, returnTypeSpec, signatureChangeSpec } from '../../fixtures/semantic.js';
 import { makeTempDir, removeTempDir } from '../../fixtures/tmp.js';
 import { GitRepo } from '../../src/git/index.js';
 import { gitBaseTree, proposalFromCommit } from '../../src/validate/git.js';
@@ -100,6 +100,20 @@ describe('validation of composed batches', () => {
     const deletion = find(result, 'src/math.ts');
     assert.equal(importer.verdict, 'conflict', show(run));
     assert.ok(importer.reasons.some((r) => r.code === 'semantic-conflict' && r.message.startsWith('TS2307') && r.related.includes(deletion.id)), show(run));
+  });
+
+  it('attributes a changed return type: a conflict with the new typed use, a break of the untouched one', async () => {
+    const { base, proposals } = await load('return', returnTypeSpec);
+    const run = await validator.validate(base, proposals);
+    const { result } = run;
+    assert.equal(result.verdict, 'reject', show(run));
+    const changed = find(result, 'src/math.ts#function:unit');
+    const use = find(result, 'src/math.ts#function:three');
+    assert.equal(use.verdict, 'conflict', show(run));
+    assert.ok(use.reasons.some((r) => r.code === 'semantic-conflict' && r.message.startsWith('TS2322') && r.related.includes(changed.id)), show(run));
+    assert.equal(changed.verdict, 'invalid', 'it breaks src/use.ts, which no ACU touches');
+    assert.ok(changed.reasons.some((r) => r.code === 'breaks-dependent' && r.file === 'src/use.ts'), show(run));
+    assert.deepEqual(result.unattributed, []);
   });
 
   it('accepts proposals that commute and do not interfere, on the fast path', async () => {
