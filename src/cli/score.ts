@@ -36,7 +36,9 @@ backend; docs/scoring.md defines them.
 
   <rev>, <range>       one commit (default HEAD) or a range (A..B)
   -n, --max-count      at most this many commits, the newest
-  --backend <name>     auto (default), cpu-reference, js-bitset, wasm-popcount, gpujs
+  --backend <name>     auto (default), cpu-reference, js-bitset, wasm-popcount, gpujs (in
+                       gpu.js's own choice of mode), or gpujs:<mode> with mode one of gpu,
+                       headlessgl, webgl, webgl2, webgpu, webasm, cpu
   --json               one JSON document`;
 
 function parse(argv: readonly string[]): ScoreOptions {

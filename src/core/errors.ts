@@ -21,6 +21,7 @@ export type AcuErrorCode =
   | 'ERR_IO'
   | 'ERR_CONFIG'
   | 'ERR_MERGE_INPUT'
+  | 'ERR_BACKEND_UNAVAILABLE'
   | 'ERR_INTERRUPTED';
 
 /** Optional context carried by an {@link AcuError}. */

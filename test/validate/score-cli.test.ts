@@ -60,3 +60,18 @@ describe('acu score', () => {
     await assert.rejects(configuredPolicy(dir), /acu.policy: unknown policy 'dice'/);
   });
 });
+
+describe('acu score --backend gpujs without gpu.js', () => {
+  it('fails with a coded error and a hint, or runs when gpu.js loads', async () => {
+    const scratch = await makeTempDir('score-gpujs');
+    try {
+      await buildFixtureRepo(scratch, signatureChangeSpec);
+      const io = bufferIo(scratch, {});
+      const code = await runCli(['score', '--backend', 'gpujs:cpu'], io);
+      if (code === 0) assert.match(io.out(), /^backend: gpujs \(cpu\); forced \(gpu\.js mode cpu\)/);
+      else assert.match(io.err(), /^error: the gpujs scoring backend is unavailable: .*\nhint: install gpu\.js/);
+    } finally {
+      await removeTempDir(scratch);
+    }
+  });
+});

@@ -185,7 +185,7 @@ function copyCells(result: unknown, n: number): Int32Array {
 export async function gpuJsBackend(mode?: string): Promise<ScoringBackend> {
   const load = await loadGpuJs();
   if (!load.ok) {
-    throw new AcuError('ERR_CONFIG', `the gpujs scoring backend is unavailable: ${load.reason}`, {
+    throw new AcuError('ERR_BACKEND_UNAVAILABLE', `the gpujs scoring backend is unavailable: ${load.reason}`, {
       hint: "install gpu.js (npm install gpu.js), or choose another backend with --backend",
     });
   }

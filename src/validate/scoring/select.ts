@@ -19,8 +19,11 @@ import { gpuJsAutoMode, gpuJsBackend, gpuModes, loadGpuJs } from './gpujs.js';
 import { jsBitsetBackend } from './js-bitset.js';
 import { wasmAvailable, wasmBackend } from './wasm.js';
 
-/** A backend name or `auto`. */
-export type BackendChoice = BackendName | 'auto';
+/** A backend name, `auto`, or `gpujs:<mode>` (gpu.js in one of its modes: gpu, headlessgl, webgl, webgl2, webgpu, webasm, cpu). */
+export type BackendChoice = BackendName | 'auto' | `gpujs:${string}`;
+
+/** gpu.js modes `gpujs:<mode>` accepts. */
+export const gpuJsModeNames: readonly string[] = ['gpu', 'headlessgl', 'webgl', 'webgl2', 'webgpu', 'webasm', 'cpu'];
 
 /** Below this many ACUs the GPU is not worth starting. */
 export const gpuMinAcus = 256;
@@ -38,7 +41,10 @@ export interface SelectedBackend {
 /** Parse a `--backend` value. */
 export function parseBackendChoice(value: string): BackendChoice {
   if (value === 'auto' || (backendNames as readonly string[]).includes(value)) return value as BackendChoice;
-  throw new AcuError('ERR_USAGE', `unknown scoring backend '${value}'`, { hint: `choose one of auto, ${backendNames.join(', ')}` });
+  if (value.startsWith('gpujs:') && gpuJsModeNames.includes(value.slice('gpujs:'.length))) return value as BackendChoice;
+  throw new AcuError('ERR_USAGE', `unknown scoring backend '${value}'`, {
+    hint: `choose one of auto, ${backendNames.join(', ')}, or gpujs:<mode> (${gpuJsModeNames.join(', ')})`,
+  });
 }
 
 async function gpuJsReport(): Promise<{ mode: string | null; text: string }> {
@@ -56,7 +62,7 @@ export async function selectBackend(choice: BackendChoice, n: number): Promise<S
     case 'js-bitset':
       return { backend: jsBitsetBackend(), reason: 'forced', gpujs: 'not loaded' };
     case 'wasm-popcount':
-      if (!wasmAvailable()) throw new AcuError('ERR_CONFIG', 'WebAssembly is not available in this runtime', { hint: 'choose --backend js-bitset' });
+      if (!wasmAvailable()) throw new AcuError('ERR_BACKEND_UNAVAILABLE', 'WebAssembly is not available in this runtime', { hint: 'choose --backend js-bitset' });
       return { backend: wasmBackend(), reason: 'forced', gpujs: 'not loaded' };
     case 'gpujs': {
       const report = await gpuJsReport();
@@ -64,6 +70,11 @@ export async function selectBackend(choice: BackendChoice, n: number): Promise<S
     }
     case 'auto':
       return await autoBackend(n);
+    default: {
+      const mode = choice.slice('gpujs:'.length);
+      const report = await gpuJsReport();
+      return { backend: await gpuJsBackend(mode), reason: `forced (gpu.js mode ${mode})`, gpujs: report.text };
+    }
   }
 }
 
