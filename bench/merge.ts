@@ -12,7 +12,7 @@ import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { GitRepo } from '../src/git/index.js';
 import { composeFile } from '../src/compose/file.js';
-import { MergeFileRunner, listMerges, percentile, sampleMerges, scenariosOf } from '../src/compose/replay.js';
+import { MergeFileRunner, listMerges, percentile, sampleMerges, scenariosOrSkip } from '../src/compose/replay.js';
 import type { Scenario } from '../src/compose/replay.js';
 
 /** Scenarios merged untimed first, so the timings are of compiled code, not of the JIT warming up. */
@@ -22,7 +22,7 @@ async function collect(repoDir: string, limit: number | undefined, seed: number)
   const repo = await GitRepo.open(repoDir);
   try {
     const scenarios: Scenario[] = [];
-    for (const merge of sampleMerges(await listMerges(repo), limit, seed)) scenarios.push(...(await scenariosOf(repo, merge)));
+    for (const merge of sampleMerges(await listMerges(repo), limit, seed)) scenarios.push(...((await scenariosOrSkip(repo, merge)) ?? []));
     return scenarios;
   } finally {
     await repo.close();

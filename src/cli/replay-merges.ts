@@ -9,7 +9,7 @@ import { SingleBar } from 'cli-progress';
 import { ExitCode } from '../core/errors.js';
 import type { ExitCodeValue } from '../core/errors.js';
 import { GitRepo } from '../git/index.js';
-import { MergeFileRunner, equalVerdicts, listMerges, replayScenario, sampleMerges, scenariosOf, summarize } from '../compose/replay.js';
+import { MergeFileRunner, equalVerdicts, listMerges, replayScenario, sampleMerges, scenariosOrSkip, summarize } from '../compose/replay.js';
 import type { Group, ReplaySummary, ScenarioOutcome, VerdictCounts } from '../compose/replay.js';
 import type { Command } from './command.js';
 import { parseCommandArgs, parseCount } from './command.js';
@@ -59,11 +59,14 @@ export async function replayRepository(
   try {
     const merges = sampleMerges(await listMerges(repo), options.limit, options.seed);
     const outcomes: ScenarioOutcome[] = [];
+    let skipped = 0;
     for (let i = 0; i < merges.length; i += 1) {
-      for (const scenario of await scenariosOf(repo, merges[i]!)) outcomes.push(await replayScenario(runner, scenario));
+      const scenarios = await scenariosOrSkip(repo, merges[i]!);
+      if (scenarios === null) skipped += 1;
+      for (const scenario of scenarios ?? []) outcomes.push(await replayScenario(runner, scenario));
       options.onProgress?.(i + 1, merges.length);
     }
-    return { summary: summarize(merges.length, outcomes), outcomes };
+    return { summary: { ...summarize(merges.length - skipped, outcomes), skippedMerges: skipped }, outcomes };
   } finally {
     await runner.close();
     await repo.close();
@@ -116,7 +119,8 @@ export function renderSummary(summary: ReplaySummary): string {
     'git-clean': 'git merges cleanly',
     'one-side': 'human kept one side verbatim (apart)',
   };
-  const lines = [`replayed ${summary.merges} merges, ${summary.scenarios} file scenarios`];
+  const skipped = summary.skippedMerges > 0 ? ` (${summary.skippedMerges} skipped: objects missing from the repository)` : '';
+  const lines = [`replayed ${summary.merges} merges, ${summary.scenarios} file scenarios${skipped}`];
   const header = `  ${'tool'.padEnd(5)}${['exact', 'format', 'reorder', 'differ', 'conflict', 'crash', 'clean', '=human'].map((h) => h.padStart(9)).join('')}`;
   for (const group of ['git-conflict', 'git-clean', 'one-side'] as const) {
     const g = summary.groups[group];

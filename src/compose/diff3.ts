@@ -13,7 +13,20 @@ import { splitLines } from '../extract/text.js';
  * Edit-script length beyond which the Myers search gives up and the middle part counts as fully
  * changed (a conflict unless one side left it alone). Bounds a pathological merge's time.
  */
-const diffEditLengthMax = 2_000;
+const diffEditLengthMax = 1_000;
+
+/**
+ * The bound for the line merges and list matchings inside the structured merge: they run once per
+ * nested node both sides changed, so a generous bound there multiplies (a built bundle of a few
+ * thousand lines took seconds).
+ */
+export const innerEditLengthMax = 200;
+
+/** The bound between two anchors, once anchoring took over: those parts are small or hopeless. */
+const anchoredEditLengthMax = 200;
+
+/** Middle parts longer than this (both sides' lines) are anchored on unique lines before any Myers search. */
+const anchorFirstLinesMin = 2_000;
 
 /** One region of a three-way merge of sequences. */
 export type Diff3Chunk<T> =
@@ -26,9 +39,9 @@ export type Diff3Chunk<T> =
  * For each base position, the matching position in `side` or -1, from a longest common
  * subsequence of the keys (common prefix and suffix trimmed first: most edits are small).
  */
-export function matchSequences(base: readonly string[], side: readonly string[]): Int32Array {
+export function matchSequences(base: readonly string[], side: readonly string[], editLengthMax: number = diffEditLengthMax): Int32Array {
   const match = new Int32Array(base.length).fill(-1);
-  matchRange(base, side, match, { baseFrom: 0, baseTo: base.length, sideFrom: 0, sideTo: side.length }, true);
+  matchRange(base, side, match, { baseFrom: 0, baseTo: base.length, sideFrom: 0, sideTo: side.length }, editLengthMax);
   slideInsertions(base, side, match);
   slideDeletions(base, match);
   return match;
@@ -78,14 +91,21 @@ interface Range {
  * on each side anchor the match (the patience idea) and the parts between anchors are matched
  * again, once.
  */
-function matchRange(base: readonly string[], side: readonly string[], match: Int32Array, range: Range, mayAnchor: boolean): void {
+function matchRange(base: readonly string[], side: readonly string[], match: Int32Array, range: Range, editLengthMax: number | null): void {
+  // null: a part between anchors, matched once more without anchoring again.
+  const mayAnchor = editLengthMax !== null;
   let { baseFrom, baseTo, sideFrom, sideTo } = range;
   while (baseFrom < baseTo && sideFrom < sideTo && base[baseFrom] === side[sideFrom]) match[baseFrom++] = sideFrom++;
   while (baseFrom < baseTo && sideFrom < sideTo && base[baseTo - 1] === side[sideTo - 1]) match[--baseTo] = --sideTo;
   if (baseFrom === baseTo || sideFrom === sideTo) return;
   const midBase = base.slice(baseFrom, baseTo);
   const midSide = side.slice(sideFrom, sideTo);
-  const changes = diffArrays(midBase, midSide, { maxEditLength: diffEditLengthMax });
+  // On long inputs a failing Myers search costs (N + M) * bound steps: anchor first.
+  if (mayAnchor && midBase.length + midSide.length > anchorFirstLinesMin) {
+    matchByAnchors(base, side, match, { baseFrom, baseTo, sideFrom, sideTo });
+    return;
+  }
+  const changes = diffArrays(midBase, midSide, { maxEditLength: editLengthMax ?? anchoredEditLengthMax });
   if (changes === undefined) {
     if (mayAnchor) matchByAnchors(base, side, match, { baseFrom, baseTo, sideFrom, sideTo });
     return;
@@ -123,7 +143,7 @@ function matchByAnchors(base: readonly string[], side: readonly string[], match:
   const anchors = longestIncreasing(pairs);
   let [b, s] = [range.baseFrom, range.sideFrom];
   for (const [i, j] of [...anchors, [range.baseTo, range.sideTo] as [number, number]]) {
-    matchRange(base, side, match, { baseFrom: b, baseTo: i, sideFrom: s, sideTo: j }, false);
+    matchRange(base, side, match, { baseFrom: b, baseTo: i, sideFrom: s, sideTo: j }, null);
     if (i < range.baseTo) match[i] = j;
     [b, s] = [i + 1, j + 1];
   }
@@ -187,8 +207,8 @@ function sameItems(a: readonly string[], b: readonly string[]): boolean {
 export type Alignment = 'forward' | 'backward';
 
 /** {@link matchSequences} run on the reversed sequences, mapped back. */
-export function matchSequencesBackward(base: readonly string[], side: readonly string[]): Int32Array {
-  const reversed = matchSequences([...base].reverse(), [...side].reverse());
+export function matchSequencesBackward(base: readonly string[], side: readonly string[], editLengthMax: number = diffEditLengthMax): Int32Array {
+  const reversed = matchSequences([...base].reverse(), [...side].reverse(), editLengthMax);
   const match = new Int32Array(base.length).fill(-1);
   reversed.forEach((s, i) => {
     if (s !== -1) match[base.length - 1 - i] = side.length - 1 - s;
@@ -201,10 +221,10 @@ export function matchSequencesBackward(base: readonly string[], side: readonly s
  * each resolved when only one side changed it or both changed it identically. Conflicts are
  * trimmed of the lines ours and theirs share at their start and end (git's "zealous" level).
  */
-export function diff3<T extends string>(base: readonly T[], ours: readonly T[], theirs: readonly T[], alignment: Alignment = 'forward'): Diff3Chunk<T>[] {
+export function diff3<T extends string>(base: readonly T[], ours: readonly T[], theirs: readonly T[], alignment: Alignment = 'forward', editLengthMax: number = diffEditLengthMax): Diff3Chunk<T>[] {
   const match = alignment === 'forward' ? matchSequences : matchSequencesBackward;
-  const matchOurs = match(base, ours);
-  const matchTheirs = match(base, theirs);
+  const matchOurs = match(base, ours, editLengthMax);
+  const matchTheirs = match(base, theirs, editLengthMax);
   const chunks: Diff3Chunk<T>[] = [];
   let i = 0;
   let a = 0;
@@ -258,6 +278,9 @@ export interface MarkerStyle {
 /** git's default markers: seven characters, labelled `ours` and `theirs`. */
 export const defaultMarkers: MarkerStyle = { size: 7, ours: 'ours', theirs: 'theirs' };
 
+/** Files longer than this (lines) get no second alignment: it would double the cost of a big conflict. */
+const backwardRetryLinesMax = 1_000;
+
 /** The result of a three-way line merge. */
 export interface LineMergeResult {
   /** The merged text, with conflict markers where `conflicts > 0`. */
@@ -266,15 +289,15 @@ export interface LineMergeResult {
 }
 
 /** The three-way line merge of whole texts, with git's conflict markers. */
-export function mergeLines(base: string, ours: string, theirs: string, markers: MarkerStyle = defaultMarkers): LineMergeResult {
+export function mergeLines(base: string, ours: string, theirs: string, markers: MarkerStyle = defaultMarkers, editLengthMax: number = diffEditLengthMax): LineMergeResult {
   if (ours === theirs || theirs === base) return { text: ours, conflicts: 0 };
   if (ours === base) return { text: theirs, conflicts: 0 };
   const [b, o, t] = [splitLines(base), splitLines(ours), splitLines(theirs)];
-  let chunks = diff3(b, o, t);
+  let chunks = diff3(b, o, t, 'forward', editLengthMax);
   const conflictCount = (list: Diff3Chunk<string>[]): number => list.filter((c) => c.kind === 'conflict').length;
-  if (conflictCount(chunks) > 0) {
+  if (conflictCount(chunks) > 0 && b.length <= backwardRetryLinesMax) {
     // Another alignment of the same edits may separate what this one made overlap.
-    const backward = diff3(b, o, t, 'backward');
+    const backward = diff3(b, o, t, 'backward', editLengthMax);
     if (conflictCount(backward) < conflictCount(chunks)) chunks = backward;
   }
   const out: string[] = [];

@@ -135,3 +135,32 @@ function declaresNewDuplicates(path: string, result: Version, ours: string, thei
   const [oc, tc] = [topLevelKeys(o), topLevelKeys(t)];
   return duplicated.some(([key, n]) => n > Math.max(oc.get(key) ?? 0, tc.get(key) ?? 0));
 }
+
+/** The versions of one file on several sides, all descended from one base. */
+export interface ComposeSidesInput {
+  readonly path: string;
+  readonly base: string;
+  /** Two or more sides, in order: earlier sides come first where additions meet ("ours" first). */
+  readonly sides: readonly string[];
+  readonly markers?: MarkerStyle;
+}
+
+/**
+ * Merge any number of sides onto their base by folding: the first two merge three-way, then each
+ * further side merges with that result over the same base (the result holds every earlier side's
+ * changes relative to base, so the fold is itself a three-way merge). Stops at the first merge
+ * with conflicts and returns it: folding a marked text further would nest markers.
+ */
+export function composeSides(input: ComposeSidesInput): ComposeFileResult & { readonly sidesMerged: number } {
+  assert(input.sides.length >= 2, 'composeSides: at least two sides');
+  const [first, ...rest] = input.sides;
+  assert(first !== undefined, 'composeSides: a first side');
+  let result: ComposeFileResult = { text: first, conflicts: [], method: 'trivial' };
+  let merged = 1;
+  for (const side of rest) {
+    result = composeFile({ path: input.path, base: input.base, ours: result.text, theirs: side, markers: input.markers ?? defaultMarkers });
+    merged += 1;
+    if (result.conflicts.length > 0) break;
+  }
+  return { ...result, sidesMerged: merged };
+}

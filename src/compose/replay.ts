@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { ts } from 'ts-morph';
-import { assert } from '../core/errors.js';
+import { AcuError, assert } from '../core/errors.js';
 import type { GitRepo, TreeChange } from '../git/index.js';
 import { runGit, runGitRaw } from '../git/exec.js';
 import { isSourcePath } from '../extract/segment.js';
@@ -213,6 +213,22 @@ export async function scenariosOf(repo: GitRepo, merge: MergeCommit): Promise<Sc
   return scenarios;
 }
 
+/** Failures that mean "this repository does not hold that merge's history", not a bug. */
+const skippableCodes: readonly string[] = ['ERR_MISSING_OBJECT', 'ERR_SHALLOW_BOUNDARY', 'ERR_UNKNOWN_REVISION', 'ERR_GIT_FAILED'];
+
+/**
+ * A merge's scenarios, or null when the repository lacks some of its objects (a partial or
+ * shallow mirror): such merges are skipped and counted, not fatal.
+ */
+export async function scenariosOrSkip(repo: GitRepo, merge: MergeCommit): Promise<Scenario[] | null> {
+  try {
+    return await scenariosOf(repo, merge);
+  } catch (error) {
+    if (error instanceof AcuError && skippableCodes.includes(error.code)) return null;
+    throw error;
+  }
+}
+
 /** Replay one scenario with both tools. */
 export async function replayScenario(runner: MergeFileRunner, scenario: Scenario): Promise<ScenarioOutcome> {
   const oneSide = scenario.human !== null && scenario.ours !== scenario.theirs && (scenario.human === scenario.ours || scenario.human === scenario.theirs);
@@ -236,6 +252,8 @@ export type VerdictCounts = Record<Verdict, number>;
 /** Per-group, per-tool counts, and timing percentiles. */
 export interface ReplaySummary {
   readonly merges: number;
+  /** Merges left out because the repository lacks some of their objects. */
+  readonly skippedMerges: number;
   readonly scenarios: number;
   readonly groups: Record<Group, { readonly scenarios: number; readonly acu: VerdictCounts; readonly git: VerdictCounts }>;
   readonly acuMs: { readonly p50: number; readonly p95: number; readonly max: number };
@@ -270,6 +288,7 @@ export function summarize(merges: number, outcomes: readonly ScenarioOutcome[]):
   const stats = (ms: number[]): { p50: number; p95: number; max: number } => ({ p50: percentile(ms, 0.5), p95: percentile(ms, 0.95), max: percentile(ms, 1) });
   return {
     merges,
+    skippedMerges: 0,
     scenarios: outcomes.length,
     groups,
     acuMs: stats(outcomes.map((o) => o.acu.ms)),

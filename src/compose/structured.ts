@@ -17,7 +17,7 @@
  */
 import { ts } from 'ts-morph';
 import { assert } from '../core/errors.js';
-import { defaultMarkers, matchSequences, mergeLines } from './diff3.js';
+import { defaultMarkers, innerEditLengthMax, matchSequences, mergeLines } from './diff3.js';
 import type { MarkerStyle } from './diff3.js';
 import { defaultSeparator, elementKey, identText, isUnorderedParent, slotRange, slotShape, slotsOf } from './syntax.js';
 import type { Version } from './syntax.js';
@@ -46,6 +46,13 @@ export interface MergeContext {
 /** A merge of one node or list: its text (with markers where it holds conflicts), or a failure. */
 export type Outcome = { readonly ok: true; readonly text: string; readonly conflicts: Conflict[] } | { readonly ok: false; readonly conflict: Conflict };
 
+/**
+ * Nodes longer than this are not line-merged on their own: their text is most of the file's,
+ * whose line merge already failed, and re-running it at every level of a deep wrapper (a bundle's
+ * IIFE) made one file cost seconds.
+ */
+const innerLineMergeCharsMax = 64 * 1024;
+
 /** The deepest recursion into nested nodes; beyond it a node conflicts as a whole. */
 const mergeDepthMax = 200;
 
@@ -68,8 +75,8 @@ function mergeNode(cx: MergeContext, b: ts.Node, o: ts.Node, t: ts.Node, path: s
   const tt = fullText(cx.theirs, t);
   if (ot === bt || ot === tt) return ok(tt);
   if (tt === bt) return ok(ot);
-  if (options.tryLines) {
-    const lines = mergeLines(bt, ot, tt, cx.markers);
+  if (options.tryLines && Math.max(bt.length, ot.length, tt.length) <= innerLineMergeCharsMax) {
+    const lines = mergeLines(bt, ot, tt, cx.markers, innerEditLengthMax);
     if (lines.conflicts === 0) return ok(lines.text);
   }
   const fail: Outcome = { ok: false, conflict: { path, kind: 'modify/modify', base: bt, ours: ot, theirs: tt } };
@@ -183,6 +190,16 @@ function matchElements(base: readonly Element[], side: readonly Element[]): Matc
     const s = e.key === null || baseToSide[i] !== -1 ? undefined : sideByKey.get(e.key);
     if (s !== undefined) pair(i, s);
   });
+  // An anonymous element that moved unchanged is still the same element.
+  const sideByIdent = new Map<string, number[]>();
+  side.forEach((e, s) => {
+    if (e.key === null && sideToBase[s] === -1) sideByIdent.set(e.ident, [...(sideByIdent.get(e.ident) ?? []), s]);
+  });
+  base.forEach((e, i) => {
+    if (e.key !== null || baseToSide[i] !== -1) return;
+    const s = sideByIdent.get(e.ident)?.shift();
+    if (s !== undefined) pair(i, s);
+  });
   pairAnonymous(base, side, baseToSide, sideToBase, pair);
   return { baseToSide, sideToBase };
 }
@@ -190,7 +207,7 @@ function matchElements(base: readonly Element[], side: readonly Element[]): Matc
 function lcsPairs(a: readonly string[], b: readonly string[]): Array<[number, number]> {
   const pairs: Array<[number, number]> = [];
   // Reuse the sequence matcher of the line merge: it trims and bounds the search.
-  const match = matchSequences(a, b);
+  const match = matchSequences(a, b, innerEditLengthMax);
   match.forEach((s, i) => {
     if (s !== -1) pairs.push([i, s]);
   });
@@ -285,11 +302,12 @@ function mergeList(cx: MergeContext, parents: { b: ts.Node; o: ts.Node; t: ts.No
   if (pieces === null) return fail;
   const edges = {
     lead: mergeAtom(leadOf(cx.base, bl), leadOf(cx.ours, ol), leadOf(cx.theirs, tl)),
-    trail: mergeAtom(trailOf(cx.base, bl), trailOf(cx.ours, ol), trailOf(cx.theirs, tl)) ?? trailOf(cx.ours, ol),
+    trail: mergeTrail(trailOf(cx.base, bl), trailOf(cx.ours, ol), trailOf(cx.theirs, tl)),
   };
   if (edges.lead === null) return fail;
   const separator = observedSeparator(st) ?? defaultSeparator(parents.b);
-  const text = edges.lead + renderPieces(st, pieces, separator) + edges.trail;
+  // A list left without elements keeps no trailing separator (`{,}` would not parse).
+  const text = edges.lead + renderPieces(st, pieces, separator) + (pieces.length === 0 ? '' : edges.trail);
   return ok(text, st.conflicts);
 }
 
@@ -298,9 +316,16 @@ function leadOf(version: Version, list: Lists[number]): string {
   return first === undefined ? version.text.slice(list.pos, list.end) : version.text.slice(list.pos, first.pos);
 }
 
-function trailOf(version: Version, list: Lists[number]): string {
+/** The text after a list's last element (a trailing comma); null for an empty list: no opinion. */
+function trailOf(version: Version, list: Lists[number]): string | null {
   const last = list[list.length - 1];
-  return last === undefined ? '' : version.text.slice(last.end, list.end);
+  return last === undefined ? null : version.text.slice(last.end, list.end);
+}
+
+/** Merge trailing separators; a side whose list became empty does not vote, ours wins a tie. */
+function mergeTrail(b: string | null, o: string | null, t: string | null): string {
+  const base = b ?? o ?? t ?? '';
+  return mergeAtom(base, o ?? base, t ?? base) ?? o ?? t ?? base;
 }
 
 function observedSeparator(st: ListState): string | null {
@@ -489,7 +514,7 @@ function placeText(st: ListState, piece: Piece & { kind: 'text' }, position: num
   if (piece.side === 'base') return piece.text;
   const first = elementsFor(st, piece.side)[0];
   assert(first !== undefined, 'placeText: a piece comes from a non-empty list');
-  if (position === 0 && piece.index > 0 && !/^\s/.test(first.unit) && piece.text.startsWith('\n')) return piece.text.slice(1);
+  if (position === 0 && piece.index > 0 && !/^\s/.test(first.unit)) return piece.text.replace(/^(?:[ \t]*\r?\n)+/, '');
   if (position > 0 && piece.index === 0 && !/^\s/.test(piece.text)) return `\n${piece.text}`;
   return piece.text;
 }

@@ -2,7 +2,7 @@
 // and the invariants (determinism, parse check, markers on their own lines).
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { composeFile } from '../../src/compose/file.js';
+import { composeFile, composeSides } from '../../src/compose/file.js';
 import type { ComposeFileResult } from '../../src/compose/file.js';
 import { mergeLines } from '../../src/compose/diff3.js';
 import { parsesCleanly } from '../../src/compose/syntax.js';
@@ -182,4 +182,62 @@ describe('composeFile: text files and invariants', () => {
       if (first.conflicts.length === 0) assert.ok(parsesCleanly('a.ts', first.text), `seed ${seed} round ${round}: clean result parses`);
     }
   });
+});
+
+describe('composeSides: more than two sides', () => {
+  it('folds three sides adding to one class and one import, in side order', () => {
+    const base = lines("import { a } from './a';", 'class A {', '  m() {}', '}');
+    const side = (name: string): string => lines(`import { a, ${name} } from './a';`, 'class A {', '  m() {}', `  ${name}() {}`, '}');
+    const result = composeSides({ path: 'a.ts', base, sides: [side('b'), side('c'), side('d')] });
+    assert.deepEqual(result.conflicts, []);
+    assert.equal(result.sidesMerged, 3);
+    assert.equal(result.text, lines("import { a, b, c, d } from './a';", 'class A {', '  m() {}', '  b() {}', '  c() {}', '  d() {}', '}'));
+  });
+
+  it('stops at the first conflict', () => {
+    const base = lines('const x = 1;');
+    const result = composeSides({ path: 'a.ts', base, sides: [lines('const x = 2;'), lines('const x = 3;'), lines('const x = 4;')] });
+    assert.equal(result.sidesMerged, 2);
+    assert.equal(result.conflicts.length, 1);
+  });
+});
+
+describe('composeFile: edits of different declarations commute (seeded, seed printed on failure)', () => {
+  const shapes = {
+    functions: { item: (name: string, body: string): string => `export function ${name}() {\n  return ${body};\n}\n`, wrap: (items: string[]): string => items.join('\n') },
+    methods: { item: (name: string, body: string): string => `  ${name}() {\n    return ${body};\n  }\n`, wrap: (items: string[]): string => `export class A {\n${items.join('\n')}}\n` },
+    properties: { item: (name: string, body: string): string => `  ${name}: ${body},\n`, wrap: (items: string[]): string => `export const o = {\n${items.join('')}};\n` },
+  };
+
+  for (const [shapeName, shape] of Object.entries(shapes)) {
+    it(`applies both sides' modifications, removals and additions of disjoint ${shapeName}`, () => {
+      const seed = baseSeed(4242);
+      const random = rng(seed);
+      for (let round = 0; round < 100; round += 1) {
+        const names = Array.from({ length: 2 + random.int(8) }, (_, i) => `f${i}`);
+        const owner = new Map(names.map((n) => [n, random.chance(0.5) ? 'ours' : 'theirs']));
+        const edit = new Map(names.map((n) => [n, random.int(3)])); // 0 keep, 1 modify, 2 remove
+        const version = (side: string): string[] => names.flatMap((n) => {
+          if (owner.get(n) !== side || edit.get(n) === 0) return [shape.item(n, '0')];
+          return edit.get(n) === 1 ? [shape.item(n, `'${side}'`)] : [];
+        });
+        const added = (side: string): string[] => Array.from({ length: random.int(3) }, (_, i) => shape.item(`${side}${i}`, '1'));
+        const [oursAdded, theirsAdded] = [added('ours'), added('theirs')];
+        const base = shape.wrap(names.map((n) => shape.item(n, '0')));
+        const ours = shape.wrap([...version('ours'), ...oursAdded]);
+        const theirs = shape.wrap([...version('theirs'), ...theirsAdded]);
+        const kept = names.flatMap((n) => (edit.get(n) === 2 ? [] : [shape.item(n, edit.get(n) === 1 ? `'${owner.get(n)!}'` : '0')]));
+        // Blank lines are layout; a file whose every function is removed may keep one line break.
+        // Ours' additions come first when the structured merge places them; where git's line merge
+        // is clean it is kept, and git may put theirs first (an insertion aligned before the end).
+        const normal = (text: string): string => text.replace(/\n+/g, '\n').replace(/^\n|\n$/g, '');
+        const expected = [[...kept, ...oursAdded, ...theirsAdded], [...kept, ...theirsAdded, ...oursAdded]].map((parts) => normal(shape.wrap(parts)));
+        const result = compose(base, ours, theirs);
+        assert.deepEqual(result.conflicts, [], `seed ${seed} round ${round}`);
+        const actual = normal(result.text);
+        assert.ok(expected.includes(actual), `seed ${seed} round ${round}:\n${actual}\nexpected:\n${expected[0]!}`);
+        if (result.method === 'structured') assert.equal(actual, expected[0], `seed ${seed} round ${round}: ours first`);
+      }
+    });
+  }
 });

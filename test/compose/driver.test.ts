@@ -57,6 +57,26 @@ describe('merge driver in real git', () => {
     assert.equal(gitStatus(dir, ['config', '--get', 'merge.acu.driver']).status, 1);
   });
 
+  it('install --global writes the global config and attributes file; uninstall reverses it', async () => {
+    const home = await tempDir('driver-global');
+    const saved = { config: process.env.GIT_CONFIG_GLOBAL, xdg: process.env.XDG_CONFIG_HOME };
+    process.env.GIT_CONFIG_GLOBAL = join(home, 'gitconfig');
+    process.env.XDG_CONFIG_HOME = home;
+    try {
+      const { attributes } = await installDriver({ cwd: home, global: true });
+      assert.equal(attributes, join(home, 'git', 'attributes'));
+      assert.ok((await readFile(attributes, 'utf8')).includes('*.tsx merge=acu'));
+      assert.ok((await readFile(join(home, 'gitconfig'), 'utf8')).includes('merge-driver %O %A %B %P'));
+      await uninstallDriver({ cwd: home, global: true });
+      assert.equal(await readFile(attributes, 'utf8'), '');
+      assert.ok(!(await readFile(join(home, 'gitconfig'), 'utf8')).includes('merge-driver'));
+    } finally {
+      process.env.GIT_CONFIG_GLOBAL = saved.config;
+      if (saved.xdg === undefined) delete process.env.XDG_CONFIG_HOME;
+      else process.env.XDG_CONFIG_HOME = saved.xdg;
+    }
+  });
+
   it('git merge: both sides add a method and an import name, no conflict', async () => {
     const dir = await fixture('merge');
     const result = gitStatus(dir, ['merge', '--no-edit', 'topic']);
