@@ -3,6 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import { buildFixtureRepo } from '../../fixtures/builder.js';
 import type { FixtureSpec } from '../../fixtures/builder.js';
 import { brokenSpec, cleanSpec, exportRenameSpec, fileRemovalSpec, returnTypeSpec, signatureChangeSpec } from '../../fixtures/semantic.js';
+import { syntheticSpec } from '../../fixtures/synthetic.js';
 import { makeTempDir, removeTempDir } from '../../fixtures/tmp.js';
 import { GitRepo } from '../../src/git/index.js';
 import { gitBaseTree, proposalFromCommit } from '../../src/validate/git.js';
@@ -150,6 +151,29 @@ describe('validation of composed batches', () => {
         assert.equal(other.digest, first.digest);
         assert.match(first.digest, /^[0-9a-f]{64}$/);
       } finally {
+        fresh.dispose();
+      }
+    });
+
+    it('gives the same digest whatever the validator validated before on the same base', async () => {
+      const dir = await makeTempDir('validate-history');
+      dirs.push(dir);
+      const { oids } = await buildFixtureRepo(dir, syntheticSpec({ files: 30, batches: 3, seed: 11 }).spec);
+      const repo = await GitRepo.open(dir);
+      repos.push(repo);
+      const base = await gitBaseTree(repo, oids.base!);
+      const batch = async (k: number): Promise<Proposal[]> => [
+        await proposalFromCommit(repo, { base: oids.base!, commit: oids[`a${k}`]!, site: 'paris' }),
+        await proposalFromCommit(repo, { base: oids.base!, commit: oids[`b${k}`]!, site: 'tokyo' }),
+      ];
+      const seasoned = new Validator(jsBitsetBackend());
+      const fresh = new Validator(jsBitsetBackend());
+      try {
+        for (const k of [0, 1]) await seasoned.validate(base, await batch(k));
+        const last = await batch(2);
+        assert.equal((await seasoned.validate(base, last)).digest, (await fresh.validate(base, last)).digest);
+      } finally {
+        seasoned.dispose();
         fresh.dispose();
       }
     });
