@@ -60,6 +60,11 @@ class Findings {
   }
 }
 
+/** Outlines (segmented texts) kept between batches, at most. */
+const outlinesMax = 512;
+/** Base blob texts kept between bases, at most (beyond, the cache starts over). */
+const blobTextsMax = 50_000;
+
 /** A validator: holds the warm type-checking session and a scoring backend across batches. */
 export class Validator {
   private readonly session = new TypeCheckSession();
@@ -97,6 +102,7 @@ export class Validator {
   private async loadBase(base: BaseTree): Promise<void> {
     if (this.session.baseId === base.id) return;
     const wanted = [...base.entries].filter(([path]) => isProgramPath(path) || path === 'tsconfig.json');
+    if (this.blobTexts.size > blobTextsMax) this.blobTexts.clear();
     const missing = [...new Set(wanted.map(([, entry]) => entry.oid).filter((oid) => !this.blobTexts.has(oid)))];
     const blobs = await base.readBlobs(missing);
     missing.forEach((oid, k) => this.blobTexts.set(oid, new TextDecoder().decode(blobs[k])));
@@ -107,7 +113,11 @@ export class Validator {
 
   private outlineOf(path: string, text: string): Outline | null {
     const key = `${path}\u0000${text}`;
-    if (!this.outlines.has(key)) this.outlines.set(key, outline(path, text));
+    if (!this.outlines.has(key)) {
+      // A long-lived validator on one base must not keep every batch's syntax trees.
+      if (this.outlines.size >= outlinesMax) this.outlines.clear();
+      this.outlines.set(key, outline(path, text));
+    }
     return this.outlines.get(key) ?? null;
   }
 
