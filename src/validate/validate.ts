@@ -101,7 +101,8 @@ export class Validator {
 
   private async loadBase(base: BaseTree): Promise<void> {
     if (this.session.baseId === base.id) return;
-    const wanted = [...base.entries].filter(([path]) => isProgramPath(path) || path === 'tsconfig.json');
+    // package.json files decide how modules resolve and whether a file is ESM (`type: module`).
+    const wanted = [...base.entries].filter(([path]) => isProgramPath(path) || path === 'tsconfig.json' || isPackageJson(path));
     if (this.blobTexts.size > blobTextsMax) this.blobTexts.clear();
     const missing = [...new Set(wanted.map(([, entry]) => entry.oid).filter((oid) => !this.blobTexts.has(oid)))];
     const blobs = await base.readBlobs(missing);
@@ -129,7 +130,7 @@ export class Validator {
     const dependents = fastPath ? [] : this.session.dependentsOf(touched);
     const checked = [...new Set([...touched, ...dependents])].sort();
     const before = this.session.baseDiagnosticsOf(checked.filter((path) => this.session.baseText(path) !== null));
-    this.session.overlay(new Map([...composition.changes].filter(([path]) => isProgramPath(path) || path === 'tsconfig.json')));
+    this.session.overlay(new Map([...composition.changes].filter(([path]) => isProgramPath(path) || isPackageJson(path))));
     for (const path of checked) {
       const text = composition.changes.has(path) ? composition.changes.get(path) ?? null : this.session.baseText(path);
       if (text === null) continue;
@@ -156,7 +157,8 @@ export class Validator {
    * declaration, and counted. Messages are left out of the match: the base view's long-lived
    * checker may word a type differently (union member order) depending on what it checked before.
    */
-  private newDiagnostics(path: string, before: readonly DiagnosticRecord[], after: readonly DiagnosticRecord[], text: string): DiagnosticRecord[] {
+  private newDiagnostics(path: string, before: readonly DiagnosticRecord[], afterAll: readonly DiagnosticRecord[], text: string): DiagnosticRecord[] {
+    const after = afterAll.filter((d) => !isEnvironmentDiagnostic(d));
     if (after.length === 0) return [];
     const baseText = this.session.baseText(path);
     const baseOutline = baseText === null || before.length === 0 ? null : this.outlineOf(path, baseText);
@@ -222,6 +224,25 @@ export class Validator {
       }
     }
   }
+}
+
+function isPackageJson(path: string): boolean {
+  return path === 'package.json' || path.endsWith('/package.json');
+}
+
+/** Codes of "install type definitions for ..." (Node, jQuery, test runners) and a missing declaration file. */
+const environmentCodes: ReadonlySet<number> = new Set([2580, 2581, 2582, 2583, 2584, 2591, 2592, 2593, 7016, 2688]);
+
+/**
+ * Diagnostics that only say the environment is missing: a package (bare module specifier), its
+ * types, Node's globals. The tree holds no node_modules, and replicas' node_modules may differ,
+ * so these are never validated (docs/validate.md).
+ */
+export function isEnvironmentDiagnostic(d: DiagnosticRecord): boolean {
+  if (environmentCodes.has(d.code)) return true;
+  if (d.code === 2307 || d.code === 2792) return /^Cannot find module '(?!\.{0,2}\/)/.test(d.message);
+  if (d.code === 2503) return d.message.includes("'NodeJS'");
+  return false;
 }
 
 function resolves(checker: ts.TypeChecker, id: ts.Identifier): boolean {
