@@ -66,6 +66,12 @@ export interface ValidationResult {
   readonly v: 1;
   /** The base tree id. */
   readonly base: string;
+  /**
+   * SHA-256 over the node_modules files (paths and contents) the type check read, or null when
+   * validation ran without an environment. Replicas whose environments differ disagree here,
+   * visibly, rather than somewhere in the diagnostics.
+   */
+  readonly environment: string | null;
   readonly verdict: 'accept' | 'conflicts' | 'reject';
   readonly acus: AcuVerdict[];
   readonly conflicts: ConflictRecord[];

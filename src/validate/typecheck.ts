@@ -8,6 +8,8 @@
  *
  * Paths are repository paths, mounted under `/repo/`. The compiler is the one ts-morph bundles.
  */
+import { createHash } from 'node:crypto';
+import { readFileSync, statSync } from 'node:fs';
 import { Project, ts } from 'ts-morph';
 import { assert } from '../core/errors.js';
 
@@ -48,13 +50,15 @@ export const defaultCompilerOptions: ts.CompilerOptions = {
  * Options from a root tsconfig.json text: its compilerOptions, without `extends` (the base tree
  * holds no node_modules to extend from), forced to check only (noEmit, no automatic @types).
  */
-export function compilerOptionsFrom(tsconfigText: string | null): ts.CompilerOptions {
+export function compilerOptionsFrom(tsconfigText: string | null, keepTypes = false): ts.CompilerOptions {
   if (tsconfigText === null) return defaultCompilerOptions;
   const parsed = ts.parseConfigFileTextToJson('tsconfig.json', tsconfigText);
   const raw = (parsed.config as { compilerOptions?: unknown } | undefined)?.compilerOptions;
   if (parsed.error !== undefined || raw === undefined) return defaultCompilerOptions;
   const converted = ts.convertCompilerOptionsFromJson(raw, repoRoot);
-  const options: ts.CompilerOptions = { ...converted.options, noEmit: true, types: [], skipLibCheck: true, incremental: false, composite: false };
+  const options: ts.CompilerOptions = { ...converted.options, noEmit: true, skipLibCheck: true, incremental: false, composite: false };
+  // Without an environment there are no @types to include; with one, the tsconfig's list stands.
+  if (!keepTypes || options.types === undefined) options.types = [];
   delete options.tsBuildInfoFile;
   delete options.outDir;
   delete options.rootDir;
@@ -110,13 +114,71 @@ function fileState(text: string): FileState {
  * One language service over one set of files. Its program is rebuilt only when its project version
  * moves, and then from the previous program (unchanged files keep their parsed and bound trees).
  */
+/**
+ * The environment: a `node_modules` folder on disk, mounted read-only at `/repo/node_modules`, read
+ * lazily (only what module and type resolution ask for) and cached. Every file read is remembered
+ * with its hash, so the result can carry a digest of the environment it was checked against.
+ */
+export class Environment {
+  private readonly texts = new Map<string, string | null>();
+  private readonly dirs = new Map<string, boolean>();
+  private readonly hashes = new Map<string, string>();
+
+  /** `root` holds `node_modules` (a work tree, say). */
+  constructor(readonly root: string) {}
+
+  private diskPath(fileName: string): string | null {
+    return fileName.startsWith(environmentMount) ? `${this.root}/node_modules/${fileName.slice(environmentMount.length)}` : null;
+  }
+
+  read(fileName: string): string | null {
+    const disk = this.diskPath(fileName);
+    if (disk === null) return null;
+    if (!this.texts.has(fileName)) {
+      let text: string | null = null;
+      try {
+        text = statSync(disk).isFile() ? readFileSync(disk, 'utf8') : null;
+      } catch {
+        text = null;
+      }
+      this.texts.set(fileName, text);
+      if (text !== null) this.hashes.set(fileName, createHash('sha256').update(text, 'utf8').digest('hex'));
+    }
+    return this.texts.get(fileName) ?? null;
+  }
+
+  directoryExists(dir: string): boolean {
+    const disk = this.diskPath(dir.endsWith('/') ? dir : `${dir}/`);
+    if (disk === null) return false;
+    if (!this.dirs.has(dir)) {
+      let exists = false;
+      try {
+        exists = statSync(disk).isDirectory();
+      } catch {
+        exists = false;
+      }
+      this.dirs.set(dir, exists);
+    }
+    return this.dirs.get(dir) ?? false;
+  }
+
+  /** SHA-256 over the sorted paths and hashes of the files a program read from the environment. */
+  digestOf(fileNames: readonly string[]): string {
+    const lines = fileNames.filter((name) => this.hashes.has(name)).sort().map((name) => `${name.slice(environmentMount.length)} ${this.hashes.get(name)!}`);
+    return createHash('sha256').update(lines.join('\n'), 'utf8').digest('hex');
+  }
+}
+
+/** Where the environment is mounted. */
+const environmentMount = `${repoRoot}node_modules/`;
+
 class View {
   files = new Map<string, FileState>();
   private rootNames: string[] = [];
   private projectVersion = 0;
   readonly service: ts.LanguageService;
 
-  constructor(private readonly options: () => ts.CompilerOptions) {
+  constructor(private readonly options: () => ts.CompilerOptions, private readonly environment: Environment | null) {
     const host: ts.LanguageServiceHost = {
       getCompilationSettings: () => this.options(),
       getProjectVersion: () => String(this.projectVersion),
@@ -125,14 +187,15 @@ class View {
       getScriptSnapshot: (fileName) => {
         const state = this.files.get(fileName);
         if (state !== undefined) return state.snapshot;
-        const lib = fileName.startsWith(libDir) ? readLib(fileName) : null;
-        return lib === null ? undefined : ts.ScriptSnapshot.fromString(lib);
+        const other = fileName.startsWith(libDir) ? readLib(fileName) : (this.environment?.read(fileName) ?? null);
+        return other === null ? undefined : ts.ScriptSnapshot.fromString(other);
       },
       getCurrentDirectory: () => repoRoot,
       getDefaultLibFileName: (o) => libDir + ts.getDefaultLibFileName(o),
-      fileExists: (fileName) => this.files.has(fileName) || readLib(fileName) !== null,
-      readFile: (fileName) => this.files.get(fileName)?.text ?? readLib(fileName) ?? undefined,
-      directoryExists: (dir) => libDir.startsWith(dir.endsWith('/') ? dir : `${dir}/`) || dir.startsWith(libDir) || this.hasDirectory(dir),
+      fileExists: (fileName) => this.files.has(fileName) || readLib(fileName) !== null || (this.environment?.read(fileName) ?? null) !== null,
+      readFile: (fileName) => this.files.get(fileName)?.text ?? readLib(fileName) ?? this.environment?.read(fileName) ?? undefined,
+      directoryExists: (dir) =>
+        libDir.startsWith(dir.endsWith('/') ? dir : `${dir}/`) || dir.startsWith(libDir) || this.hasDirectory(dir) || (this.environment?.directoryExists(dir) ?? false),
       getDirectories: () => [],
       useCaseSensitiveFileNames: () => true,
     };
@@ -188,11 +251,21 @@ export class TypeCheckSession {
   /** The base tree's id, or null before the first. */
   baseId: string | null = null;
 
-  constructor(options: ts.CompilerOptions = defaultCompilerOptions) {
+  /** The environment (node_modules) the session reads packages and their types from, or null. */
+  readonly environment: Environment | null;
+
+  constructor(options: ts.CompilerOptions = defaultCompilerOptions, environment: Environment | null = null) {
     this.options = options;
+    this.environment = environment;
     loadLibs(options);
-    this.base = new View(() => this.options);
-    this.composed = new View(() => this.options);
+    this.base = new View(() => this.options, environment);
+    this.composed = new View(() => this.options, environment);
+  }
+
+  /** The digest of the environment files the composed program read, or null without an environment. */
+  environmentDigest(): string | null {
+    if (this.environment === null) return null;
+    return this.environment.digestOf(this.program().getSourceFiles().map((sf) => sf.fileName));
   }
 
   /**

@@ -20,7 +20,7 @@ import { invalidatingCodes, resultDigest } from './result.js';
 import { scoreAcus } from './score.js';
 import type { BatchScores } from './score.js';
 import type { ScoringBackend } from './scoring/backend.js';
-import { compilerOptionsFrom, isProgramPath, TypeCheckSession } from './typecheck.js';
+import { compilerOptionsFrom, Environment, isProgramPath, TypeCheckSession } from './typecheck.js';
 import type { DiagnosticRecord } from './typecheck.js';
 
 export type { BaseTree } from './compose-batch.js';
@@ -67,11 +67,18 @@ const blobTextsMax = 50_000;
 
 /** A validator: holds the warm type-checking session and a scoring backend across batches. */
 export class Validator {
-  private readonly session = new TypeCheckSession();
+  private readonly session: TypeCheckSession;
   private readonly blobTexts = new Map<string, string>();
   private readonly outlines = new Map<string, Outline | null>();
 
-  constructor(private readonly backend: ScoringBackend) {}
+  /**
+   * `environmentRoot`: a directory whose `node_modules` provides packages and their types (a work
+   * tree installed from the lock file). Without it, what needs the environment is not validated.
+   */
+  constructor(private readonly backend: ScoringBackend, options: { readonly environmentRoot?: string | null } = {}) {
+    const root = options.environmentRoot ?? null;
+    this.session = new TypeCheckSession(undefined, root === null ? null : new Environment(root));
+  }
 
   /** Validate `proposals` (in proposal order) over `base`. */
   async validate(base: BaseTree, proposals: readonly Proposal[]): Promise<ValidationRun> {
@@ -90,7 +97,7 @@ export class Validator {
     const t3 = performance.now();
     const checked = this.typeCheck(composition, acus, findings, scores.fastPath === null);
     const t4 = performance.now();
-    const result = buildResult(base.id, acus, findings, scores, checked);
+    const result = buildResult(base.id, acus, findings, scores, checked, this.session.environmentDigest());
     return { result, digest: resultDigest(result), timings: { loadMs: t1 - t0, composeMs: t2 - t1, scoreMs: t3 - t2, checkMs: t4 - t3 } };
   }
 
@@ -108,7 +115,7 @@ export class Validator {
     const blobs = await base.readBlobs(missing);
     missing.forEach((oid, k) => this.blobTexts.set(oid, new TextDecoder().decode(blobs[k])));
     const files = new Map(wanted.map(([path, entry]) => [path, this.blobTexts.get(entry.oid)!] as const));
-    this.session.setBase(base.id, files, compilerOptionsFrom(files.get('tsconfig.json') ?? null));
+    this.session.setBase(base.id, files, compilerOptionsFrom(files.get('tsconfig.json') ?? null, this.session.environment !== null));
     this.outlines.clear();
   }
 
@@ -158,7 +165,7 @@ export class Validator {
    * checker may word a type differently (union member order) depending on what it checked before.
    */
   private newDiagnostics(path: string, before: readonly DiagnosticRecord[], afterAll: readonly DiagnosticRecord[], text: string): DiagnosticRecord[] {
-    const after = afterAll.filter((d) => !isEnvironmentDiagnostic(d));
+    const after = this.session.environment === null ? afterAll.filter((d) => !isEnvironmentDiagnostic(d)) : afterAll;
     if (after.length === 0) return [];
     const baseText = this.session.baseText(path);
     const baseOutline = baseText === null || before.length === 0 ? null : this.outlineOf(path, baseText);
@@ -288,7 +295,7 @@ function blockedBy(scores: BatchScores): string | null {
   return block.kind === 'risk' ? `risk ${block.i}` : `${block.kind} ${block.i} ${block.j}`;
 }
 
-function buildResult(baseId: string, acus: readonly BatchAcu[], findings: Findings, scores: BatchScores, checked: string[]): ValidationResult {
+function buildResult(baseId: string, acus: readonly BatchAcu[], findings: Findings, scores: BatchScores, checked: string[], environment: string | null): ValidationResult {
   const verdicts: AcuVerdict[] = acus.map((entry) => {
     const acu = entry.item.acu;
     const reasons = dedupe(findings.reasons.get(entry.index) ?? []).sort(compareReasons);
@@ -308,6 +315,7 @@ function buildResult(baseId: string, acus: readonly BatchAcu[], findings: Findin
   return {
     v: 1,
     base: baseId,
+    environment,
     verdict: invalid ? 'reject' : conflicts.length > 0 || verdicts.some((v) => v.verdict === 'conflict') ? 'conflicts' : 'accept',
     acus: verdicts,
     conflicts,

@@ -1,8 +1,10 @@
 import assert from 'node:assert/strict';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { buildFixtureRepo } from '../../fixtures/builder.js';
 import type { FixtureSpec } from '../../fixtures/builder.js';
-import { brokenSpec, cleanSpec, exportRenameSpec, fileRemovalSpec, returnTypeSpec, signatureChangeSpec } from '../../fixtures/semantic.js';
+import { brokenSpec, cleanSpec, exportRenameSpec, fileRemovalSpec, packageEnvironment, packageSpec, returnTypeSpec, signatureChangeSpec } from '../../fixtures/semantic.js';
 import { syntheticSpec } from '../../fixtures/synthetic.js';
 import { makeTempDir, removeTempDir } from '../../fixtures/tmp.js';
 import { GitRepo } from '../../src/git/index.js';
@@ -115,6 +117,29 @@ describe('validation of composed batches', () => {
     assert.equal(changed.verdict, 'invalid', 'it breaks src/use.ts, which no ACU touches');
     assert.ok(changed.reasons.some((r) => r.code === 'breaks-dependent' && r.file === 'src/use.ts'), show(run));
     assert.deepEqual(result.unattributed, []);
+  });
+
+  it('checks uses of packages against an environment (node_modules), and records its digest', async () => {
+    const { base, proposals } = await load('package', packageSpec);
+    const without = await validator.validate(base, proposals);
+    assert.equal(without.result.verdict, 'accept', 'without an environment the package is unknown');
+    assert.equal(without.result.environment, null);
+    const envDir = await makeTempDir('validate-env');
+    dirs.push(envDir);
+    for (const [path, text] of Object.entries(packageEnvironment)) {
+      await mkdir(dirname(join(envDir, path)), { recursive: true });
+      await writeFile(join(envDir, path), text);
+    }
+    const withEnv = new Validator(jsBitsetBackend(), { environmentRoot: envDir });
+    try {
+      const run = await withEnv.validate(base, proposals);
+      assert.equal(run.result.verdict, 'reject', show(run));
+      const twice = find(run.result, 'src/app.ts#function:twice');
+      assert.ok(twice.reasons.some((r) => r.code === 'type-error' && r.message.startsWith('TS2322')), show(run));
+      assert.match(run.result.environment ?? '', /^[0-9a-f]{64}$/);
+    } finally {
+      withEnv.dispose();
+    }
   });
 
   it('accepts proposals that commute and do not interfere, on the fast path', async () => {
