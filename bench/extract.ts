@@ -4,7 +4,8 @@
  * Extracts a range (default: the newest 500 commits of all refs) and prints commits/s, MB of
  * source parsed per second of extraction, the raw parser's MB/s on the same blobs, ACUs/s, the
  * per-commit time of typical commits, and the ratio to `git log -p` over the same commits.
- * `-j <n>` sets the worker threads (default one per core). Ends
+ * `-j <n>` sets the worker threads (default one per core); the measured run follows a discarded
+ * warm-up run unless `--cold` is given. Ends
  * with `bench:extract commits_per_s=X parse_MBps=Y raw_parse_MBps=Z gitlog_ratio=R`.
  */
 import { spawnSync } from 'node:child_process';
@@ -33,7 +34,7 @@ async function main(): Promise<void> {
     const at = args.indexOf(flag);
     if (at !== -1) flagged.add(at).add(at + 1);
   }
-  const positional = args.filter((_, i) => !flagged.has(i));
+  const positional = args.filter((arg, i) => !flagged.has(i) && !arg.startsWith('--'));
   const repoDir = resolve(positional[0] ?? '.');
   const range = positional[1];
   const repo = await GitRepo.open(repoDir);
@@ -41,10 +42,17 @@ async function main(): Promise<void> {
   const commits = await listRange(repo, options);
   const jobsIndex = args.indexOf('-j');
   const jobs = jobsIndex === -1 ? defaultJobs() : Number(args[jobsIndex + 1]);
+  // Warm-up: one full extraction, discarded, so that the measured run and the raw parser below
+  // both run on a warm JIT (the raw parser gets a warm-up pass of its own). --cold skips it.
+  const cold = args.includes('--cold');
+  if (!cold) {
+    for await (const commit of extractCommits(repo, commits, { revs: [], cache: new ParseCache(), jobs })) void commit;
+  }
   const cache = new ParseCache();
   let pooled: { stats: ParseStats; blobs: { oid: string; path: string }[] } | null = null;
   const perCommitMs: number[] = [];
   let acus = 0;
+  const cpuStarted = process.cpuUsage();
   const started = performance.now();
   let last = started;
   const onPoolStats = (value: typeof pooled): void => {
@@ -58,6 +66,7 @@ async function main(): Promise<void> {
     acus += commit.acus.length;
   }
   const extractS = (performance.now() - started) / 1000;
+  const extractCpu = process.cpuUsage(cpuStarted);
   const final = pooled as { stats: ParseStats; blobs: { oid: string; path: string }[] } | null;
   const stats = final?.stats ?? cache.stats;
 
@@ -67,9 +76,11 @@ async function main(): Promise<void> {
   const contents = await repo.readBlobs(blobs.map((b) => b.oid));
   const texts = contents.map((bytes) => (decodeText(bytes) ?? '').replace(/^\uFEFF/, ''));
   for (let i = 0; i < blobs.length; i += 1) parseSource(blobs[i]!.path, texts[i]!);
+  const rawCpuStarted = process.cpuUsage();
   const rawStarted = performance.now();
   for (let i = 0; i < blobs.length; i += 1) parseSource(blobs[i]!.path, texts[i]!);
   const rawS = (performance.now() - rawStarted) / 1000;
+  const rawCpu = process.cpuUsage(rawCpuStarted);
   const distinctBytes = contents.reduce((n, b) => n + b.length, 0);
   await repo.close();
 
@@ -85,10 +96,13 @@ async function main(): Promise<void> {
   const rawMBps = distinctBytes / mb / rawS;
   const sorted = [...perCommitMs].sort((a, b) => a - b);
   console.log(`repo ${repoDir} ${range ?? `--all -n ${count}`}`);
-  console.log(`commits ${commits.length}, ACUs ${acus}, extraction ${extractS.toFixed(2)} s with ${jobs} worker(s) on ${cpus().length} cores`);
+  console.log(`commits ${commits.length}, ACUs ${acus}, extraction ${extractS.toFixed(2)} s with ${jobs} worker(s) on ${cpus().length} cores (${cold ? 'cold' : 'warm'})`);
   console.log(`parses ${stats.parses} of ${stats.distinctBlobs} distinct blobs (${(stats.parsedBytes / mb).toFixed(2)} MB), cache hits ${stats.hits}`);
   console.log(`time in the parser during extraction ${(stats.parseMs / 1000).toFixed(2)} s (summed over workers); raw parser alone, warm, one core, same blobs ${rawS.toFixed(2)} s`);
   console.log(`typical commits (1-10 source files): ${sorted.length}, p50 ${percentile(sorted, 50).toFixed(1)} ms, p95 ${percentile(sorted, 95).toFixed(1)} ms`);
+  // CPU seconds of this process (all its threads): robust to other load on a shared machine.
+  const cpuS = (usage: NodeJS.CpuUsage): number => (usage.user + usage.system) / 1e6;
+  console.log(`CPU: extraction ${cpuS(extractCpu).toFixed(2)} s (all threads), raw parser ${cpuS(rawCpu).toFixed(2)} s; parsed MB per CPU-second: extraction ${(stats.parsedBytes / mb / cpuS(extractCpu)).toFixed(2)}, raw ${(distinctBytes / mb / cpuS(rawCpu)).toFixed(2)}`);
   console.log(`ACUs/s ${(acus / extractS).toFixed(0)}; git log -p ${logS.toFixed(2)} s (${(commits.length / logS).toFixed(0)} commits/s)`);
   console.log(`bench:extract commits_per_s=${commitsPerS.toFixed(1)} parse_MBps=${parseMBps.toFixed(2)} raw_parse_MBps=${rawMBps.toFixed(2)} gitlog_ratio=${(extractS / logS).toFixed(1)}`);
 }

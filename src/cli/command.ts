@@ -61,3 +61,11 @@ export function parseCount(command: string, flag: string, value: string | undefi
   }
   return Number(value);
 }
+
+/** Refuse stray positional arguments with a usage error naming the first. */
+export function refusePositionals(command: string, positionals: readonly string[]): void {
+  if (positionals.length === 0) return;
+  throw new AcuError('ERR_USAGE', `${command}: unexpected argument '${positionals[0] ?? ''}'`, {
+    hint: `run 'acu ${command} --help' for its usage`,
+  });
+}

@@ -5,10 +5,10 @@
  */
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { dirname, join } from 'node:path';
 import { AcuError } from '../core/errors.js';
 import { runGit, runGitRaw } from '../git/exec.js';
+import { launcherCommand } from '../git/launcher.js';
 import { sourceExtensions } from '../extract/segment.js';
 
 /** Where the driver is installed: one repository, or the user's global git configuration. */
@@ -27,19 +27,9 @@ export function attributesBlock(): string {
   return `${blockStart}\n${lines.join('\n')}\n${blockEnd}\n`;
 }
 
-/** The absolute path of this checkout's launcher, `bin/acu.js`. */
-export function launcherPath(): string {
-  // dist/src/compose/install.js -> bin/acu.js
-  return resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'bin', 'acu.js');
-}
-
-function shellQuote(value: string): string {
-  return `'${value.replace(/'/g, `'\\''`)}'`;
-}
-
 /** The `merge.acu.driver` command line: node running this checkout's launcher. */
 export function driverCommand(): string {
-  return `${shellQuote(process.execPath)} ${shellQuote(launcherPath())} merge-driver %O %A %B %P --marker-size %L`;
+  return `${launcherCommand()} merge-driver %O %A %B %P --marker-size %L`;
 }
 
 async function configArgs(target: InstallTarget): Promise<{ scope: string[]; attributes: string }> {

@@ -21,6 +21,8 @@ export type AcuErrorCode =
   | 'ERR_IO'
   | 'ERR_CONFIG'
   | 'ERR_MERGE_INPUT'
+  | 'ERR_NO_IDENTITY'
+  | 'ERR_CORRUPT_LOG'
   | 'ERR_BACKEND_UNAVAILABLE'
   | 'ERR_INTERRUPTED';
 

@@ -6,7 +6,7 @@
 import { performance } from 'node:perf_hooks';
 import { assert } from '../core/errors.js';
 import type { SegmentedFile } from './segment.js';
-import { parseSource, segmentFile } from './segment.js';
+import { lighten, parseSource, scriptKindFor, segmentFile } from './segment.js';
 
 /** Counters a benchmark reads. */
 export interface ParseStats {
@@ -24,7 +24,7 @@ export interface ParseStats {
   hits: number;
 }
 
-/** Default bound on characters held by a cache: about 64 M (a few hundred MB of syntax trees). */
+/** Default bound on characters held by a cache: about 64 M (light trees: text, keys and ranges). */
 export const parseCacheCharsMax = 64 * 1024 * 1024;
 
 /** A bounded LRU of segmented files keyed by blob id. */
@@ -38,13 +38,17 @@ export class ParseCache {
     assert(charsMax > 0, 'ParseCache: charsMax must be positive');
   }
 
-  /** The segmented file for blob `oid` with `text`, parsing it if it is not cached. */
+  /**
+   * The segmented file for blob `oid` with `text`, parsed as a file at `path`, parsing it if it is
+   * not cached. One blob parses differently as `.ts` and `.tsx`, so the key is both.
+   */
   get(oid: string, path: string, text: string, byteLength: number): SegmentedFile {
-    const cached = this.entries.get(oid);
+    const key = `${oid}:${scriptKindFor(path)}`;
+    const cached = this.entries.get(key);
     if (cached !== undefined) {
       // Re-insert to mark it most recently used (Map keeps insertion order).
-      this.entries.delete(oid);
-      this.entries.set(oid, cached);
+      this.entries.delete(key);
+      this.entries.set(key, cached);
       this.stats.hits += 1;
       return cached;
     }
@@ -60,7 +64,8 @@ export class ParseCache {
       this.stats.distinctBlobs += 1;
     }
     const segmented = segmentFile(path, text, sourceFile);
-    this.put(oid, segmented);
+    // The caller gets the tree for this commit; the cache keeps only keys and ranges.
+    this.put(key, lighten(segmented));
     return segmented;
   }
 
@@ -69,12 +74,12 @@ export class ParseCache {
     return [...this.seen].map(([oid, path]) => ({ oid, path }));
   }
 
-  private put(oid: string, segmented: SegmentedFile): void {
-    this.entries.set(oid, segmented);
+  private put(key: string, segmented: SegmentedFile): void {
+    this.entries.set(key, segmented);
     this.chars += segmented.text.length;
-    for (const [key, value] of this.entries) {
-      if (this.chars <= this.charsMax || key === oid) break;
-      this.entries.delete(key);
+    for (const [entry, value] of this.entries) {
+      if (this.chars <= this.charsMax || entry === key) break;
+      this.entries.delete(entry);
       this.chars -= value.text.length;
     }
   }

@@ -38,8 +38,34 @@ export const fileMode = { regular: '100644', executable: '100755', symlink: '120
  * node's native hash is several times faster than a JavaScript one on texts of this size.
  */
 export function fastAcuId(acu: Acu): string {
-  return createHash('sha256').update(canonicalString(acu), 'utf8').digest('hex');
+  return createHash('sha256').update(acuCanonicalString(acu), 'utf8').digest('hex');
 }
+
+/**
+ * The canonical encoding of an ACU, written field by field in sorted key order: the same bytes as
+ * `canonicalString` (a test compares them on random ACUs) without building a sorted copy first.
+ * Falls back to the general encoder for anything but the exact shapes of the model.
+ */
+export function acuCanonicalString(acu: Acu): string {
+  const keys = Object.keys(acu);
+  const expected = acu.level === 'decl' ? declKeysSorted : fileKeysSorted;
+  if (keys.length !== expected.length || !expected.every((key) => key in acu)) return canonicalString(acu);
+  const record = acu as unknown as Record<string, unknown>;
+  const parts: string[] = [];
+  for (const key of expected) {
+    const value = record[key];
+    if (!(value === null || typeof value === 'string' || (Array.isArray(value) && key !== 'hunks') || typeof value === 'number')) {
+      // Hunks and anything unexpected go through the general encoder, which sorts nested keys.
+      parts.push(`"${key}":${canonicalString(value)}`);
+    } else {
+      parts.push(`"${key}":${JSON.stringify(value)}`);
+    }
+  }
+  return `{${parts.join(',')}}`;
+}
+
+const declKeysSorted = ['after', 'afterTail', 'anchor', 'before', 'beforeTail', 'defines', 'file', 'flags', 'kind', 'level', 'op', 'symbol', 'uses', 'v'];
+const fileKeysSorted = ['afterOid', 'beforeOid', 'content', 'data', 'file', 'fromFile', 'hunks', 'level', 'modeAfter', 'modeBefore', 'op', 'reason', 'v'];
 
 /** Pair ACUs with their ids. */
 export function identifyAll(acus: readonly Acu[]): IdentifiedAcu[] {
@@ -106,7 +132,8 @@ function blob(blobs: ReadonlyMap<string, Uint8Array>, oid: string | null): Uint8
 
 function contentKind(mode: string | null, bytes: Uint8Array | null): FileContentKind {
   if (mode === fileMode.gitlink) return 'gitlink';
-  if (mode === fileMode.symlink) return 'symlink';
+  // A symlink's target is text, unless it is not valid UTF-8: then it travels as binary (base64).
+  if (mode === fileMode.symlink) return bytes !== null && decodeText(bytes) === null ? 'binary' : 'symlink';
   if (bytes !== null && decodeText(bytes) === null) return 'binary';
   return 'text';
 }
@@ -180,7 +207,9 @@ function extractModified(change: FileChange, blobs: ReadonlyMap<string, Uint8Arr
     return;
   }
   if (isSourcePath(path) && (change.oldPath === null || isSourcePath(change.oldPath))) {
-    const before = cache.get(change.oldOid!, change.oldPath ?? path, beforeText, beforeBytes.length);
+    // The old content is read as a file at the new path: that is where the declaration ACUs apply
+    // (after a rename from .ts to .tsx, say), so extraction and apply must agree on how it parses.
+    const before = cache.get(change.oldOid!, path, beforeText, beforeBytes.length);
     const after = cache.get(change.newOid!, path, afterText, afterBytes.length);
     if (before.parsed && after.parsed) {
       if (op === 'move' || change.oldMode !== change.newMode) out.push(fileAcu(change, { op, content: 'text' }));

@@ -9,8 +9,9 @@
  * for why anchored insertion in after order restores the order).
  */
 import { assert } from '../core/errors.js';
-import type { AcuFlag, AcuOp, DeclAcu } from '../core/acu/model.js';
-import { namesOf } from './names.js';
+import type { AcuFlag, AcuOp, DeclAcu, DeclKind } from '../core/acu/model.js';
+import { namesOfMany } from './names.js';
+import type { NamesRequest } from './names.js';
 import type { Segment, SegmentedFile } from './segment.js';
 import { ts } from 'ts-morph';
 
@@ -18,14 +19,16 @@ import { ts } from 'ts-morph';
 export function diffDeclarations(file: string, before: SegmentedFile, after: SegmentedFile): DeclAcu[] {
   assert(before.parsed, 'diffDeclarations: before does not parse');
   assert(after.parsed, 'diffDeclarations: after does not parse');
-  const cx: DiffContext = { file, before, after, out: [] };
+  const cx: DiffContext = { file, before, after, out: [], names: [] };
   const headB = shell(before.text, before.root);
   const headA = shell(after.text, after.root);
   if (headB.head !== headA.head || headB.tail !== headA.tail) {
-    cx.out.push(declAcu(cx, { symbol: '', segment: after.root, op: 'modify', anchor: null, shellOf: { before: headB, after: headA }, beforeSeg: before.root }));
+    cx.out.push(declAcu(cx, { symbol: '', segment: after.root, op: 'modify', anchor: null, shellOf: { before: headB, after: headA }, beforeSeg: before.root, parentKind: 'module' }));
   }
   diffChildren(cx, '', before.root, after.root);
-  return cx.out;
+  // Names last, all at once: declarations without a syntax tree are parsed in one batch.
+  const names = namesOfMany(cx.names);
+  return cx.out.map((acu, i) => ({ ...acu, defines: names[i]!.defines, uses: names[i]!.uses }));
 }
 
 interface DiffContext {
@@ -33,6 +36,8 @@ interface DiffContext {
   readonly before: SegmentedFile;
   readonly after: SegmentedFile;
   readonly out: DeclAcu[];
+  /** One names request per ACU of `out`, same order. */
+  readonly names: NamesRequest[];
 }
 
 interface Shell {
@@ -57,7 +62,7 @@ function diffChildren(cx: DiffContext, symbol: string, before: Segment, after: S
   const afterKeys = new Set(afterChildren.map((child) => child.key));
   for (const child of beforeChildren) {
     if (!afterKeys.has(child.key)) {
-      cx.out.push(declAcu(cx, { symbol: childSymbol(symbol, child.key), segment: child, op: 'remove', anchor: null, shellOf: null, beforeSeg: child }));
+      cx.out.push(declAcu(cx, { symbol: childSymbol(symbol, child.key), segment: child, op: 'remove', anchor: null, shellOf: null, beforeSeg: child, parentKind: before.kind }));
     }
   }
   const common = afterChildren.filter((child) => beforeByKey.has(child.key));
@@ -68,9 +73,9 @@ function diffChildren(cx: DiffContext, symbol: string, before: Segment, after: S
     const match = beforeByKey.get(child.key);
     const path = childSymbol(symbol, child.key);
     if (match === undefined) {
-      cx.out.push(declAcu(cx, { symbol: path, segment: child, op: 'add', anchor, shellOf: null, beforeSeg: null }));
+      cx.out.push(declAcu(cx, { symbol: path, segment: child, op: 'add', anchor, shellOf: null, beforeSeg: null, parentKind: after.kind }));
     } else {
-      diffMatched(cx, path, match.child, child, { moved: !stable.has(child.key), anchor });
+      diffMatched(cx, path, match.child, child, { moved: !stable.has(child.key), anchor, parentKind: after.kind });
     }
   }
 }
@@ -111,14 +116,14 @@ function diffMatched(
   symbol: string,
   before: Segment,
   after: Segment,
-  place: { moved: boolean; anchor: string | null },
+  place: { moved: boolean; anchor: string | null; parentKind: DeclKind },
 ): void {
-  const { moved, anchor } = place;
+  const { moved, anchor, parentKind } = place;
   if (before.layout !== null && after.layout !== null) {
     const shellB = shell(cx.before.text, before);
     const shellA = shell(cx.after.text, after);
     if (moved || shellB.head !== shellA.head || shellB.tail !== shellA.tail) {
-      cx.out.push(declAcu(cx, { symbol, segment: after, op: moved ? 'move' : 'modify', anchor, shellOf: { before: shellB, after: shellA }, beforeSeg: before }));
+      cx.out.push(declAcu(cx, { symbol, segment: after, op: moved ? 'move' : 'modify', anchor, shellOf: { before: shellB, after: shellA }, beforeSeg: before, parentKind }));
     }
     diffChildren(cx, symbol, before, after);
     return;
@@ -126,7 +131,7 @@ function diffMatched(
   const textB = cx.before.text.slice(before.start, before.end);
   const textA = cx.after.text.slice(after.start, after.end);
   if (moved || textB !== textA) {
-    cx.out.push(declAcu(cx, { symbol, segment: after, op: moved ? 'move' : 'modify', anchor, shellOf: null, beforeSeg: before }));
+    cx.out.push(declAcu(cx, { symbol, segment: after, op: moved ? 'move' : 'modify', anchor, shellOf: null, beforeSeg: before, parentKind }));
   }
 }
 
@@ -138,6 +143,8 @@ interface AcuSpec {
   readonly anchor: string | null;
   readonly shellOf: { before: Shell; after: Shell } | null;
   readonly beforeSeg: Segment | null;
+  /** The kind of the container the declaration sits in. */
+  readonly parentKind: DeclKind;
 }
 
 function declAcu(cx: DiffContext, spec: AcuSpec): DeclAcu {
@@ -146,10 +153,14 @@ function declAcu(cx: DiffContext, spec: AcuSpec): DeclAcu {
   const afterText = op === 'remove' ? null : cx.after.text.slice(segment.start, segment.end);
   const before = shellOf !== null ? shellOf.before.head : beforeText;
   const after = shellOf !== null ? shellOf.after.head : afterText;
-  const sourceFile = op === 'remove' ? cx.before.sourceFile : cx.after.sourceFile;
-  const names = namesOf(segment, sourceFile, shellOf !== null);
+  const file = op === 'remove' ? cx.before : cx.after;
+  const shell = shellOf !== null ? (op === 'remove' ? shellOf.before : shellOf.after) : null;
+  cx.names.push({ segment, file, context: { parent: spec.parentKind, shell } });
   const flags: AcuFlag[] = [];
-  if (op === 'modify' && formatOnly(beforeText, afterText, cx)) flags.push('format-only');
+  // A shell's own change is its head and tail; its members change through ACUs of their own.
+  const ownBefore = shellOf !== null ? shellOf.before.head + shellOf.before.tail : beforeText;
+  const ownAfter = shellOf !== null ? shellOf.after.head + shellOf.after.tail : afterText;
+  if (op === 'modify' && formatOnly(ownBefore, ownAfter, cx)) flags.push('format-only');
   return {
     v: 1,
     level: 'decl',
@@ -162,19 +173,39 @@ function declAcu(cx: DiffContext, spec: AcuSpec): DeclAcu {
     beforeTail: shellOf?.before.tail ?? null,
     afterTail: shellOf?.after.tail ?? null,
     anchor: op === 'add' || op === 'move' ? spec.anchor : null,
-    defines: names.defines,
-    uses: names.uses,
+    // Filled in by diffDeclarations once every ACU of the file is known.
+    defines: [],
+    uses: [],
     flags,
   };
 }
 
-/** True when two texts hold the same tokens and comments, differing only in whitespace. */
+/**
+ * True when two texts hold the same tokens and comments, differing only in whitespace between
+ * tokens. Conservative: the scanner reads a slice without its context, so it cannot tell a regular
+ * expression from a division, a template's text from code, or JSX text from tokens; where any of
+ * those could hold the changed whitespace, the change is not called format-only.
+ */
 function formatOnly(before: string | null, after: string | null, cx: DiffContext): boolean {
   if (before === null || after === null || before === after) return false;
   // Cheap refusal first: texts that differ outside whitespace cannot be format-only.
   if (before.replace(/\s+/g, '') !== after.replace(/\s+/g, '')) return false;
-  const variant = cx.after.sourceFile.languageVariant;
+  const variant = cx.after.variant;
+  if (mayHideWhitespace(before, variant) || mayHideWhitespace(after, variant)) return false;
   return sameTokens(before, after, variant);
+}
+
+/** Whether text outside comments holds a `/`, a backtick, or (in JSX) a `<`. */
+function mayHideWhitespace(text: string, variant: ts.LanguageVariant): boolean {
+  const scanner = ts.createScanner(ts.ScriptTarget.Latest, false, variant, text);
+  for (let token = scanner.scan(); token !== ts.SyntaxKind.EndOfFileToken; token = scanner.scan()) {
+    if (token === ts.SyntaxKind.SingleLineCommentTrivia || token === ts.SyntaxKind.MultiLineCommentTrivia) continue;
+    if (token === ts.SyntaxKind.StringLiteral) continue;
+    const tokenText = scanner.getTokenText();
+    if (tokenText.includes('/') || tokenText.includes('`')) return true;
+    if (variant === ts.LanguageVariant.JSX && tokenText.includes('<')) return true;
+  }
+  return false;
 }
 
 function tokens(text: string, variant: ts.LanguageVariant): string[] {

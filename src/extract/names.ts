@@ -8,8 +8,9 @@
  * outer name hides the outer use), which suits interference scoring: it errs towards "may touch".
  */
 import { ts } from 'ts-morph';
-import type { Segment } from './segment.js';
-import { variableNames } from './segment.js';
+import type { DeclKind } from '../core/acu/model.js';
+import type { Segment, SegmentedFile } from './segment.js';
+import { parseSource, variableNames } from './segment.js';
 
 /** Sorted, unique names. */
 export interface Names {
@@ -17,16 +18,138 @@ export interface Names {
   readonly uses: string[];
 }
 
-/** Names of a segment. For a shell (container head and tail only), members are not visited. */
-export function namesOf(segment: Segment, sf: ts.SourceFile, shellOnly: boolean): Names {
+/** Where a declaration sits, and for a shell its head and tail text. */
+export interface NamesContext {
+  /** The kind of the container holding the declaration (`module` at the top level). */
+  readonly parent: DeclKind;
+  /** For a shell ACU, the container's head and tail: members are not visited. */
+  readonly shell: { readonly head: string; readonly tail: string } | null;
+}
+
+/**
+ * Names of a segment. With the file's syntax tree at hand the segment's own nodes are read; in a
+ * light tree (a cached before-version) the segment's text is parsed alone, wrapped in a container
+ * of its parent's kind. Names are syntactic and local to the declaration, so both give the same
+ * result (a test checks it).
+ */
+export function namesOf(segment: Segment, file: SegmentedFile, context: NamesContext): Names {
+  return namesOfMany([{ segment, file, context }])[0]!;
+}
+
+/** One request to {@link namesOfMany}. */
+export interface NamesRequest {
+  readonly segment: Segment;
+  readonly file: SegmentedFile;
+  readonly context: NamesContext;
+}
+
+/**
+ * Names of many declarations. Those without a syntax tree are parsed together, one synthetic
+ * source per file, each wrapped in a numbered container of its parent's kind: parsing has a fixed
+ * cost per call, and a merge commit can bring hundreds of declarations whose file was parsed on
+ * the other branch.
+ */
+export function namesOfMany(requests: readonly NamesRequest[]): Names[] {
+  const nodes: (readonly ts.Node[] | null)[] = requests.map((r) => (r.segment.nodes.length > 0 ? r.segment.nodes : null));
+  const byFile = new Map<SegmentedFile, number[]>();
+  requests.forEach((r, i) => {
+    if (r.segment.kind === 'module') {
+      // The module's head and tail are trivia: a module shell defines and uses nothing, with or
+      // without the file's syntax tree at hand.
+      nodes[i] = [];
+      return;
+    }
+    if (nodes[i] !== null) return;
+    byFile.set(r.file, [...(byFile.get(r.file) ?? []), i]);
+  });
+  for (const [file, indices] of byFile) {
+    const parsed = parseFragments(file, indices.map((i) => requests[i]!));
+    indices.forEach((requestIndex, k) => {
+      nodes[requestIndex] = parsed?.[k] ?? fragmentNodes(requests[requestIndex]!.segment, file, requests[requestIndex]!.context);
+    });
+  }
+  return requests.map((r, i) => namesFromNodes(nodes[i]!, r.context));
+}
+
+function namesFromNodes(nodes: readonly ts.Node[], context: NamesContext): Names {
   const defines = new Set<string>();
-  for (const node of segment.nodes) collectDefines(node, defines);
+  for (const node of nodes) collectDefines(node, defines);
   const declared = new Set<string>(defines);
   const referenced = new Set<string>();
-  const skip = shellOnly ? new Set<ts.Node>(segment.layout?.children.flatMap((c) => c.nodes) ?? []) : null;
-  for (const node of segment.nodes) visitReferences(node, sf, referenced, declared, skip);
+  const skip = context.shell !== null ? new Set<ts.Node>(memberNodes(nodes)) : null;
+  for (const node of nodes) visitReferences(node, referenced, declared, skip);
   const uses = [...referenced].filter((name) => !declared.has(name));
   return { defines: [...defines].sort(), uses: uses.sort() };
+}
+
+/** The text a declaration without a tree is parsed from: its own text, or a shell's head and tail. */
+function fragmentText(request: NamesRequest): string {
+  const { segment, file, context } = request;
+  if (context.shell !== null) return context.shell.head + context.shell.tail;
+  return file.text.slice(segment.start, segment.end).replace(/^\uFEFF/, '');
+}
+
+/** Wrappers that give a member's text a parent of the right kind to parse in, one at a time. */
+const fragmentWrappers: ReadonlyMap<DeclKind, string> = new Map<DeclKind, string>([
+  ['class', 'class __acu_fragment__ {\n'],
+  ['interface', 'interface __acu_fragment__ {\n'],
+  ['enum', 'enum __acu_fragment__ {\n'],
+]);
+
+/** Parse one declaration's text alone (the fallback when a batch does not line up). */
+function fragmentNodes(segment: Segment, file: SegmentedFile, context: NamesContext): readonly ts.Node[] {
+  const text = fragmentText({ segment, file, context });
+  if (context.shell !== null) return parseSource(file.path, text).statements.slice(0, 1);
+  const wrapper = fragmentWrappers.get(context.parent);
+  if (wrapper === undefined) return parseSource(file.path, text).statements;
+  return memberNodes(parseSource(file.path, `${wrapper}${text}\n}`).statements.slice(0, 1));
+}
+
+/**
+ * Parse several fragments of one file in one call. Each becomes the body of wrapper `i`
+ * (`namespace __acu_i` for statements, `class`/`interface`/`enum __acu_i` for members); null when
+ * the wrappers do not come back one for one, and the caller parses them singly.
+ */
+function parseFragments(file: SegmentedFile, requests: readonly NamesRequest[]): (readonly ts.Node[])[] | null {
+  if (requests.length === 1) return null;
+  const parts: string[] = [];
+  requests.forEach((request, i) => {
+    const wrapperKind = request.context.shell !== null ? 'namespace' : (containerWord.get(request.context.parent) ?? 'namespace');
+    parts.push(`${wrapperKind} __acu_${i} {\n${fragmentText(request)}\n}\n`);
+  });
+  const sf = parseSource(file.path, parts.join(''));
+  if (sf.statements.length !== requests.length) return null;
+  const out: (readonly ts.Node[])[] = [];
+  for (let i = 0; i < requests.length; i += 1) {
+    const statement = sf.statements[i]!;
+    const name = (statement as { name?: ts.Node }).name;
+    if (name === undefined || !ts.isIdentifier(name) || name.text !== `__acu_${i}`) return null;
+    // A shell is the one statement inside its wrapper; other fragments are the wrapper's members.
+    const members = memberNodes([statement]);
+    out.push(requests[i]!.context.shell !== null ? members.slice(0, 1) : members);
+  }
+  return out;
+}
+
+/** The keyword of a wrapper for members of a container of this kind. */
+const containerWord: ReadonlyMap<DeclKind, string> = new Map<DeclKind, string>([
+  ['class', 'class'],
+  ['interface', 'interface'],
+  ['enum', 'enum'],
+]);
+
+/** The members of container declarations among `nodes`. */
+function memberNodes(nodes: readonly ts.Node[]): ts.Node[] {
+  const out: ts.Node[] = [];
+  for (const node of nodes) {
+    if (ts.isClassDeclaration(node) || ts.isInterfaceDeclaration(node) || ts.isEnumDeclaration(node)) out.push(...node.members);
+    else if (ts.isModuleDeclaration(node)) {
+      let body = node.body;
+      while (body !== undefined && ts.isModuleDeclaration(body)) body = body.body;
+      if (body !== undefined && ts.isModuleBlock(body)) out.push(...body.statements);
+    }
+  }
+  return out;
 }
 
 function collectDefines(node: ts.Node, out: Set<string>): void {
@@ -75,6 +198,13 @@ function collectImportNames(node: ts.ImportDeclaration, out: Set<string>): void 
   else for (const element of bindings.elements) out.add(element.name.text);
 }
 
+/**
+ * Words that are identifiers only in some parses: `await` is an identifier in a script and an
+ * operator at the top of a module, and a declaration parsed alone (a light tree's fragment) is a
+ * script. Never counting it keeps names the same whichever way they were computed.
+ */
+const notAName: ReadonlySet<string> = new Set(['await']);
+
 /** An identifier in a declaration-name or property-name position is not a reference. */
 function isNamePosition(id: ts.Identifier): boolean {
   const parent = id.parent;
@@ -92,6 +222,8 @@ function isNamePosition(id: ts.Identifier): boolean {
     return parent.propertyName !== undefined && parent.name === id;
   }
   if (ts.isLabeledStatement(parent) || ts.isBreakOrContinueStatement(parent)) return true;
+  // `<div>`: a lower-case JSX tag is an intrinsic element, not a name in scope.
+  if ((ts.isJsxOpeningElement(parent) || ts.isJsxSelfClosingElement(parent) || ts.isJsxClosingElement(parent)) && parent.tagName === id && /^[a-z]/.test(id.text)) return true;
   if (ts.isBindingElement(parent) && parent.propertyName === id) return true;
   return false;
 }
@@ -114,7 +246,6 @@ function isDeclarationName(id: ts.Identifier): boolean {
 
 function visitReferences(
   root: ts.Node,
-  _sf: ts.SourceFile,
   referenced: Set<string>,
   declared: Set<string>,
   skip: Set<ts.Node> | null,
@@ -125,7 +256,7 @@ function visitReferences(
     if (skip?.has(node) === true) return;
     if (ts.isIdentifier(node)) {
       if (isDeclarationName(node)) declared.add(node.text);
-      else if (!isNamePosition(node)) referenced.add(node.text);
+      else if (!isNamePosition(node) && !notAName.has(node.text)) referenced.add(node.text);
       return;
     }
     ts.forEachChild(node, (child) => {

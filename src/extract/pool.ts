@@ -24,8 +24,68 @@ export const extractWorkersMax = 8;
  */
 const workerYoungGenerationMb = 64;
 
-/** Blob-to-worker entries kept; past this the map starts over (costing at most a few re-parses). */
-const blobHomeEntriesMax = 1_000_000;
+/** Decides which worker extracts a change. */
+export interface RoutingPlan {
+  workerOf(change: TreeChange): number;
+}
+
+/**
+ * Plan the routing of a whole range before extracting it. The before- and after-blob of every
+ * changed source file are joined (union-find) into families; a family's blobs are only ever
+ * parsed by one worker, so each distinct blob is parsed at most once in the run. Families are
+ * spread over the workers largest first, onto the least loaded (by bytes of history), which keeps
+ * the split even and deterministic. Other files are never parsed and go by a hash of their path.
+ */
+export function planRouting(changes: Iterable<TreeChange>, jobs: number, isParsed: (path: string) => boolean): RoutingPlan {
+  assert(jobs >= 1, 'planRouting: at least one worker');
+  const parent = new Map<string, string>();
+  const find = (oid: string): string => {
+    let root = oid;
+    while (parent.get(root) !== root) root = parent.get(root)!;
+    for (let at = oid; at !== root; ) {
+      const next = parent.get(at)!;
+      parent.set(at, root);
+      at = next;
+    }
+    return root;
+  };
+  const add = (oid: string): void => {
+    if (!parent.has(oid)) parent.set(oid, oid);
+  };
+  const weight = new Map<string, number>();
+  for (const change of changes) {
+    const path = change.newPath ?? change.oldPath ?? '';
+    if (!isParsed(path)) continue;
+    const oids = [change.oldOid, change.newOid].filter((oid): oid is string => oid !== null);
+    for (const oid of oids) add(oid);
+    if (oids.length === 2) {
+      const [a, b] = [find(oids[0]!), find(oids[1]!)];
+      if (a !== b) parent.set(a < b ? b : a, a < b ? a : b);
+    }
+    const root = find(oids[0] ?? '');
+    weight.set(root, (weight.get(root) ?? 0) + 1);
+  }
+  const families = new Map<string, number>();
+  for (const oid of parent.keys()) {
+    const root = find(oid);
+    families.set(root, (families.get(root) ?? 0) + (weight.get(oid) ?? 0));
+  }
+  const load: number[] = new Array<number>(jobs).fill(0);
+  const home = new Map<string, number>();
+  const ordered = [...families].sort((x, y) => y[1] - x[1] || (x[0] < y[0] ? -1 : 1));
+  for (const [root, size] of ordered) {
+    const worker = load.indexOf(Math.min(...load));
+    home.set(root, worker);
+    load[worker]! += size;
+  }
+  return {
+    workerOf: (change) => {
+      const oid = change.oldOid ?? change.newOid;
+      const family = oid !== null && parent.has(oid) ? home.get(find(oid)) : undefined;
+      return family ?? Number.parseInt(fnv1a(change.newPath ?? change.oldPath ?? ''), 16) % jobs;
+    },
+  };
+}
 
 /** The default worker count: one per core, within {@link extractWorkersMax}. */
 export function defaultJobs(): number {
@@ -46,11 +106,9 @@ export class ExtractPool {
   private readonly pending = new Map<number, Pending>();
   private readonly waiters: ((response: WorkerResponse) => void)[][];
   private nextJob = 0;
-  /** Which worker parsed (or will parse) each blob, so a blob's next use goes to the same cache. */
-  private readonly blobHome = new Map<string, number>();
   private failure: Error | null = null;
 
-  private constructor(cwd: string, jobs: number) {
+  private constructor(cwd: string, jobs: number, private readonly plan: RoutingPlan) {
     assert(jobs >= 1 && jobs <= extractWorkersMax, 'ExtractPool: jobs within bounds');
     const init: WorkerInit = { cwd };
     this.workers = Array.from({ length: jobs }, () => new Worker(new URL('./worker.js', import.meta.url), {
@@ -64,9 +122,9 @@ export class ExtractPool {
     });
   }
 
-  /** Start `jobs` workers on the repository at `cwd`. */
-  static start(cwd: string, jobs: number): ExtractPool {
-    return new ExtractPool(cwd, jobs);
+  /** Start `jobs` workers on the repository at `cwd`, routing changes by `plan`. */
+  static start(cwd: string, jobs: number, plan: RoutingPlan): ExtractPool {
+    return new ExtractPool(cwd, jobs, plan);
   }
 
   /** Extract one commit's changes: ACUs per change, in order, and round-trip failures. */
@@ -112,19 +170,8 @@ export class ExtractPool {
     await Promise.all(this.workers.map((worker) => worker.terminate()));
   }
 
-  /**
-   * The worker for a change: the one that holds its before-blob, else the one that will hold its
-   * after-blob, else one chosen by path. A file's versions thus stay in one worker, and a blob
-   * shared by two paths (a copy) is still parsed once.
-   */
   private shardOf(change: TreeChange): number {
-    const known = (change.oldOid === null ? undefined : this.blobHome.get(change.oldOid)) ??
-      (change.newOid === null ? undefined : this.blobHome.get(change.newOid));
-    const path = change.newPath ?? change.oldPath ?? '';
-    const worker = known ?? Number.parseInt(fnv1a(path), 16) % this.workers.length;
-    if (this.blobHome.size >= blobHomeEntriesMax) this.blobHome.clear();
-    for (const oid of [change.oldOid, change.newOid]) if (oid !== null) this.blobHome.set(oid, worker);
-    return worker;
+    return this.plan.workerOf(change);
   }
 
   private ask(worker: number, request: WorkerRequest): Promise<WorkerResponse> {

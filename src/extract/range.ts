@@ -11,7 +11,8 @@ import { applyAcus } from './apply.js';
 import type { ParentFiles, TreeEdits } from './apply.js';
 import { ParseCache } from './cache.js';
 import type { ParseStats } from './cache.js';
-import { ExtractPool } from './pool.js';
+import { ExtractPool, planRouting } from './pool.js';
+import { isSourcePath } from './segment.js';
 import { blobsNeeded, extractChanges, identifyAll } from './commit.js';
 
 /** What to extract. */
@@ -92,7 +93,13 @@ async function* diffedCommits(
 }
 
 async function* extractWithPool(repo: GitRepo, commits: readonly CommitInfo[], options: ExtractRangeOptions): AsyncGenerator<ExtractedCommit> {
-  const pool = ExtractPool.start(repo.workTree ?? repo.gitDir, options.jobs ?? 1);
+  // Diff the whole range first (one diff-tree per batch, cheap next to extraction) so that the
+  // routing plan knows every blob family before the first job is sent.
+  const diffed: { commit: CommitInfo; changes: readonly TreeChange[] }[] = [];
+  for await (const item of diffedCommits(repo, commits, options)) diffed.push(item);
+  const jobs = options.jobs ?? 1;
+  const plan = planRouting(diffed.flatMap((item) => item.changes), jobs, isSourcePath);
+  const pool = ExtractPool.start(repo.workTree ?? repo.gitDir, jobs, plan);
   const window: { commit: CommitInfo; result: ReturnType<ExtractPool['extract']> }[] = [];
   const settle = async (): Promise<ExtractedCommit> => {
     const head = window.shift()!;
@@ -100,7 +107,7 @@ async function* extractWithPool(repo: GitRepo, commits: readonly CommitInfo[], o
     return { commit: head.commit.oid, parent: head.commit.parents[0] ?? null, merge: head.commit.parents.length > 1, acus: acus.flat(), info: head.commit, failures };
   };
   try {
-    for await (const { commit, changes } of diffedCommits(repo, commits, options)) {
+    for (const { commit, changes } of diffed) {
       const result = pool.extract(changes, options.check === true);
       // A rejected job is awaited in order below; until then, keep it from counting as unhandled.
       result.catch(() => undefined);

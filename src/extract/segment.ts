@@ -30,7 +30,7 @@ export interface Segment {
   readonly kind: DeclKind;
   readonly start: number;
   readonly end: number;
-  /** The AST nodes (several for overloads). */
+  /** The AST nodes (several for overloads); empty in a light tree (see {@link lighten}). */
   readonly nodes: readonly ts.Node[];
   /** For containers: the inner layout; null for leaves. */
   readonly layout: ContainerLayout | null;
@@ -38,8 +38,12 @@ export interface Segment {
 
 /** A segmented source file. */
 export interface SegmentedFile {
+  readonly path: string;
   readonly text: string;
-  readonly sourceFile: ts.SourceFile;
+  /** The syntax tree; null in a light tree, which keeps only keys and ranges. */
+  readonly sourceFile: ts.SourceFile | null;
+  /** JSX or standard: how fragments of this file are scanned. */
+  readonly variant: ts.LanguageVariant;
   /** False when the parser reported syntax errors: such files change as whole files. */
   readonly parsed: boolean;
   /** The module's layout; the root segment spans the whole text. */
@@ -56,7 +60,8 @@ export function isSourcePath(path: string): boolean {
   return sourceExtensions.some((ext) => lower.endsWith(ext));
 }
 
-function scriptKindFor(path: string): ts.ScriptKind {
+/** How a file at `path` parses: TS, TSX, JS or JSX. */
+export function scriptKindFor(path: string): ts.ScriptKind {
   const lower = path.toLowerCase();
   if (lower.endsWith('.tsx')) return ts.ScriptKind.TSX;
   if (lower.endsWith('.jsx')) return ts.ScriptKind.JSX;
@@ -81,7 +86,7 @@ export function segmentFile(path: string, text: string, sourceFile?: ts.SourceFi
   if (!parsed) {
     // A file with syntax errors changes as a whole file; its layout is never looked into.
     const whole = { headEnd: text.length, tailStart: text.length, children: [] };
-    return { text, sourceFile: sf, parsed, root: { key: '', kind: 'module', start: 0, end: text.length, nodes: [sf], layout: whole } };
+    return { path, text, sourceFile: sf, variant: sf.languageVariant, parsed, root: { key: '', kind: 'module', start: 0, end: text.length, nodes: [sf], layout: whole } };
   }
   const cx: Context = { text: body, sf, shift: bom };
   const headEnd = moduleHeadEnd(body, sf);
@@ -96,7 +101,21 @@ export function segmentFile(path: string, text: string, sourceFile?: ts.SourceFi
     nodes: [sf],
     layout: { headEnd: headEnd + bom, tailStart: tailStart + bom, children },
   };
-  return { text, sourceFile: sf, parsed, root };
+  return { path, text, sourceFile: sf, variant: sf.languageVariant, parsed, root };
+}
+
+/**
+ * The same file without its syntax tree: keys, kinds and ranges only. Caches hold light trees: a
+ * retained syntax tree is about ten times its text, and a heap full of them made every collection
+ * slow enough to halve the parser's speed.
+ */
+export function lighten(file: SegmentedFile): SegmentedFile {
+  const strip = (segment: Segment): Segment => ({
+    ...segment,
+    nodes: [],
+    layout: segment.layout === null ? null : { ...segment.layout, children: segment.layout.children.map(strip) },
+  });
+  return { ...file, sourceFile: null, root: strip(file.root) };
 }
 
 /** The parser's own syntax-error count (not exposed in the public typings). */
@@ -436,7 +455,7 @@ function interfaceMemberKey(cx: Context, node: ts.Node): string {
 
 function indexText(cx: Context, node: ts.IndexSignatureDeclaration): string {
   const parameter = node.parameters[0];
-  return parameter?.type === undefined ? '' : compact(parameter.type.getText(cx.sf));
+  return parameter?.type === undefined ? '' : safeName(compact(parameter.type.getText(cx.sf)));
 }
 
 /** A property name as written, string names quoted, computed names in brackets. */
@@ -444,8 +463,16 @@ function propertyNameText(cx: Context, name: ts.PropertyName): string {
   if (ts.isIdentifier(name) || ts.isPrivateIdentifier(name)) return name.text;
   if (ts.isStringLiteral(name) || ts.isNoSubstitutionTemplateLiteral(name)) return quote(name.text);
   if (ts.isNumericLiteral(name) || ts.isBigIntLiteral(name)) return name.text;
-  if (ts.isComputedPropertyName(name)) return `[${compact(name.expression.getText(cx.sf))}]`;
-  return compact((name as ts.Node).getText(cx.sf));
+  if (ts.isComputedPropertyName(name)) return safeName(`[${compact(name.expression.getText(cx.sf))}]`);
+  return safeName(compact((name as ts.Node).getText(cx.sf)));
+}
+
+/**
+ * A name as a symbol-path segment: as written when it holds no separator, quote or backslash, else
+ * quoted (`[a / b]` would otherwise split the path in two).
+ */
+function safeName(text: string): string {
+  return /^[^/'"`\\]*$/.test(text) ? text : quote(text);
 }
 
 /** Quote a name for a symbol path: single quotes, with `\` and `'` escaped. */

@@ -3,9 +3,10 @@ import { describe, it } from 'node:test';
 import { canonicalString } from '../../src/core/acu/canonical.js';
 import { decodeAcu } from '../../src/core/acu/decode.js';
 import { acuId } from '../../src/core/acu/id.js';
-import type { DeclAcu } from '../../src/core/acu/model.js';
+import type { DeclAcu, FileAcu } from '../../src/core/acu/model.js';
 import { leafSegment, parentSymbol, qualifiedSymbol } from '../../src/core/acu/model.js';
-import { fastAcuId } from '../../src/extract/commit.js';
+import { acuCanonicalString, fastAcuId } from '../../src/extract/commit.js';
+import { baseSeed, rng } from '../support/random.js';
 
 const sample: DeclAcu = {
   v: 1,
@@ -74,5 +75,30 @@ describe('decodeAcu', () => {
     assert.equal(future.issues[0]!.code, 'version');
     assert.ok(!decodeAcu('garbage').ok);
     assert.ok(!decodeAcu({ v: 1, level: 'file', hunks: [{ beforeStart: -1 }] }).ok);
+  });
+});
+
+describe('the fast ACU encoding', () => {
+  it('writes exactly the bytes of the general canonical encoding, on every ACU of a random history', () => {
+    const seed = baseSeed(99);
+    const r = rng(seed);
+    const text = (): string => ['', 'a', '"q"', '\\u2028', 'é🦤', '\n\r\t', 'x'.repeat(r.int(50))][r.int(7)]!;
+    const maybe = (): string | null => (r.chance(0.3) ? null : text());
+    for (let i = 0; i < 2000; i += 1) {
+      const decl: DeclAcu = {
+        ...sample,
+        before: maybe(), after: maybe(), beforeTail: maybe(), afterTail: maybe(), anchor: maybe(),
+        symbol: text(), file: text(), defines: [text(), text()], uses: r.chance(0.5) ? [] : [text()],
+      };
+      assert.equal(acuCanonicalString(decl), canonicalString(decl), `seed ${seed}, case ${i}`);
+      const file: FileAcu = {
+        v: 1, level: 'file', file: text(), fromFile: maybe(), op: r.pick(['add', 'modify', 'remove', 'move'] as const),
+        content: r.pick(['text', 'binary', 'symlink', 'gitlink'] as const), modeBefore: maybe(), modeAfter: maybe(),
+        beforeOid: maybe(), afterOid: maybe(), data: maybe(),
+        hunks: r.chance(0.5) ? null : [{ beforeStart: r.int(100), beforeLines: [text()], afterLines: [text(), text()] }],
+        reason: r.pick([null, 'added', 'unparsed'] as const),
+      };
+      assert.equal(acuCanonicalString(file), canonicalString(file), `seed ${seed}, case ${i}`);
+    }
   });
 });

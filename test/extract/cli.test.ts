@@ -13,6 +13,8 @@ import { extractionFixture } from '../../fixtures/extraction.js';
 import { makeTempDir, removeTempDir } from '../../fixtures/tmp.js';
 import { runCli } from '../../src/cli/main.js';
 import { bufferIo } from '../../src/cli/io.js';
+import { decodeAcu } from '../../src/core/acu/decode.js';
+import { fastAcuId } from '../../src/extract/commit.js';
 
 const root = fileURLToPath(new URL('../../..', import.meta.url));
 const bin = join(root, 'bin', 'acu.js');
@@ -72,6 +74,21 @@ describe('acu extract', () => {
     const { code, out } = await cli(['extract', '--check', '--all']);
     assert.equal(out.trim().split('\n').at(-1), `checked ${extractionFixture.commits.length} commits, ${/checked \d+ commits, (\d+) ACUs/.exec(out)?.[1] ?? '?'} ACUs, 0 round-trip failures`);
     assert.equal(code, 0);
+  });
+
+  it('produces only ACUs that the strict decoder accepts', async () => {
+    const { out } = await cli(['extract', '--json', '--all']);
+    const doc = JSON.parse(out) as { commits: { acus: (Record<string, unknown> & { id: string })[] }[] };
+    let count = 0;
+    for (const commit of doc.commits) {
+      for (const { id, ...acu } of commit.acus) {
+        const decoded = decodeAcu(acu);
+        assert.ok(decoded.ok, `${id}: ${JSON.stringify(decoded.ok ? null : decoded.issues)}`);
+        assert.equal(fastAcuId(decoded.acu), id, 'the id is the hash of exactly what was decoded');
+        count += 1;
+      }
+    }
+    assert.ok(count > 40);
   });
 
   it('gives the same output with and without worker threads', async () => {

@@ -44,7 +44,7 @@ function sortedCopy(value: unknown, depth: number): unknown {
       // -0 would print as 0 and 0 as 0: the same bytes, so nothing to do.
       return value;
     case 'object':
-      return Array.isArray(value) ? value.map((item: unknown) => sortedCopy(item, depth + 1)) : sortedObject(value as Record<string, unknown>, depth);
+      return Array.isArray(value) ? sortedArray(value, depth) : sortedObject(value as Record<string, unknown>, depth);
     case 'bigint':
     case 'function':
     case 'symbol':
@@ -53,10 +53,21 @@ function sortedCopy(value: unknown, depth: number): unknown {
   }
 }
 
+function sortedArray(value: readonly unknown[], depth: number): unknown[] {
+  const out: unknown[] = [];
+  for (let i = 0; i < value.length; i += 1) {
+    // A hole would encode as null, the same bytes as an explicit null: refuse it.
+    assert(i in value, `canonical encoding: array hole at ${i}`);
+    out.push(sortedCopy(value[i], depth + 1));
+  }
+  return out;
+}
+
 function sortedObject(value: Record<string, unknown>, depth: number): Record<string, unknown> {
   const prototype: unknown = Object.getPrototypeOf(value);
   assert(prototype === Object.prototype || prototype === null, 'canonical encoding: only plain objects are encoded');
-  const out: Record<string, unknown> = {};
+  // No prototype: an own `__proto__` key (JSON.parse makes one) stays a field, not a prototype.
+  const out = Object.create(null) as Record<string, unknown>;
   for (const key of Object.keys(value).sort()) {
     const field = value[key];
     assert(field !== undefined, `canonical encoding: field '${key}' is undefined`);

@@ -77,12 +77,16 @@ function hunksOf(value: unknown, issues: DecodeIssue[]): Hunk[] | null {
   const out: Hunk[] = [];
   value.forEach((h: unknown, i) => {
     const hunk = h as Record<string, unknown> | null;
+    // One line per element, its terminator last: `['x\ny\n']` and `['x\n', 'y\n']` would be two
+    // encodings of one change.
+    const isLine = (l: unknown): boolean => typeof l === 'string' && (l.indexOf('\n') === -1 || l.indexOf('\n') === l.length - 1);
     const ok =
       typeof hunk === 'object' && hunk !== null &&
+      Object.keys(hunk).length === 3 &&
       Number.isSafeInteger(hunk.beforeStart) && (hunk.beforeStart as number) >= 0 &&
-      Array.isArray(hunk.beforeLines) && hunk.beforeLines.every((l) => typeof l === 'string') &&
-      Array.isArray(hunk.afterLines) && hunk.afterLines.every((l) => typeof l === 'string');
-    if (!ok) issues.push({ path: `hunks[${i}]`, code: 'type', message: 'a hunk is {beforeStart, beforeLines, afterLines}' });
+      Array.isArray(hunk.beforeLines) && hunk.beforeLines.every(isLine) &&
+      Array.isArray(hunk.afterLines) && hunk.afterLines.every(isLine);
+    if (!ok) issues.push({ path: `hunks[${i}]`, code: 'type', message: 'a hunk is exactly {beforeStart, beforeLines, afterLines}, one line per element' });
     else out.push({ beforeStart: hunk.beforeStart as number, beforeLines: hunk.beforeLines as string[], afterLines: hunk.afterLines as string[] });
   });
   return out;
@@ -102,7 +106,63 @@ export function decodeAcu(value: unknown): DecodeResult {
     if (!allowed.has(key)) r.issues.push({ path: key, code: 'value', message: `unknown field ${key}` });
   }
   const acu = level === 'decl' ? decodeDecl(r) : decodeFile(r, record);
+  if (r.issues.length === 0) r.issues.push(...(acu.level === 'decl' ? declConsistency(acu) : fileConsistency(acu)));
   return r.issues.length > 0 ? { ok: false, issues: r.issues } : { ok: true, acu };
+}
+
+function issue(path: string, message: string): DecodeIssue {
+  return { path, code: 'value', message };
+}
+
+/**
+ * A repository path acu may write: relative, `/`-separated, no empty, `.` or `..` segment, nothing
+ * inside `.git`. A peer's ACU must never reach outside the work tree.
+ */
+export function isSafePath(path: string): boolean {
+  if (path === '' || path.includes('\0')) return false;
+  return path.split('/').every((segment) => segment !== '' && segment !== '.' && segment !== '..' && segment.toLowerCase() !== '.git');
+}
+
+function sortedUnique(values: readonly string[]): boolean {
+  return values.every((value, i) => i === 0 || values[i - 1]! < value);
+}
+
+/** What an operation implies about the other fields of a declaration ACU. */
+function declConsistency(acu: Extract<Acu, { level: 'decl' }>): DecodeIssue[] {
+  const out: DecodeIssue[] = [];
+  if (!isSafePath(acu.file)) out.push(issue('file', 'a relative repository path outside .git'));
+  if ((acu.kind === 'module') !== (acu.symbol === '')) out.push(issue('symbol', "the module, and only it, has the symbol ''"));
+  if (acu.op === 'add' && (acu.before !== null || acu.after === null)) out.push(issue('before', 'an add has no text before and a text after'));
+  if (acu.op === 'remove' && (acu.after !== null || acu.before === null)) out.push(issue('after', 'a remove has a text before and none after'));
+  if ((acu.op === 'modify' || acu.op === 'move') && (acu.before === null || acu.after === null)) out.push(issue('before', `a ${acu.op} has texts before and after`));
+  if ((acu.op === 'modify' || acu.op === 'remove') && acu.anchor !== null) out.push(issue('anchor', `a ${acu.op} has no anchor`));
+  const shellTails = [acu.beforeTail, acu.afterTail].filter((t) => t !== null).length;
+  if (shellTails === 1) out.push(issue('beforeTail', 'a shell has both tails, anything else neither'));
+  if (shellTails === 2 && (acu.op === 'add' || acu.op === 'remove')) out.push(issue('beforeTail', 'added and removed containers carry their whole text'));
+  if (!sortedUnique(acu.defines)) out.push(issue('defines', 'sorted and without repeats'));
+  if (!sortedUnique(acu.uses)) out.push(issue('uses', 'sorted and without repeats'));
+  if (acu.flags.length > 0 && acu.op !== 'modify') out.push(issue('flags', 'only a modify can be format-only'));
+  return out;
+}
+
+const modes = new Set(['100644', '100755', '120000', '160000']);
+const oidPattern = /^(?:[0-9a-f]{40}|[0-9a-f]{64})$/;
+
+/** What an operation implies about the other fields of a whole-file ACU. */
+function fileConsistency(acu: Extract<Acu, { level: 'file' }>): DecodeIssue[] {
+  const out: DecodeIssue[] = [];
+  if (!isSafePath(acu.file)) out.push(issue('file', 'a relative repository path outside .git'));
+  if ((acu.op === 'move') !== (acu.fromFile !== null)) out.push(issue('fromFile', 'a move, and only a move, has fromFile'));
+  if (acu.fromFile !== null && !isSafePath(acu.fromFile)) out.push(issue('fromFile', 'a relative repository path outside .git'));
+  const adding = acu.op === 'add';
+  const removing = acu.op === 'remove';
+  if (adding !== (acu.modeBefore === null) || adding !== (acu.beforeOid === null)) out.push(issue('modeBefore', 'an add, and only an add, has no mode and object before'));
+  if (removing !== (acu.modeAfter === null) || removing !== (acu.afterOid === null)) out.push(issue('modeAfter', 'a remove, and only a remove, has no mode and object after'));
+  for (const key of ['modeBefore', 'modeAfter'] as const) if (acu[key] !== null && !modes.has(acu[key])) out.push(issue(key, 'a git file mode'));
+  for (const key of ['beforeOid', 'afterOid'] as const) if (acu[key] !== null && !oidPattern.test(acu[key])) out.push(issue(key, 'a git object id'));
+  if (removing && (acu.data !== null || acu.hunks !== null)) out.push(issue('data', 'a remove carries no content'));
+  if (acu.data !== null && acu.hunks !== null) out.push(issue('hunks', 'content comes whole or as hunks, not both'));
+  return out;
 }
 
 const declKeys = new Set(['v', 'level', 'file', 'symbol', 'kind', 'op', 'before', 'after', 'beforeTail', 'afterTail', 'anchor', 'defines', 'uses', 'flags']);

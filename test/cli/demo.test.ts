@@ -1,0 +1,23 @@
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import { it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+
+const bin = join(fileURLToPath(new URL('../../..', import.meta.url)), 'bin', 'acu.js');
+
+it('acu demo runs end to end as a real process and every check holds', () => {
+  const result = spawnSync(process.execPath, [bin, 'demo'], { encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });
+  assert.equal(result.status, 0, `${result.stdout}\n${result.stderr}`);
+  assert.match(result.stdout, /git reports conflicts \(\d+ conflicted hunks/);
+  assert.match(result.stdout, /ok {2}git merge completes with no conflict/);
+  assert.match(result.stdout, /^(\d+) of \1 checks passed$/m);
+  assert.doesNotMatch(result.stdout, /FAILED/);
+});
+
+it('acu demo refuses stray arguments with a usage error', () => {
+  const result = spawnSync(process.execPath, [bin, 'demo', 'extra'], { encoding: 'utf8' });
+  assert.equal(result.status, 129);
+  assert.match(result.stderr, /^error: demo: unexpected argument 'extra'$/m);
+  assert.match(result.stderr, /^hint: /m);
+});
