@@ -35,15 +35,37 @@ export interface ClusterPolicySection {
   readonly voteFallback?: string;
 }
 
-/** The policy in force: the cluster document's section when present, else git config. */
-export async function configuredPolicy(cwd: string, cluster: ClusterPolicySection | null = null): Promise<Policy> {
-  if (cluster !== null) {
-    return policyFromSettings({
-      policy: cluster.policy,
-      sitePriority: Array.isArray(cluster.sitePriority) ? cluster.sitePriority.join(',') : (cluster.sitePriority as string | undefined),
-      voteTimeoutTicks: cluster.voteTimeoutTicks === undefined ? undefined : String(cluster.voteTimeoutTicks),
-      voteFallback: cluster.voteFallback,
-    });
+/** What policies read of the cluster document (`.acu/cluster.json`): its policy section and its members' sites and priorities. */
+export interface ClusterPolicySource {
+  readonly policy?: ClusterPolicySection;
+  readonly members?: ReadonlyArray<{ readonly site: string; readonly priority: number }>;
+}
+
+/** Sites by their members' priority (lower first), ties by name: the default site-priority order. */
+export function sitesByPriority(members: ReadonlyArray<{ readonly site: string; readonly priority: number }>): string[] {
+  const best = new Map<string, number>();
+  for (const m of members) best.set(m.site, Math.min(best.get(m.site) ?? Number.MAX_SAFE_INTEGER, m.priority));
+  return [...best].sort(([a, pa], [b, pb]) => pa - pb || (a < b ? -1 : a > b ? 1 : 0)).map(([site]) => site);
+}
+
+/**
+ * The policy in force: the cluster document's policy section when it has one (it binds every
+ * node), else git config. A site-priority policy without an explicit list of sites orders them by
+ * the cluster members' priorities.
+ */
+export async function configuredPolicy(cwd: string, cluster: ClusterPolicySource | null = null): Promise<Policy> {
+  const section = cluster?.policy;
+  const settings: PolicySettings = section !== undefined
+    ? {
+        policy: section.policy,
+        sitePriority: Array.isArray(section.sitePriority) ? section.sitePriority.join(',') : (section.sitePriority as string | undefined),
+        voteTimeoutTicks: section.voteTimeoutTicks === undefined ? undefined : String(section.voteTimeoutTicks),
+        voteFallback: section.voteFallback,
+      }
+    : await gitPolicySettings(cwd);
+  const members = cluster?.members ?? [];
+  if (settings.policy === 'site-priority' && (settings.sitePriority ?? '') === '' && members.length > 0) {
+    return policyFromSettings({ ...settings, sitePriority: sitesByPriority(members).join(',') });
   }
-  return policyFromSettings(await gitPolicySettings(cwd));
+  return policyFromSettings(settings);
 }

@@ -55,7 +55,10 @@ describe('acu score', () => {
     await runGit(['config', 'acu.policy', 'site-priority'], { cwd: dir, gitDir: null });
     await runGit(['config', 'acu.sitePriority', 'tokyo,paris'], { cwd: dir, gitDir: null });
     assert.deepEqual(await configuredPolicy(dir), { kind: 'site-priority', sites: ['tokyo', 'paris'] });
-    assert.deepEqual(await configuredPolicy(dir, { policy: 'vote', voteTimeoutTicks: 30 }), { kind: 'vote', timeoutTicks: 30, fallback: 'defer' });
+    assert.deepEqual(await configuredPolicy(dir, { policy: { policy: 'vote', voteTimeoutTicks: 30 } }), { kind: 'vote', timeoutTicks: 30, fallback: 'defer' });
+    await runGit(['config', '--unset', 'acu.sitePriority'], { cwd: dir, gitDir: null });
+    const members = [{ site: 'tokyo', priority: 2 }, { site: 'paris', priority: 1 }, { site: 'lima', priority: 2 }, { site: 'paris', priority: 5 }];
+    assert.deepEqual(await configuredPolicy(dir, { members }), { kind: 'site-priority', sites: ['paris', 'lima', 'tokyo'] });
     await runGit(['config', 'acu.policy', 'dice'], { cwd: dir, gitDir: null });
     await assert.rejects(configuredPolicy(dir), /acu.policy: unknown policy 'dice'/);
   });
