@@ -46,6 +46,10 @@ const commands: Readonly<Record<string, CommandEntry>> = {
     summary: "git merge driver: 'acu merge-driver %O %A %B %P'; install / uninstall",
     load: async () => (await import('./merge-driver.js')).mergeDriverCommand,
   },
+  score: {
+    summary: "score a range's ACUs (interference, near-duplicates, risk) and show the backend",
+    load: async () => (await import('./score.js')).scoreCommand,
+  },
   'replay-merges': {
     summary: "replay a history's merges with acu and git; compare both with the human merges",
     load: async () => (await import('./replay-merges.js')).replayMergesCommand,

@@ -23,6 +23,7 @@ export type AcuErrorCode =
   | 'ERR_MERGE_INPUT'
   | 'ERR_NO_IDENTITY'
   | 'ERR_CORRUPT_LOG'
+  | 'ERR_BACKEND_UNAVAILABLE'
   | 'ERR_INTERRUPTED';
 
 /** Optional context carried by an {@link AcuError}. */
