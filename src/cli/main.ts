@@ -14,26 +14,6 @@ interface CommandEntry {
 // Commands are imported only when invoked: a git hook that runs `acu hook post-commit` must not pay
 // for loading the TypeScript compiler or the consensus code.
 const commands: Readonly<Record<string, CommandEntry>> = {
-  hooks: {
-    summary: 'install, remove or show the git hooks (post-commit queues commits, pre-push checks certification)',
-    load: async () => (await import('./hooks.js')).hooksCommand,
-  },
-  hook: {
-    summary: "run one of acu's git hooks (git calls this through the installed shims)",
-    load: async () => (await import('./hook.js')).hookCommand,
-  },
-  init: {
-    summary: "create this repository's sync-node identity (an Ed25519 key, mode 0600)",
-    load: async () => (await import('./init.js')).initCommand,
-  },
-  cluster: {
-    summary: 'manage the cluster document (.acu/cluster.json): members, keys, addresses, protected branch',
-    load: async () => (await import('./cluster.js')).clusterCommand,
-  },
-  demo: {
-    summary: 'a walkthrough on a generated repository: ACUs, and a merge git conflicts on but acu does not',
-    load: async () => (await import('./demo.js')).demoCommand,
-  },
   extract: {
     summary: 'split commits into atomic change units (ACUs); --check verifies the round trip',
     load: async () => (await import('./extract.js')).extractCommand,
@@ -46,13 +26,33 @@ const commands: Readonly<Record<string, CommandEntry>> = {
     summary: "git merge driver: 'acu merge-driver %O %A %B %P'; install / uninstall",
     load: async () => (await import('./merge-driver.js')).mergeDriverCommand,
   },
+  'replay-merges': {
+    summary: "replay a history's merges with acu and git; compare both with the human merges",
+    load: async () => (await import('./replay-merges.js')).replayMergesCommand,
+  },
   score: {
     summary: "score a range's ACUs (interference, near-duplicates, risk) and show the backend",
     load: async () => (await import('./score.js')).scoreCommand,
   },
-  'replay-merges': {
-    summary: "replay a history's merges with acu and git; compare both with the human merges",
-    load: async () => (await import('./replay-merges.js')).replayMergesCommand,
+  init: {
+    summary: "create this repository's sync-node identity (an Ed25519 key, mode 0600)",
+    load: async () => (await import('./init.js')).initCommand,
+  },
+  cluster: {
+    summary: 'manage the cluster document (.acu/cluster.json): members, keys, addresses, protected branch',
+    load: async () => (await import('./cluster.js')).clusterCommand,
+  },
+  hooks: {
+    summary: 'install, remove or show the git hooks (post-commit queues commits, pre-push checks certification)',
+    load: async () => (await import('./hooks.js')).hooksCommand,
+  },
+  demo: {
+    summary: 'a walkthrough on a generated repository: ACUs, and a merge git conflicts on but acu does not',
+    load: async () => (await import('./demo.js')).demoCommand,
+  },
+  hook: {
+    summary: "run one of acu's git hooks (git calls this through the installed shims)",
+    load: async () => (await import('./hook.js')).hookCommand,
   },
 };
 
