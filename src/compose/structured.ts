@@ -190,14 +190,21 @@ function matchElements(base: readonly Element[], side: readonly Element[]): Matc
     const s = e.key === null || baseToSide[i] !== -1 ? undefined : sideByKey.get(e.key);
     if (s !== undefined) pair(i, s);
   });
-  // An anonymous element that moved unchanged is still the same element.
-  const sideByIdent = new Map<string, number[]>();
+  // An anonymous element that moved unchanged is still the same element, when its tokens occur
+  // once on each side (repeated statements, `t.equal(count(), 1)`, would pair across the list).
+  const occurrences = (list: readonly Element[]): Map<string, number> => {
+    const counts = new Map<string, number>();
+    for (const e of list) if (e.key === null) counts.set(e.ident, (counts.get(e.ident) ?? 0) + 1);
+    return counts;
+  };
+  const [inBase, inSide] = [occurrences(base), occurrences(side)];
+  const sideByIdent = new Map<string, number>();
   side.forEach((e, s) => {
-    if (e.key === null && sideToBase[s] === -1) sideByIdent.set(e.ident, [...(sideByIdent.get(e.ident) ?? []), s]);
+    if (e.key === null && sideToBase[s] === -1 && inSide.get(e.ident) === 1) sideByIdent.set(e.ident, s);
   });
   base.forEach((e, i) => {
-    if (e.key !== null || baseToSide[i] !== -1) return;
-    const s = sideByIdent.get(e.ident)?.shift();
+    if (e.key !== null || baseToSide[i] !== -1 || inBase.get(e.ident) !== 1) return;
+    const s = sideByIdent.get(e.ident);
     if (s !== undefined) pair(i, s);
   });
   pairAnonymous(base, side, baseToSide, sideToBase, pair);
@@ -220,6 +227,19 @@ function lcsPairs(a: readonly string[], b: readonly string[]): Array<[number, nu
  */
 function isWeak(e: Element): boolean {
   return e.key === null || e.key.startsWith('call:');
+}
+
+/**
+ * A call keyed by its string argument pairs only with an anonymous call of the same function (its
+ * argument became or stopped being a string), never with another keyed call: two tests with
+ * different names are two tests.
+ */
+function sameCallee(a: Element, b: Element): boolean {
+  const callee = (e: Element): string | null => (e.key !== null && e.key.startsWith('call:') ? e.key.slice('call:'.length, e.key.indexOf('(')) : null);
+  const [ca, cb] = [callee(a), callee(b)];
+  if (ca === null && cb === null) return true;
+  if (ca !== null && cb !== null) return false;
+  return (ca !== null && b.ident.startsWith(`${ca}(`)) || (cb !== null && a.ident.startsWith(`${cb}(`));
 }
 
 /** Pair unmatched anonymous elements that sit in the same gap between matched ones and share a kind. */
@@ -249,6 +269,7 @@ function pairAnonymous(
     for (let s = lo + 1; s < hi; s += 1) {
       if (sideToBase[s] !== -1 || !isWeak(side[s]!)) continue;
       if (side[s]!.node.kind !== base[i]!.node.kind) continue;
+      if (!sameCallee(base[i]!, side[s]!)) continue;
       pair(i, s);
       break;
     }
