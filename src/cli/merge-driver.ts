@@ -11,7 +11,9 @@ import { AcuError, ExitCode } from '../core/errors.js';
 import type { ExitCodeValue } from '../core/errors.js';
 import { decodeText } from '../extract/text.js';
 import { composeFile } from '../compose/file.js';
-import { defaultMarkers } from '../compose/diff3.js';
+import type { ComposeFileInput, ComposeFileResult } from '../compose/file.js';
+import { defaultMarkers, mergeLines } from '../compose/diff3.js';
+import type { MarkerStyle } from '../compose/diff3.js';
 import { installDriver, uninstallDriver } from '../compose/install.js';
 import type { Command } from './command.js';
 import { parseCommandArgs, parseCount } from './command.js';
@@ -69,13 +71,29 @@ async function runMerge(options: MergeDriverOptions & { action: 'merge' }, io: I
     return ExitCode.negative;
   }
   const markers = { size: options.markerSize, ours: 'ours', theirs: 'theirs' };
-  const result = composeFile({ path: options.path, base, ours, theirs, markers });
+  const result = composeOrLines({ path: options.path, base, ours, theirs, markers }, io);
   await writeFile(resolve(io.cwd, options.ours), result.text);
   if (result.conflicts.length === 0) return ExitCode.ok;
   for (const conflict of result.conflicts) {
     io.stderr(`CONFLICT (${conflict.kind}): ${options.path}${conflict.path === '' ? '' : `#${conflict.path}`}\n`);
   }
   return ExitCode.negative;
+}
+
+/**
+ * composeFile, or, should it fail (a bug in acu), git's own line merge: a merge driver that throws
+ * would leave the user mid-merge with nothing in %A. The bug is reported on stderr.
+ */
+function composeOrLines(input: ComposeFileInput & { markers: MarkerStyle }, io: Io): ComposeFileResult {
+  try {
+    return composeFile(input);
+  } catch (error) {
+    io.stderr(`BUG: acu merge-driver: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    io.stderr(`hint: ${input.path} was merged by lines instead; please report this bug\n`);
+    const lines = mergeLines(input.base, input.ours, input.theirs, input.markers);
+    const conflicts: ComposeFileResult['conflicts'] = lines.conflicts === 0 ? [] : [{ path: '', kind: 'lines', base: input.base, ours: input.ours, theirs: input.theirs }];
+    return { text: lines.text, conflicts, method: 'lines' };
+  }
 }
 
 async function run(options: MergeDriverOptions, io: Io): Promise<ExitCodeValue> {

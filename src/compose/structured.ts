@@ -190,14 +190,21 @@ function matchElements(base: readonly Element[], side: readonly Element[]): Matc
     const s = e.key === null || baseToSide[i] !== -1 ? undefined : sideByKey.get(e.key);
     if (s !== undefined) pair(i, s);
   });
-  // An anonymous element that moved unchanged is still the same element.
-  const sideByIdent = new Map<string, number[]>();
+  // An anonymous element that moved unchanged is still the same element, when its tokens occur
+  // once on each side (repeated statements, `t.equal(count(), 1)`, would pair across the list).
+  const occurrences = (list: readonly Element[]): Map<string, number> => {
+    const counts = new Map<string, number>();
+    for (const e of list) if (e.key === null) counts.set(e.ident, (counts.get(e.ident) ?? 0) + 1);
+    return counts;
+  };
+  const [inBase, inSide] = [occurrences(base), occurrences(side)];
+  const sideByIdent = new Map<string, number>();
   side.forEach((e, s) => {
-    if (e.key === null && sideToBase[s] === -1) sideByIdent.set(e.ident, [...(sideByIdent.get(e.ident) ?? []), s]);
+    if (e.key === null && sideToBase[s] === -1 && inSide.get(e.ident) === 1) sideByIdent.set(e.ident, s);
   });
   base.forEach((e, i) => {
-    if (e.key !== null || baseToSide[i] !== -1) return;
-    const s = sideByIdent.get(e.ident)?.shift();
+    if (e.key !== null || baseToSide[i] !== -1 || inBase.get(e.ident) !== 1) return;
+    const s = sideByIdent.get(e.ident);
     if (s !== undefined) pair(i, s);
   });
   pairAnonymous(base, side, baseToSide, sideToBase, pair);
@@ -214,6 +221,27 @@ function lcsPairs(a: readonly string[], b: readonly string[]): Array<[number, nu
   return pairs;
 }
 
+/**
+ * Elements whose identity may change with an edit: anonymous ones, and calls known by a string
+ * argument (`describe('x')`, `f('a')`), whose key is their content.
+ */
+function isWeak(e: Element): boolean {
+  return e.key === null || e.key.startsWith('call:');
+}
+
+/**
+ * A call keyed by its string argument pairs only with an anonymous call of the same function (its
+ * argument became or stopped being a string), never with another keyed call: two tests with
+ * different names are two tests.
+ */
+function sameCallee(a: Element, b: Element): boolean {
+  const callee = (e: Element): string | null => (e.key !== null && e.key.startsWith('call:') ? e.key.slice('call:'.length, e.key.indexOf('(')) : null);
+  const [ca, cb] = [callee(a), callee(b)];
+  if (ca === null && cb === null) return true;
+  if (ca !== null && cb !== null) return false;
+  return (ca !== null && b.ident.startsWith(`${ca}(`)) || (cb !== null && a.ident.startsWith(`${cb}(`));
+}
+
 /** Pair unmatched anonymous elements that sit in the same gap between matched ones and share a kind. */
 function pairAnonymous(
   base: readonly Element[],
@@ -223,7 +251,7 @@ function pairAnonymous(
   pair: (i: number, s: number) => void,
 ): void {
   for (let i = 0; i < base.length; i += 1) {
-    if (baseToSide[i] !== -1 || base[i]!.key !== null) continue;
+    if (baseToSide[i] !== -1 || !isWeak(base[i]!)) continue;
     let lo = -1;
     for (let j = i - 1; j >= 0; j -= 1) {
       if (baseToSide[j] !== -1) {
@@ -239,8 +267,9 @@ function pairAnonymous(
       }
     }
     for (let s = lo + 1; s < hi; s += 1) {
-      if (sideToBase[s] !== -1 || side[s]!.key !== null) continue;
+      if (sideToBase[s] !== -1 || !isWeak(side[s]!)) continue;
       if (side[s]!.node.kind !== base[i]!.node.kind) continue;
+      if (!sameCallee(base[i]!, side[s]!)) continue;
       pair(i, s);
       break;
     }
@@ -301,19 +330,28 @@ function mergeList(cx: MergeContext, parents: { b: ts.Node; o: ts.Node; t: ts.No
   const pieces = orderPieces(st, primary, unordered);
   if (pieces === null) return fail;
   const edges = {
-    lead: mergeAtom(leadOf(cx.base, bl), leadOf(cx.ours, ol), leadOf(cx.theirs, tl)),
+    lead: mergeAtom(...noVoteAsBase(leadOf(cx.base, bl), leadOf(cx.ours, ol), leadOf(cx.theirs, tl))),
     trail: mergeTrail(trailOf(cx.base, bl), trailOf(cx.ours, ol), trailOf(cx.theirs, tl)),
   };
   if (edges.lead === null) return fail;
   const separator = observedSeparator(st) ?? defaultSeparator(parents.b);
-  // A list left without elements keeps no trailing separator (`{,}` would not parse).
-  const text = edges.lead + renderPieces(st, pieces, separator) + (pieces.length === 0 ? '' : edges.trail);
+  // A list left without elements keeps no separator (`{,}` would not parse): its text is what an
+  // emptied side left there.
+  if (pieces.length === 0) return ok([ot, tt, bt].find((_, k) => [ol, tl, bl][k]!.length === 0) ?? '', st.conflicts);
+  const text = edges.lead + renderPieces(st, pieces, separator) + edges.trail;
   return ok(text, st.conflicts);
 }
 
-function leadOf(version: Version, list: Lists[number]): string {
+/** The text before a list's first element; null for an empty list: no opinion. */
+function leadOf(version: Version, list: Lists[number]): string | null {
   const first = list[0];
-  return first === undefined ? version.text.slice(list.pos, list.end) : version.text.slice(list.pos, first.pos);
+  return first === undefined ? null : version.text.slice(list.pos, first.pos);
+}
+
+/** Three versions of an edge text where null (an emptied list) counts as unchanged from base. */
+function noVoteAsBase(b: string | null, o: string | null, t: string | null): [string, string, string] {
+  const base = b ?? o ?? t ?? '';
+  return [base, o ?? base, t ?? base];
 }
 
 /** The text after a list's last element (a trailing comma); null for an empty list: no opinion. */
@@ -324,8 +362,8 @@ function trailOf(version: Version, list: Lists[number]): string | null {
 
 /** Merge trailing separators; a side whose list became empty does not vote, ours wins a tie. */
 function mergeTrail(b: string | null, o: string | null, t: string | null): string {
-  const base = b ?? o ?? t ?? '';
-  return mergeAtom(base, o ?? base, t ?? base) ?? o ?? t ?? base;
+  const [base, ours, theirs] = noVoteAsBase(b, o, t);
+  return mergeAtom(base, ours, theirs) ?? ours;
 }
 
 function observedSeparator(st: ListState): string | null {
