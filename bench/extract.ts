@@ -15,7 +15,7 @@ import { resolve } from 'node:path';
 import { GitRepo } from '../src/git/index.js';
 import { ParseCache } from '../src/extract/cache.js';
 import { extractCommits, listRange } from '../src/extract/range.js';
-import { defaultJobs } from '../src/extract/pool.js';
+import { ExtractPool, defaultJobs } from '../src/extract/pool.js';
 import type { ParseStats } from '../src/extract/cache.js';
 import { parseSource, isSourcePath } from '../src/extract/segment.js';
 import { decodeText } from '../src/extract/text.js';
@@ -44,9 +44,12 @@ async function main(): Promise<void> {
   const jobs = jobsIndex === -1 ? defaultJobs() : Number(args[jobsIndex + 1]);
   // Warm-up: one full extraction, discarded, so that the measured run and the raw parser below
   // both run on a warm JIT (the raw parser gets a warm-up pass of its own). --cold skips it.
+  // With workers, the warm-up runs on the same pool as the measured run (its caches reset in
+  // between), as in a long-lived node; a cold run starts its own pool, as the CLI does.
   const cold = args.includes('--cold');
+  const pool = !cold && jobs > 1 ? ExtractPool.start(repoDir, jobs, { workerOf: () => 0 }) : undefined;
   if (!cold) {
-    for await (const commit of extractCommits(repo, commits, { revs: [], cache: new ParseCache(), jobs })) void commit;
+    for await (const commit of extractCommits(repo, commits, { revs: [], cache: new ParseCache(), jobs, ...(pool === undefined ? {} : { pool }) })) void commit;
   }
   const cache = new ParseCache();
   let pooled: { stats: ParseStats; blobs: { oid: string; path: string }[] } | null = null;
@@ -58,7 +61,7 @@ async function main(): Promise<void> {
   const onPoolStats = (value: typeof pooled): void => {
     pooled = value;
   };
-  for await (const commit of extractCommits(repo, commits, { revs: [], cache, jobs, onPoolStats })) {
+  for await (const commit of extractCommits(repo, commits, { revs: [], cache, jobs, onPoolStats, ...(pool === undefined ? {} : { pool }) })) {
     const now = performance.now();
     const sourceFiles = new Set(commit.acus.map((a) => a.acu.file).filter(isSourcePath)).size;
     if (sourceFiles > 0 && sourceFiles <= 10) perCommitMs.push(now - last);
@@ -67,6 +70,7 @@ async function main(): Promise<void> {
   }
   const extractS = (performance.now() - started) / 1000;
   const extractCpu = process.cpuUsage(cpuStarted);
+  await pool?.close();
   const final = pooled as { stats: ParseStats; blobs: { oid: string; path: string }[] } | null;
   const stats = final?.stats ?? cache.stats;
 

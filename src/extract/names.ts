@@ -10,7 +10,7 @@
 import { ts } from 'ts-morph';
 import type { DeclKind } from '../core/acu/model.js';
 import type { Segment, SegmentedFile } from './segment.js';
-import { parseSource, variableNames } from './segment.js';
+import { parseSource, scriptKindFor, variableNames } from './segment.js';
 
 /** Sorted, unique names. */
 export interface Names {
@@ -50,6 +50,44 @@ export interface NamesRequest {
  * the other branch.
  */
 export function namesOfMany(requests: readonly NamesRequest[]): Names[] {
+  const keys = requests.map(memoKey);
+  const out: (Names | null)[] = keys.map((key) => namesMemo.get(key) ?? null);
+  const missing = requests.flatMap((request, i) => (out[i] === null ? [i] : []));
+  if (missing.length > 0) {
+    const computed = computeNames(missing.map((i) => requests[i]!));
+    missing.forEach((i, k) => {
+      out[i] = computed[k]!;
+      remember(keys[i]!, computed[k]!);
+    });
+  }
+  return out.map((names) => names!);
+}
+
+/**
+ * Names by declaration text and context. Names are a function of the text, the parent's kind,
+ * whether it is a shell, and how the file parses (tested: a tree and a fragment agree), so a merge
+ * commit that repeats its side branch's changes, or a revert, costs a lookup.
+ */
+const namesMemo = new Map<string, Names>();
+let namesMemoChars = 0;
+const namesMemoCharsMax = 16 * 1024 * 1024;
+
+function memoKey(request: NamesRequest): string {
+  const { segment, file, context } = request;
+  const text = context.shell !== null ? `${context.shell.head}\u0000${context.shell.tail}` : file.text.slice(segment.start, segment.end);
+  return `${context.parent}\u0000${context.shell !== null ? 1 : 0}\u0000${segment.kind}\u0000${scriptKindFor(file.path)}\u0000${text}`;
+}
+
+function remember(key: string, names: Names): void {
+  if (namesMemoChars + key.length > namesMemoCharsMax) {
+    namesMemo.clear();
+    namesMemoChars = 0;
+  }
+  namesMemo.set(key, names);
+  namesMemoChars += key.length;
+}
+
+function computeNames(requests: readonly NamesRequest[]): Names[] {
   const nodes: (readonly ts.Node[] | null)[] = requests.map((r) => (r.segment.nodes.length > 0 ? r.segment.nodes : null));
   const byFile = new Map<SegmentedFile, number[]>();
   requests.forEach((r, i) => {

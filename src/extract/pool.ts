@@ -108,7 +108,7 @@ export class ExtractPool {
   private nextJob = 0;
   private failure: Error | null = null;
 
-  private constructor(cwd: string, jobs: number, private readonly plan: RoutingPlan) {
+  private constructor(cwd: string, jobs: number, private plan: RoutingPlan) {
     assert(jobs >= 1 && jobs <= extractWorkersMax, 'ExtractPool: jobs within bounds');
     const init: WorkerInit = { cwd };
     this.workers = Array.from({ length: jobs }, () => new Worker(new URL('./worker.js', import.meta.url), {
@@ -151,6 +151,21 @@ export class ExtractPool {
     });
   }
 
+  /** Workers in the pool. */
+  get size(): number {
+    return this.workers.length;
+  }
+
+  /**
+   * Start a new run on warm workers: a new routing plan and empty parse caches (so the run parses
+   * every blob it needs, as a fresh pool would), with the workers' compiled code kept.
+   */
+  async reset(plan: RoutingPlan): Promise<void> {
+    assert(this.pending.size === 0, 'reset: no job in flight');
+    this.plan = plan;
+    await Promise.all(this.workers.map((_, i) => this.ask(i, { type: 'reset' })));
+  }
+
   /** Parse counters summed over the workers, and every blob they parsed. */
   async stats(): Promise<{ stats: ParseStats; blobs: { oid: string; path: string }[] }> {
     const answers = await Promise.all(this.workers.map((_, i) => this.ask(i, { type: 'stats' })));
@@ -182,7 +197,7 @@ export class ExtractPool {
   }
 
   private onMessage(worker: number, response: WorkerResponse): void {
-    if (response.type === 'stats' || response.type === 'closed') {
+    if (response.type === 'stats' || response.type === 'closed' || response.type === 'reset') {
       this.waiters[worker]!.shift()?.(response);
       return;
     }

@@ -31,6 +31,11 @@ export interface ExtractRangeOptions {
   readonly cache?: ParseCache;
   /** Worker threads (1: extract in this thread). */
   readonly jobs?: number;
+  /**
+   * A pool to run on (reset first, and left open): a long-lived process keeps its workers warm.
+   * Without one, a multi-threaded run starts and closes its own.
+   */
+  readonly pool?: ExtractPool;
   /** Receives the pool's parse counters when a multi-threaded run ends (benchmarks read them). */
   readonly onPoolStats?: (stats: { stats: ParseStats; blobs: { oid: string; path: string }[] }) => void;
 }
@@ -65,14 +70,27 @@ export async function* extractCommits(
   commits: readonly CommitInfo[],
   options: ExtractRangeOptions = { revs: [] },
 ): AsyncGenerator<ExtractedCommit> {
-  if ((options.jobs ?? 1) > 1 && commits.length > 1) {
+  if ((options.pool !== undefined || (options.jobs ?? 1) > 1) && commits.length > 1) {
     yield* extractWithPool(repo, commits, options);
     return;
   }
   const cache = options.cache ?? new ParseCache();
+  // Read the next commit's blobs while this one is extracted: git answers while we parse.
+  let pending: { commit: CommitInfo; changes: readonly TreeChange[]; blobs: Promise<Map<string, Uint8Array>> } | null = null;
   for await (const { commit, changes } of diffedCommits(repo, commits, options)) {
-    yield await extractOne(repo, commit, changes, cache, options.check === true);
+    const next = { commit, changes, blobs: readNeeded(repo, changes) };
+    // A rejection is awaited below, in order; until then it must not count as unhandled.
+    next.blobs.catch(() => undefined);
+    if (pending !== null) yield await extractOne(repo, pending.commit, pending.changes, await pending.blobs, cache, options.check === true);
+    pending = next;
   }
+  if (pending !== null) yield await extractOne(repo, pending.commit, pending.changes, await pending.blobs, cache, options.check === true);
+}
+
+async function readNeeded(repo: GitRepo, changes: readonly TreeChange[]): Promise<Map<string, Uint8Array>> {
+  const needed = blobsNeeded(changes);
+  const contents = await repo.readBlobs(needed);
+  return new Map(needed.map((oid, i) => [oid, contents[i]!]));
 }
 
 /** Each commit with its changes against its first parent, diffed in batches. */
@@ -97,9 +115,11 @@ async function* extractWithPool(repo: GitRepo, commits: readonly CommitInfo[], o
   // routing plan knows every blob family before the first job is sent.
   const diffed: { commit: CommitInfo; changes: readonly TreeChange[] }[] = [];
   for await (const item of diffedCommits(repo, commits, options)) diffed.push(item);
-  const jobs = options.jobs ?? 1;
+  const jobs = options.pool?.size ?? options.jobs ?? 1;
   const plan = planRouting(diffed.flatMap((item) => item.changes), jobs, isSourcePath);
-  const pool = ExtractPool.start(repo.workTree ?? repo.gitDir, jobs, plan);
+  const owned = options.pool === undefined;
+  const pool = options.pool ?? ExtractPool.start(repo.workTree ?? repo.gitDir, jobs, plan);
+  if (!owned) await pool.reset(plan);
   const window: { commit: CommitInfo; result: ReturnType<ExtractPool['extract']> }[] = [];
   const settle = async (): Promise<ExtractedCommit> => {
     const head = window.shift()!;
@@ -117,7 +137,7 @@ async function* extractWithPool(repo: GitRepo, commits: readonly CommitInfo[], o
     while (window.length > 0) yield await settle();
     options.onPoolStats?.(await pool.stats());
   } finally {
-    await pool.close();
+    if (owned) await pool.close();
   }
 }
 
@@ -133,12 +153,10 @@ async function extractOne(
   repo: GitRepo,
   info: CommitInfo,
   changes: readonly TreeChange[],
+  blobs: ReadonlyMap<string, Uint8Array>,
   cache: ParseCache,
   check: boolean,
 ): Promise<ExtractedCommit> {
-  const needed = blobsNeeded(changes);
-  const contents = await repo.readBlobs(needed);
-  const blobs = new Map(needed.map((oid, i) => [oid, contents[i]!]));
   const acus = extractChanges(changes, blobs, cache);
   const failures = check ? verifyRoundTrip(await applyAcus(parentView(repo, changes, blobs), acus, cache), changes).sort() : [];
   return {

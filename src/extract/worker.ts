@@ -19,6 +19,7 @@ import { parentView, verifyRoundTrip } from './range.js';
 export type WorkerRequest =
   | { readonly type: 'extract'; readonly job: number; readonly changes: readonly TreeChange[]; readonly check: boolean }
   | { readonly type: 'stats' }
+  | { readonly type: 'reset' }
   | { readonly type: 'close' };
 
 /** A worker's answer. */
@@ -26,6 +27,7 @@ export type WorkerResponse =
   | { readonly type: 'extracted'; readonly job: number; readonly acus: readonly (readonly IdentifiedAcu[])[]; readonly failures: readonly string[] }
   | { readonly type: 'failed'; readonly job: number; readonly error: { readonly message: string; readonly code?: string; readonly hint?: string } }
   | { readonly type: 'stats'; readonly stats: ParseStats; readonly blobs: readonly { oid: string; path: string }[] }
+  | { readonly type: 'reset' }
   | { readonly type: 'closed' };
 
 /** What the pool passes to each worker at start. */
@@ -38,15 +40,16 @@ async function serve(): Promise<void> {
   assert(port !== null, 'extract worker: started outside a worker thread');
   const init = workerData as WorkerInit;
   const repo = await GitRepo.open(init.cwd);
-  const cache = new ParseCache();
+  const state = { cache: new ParseCache() };
   // Requests are served strictly in order: a file's later version must see its earlier one cached.
   let queue = Promise.resolve();
   port.on('message', (request: WorkerRequest) => {
-    queue = queue.then(() => handle(request, repo, cache, (response) => port.postMessage(response)));
+    queue = queue.then(() => handle(request, repo, state, (response) => port.postMessage(response)));
   });
 }
 
-async function handle(request: WorkerRequest, repo: GitRepo, cache: ParseCache, reply: (r: WorkerResponse) => void): Promise<void> {
+async function handle(request: WorkerRequest, repo: GitRepo, state: { cache: ParseCache }, reply: (r: WorkerResponse) => void): Promise<void> {
+  const cache = state.cache;
   switch (request.type) {
     case 'extract':
       try {
@@ -58,6 +61,11 @@ async function handle(request: WorkerRequest, repo: GitRepo, cache: ParseCache, 
       return;
     case 'stats':
       reply({ type: 'stats', stats: { ...cache.stats }, blobs: cache.parsedBlobs() });
+      return;
+    case 'reset':
+      // A new run on a warm worker: forget the blobs, keep the compiled code.
+      state.cache = new ParseCache();
+      reply({ type: 'reset' });
       return;
     case 'close':
       await repo.close();
