@@ -520,6 +520,10 @@ export class Replica {
     if (leaderOf(this.height, this.round, this.n) !== this.config.self) return false;
     if (this.signed.has('proposal') || this.signed.has('timeout')) return false;
     let body: ProposalMsg['body'];
+    // A certificate adopted from a round at or past ours cannot justify a proposal in ours (L6
+    // needs vr < r); we will join that round soon enough, so propose nothing rather than a batch
+    // the locked replicas would refuse.
+    if (this.valid !== null && this.valid.round >= this.round) return false;
     if (this.valid !== null) {
       body = { batch: this.valid.value.batch, validRound: this.valid.round, prepared: this.valid };
     } else {
