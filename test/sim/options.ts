@@ -69,10 +69,14 @@ export function optionsForSeed(
   const k = Math.min(byzantine, f);
   const prng = new Prng(seed);
   const ids = prng.shuffle([...Array(replicas).keys()]);
-  const byz = ids.slice(0, k).map((id) => {
-    const drawn = prng.pick(byzantineStrategies);
-    return { id, strategy: strategy ?? drawn };
+  const drawn = ids.slice(0, k).map((id) => {
+    const pick = prng.pick(byzantineStrategies);
+    return { id, strategy: strategy ?? pick };
   });
+  // The split-brain adversary is a coalition: when one Byzantine replica runs it, all do, as a
+  // coordinated adversary would (the model allows the f faulty replicas to collude).
+  const coalition = drawn.some((b) => b.strategy === 'equivocate');
+  const byz = drawn.map((b) => (coalition ? { id: b.id, strategy: 'equivocate' as const } : b));
   const faultTicks = prng.range(60, 260);
   const calm = prng.chance(0.15);
   const partitions: Partition[] = [];

@@ -37,6 +37,19 @@ export function replayCommand(seed: number, range: Omit<SeedRange, 'from' | 'see
   return `npm run sim -- --seeds 1 --from ${seed} --replicas ${range.replicas} --byzantine ${range.byzantine}${mutation}${strategy}`;
 }
 
+/** Run one seed; an exception out of the core (a failed assertion) is a safety violation too. */
+function runGuarded(seed: number, range: SeedRange, byzantine: number): SimResult {
+  try {
+    return runScenario(optionsForSeed(seed, range.replicas, byzantine, range.mutation, range.strategy ?? null));
+  } catch (error) {
+    const text = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+    return {
+      seed, violations: [`exception: ${text}`], liveness: null, ticks: 0, decisions: 0, messagesSent: 0, crashes: 0,
+      evidence: 0, garbageRejected: 0, decisionLatencyTicks: [], meanReplicaLatencyTicks: 0,
+    };
+  }
+}
+
 /** Run `range.seeds` seeds from `range.from`; stop early after `stopAfterFailures` failures. */
 export function runRange(range: SeedRange, stopAfterFailures = Infinity): RangeReport {
   const byzantine = Math.min(range.byzantine, faultsTolerated(range.replicas));
@@ -47,7 +60,7 @@ export function runRange(range: SeedRange, stopAfterFailures = Infinity): RangeR
   let seeds = 0;
   const failures: { result: SimResult; replay: string }[] = [];
   for (let seed = range.from; seed < range.from + range.seeds; seed += 1) {
-    const result = runScenario(optionsForSeed(seed, range.replicas, byzantine, range.mutation, range.strategy ?? null));
+    const result = runGuarded(seed, range, byzantine);
     seeds += 1;
     decisions += result.decisions;
     messagesSent += result.messagesSent;

@@ -140,6 +140,8 @@ export class World {
   /** Per height, ticks from the first proposal to every honest replica's decision, summed. */
   private decisionTicksAll = 0;
   private decisionsAll = 0;
+  private readonly roundsAfterGst = new Map<string, number>();
+  private roundsLiveness: string | null = null;
   private messagesSent = 0;
   private crashes = 0;
   private evidence = 0;
@@ -198,6 +200,10 @@ export class World {
       while (this.queue.peekTime() <= this.now) this.handle(this.queue.pop() as Event);
       this.tickAll();
       if (this.violations.length > 0) break;
+      if (this.roundsLiveness !== null) {
+        liveness = this.roundsLiveness;
+        break;
+      }
       if (this.now > this.opts.faultTicks && this.now % 8 === 0 && this.allDone()) break;
       if (this.now >= deadline) {
         liveness = this.livenessReport();
@@ -376,8 +382,25 @@ export class World {
           this.evidence += 1;
           break;
         case 'timer':
+          this.countRound(node, effect.height, effect.round);
           break;
       }
+    }
+  }
+
+  /**
+   * Liveness in rounds: after GST an honest replica may change rounds only a bounded number of
+   * times per height (protocol.md §8 argues f + 2 after the timeouts outgrow the delays; the
+   * bound here leaves room for the rounds the timeouts need to grow).
+   */
+  private countRound(node: SimNode, height: number, round: number): void {
+    if (node.strategy !== null || round === 0 || this.now < this.opts.faultTicks) return;
+    const key = `${node.id}|${height}`;
+    const rounds = (this.roundsAfterGst.get(key) ?? 0) + 1;
+    this.roundsAfterGst.set(key, rounds);
+    const bound = 2 * faultsTolerated(this.n) + 4;
+    if (rounds > bound && this.roundsLiveness === null) {
+      this.roundsLiveness = `after GST replica ${node.id} changed rounds ${rounds} times at height ${height} (bound ${bound})`;
     }
   }
 

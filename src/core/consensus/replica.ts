@@ -207,12 +207,16 @@ export class Replica {
    */
   private signOnce<M extends Message>(type: M['type'], body: M['body']): M {
     const existing = this.signed.get(type);
-    if (existing !== undefined) return existing as M;
+    if (existing !== undefined) {
+      assert(existing.height === this.height && existing.round === this.round, 'signed messages are of this round');
+      return existing as M;
+    }
     const msg = signMessage<M>(this.signer, {
       v: 1, type, from: this.config.self, height: this.height, round: this.round, body,
     } as Omit<M, 'sig'>);
     this.signed.set(type, msg);
     this.dirty = true;
+    assert(msg.from === this.config.self, 'we sign as ourselves');
     return msg;
   }
 
@@ -516,6 +520,10 @@ export class Replica {
     if (leaderOf(this.height, this.round, this.n) !== this.config.self) return false;
     if (this.signed.has('proposal') || this.signed.has('timeout')) return false;
     let body: ProposalMsg['body'];
+    // A certificate adopted from a round at or past ours cannot justify a proposal in ours (L6
+    // needs vr < r); we will join that round soon enough, so propose nothing rather than a batch
+    // the locked replicas would refuse.
+    if (this.valid !== null && this.valid.round >= this.round) return false;
     if (this.valid !== null) {
       body = { batch: this.valid.value.batch, validRound: this.valid.round, prepared: this.valid };
     } else {
@@ -631,6 +639,8 @@ export class Replica {
     if (value === undefined) return false;
     // Lock before FINAL, in the same persisted state: the lock is what keeps a later round from
     // contradicting a value this FINAL may help decide.
+    assert(this.locked === null || this.locked.round <= this.round, 'locks only move forward');
+    assert(this.valid !== null && this.valid.round >= this.round, 'a prepared quorum raised valid first (L25)');
     this.locked = { round: this.round, value };
     this.dirty = true;
     const msg = this.signOnce<FinalMsg>('final', { valueId: log.prepareQuorum });
@@ -695,6 +705,7 @@ export class Replica {
   private decide(cert: DecisionCert): void {
     assert(cert.height === this.height, 'decisions come in height order');
     assert(cert.value.batch.parent === this.parent, 'a decision extends the previous one');
+    assert(isDecisionCert(cert, this.q, this.signer), 'we decide only on a certificate');
     this.decisions.push(cert);
     if (this.decisions.length > this.config.decisionsRetainedMax) this.decisions.shift();
     this.parent = valueIdOf(this.signer, cert.value);
@@ -749,6 +760,7 @@ export class Replica {
 
   private enterRound(round: number): void {
     assert(round > this.round, 'rounds only increase');
+    assert(round <= this.round + this.config.roundsAheadMax + this.timeoutsAheadSlack(), 'rounds advance on timeouts we hold');
     this.round = round;
     this.signed = new Map();
     this.enteredBy = [];
@@ -759,6 +771,13 @@ export class Replica {
       if (old + this.config.roundsBehindKept < round) this.rounds.delete(old);
     }
     this.out.timers.push({ type: 'timer', height: this.height, round, timeoutTicks: this.timeoutTicks(round) });
+  }
+
+  /** Joins (L33) may jump past the buffered window, but never past a round someone timed out in. */
+  private timeoutsAheadSlack(): number {
+    let highest = this.round;
+    for (const msg of this.highTimeouts.values()) highest = Math.max(highest, msg.round);
+    return highest - this.round;
   }
 
   /** L30: give up on the round, carrying our highest prepared certificate to the next leader. */

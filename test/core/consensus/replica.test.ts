@@ -164,3 +164,29 @@ void test('equivocation is evidence, not an exception', () => {
   assert.ok(evidence?.type === 'evidence' && evidence.evidence.type === 'equivocation');
   assert.equal(replica.stats.evidence, 1);
 });
+
+void test('catch-up: a laggard accepts a decision only with a valid certificate on its parent', () => {
+  const cluster = new Cluster(() => ({ ok: true, conflicts: [], detailDigest: 'd' }));
+  for (let i = 0; i < 3; i += 1) cluster.step(i, { type: 'propose_request', acus });
+  // Replica 3 hears nothing: drop everything addressed to it.
+  for (let s = 0; s < 10_000 && cluster.queue.length > 0; s += 1) {
+    const next = cluster.queue.shift() as { to: number; msg: Message };
+    if (next.to !== 3) cluster.step(next.to, { type: 'message', msg: next.msg });
+  }
+  const decided = cluster.effects[0]?.find((e) => e.type === 'decide');
+  assert.ok(decided?.type === 'decide');
+  const laggard = cluster.replicas[3] as Replica;
+  const sender = fakeSigner(0, worldKey);
+  const wrap = (cert: typeof decided.cert): Message => signMessage<Message>(sender, {
+    v: 1, type: 'decision', from: 0, height: cert.height, round: cert.round, body: { cert },
+  });
+  const short = { ...decided.cert, finals: decided.cert.finals.slice(0, 2) };
+  assert.equal(laggard.step({ type: 'message', msg: wrap(short) }).some((e) => e.type === 'decide'), false, 'two FINALs are not a quorum');
+  const twice = { ...decided.cert, finals: [decided.cert.finals[0], decided.cert.finals[0], decided.cert.finals[0]] as typeof decided.cert.finals };
+  assert.equal(laggard.step({ type: 'message', msg: wrap(twice) }).some((e) => e.type === 'decide'), false, 'one replica counts once');
+  const effects = laggard.step({ type: 'message', msg: wrap(decided.cert) });
+  const persist = effects.findIndex((e) => e.type === 'persist');
+  const decide = effects.findIndex((e) => e.type === 'decide');
+  assert.ok(persist !== -1 && decide > persist, 'the decision is persisted before it is reported');
+  assert.equal(laggard.status().height, 1);
+});
