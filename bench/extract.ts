@@ -19,6 +19,7 @@ import { ExtractPool, defaultJobs } from '../src/extract/pool.js';
 import type { ParseStats } from '../src/extract/cache.js';
 import { parseSource, isSourcePath } from '../src/extract/segment.js';
 import { decodeText } from '../src/extract/text.js';
+import { clearNamesMemo } from '../src/extract/names.js';
 
 function percentile(sorted: readonly number[], p: number): number {
   if (sorted.length === 0) return 0;
@@ -51,6 +52,8 @@ async function main(): Promise<void> {
   if (!cold) {
     for await (const commit of extractCommits(repo, commits, { revs: [], cache: new ParseCache(), jobs, ...(pool === undefined ? {} : { pool }) })) void commit;
   }
+  // The measured run starts with nothing memoized, as a new process would (workers reset theirs).
+  clearNamesMemo();
   const cache = new ParseCache();
   let pooled: { stats: ParseStats; blobs: { oid: string; path: string }[] } | null = null;
   const perCommitMs: number[] = [];

@@ -72,6 +72,12 @@ const namesMemo = new Map<string, Names>();
 let namesMemoChars = 0;
 const namesMemoCharsMax = 16 * 1024 * 1024;
 
+/** Forget every memoized name (a benchmark's measured run starts from nothing, as a new process does). */
+export function clearNamesMemo(): void {
+  namesMemo.clear();
+  namesMemoChars = 0;
+}
+
 function memoKey(request: NamesRequest): string {
   const { segment, file, context } = request;
   const text = context.shell !== null ? `${context.shell.head}\u0000${context.shell.tail}` : file.text.slice(segment.start, segment.end);

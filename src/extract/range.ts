@@ -100,13 +100,24 @@ async function* diffedCommits(
   options: ExtractRangeOptions,
 ): AsyncGenerator<{ commit: CommitInfo; changes: readonly TreeChange[] }> {
   const shallow = repo.isShallow ? await repo.shallowBoundary() : new Set<string>();
-  for (let start = 0; start < commits.length; start += diffBatchCommits) {
+  const paths = options.paths === undefined || options.paths.length === 0 ? {} : { paths: [...options.paths] };
+  const diffBatch = (start: number): { batch: readonly CommitInfo[]; diffs: Promise<TreeChange[][]> } => {
     const batch = commits.slice(start, start + diffBatchCommits);
-    for (const commit of batch) refuseShallow(commit, shallow);
     const pairs = batch.map((commit) => ({ from: commit.parents[0] ?? null, to: commit.oid }));
-    const paths = options.paths === undefined || options.paths.length === 0 ? {} : { paths: [...options.paths] };
-    const diffs = await repo.diffTrees(pairs, { renames: true, ...paths });
-    for (let i = 0; i < batch.length; i += 1) yield { commit: batch[i]!, changes: diffs[i] ?? [] };
+    const diffs = repo.diffTrees(pairs, { renames: true, ...paths });
+    // Awaited in order below; until then a rejection must not count as unhandled.
+    diffs.catch(() => undefined);
+    return { batch, diffs };
+  };
+  // The next batch's diff-tree runs while this batch is extracted.
+  let current = commits.length > 0 ? diffBatch(0) : null;
+  for (let start = 0; current !== null; start += diffBatchCommits) {
+    // Named before git's own error about a missing parent can surface.
+    for (const commit of current.batch) refuseShallow(commit, shallow);
+    const next = start + diffBatchCommits < commits.length ? diffBatch(start + diffBatchCommits) : null;
+    const diffs = await current.diffs;
+    for (let i = 0; i < current.batch.length; i += 1) yield { commit: current.batch[i]!, changes: diffs[i] ?? [] };
+    current = next;
   }
 }
 

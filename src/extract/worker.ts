@@ -11,6 +11,7 @@ import type { IdentifiedAcu } from '../core/acu/model.js';
 import { assert } from '../core/errors.js';
 import { applyAcus } from './apply.js';
 import { ParseCache } from './cache.js';
+import { clearNamesMemo } from './names.js';
 import type { ParseStats } from './cache.js';
 import { blobsNeeded, extractChanges, identifyAll } from './commit.js';
 import { parentView, verifyRoundTrip } from './range.js';
@@ -65,6 +66,7 @@ async function handle(request: WorkerRequest, repo: GitRepo, state: { cache: Par
     case 'reset':
       // A new run on a warm worker: forget the blobs, keep the compiled code.
       state.cache = new ParseCache();
+      clearNamesMemo();
       reply({ type: 'reset' });
       return;
     case 'close':
