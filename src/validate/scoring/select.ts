@@ -6,7 +6,7 @@
  *    of starting a kernel outweighs the work).
  * 2. gpu.js loads and runs in a GPU mode (headlessgl, webgl, webgl2, webgpu): gpujs.
  * 3. WebAssembly exists: wasm-popcount (the fastest exact CPU path measured here; gpu.js's own
- *    webasm mode is several times slower on this kernel, docs/benchmarks-score.md).
+ *    webasm mode is several times slower on this kernel, docs/benchmarks.md).
  * 4. Otherwise js-bitset.
  *
  * Every backend returns the same cells, so the choice changes speed only, never a vote.
