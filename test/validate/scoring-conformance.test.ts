@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { DeclAcu } from '../../src/core/acu/model.js';
-import { batchFeatures, nameBits, nameWords, referencePairScores, sketchWords } from '../../src/core/scoring/index.js';
+import { batchFeatures, emptyFeatures, nameBits, nameWords, referencePairScores, sketchWords } from '../../src/core/scoring/index.js';
 import type { BatchFeatures } from '../../src/core/scoring/index.js';
 import type { ScoringBackend } from '../../src/validate/scoring/backend.js';
 import { gpuJsAutoMode, gpuJsBackend, loadGpuJs } from '../../src/validate/scoring/gpujs.js';
@@ -23,15 +23,7 @@ function setBit(words: Uint32Array, row: number, bit: number): void {
 
 /** Random features: a few defined names, more used ones (some shared), sketches with near-copies. */
 export function randomFeatures(r: Rng, n: number): BatchFeatures {
-  const f = {
-    n,
-    defines: new Uint32Array(n * nameWords),
-    uses: new Uint32Array(n * nameWords),
-    sketch: new Uint32Array(n * sketchWords),
-    empty: new Uint8Array(n),
-    lines: new Int32Array(n),
-    weight: new Int32Array(n),
-  };
+  const f = emptyFeatures(n);
   const vocabulary = 1 + r.int(nameBits);
   for (let i = 0; i < n; i += 1) {
     for (let k = r.int(5); k > 0; k -= 1) setBit(f.defines, i, r.int(vocabulary));

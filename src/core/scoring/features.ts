@@ -140,10 +140,9 @@ function fileNames(acu: Acu): { defines: readonly string[]; uses: readonly strin
   return { defines: paths.map((path) => `file:${path}`), uses: [] };
 }
 
-/** The features of a batch, in batch order. Pure and deterministic. */
-export function batchFeatures(acus: readonly Acu[]): BatchFeatures {
-  const n = acus.length;
-  const features = {
+/** Zeroed features for a batch of `n` ACUs. */
+export function emptyFeatures(n: number): BatchFeatures {
+  return {
     n,
     defines: new Uint32Array(n * nameWords),
     uses: new Uint32Array(n * nameWords),
@@ -152,6 +151,12 @@ export function batchFeatures(acus: readonly Acu[]): BatchFeatures {
     lines: new Int32Array(n),
     weight: new Int32Array(n),
   };
+}
+
+/** The features of a batch, in batch order. Pure and deterministic. */
+export function batchFeatures(acus: readonly Acu[]): BatchFeatures {
+  const n = acus.length;
+  const features = emptyFeatures(n);
   acus.forEach((acu, i) => {
     const names = fileNames(acu);
     writeNames(names.defines, features.defines, i * nameWords);
