@@ -24,6 +24,12 @@ export const extractWorkersMax = 8;
  */
 const workerYoungGenerationMb = 64;
 
+/** Ids of the empty blob (SHA-1 and SHA-256 repositories). */
+const emptyBlobOids: ReadonlySet<string> = new Set([
+  'e69de29bb2d1d6434b8b29ae775ad8c2e48c5391',
+  '473a0f4c3be8a93681a267e3b1e9a7dcda1185436fe141f7749120a303721813',
+]);
+
 /** Decides which worker extracts a change. */
 export interface RoutingPlan {
   workerOf(change: TreeChange): number;
@@ -56,13 +62,16 @@ export function planRouting(changes: Iterable<TreeChange>, jobs: number, isParse
   for (const change of changes) {
     const path = change.newPath ?? change.oldPath ?? '';
     if (!isParsed(path)) continue;
-    const oids = [change.oldOid, change.newOid].filter((oid): oid is string => oid !== null);
+    // The empty blob (new empty files, emptied files) would join unrelated families into one and
+    // load one worker with most of the range; parsing it costs nothing, so it joins none.
+    const oids = [change.oldOid, change.newOid].filter((oid): oid is string => oid !== null && !emptyBlobOids.has(oid));
     for (const oid of oids) add(oid);
     if (oids.length === 2) {
       const [a, b] = [find(oids[0]!), find(oids[1]!)];
       if (a !== b) parent.set(a < b ? b : a, a < b ? a : b);
     }
-    const root = find(oids[0] ?? '');
+    if (oids.length === 0) continue;
+    const root = find(oids[0]!);
     weight.set(root, (weight.get(root) ?? 0) + 1);
   }
   const families = new Map<string, number>();
