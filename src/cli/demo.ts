@@ -88,8 +88,10 @@ async function run(options: DemoOptions, io: Io): Promise<ExitCodeValue> {
     await buildFixtureRepo(dir, demoFixture);
     const demo = new Narrator(io, dir);
     await walkthrough(demo, dir);
+    const { ClusterDemo } = await import('./demo-cluster.js');
+    await new ClusterDemo(io, demo, join(top, 'cluster')).run();
     io.stdout(`\n${demo.summary()}\n`);
-    if (options.keep) io.stdout(`The repository is kept at ${dir}\n`);
+    if (options.keep) io.stdout(`The repositories are kept in ${top}\n`);
     return demo.allOk ? ExitCode.ok : ExitCode.negative;
   } finally {
     if (!options.keep) await removeTempDir(top);

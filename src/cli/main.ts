@@ -42,6 +42,30 @@ const commands: Readonly<Record<string, CommandEntry>> = {
     summary: 'manage the cluster document (.acu/cluster.json): members, keys, addresses, protected branch',
     load: async () => (await import('./cluster.js')).clusterCommand,
   },
+  node: {
+    summary: "run this repository's sync node (start [--detach], stop)",
+    load: async () => (await import('./node.js')).nodeCommand,
+  },
+  status: {
+    summary: "the sync node's height, round, phase, leader, peers, pending ACUs and open conflicts",
+    load: async () => (await import('./node-client.js')).statusCommand,
+  },
+  propose: {
+    summary: "hand a commit's ACUs to the sync node (the post-commit hook does this for every commit)",
+    load: async () => (await import('./node-client.js')).proposeCommand,
+  },
+  vote: {
+    summary: "a person's vote on an open conflict (the node's policy votes after a timeout)",
+    load: async () => (await import('./node-client.js')).voteCommand,
+  },
+  log: {
+    summary: 'agreed commits of the cluster, with their ACUs, deferrals, rejections and signers',
+    load: async () => (await import('./log.js')).logCommand,
+  },
+  verify: {
+    summary: 'check every agreed commit\'s certificate against the cluster document, offline',
+    load: async () => (await import('./verify.js')).verifyCommand,
+  },
   hooks: {
     summary: 'install, remove or show the git hooks (post-commit queues commits, pre-push checks certification)',
     load: async () => (await import('./hooks.js')).hooksCommand,

@@ -24,7 +24,9 @@ export type AcuErrorCode =
   | 'ERR_NO_IDENTITY'
   | 'ERR_CORRUPT_LOG'
   | 'ERR_BACKEND_UNAVAILABLE'
-  | 'ERR_INTERRUPTED';
+  | 'ERR_INTERRUPTED'
+  | 'ERR_NO_NODE'
+  | 'ERR_NODE';
 
 /** Optional context carried by an {@link AcuError}. */
 export interface AcuErrorOptions {

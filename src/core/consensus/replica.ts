@@ -40,6 +40,9 @@ interface RoundLog {
   relayed: Set<MessageType>;
 }
 
+/** Where a replica is in its current round, for people: the last phase it signed in. */
+export type ReplicaPhase = 'idle' | 'proposal' | 'validation' | 'conflict-vote' | 'prepare' | 'final' | 'round-change';
+
 /** Counters a host exports as metrics. */
 export interface ReplicaStats {
   ignoredMessages: number;
@@ -117,14 +120,26 @@ export class Replica {
   }
 
   /** Current position, for hosts and tests. */
-  status(): { height: number; round: number; lockedRound: number; validRound: number; pendingAcus: number } {
+  status(): { height: number; round: number; phase: ReplicaPhase; leader: ReplicaId; lockedRound: number; validRound: number; pendingAcus: number } {
     return {
       height: this.height,
       round: this.round,
+      phase: this.phase(),
+      leader: leaderOf(this.height, this.round, this.n),
       lockedRound: this.locked?.round ?? -1,
       validRound: this.valid?.round ?? -1,
       pendingAcus: this.pool.size,
     };
+  }
+
+  /** The phase of the current round, from what this replica has signed in it. */
+  private phase(): ReplicaPhase {
+    if (this.signed.has('timeout')) return 'round-change';
+    if (this.signed.has('final')) return 'final';
+    if (this.signed.has('prepare')) return 'prepare';
+    if (this.signed.has('vote')) return 'conflict-vote';
+    if (this.signed.has('validate')) return 'validation';
+    return this.active() ? 'proposal' : 'idle';
   }
 
   /** Feed one input; returns the effects to carry out, in order (see {@link Effect}). */

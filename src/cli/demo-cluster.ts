@@ -1,0 +1,268 @@
+/**
+ * The cluster part of `acu demo`: four real sync-node processes on loopback agree on what two
+ * developers commit concurrently through the real git hooks — different methods of one class, an
+ * import both extend, and one method both change differently, settled by people's votes — while
+ * one node is killed with SIGKILL and restarted. Every node must end up holding the same agreed
+ * commits, with certificates that verify.
+ */
+import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { buildClusterFixture } from '../../fixtures/cluster.js';
+import type { ClusterFixture, ClusterSite } from '../../fixtures/cluster.js';
+import { runGit } from '../git/exec.js';
+import { callNode } from '../sync/api.js';
+import type { NodeEvent, NodeStatus } from '../sync/node.js';
+import type { Io } from './io.js';
+import { paint } from './io.js';
+
+const acuBin = fileURLToPath(new URL('../../../bin/acu.js', import.meta.url));
+
+/** What the demo's narrator offers this part. */
+export interface DemoNarration {
+  section(title: string): void;
+  check(name: string, ok: boolean): void;
+}
+
+/** The shared project: the store of the first part, with a reader both developers will change. */
+const store = `import { readFile } from 'node:fs/promises';
+import type { Stats } from 'node:fs';
+
+/** A key-value store on disk. */
+export class Store {
+  constructor(private readonly root: string) {}
+
+  /** Read one value. */
+  async read(key: string): Promise<string> {
+    return readFile(this.path(key), 'utf8');
+  }
+
+  /** Where a key lives. */
+  path(key: string): string {
+    return this.root + '/' + key;
+  }
+}
+
+export type Entry = { key: string; stats: Stats };
+`;
+
+function parisEdit(text: string): string {
+  return text
+    .replace("import { readFile } from 'node:fs/promises';", "import { readFile, stat } from 'node:fs/promises';")
+    .replace("    return readFile(this.path(key), 'utf8');", "    return (await readFile(this.path(key), 'utf8')).trimEnd();")
+    .replace("  /** Where a key lives. */", "  /** The size and dates of one value. */\n  async stat(key: string): Promise<Stats> {\n    return stat(this.path(key));\n  }\n\n  /** Where a key lives. */");
+}
+
+function tokyoEdit(text: string): string {
+  return text
+    .replace("import { readFile } from 'node:fs/promises';", "import { readFile, writeFile } from 'node:fs/promises';")
+    .replace("    return readFile(this.path(key), 'utf8');", "    return readFile(this.path(key), { encoding: 'utf8' });")
+    .replace("    return this.root + '/' + key;", "    return `${this.root}/${encodeURIComponent(key)}`;")
+    .replace("  /** Read one value. */", "  /** Write one value. */\n  async write(key: string, value: string): Promise<void> {\n    await writeFile(this.path(key), value);\n  }\n\n  /** Read one value. */");
+}
+
+function parisFollowUp(text: string): string {
+  return text.replace("\n  /** Where a key lives. */", "\n  /** Whether a key has a value. */\n  async has(key: string): Promise<boolean> {\n    return stat(this.path(key)).then(() => true, () => false);\n  }\n\n  /** Where a key lives. */");
+}
+
+interface RunningNode {
+  readonly site: ClusterSite;
+  child: ChildProcess;
+  exited: Promise<number | null>;
+}
+
+/** The four-node part of the demo. */
+export class ClusterDemo {
+  private readonly events: { readonly site: string; readonly event: NodeEvent }[] = [];
+  private readonly nodes = new Map<string, RunningNode>();
+  private fixture!: ClusterFixture;
+  private readonly startMs = Date.now();
+
+  constructor(private readonly io: Io, private readonly narration: DemoNarration, private readonly top: string) {}
+
+  private say(text: string): void {
+    this.io.stdout(`${text}\n`);
+  }
+
+  private shell(command: string, output: string): void {
+    const c = paint(this.io);
+    this.io.stdout(`${c.dim('$')} ${command}\n`);
+    const text = output.trimEnd();
+    if (text !== '') this.io.stdout(`${text.replace(/^/gm, '    ')}\n`);
+  }
+
+  /** Run acu in a site, as a user would, and show it. */
+  private async acu(site: ClusterSite, args: readonly string[], show = true): Promise<{ status: number; stdout: string; stderr: string }> {
+    const result = await spawnText(process.execPath, [acuBin, ...args], site.dir);
+    if (show) this.shell(`(${site.name}) acu ${args.join(' ')}`, result.stdout + result.stderr);
+    return result;
+  }
+
+  private site(name: string): ClusterSite {
+    return this.fixture.sites.find((site) => site.name === name)!;
+  }
+
+  private startNode(site: ClusterSite): void {
+    const child = spawn(process.execPath, [acuBin, 'node', 'start', '--json', '--tick-ms', '50', '--batch-ms', '1500'], {
+      cwd: site.dir, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1' },
+    });
+    let buffered = '';
+    child.stdout.setEncoding('utf8');
+    child.stdout.on('data', (chunk: string) => {
+      buffered += chunk;
+      let newline = buffered.indexOf('\n');
+      while (newline >= 0) {
+        const line = buffered.slice(0, newline);
+        buffered = buffered.slice(newline + 1);
+        newline = buffered.indexOf('\n');
+        try {
+          this.events.push({ site: site.name, event: JSON.parse(line) as NodeEvent });
+        } catch {
+          // Not an event line: ignore.
+        }
+      }
+    });
+    let stderr = '';
+    child.stderr.setEncoding('utf8');
+    child.stderr.on('data', (chunk: string) => {
+      stderr += chunk;
+    });
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => {
+      if (code !== 0 && code !== null && stderr !== '') this.say(`(${site.name} node exited ${code}: ${stderr.trim()})`);
+      resolve(code);
+    }));
+    this.nodes.set(site.name, { site, child, exited });
+  }
+
+  private async status(site: ClusterSite): Promise<NodeStatus | null> {
+    const answer = await callNode(join(site.dir, '.git', 'acu', 'node.sock'), { type: 'status' }, 2_000);
+    return answer?.ok === true ? (answer.result as NodeStatus) : null;
+  }
+
+  /** Poll until every listed site satisfies `test`; false after `timeoutMs`. */
+  private async until(names: readonly string[], test: (status: NodeStatus) => boolean, timeoutMs: number): Promise<boolean> {
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      const statuses = await Promise.all(names.map((name) => this.status(this.site(name))));
+      if (statuses.every((status) => status !== null && test(status))) return true;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    return false;
+  }
+
+  private async agreedRef(site: ClusterSite): Promise<string | null> {
+    const result = await runGit(['rev-parse', '--verify', '--quiet', 'refs/acu/main'], { cwd: site.dir, gitDir: null, okExitCodes: [0, 1] });
+    return result.exitCode === 0 ? result.stdout.toString('utf8').trim() : null;
+  }
+
+  async run(): Promise<void> {
+    const c = paint(this.io);
+    const names = ['paris', 'tokyo', 'lima', 'oslo'];
+    this.narration.section('4. Four sites agree on one branch: a real cluster on loopback');
+    this.fixture = await buildClusterFixture(this.top, { sites: names, files: { 'src/store.ts': store, 'README.md': '# store\n' }, config: { 'acu.policy': 'vote', 'acu.voteTimeoutTicks': '200', 'acu.voteFallback': 'score' } });
+    const paris = this.site('paris');
+    const tokyo = this.site('tokyo');
+    const lima = this.site('lima');
+    this.say(`Four clones of one repository, one per site, each with its node key (acu init), and the cluster document on main:`);
+    await this.acu(paris, ['cluster', 'show']);
+    try {
+      for (const site of this.fixture.sites) this.startNode(site);
+      this.say(`Started 4 node processes: ${this.fixture.sites.map((s) => `${s.name} (port ${s.port})`).join(', ')}`);
+      const connected = await this.until(names, (s) => s.peers.every((p) => p.connected), 30_000);
+      this.narration.check('all 4 nodes connect and authenticate each other', connected);
+      if (!connected) return;
+
+      this.narration.section('5. Two developers commit at the same time; the hooks hand the commits to their nodes');
+      await this.acu(paris, ['hooks', 'install']);
+      await this.acu(tokyo, ['hooks', 'install']);
+      const storePath = 'src/store.ts';
+      await writeFile(join(paris.dir, storePath), parisEdit(store));
+      await writeFile(join(tokyo.dir, storePath), tokyoEdit(store));
+      this.say('paris adds Store.stat, extends the import with stat, and trims what read() returns;');
+      this.say('tokyo adds Store.write, extends the import with writeFile, encodes keys in path(), and changes read() too.');
+      const [parisCommit, tokyoCommit] = await Promise.all([
+        spawnText('git', ['commit', '-q', '-am', 'Add Store.stat; trim values'], paris.dir),
+        spawnText('git', ['commit', '-q', '-am', 'Add Store.write; encode keys'], tokyo.dir),
+      ]);
+      this.shell("(paris) git commit -am 'Add Store.stat; trim values'", parisCommit.stdout + parisCommit.stderr);
+      this.shell("(tokyo) git commit -am 'Add Store.write; encode keys'", tokyoCommit.stdout + tokyoCommit.stderr);
+      this.narration.check('both commits succeed, and their hooks hand them to the local nodes', parisCommit.status === 0 && tokyoCommit.status === 0 && /proposed/.test(parisCommit.stderr) && /proposed/.test(tokyoCommit.stderr));
+
+      this.narration.section('6. Validation finds one true conflict: both changed read(); people vote');
+      const open = await this.until(['paris'], (s) => s.conflicts.length > 0, 60_000);
+      const conflict = (await this.status(paris))?.conflicts[0];
+      this.narration.check('the nodes compose the batch and open a vote on the read() conflict', open && conflict !== undefined && /read/.test(`${conflict.a} ${conflict.b}`));
+      if (conflict === undefined) return;
+      await this.acu(paris, ['status']);
+      this.say(c.bold('A node crashes in the middle of the vote: SIGKILL lima.'));
+      const limaNode = this.nodes.get('lima')!;
+      limaNode.child.kill('SIGKILL');
+      await limaNode.exited;
+      const choice = conflict.aSite === 'tokyo' ? 'keep-a' : 'keep-b';
+      this.say(`The team prefers tokyo's read(): people at paris, tokyo and oslo vote ${choice} on conflict ${conflict.id}.`);
+      for (const name of ['paris', 'tokyo', 'oslo']) await this.acu(this.site(name), ['vote', conflict.id, choice]);
+      const decided = await this.until(['paris', 'tokyo', 'oslo'], (s) => s.agreed.height >= 0, 60_000);
+      this.narration.check('paris, tokyo and oslo agree on height 0 without lima (3 of 4 signatures)', decided);
+      this.say('Restart lima: it recovers from its write-ahead log and catches up from its peers.');
+      this.startNode(lima);
+      const caughtUp = await this.until(['lima'], (s) => s.agreed.height >= 0, 60_000);
+      const first = await Promise.all(this.fixture.sites.map((site) => this.agreedRef(site)));
+      this.narration.check(`lima catches up; all 4 nodes hold the same agreed commit ${first[0]?.slice(0, 12) ?? ''}`, caughtUp && first[0] !== null && first.every((id) => id === first[0]));
+
+      const agreedText = (await runGit(['show', `refs/acu/main:${storePath}`], { cwd: paris.dir, gitDir: null })).stdout.toString('utf8');
+      this.shell('(paris) git show refs/acu/main:src/store.ts', agreedText);
+      this.narration.check('the agreed file has both new methods, the import names stat and writeFile, and path() encodes keys',
+        /async stat\(/.test(agreedText) && /async write\(/.test(agreedText) && /import \{[^}]*stat[^}]*\}/.test(agreedText) && /writeFile/.test(agreedText.split('\n')[0] ?? '') && agreedText.includes('encodeURIComponent(key)'));
+      this.narration.check("read() is tokyo's version, as voted", agreedText.includes("{ encoding: 'utf8' }") && !agreedText.includes('trimEnd()'));
+
+      this.narration.section('7. Work goes on: paris builds on its commit; all four nodes, lima included, agree again');
+      await writeFile(join(paris.dir, storePath), parisFollowUp(await readFile(join(paris.dir, storePath), 'utf8')));
+      const follow = await spawnText('git', ['commit', '-q', '-am', 'Add Store.has'], paris.dir);
+      this.shell("(paris) git commit -am 'Add Store.has'", follow.stdout + follow.stderr);
+      const again = await this.until(names, (s) => s.agreed.height >= 1, 60_000);
+      const second = await Promise.all(this.fixture.sites.map((site) => this.agreedRef(site)));
+      this.narration.check(`height 1 is agreed; all 4 nodes hold the same commit ${second[0]?.slice(0, 12) ?? ''}`, again && second[0] !== null && second.every((id) => id === second[0]));
+      const log = await runGit(['log', '--notes=acu', '--format=%h %s', 'refs/acu/main', '-2'], { cwd: lima.dir, gitDir: null });
+      this.shell('(lima) git log --notes=acu --format="%h %s" refs/acu/main -2', log.stdout.toString('utf8').split('\n').filter((line) => !line.startsWith(' ') || /"height"|"signers"/.test(line)).join('\n'));
+      const verifies = await Promise.all(this.fixture.sites.map((site) => this.acu(site, ['verify'], site.name === 'oslo')));
+      this.narration.check('acu verify: every certificate on every node checks against the cluster document', verifies.every((r) => r.status === 0));
+    } finally {
+      await this.stopAll();
+      this.printTimeline();
+    }
+  }
+
+  private async stopAll(): Promise<void> {
+    for (const node of this.nodes.values()) if (node.child.exitCode === null && node.child.signalCode === null) node.child.kill('SIGTERM');
+    await Promise.all([...this.nodes.values()].map((node) => node.exited));
+  }
+
+  private printTimeline(): void {
+    const c = paint(this.io);
+    this.narration.section('Timeline (every node, in order)');
+    const interesting = new Set<NodeEvent['kind']>(['started', 'recovered', 'queued', 'proposed', 'validated', 'conflict', 'voted', 'agreed', 'evidence', 'error']);
+    const rows = this.events.filter((e) => interesting.has(e.event.kind)).sort((a, b) => a.event.atMs - b.event.atMs);
+    for (const { site, event } of rows) {
+      const at = ((event.atMs - this.startMs) / 1000).toFixed(2).padStart(6);
+      this.io.stdout(`  ${c.dim(`${at}s`)} ${site.padEnd(6)} ${event.kind.padEnd(9)} ${event.text}\n`);
+    }
+  }
+}
+
+function spawnText(command: string, args: readonly string[], cwd: string): Promise<{ status: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(command, args, { cwd, env: { ...process.env, NO_COLOR: '1', GIT_TERMINAL_PROMPT: '0' } });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+      stdout += chunk;
+    });
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
+      stderr += chunk;
+    });
+    child.once('error', (error) => resolve({ status: 127, stdout, stderr: `${stderr}${error.message}` }));
+    child.once('close', (code) => resolve({ status: code ?? 128, stdout, stderr }));
+  });
+}

@@ -1,0 +1,165 @@
+/**
+ * `acu node start|stop` — run this repository's sync node in the foreground (its timeline on
+ * stdout), or in the background with `--detach` (its log in the git directory), and stop it.
+ */
+import { spawn } from 'node:child_process';
+import { open, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { AcuError, ExitCode } from '../core/errors.js';
+import type { ExitCodeValue } from '../core/errors.js';
+import { GitRepo } from '../git/index.js';
+import { launcherPath } from '../git/launcher.js';
+import { askNode, callNode } from '../sync/api.js';
+import { nodeSocketPath } from '../sync/hook-run.js';
+import type { Command } from './command.js';
+import { parseCommandArgs, parseCount } from './command.js';
+import type { Io } from './io.js';
+
+/** Parsed options of `acu node`. */
+export type NodeCommandOptions =
+  | {
+      readonly action: 'start';
+      readonly port: number | undefined;
+      readonly detach: boolean;
+      readonly validation: 'parse' | 'typecheck';
+      readonly tickMs: number;
+      readonly batchMs: number;
+      readonly genesis: string | undefined;
+      readonly fastForward: boolean;
+      readonly json: boolean;
+      readonly argv: readonly string[];
+    }
+  | { readonly action: 'stop' };
+
+function usage(message: string): AcuError {
+  return new AcuError('ERR_USAGE', `node: ${message}`, { hint: "run 'acu node --help' for its usage" });
+}
+
+function parse(argv: readonly string[]): NodeCommandOptions {
+  const [action, ...rest] = argv;
+  if (action === 'stop') {
+    parseCommandArgs('node', rest, {});
+    return { action: 'stop' };
+  }
+  if (action !== 'start') throw usage(action === undefined ? 'which action? start or stop' : `unknown action '${action}'`);
+  const { values, positionals } = parseCommandArgs('node', rest, {
+    port: { type: 'string' },
+    detach: { type: 'boolean' },
+    validation: { type: 'string' },
+    'tick-ms': { type: 'string' },
+    'batch-ms': { type: 'string' },
+    genesis: { type: 'string' },
+    'fast-forward': { type: 'boolean' },
+    json: { type: 'boolean' },
+  });
+  if (positionals.length > 0) throw usage(`unexpected argument '${positionals[0] ?? ''}'`);
+  const validation = values.validation ?? 'typecheck';
+  if (validation !== 'parse' && validation !== 'typecheck') throw usage(`--validation is 'parse' or 'typecheck', not '${validation}'`);
+  const port = parseCount('node', 'port', values.port);
+  if (port !== undefined && port > 65535) throw usage(`--port ${port} is not a port`);
+  const tickMs = parseCount('node', 'tick-ms', values['tick-ms']) ?? 100;
+  if (tickMs < 5 || tickMs > 10_000) throw usage('--tick-ms is between 5 and 10000');
+  const batchMs = parseCount('node', 'batch-ms', values['batch-ms']) ?? 0;
+  if (batchMs > 60_000) throw usage('--batch-ms is at most 60000');
+  return {
+    action: 'start', port, detach: values.detach === true, validation, tickMs, batchMs, genesis: values.genesis,
+    fastForward: values['fast-forward'] === true, json: values.json === true, argv: rest.filter((arg) => arg !== '--detach'),
+  };
+}
+
+function clock(ms: number): string {
+  return new Date(ms).toISOString().slice(11, 23);
+}
+
+async function startForeground(options: Extract<NodeCommandOptions, { action: 'start' }>, io: Io): Promise<ExitCodeValue> {
+  const { SyncNode } = await import('../sync/node.js');
+  const node = await SyncNode.start({
+    cwd: io.cwd,
+    validation: options.validation,
+    tickMs: options.tickMs,
+    batchMs: options.batchMs,
+    fastForward: options.fastForward,
+    ...(options.port === undefined ? {} : { port: options.port }),
+    ...(options.genesis === undefined ? {} : { genesis: options.genesis }),
+    onEvent: (event) => io.stdout(options.json ? `${JSON.stringify(event)}\n` : `${clock(event.atMs)} ${event.kind.padEnd(9)} ${event.text}\n`),
+  });
+  // The CLI's own SIGINT handler exits at once; a node finishes its durable work first.
+  process.removeAllListeners('SIGINT');
+  const stop = (): void => void node.stop();
+  process.once('SIGTERM', stop);
+  process.once('SIGINT', stop);
+  await node.stoppedPromise;
+  return ExitCode.ok;
+}
+
+async function startDetached(options: Extract<NodeCommandOptions, { action: 'start' }>, io: Io): Promise<ExitCodeValue> {
+  const repo = await GitRepo.open(io.cwd);
+  const commonDir = repo.commonDir;
+  await repo.close();
+  const socket = nodeSocketPath(commonDir);
+  if ((await callNode(socket, { type: 'status' }, 2_000)) !== null) {
+    throw new AcuError('ERR_NODE', 'a sync node is already running for this repository', { hint: "see it with 'acu status'; stop it with 'acu node stop'" });
+  }
+  const logPath = join(commonDir, 'acu', 'node.log');
+  const log = await open(logPath, 'a');
+  const child = spawn(process.execPath, [launcherPath(), 'node', 'start', ...options.argv], { cwd: io.cwd, detached: true, stdio: ['ignore', log.fd, log.fd] });
+  child.unref();
+  await log.close();
+  const deadline = Date.now() + 30_000;
+  let exited: number | null = null;
+  child.once('exit', (code) => {
+    exited = code ?? 1;
+  });
+  while (Date.now() < deadline && exited === null) {
+    if ((await callNode(socket, { type: 'status' }, 1_000)) !== null) {
+      io.stdout(`started the sync node (pid ${child.pid ?? '?'}); its log is ${logPath}\n`);
+      return ExitCode.ok;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  const tail = (await readFile(logPath, 'utf8').catch(() => '')).split('\n').slice(-8).join('\n');
+  throw new AcuError('ERR_NODE', `the sync node did not start${exited === null ? ' in 30 s' : ` (exit ${String(exited)})`}; the end of its log:\n${tail}`, { hint: `read ${logPath}` });
+}
+
+async function stop(io: Io): Promise<ExitCodeValue> {
+  const repo = await GitRepo.open(io.cwd);
+  const socket = nodeSocketPath(repo.commonDir);
+  await repo.close();
+  await askNode(socket, { type: 'stop' });
+  const deadline = Date.now() + 30_000;
+  while (Date.now() < deadline && (await callNode(socket, { type: 'status' }, 500)) !== null) {
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  io.stdout('stopped the sync node\n');
+  return ExitCode.ok;
+}
+
+/** The `acu node` command. */
+export const nodeCommand: Command<NodeCommandOptions> = {
+  name: 'node',
+  usage: 'node start [--port <p>] [--detach] [--validation parse|typecheck] [--tick-ms <ms>] [--batch-ms <ms>] [--genesis <rev>] [--fast-forward] [--json] | node stop',
+  summary: "run this repository's sync node (start [--detach], stop)",
+  help: `start runs the sync node: it connects to every member of .acu/cluster.json, takes the
+commits the post-commit hook queues, agrees with its peers on them, and writes each decision as a
+commit on refs/acu/<branch> with its certificate as a git note (refs/notes/acu). It stops cleanly
+on SIGTERM or Ctrl-C, and resumes from its write-ahead log (acu/node.wal in the git directory).
+
+  --port <p>               listen here (default: the port of this node's address in the cluster)
+  --detach                 run in the background; the log goes to acu/node.log in the git directory
+  --validation <mode>      typecheck (default): compose, type-check and score each batch;
+                           parse: compose and parse-check only
+  --tick-ms <ms>           consensus tick (default 100; a round times out after 24 ticks at first)
+  --batch-ms <ms>          hold new ACUs this long before proposing, so that commits made close
+                           together are agreed in one batch (default 0)
+  --genesis <rev>          where the agreed chain starts (default: the protected branch's tip)
+  --fast-forward           also move the protected branch to each agreed commit when it is not
+                           checked out here and the move is a fast-forward
+  --json                   print events as JSON lines
+
+stop asks the running node to stop, and waits until it has.`,
+  parse,
+  run: async (options, io) => {
+    if (options.action === 'stop') return await stop(io);
+    return options.detach ? await startDetached(options, io) : await startForeground(options, io);
+  },
+};

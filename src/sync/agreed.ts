@@ -1,0 +1,365 @@
+/**
+ * Agreed commits: each decision of the cluster becomes one git commit on `refs/acu/<branch>`, and
+ * its certificate a git note on `refs/notes/acu` (docs/sync.md).
+ *
+ * The commit is a function of the decision alone — the tree is the applied records composed onto
+ * the previous agreed commit, and author, committer, date and message come from the records — so
+ * every honest node writes the same commit id. The note carries the certificate (the FINAL quorum),
+ * which records were applied, deferred or rejected and why, so nothing proposed disappears silently.
+ */
+import { canonicalString } from '../core/acu/canonical.js';
+import type { DecisionCert } from '../core/consensus/index.js';
+import { genesisParent, isDecisionCert, quorumSize, valueIdOf, verifyMessage } from '../core/consensus/index.js';
+import { AcuError } from '../core/errors.js';
+import { runGit, runGitRaw } from '../git/exec.js';
+import type { GitRepo } from '../git/index.js';
+import type { ClusterDoc } from '../store/cluster.js';
+import { clusterVerifier, sha256Hex } from './crypto.js';
+import type { Rejection } from './batch.js';
+import type { IdentifiedRecord } from './records.js';
+
+/** The ref agreed commits go to. */
+export function agreedRef(branch: string): string {
+  return `refs/acu/${branch}`;
+}
+
+/** The notes ref certificates go to (`git log --notes=acu`). */
+export const notesRef = 'refs/notes/acu';
+
+/** One record as the note lists it. */
+export interface NoteAcu {
+  readonly id: string;
+  /** `file#symbol`, or the file for a file-level ACU. */
+  readonly where: string;
+  readonly op: string;
+  /** The commit it was extracted from, and its site. */
+  readonly commit: string;
+  readonly site: string;
+}
+
+/** The note attached to an agreed commit. */
+export interface AgreedNote {
+  readonly v: 1;
+  readonly branch: string;
+  readonly height: number;
+  readonly round: number;
+  readonly valueId: string;
+  readonly parent: string;
+  readonly acus: readonly NoteAcu[];
+  readonly applied: readonly string[];
+  readonly deferred: readonly Rejection[];
+  readonly rejected: readonly Rejection[];
+  /** Node ids of the replicas whose FINAL signatures the certificate holds. */
+  readonly signers: readonly string[];
+  readonly cert: DecisionCert;
+}
+
+/** Identity of the agreed commits' author and committer. */
+const acuSignature = { name: 'acu', email: 'acu@cluster' };
+
+function noteAcu({ id, record }: IdentifiedRecord): NoteAcu {
+  const acu = record.acu;
+  const where = acu.level === 'decl' && acu.symbol !== '' ? `${acu.file}#${acu.symbol}` : acu.file;
+  return { id, where, op: acu.op, commit: record.origin.commit, site: record.origin.site };
+}
+
+/** The message of an agreed commit: a summary, the origin commits, and Co-authored-by trailers. */
+export function agreedMessage(height: number, valueId: string, applied: readonly IdentifiedRecord[]): string {
+  const commits = new Map<string, IdentifiedRecord['record']['origin']>();
+  for (const { record } of applied) if (!commits.has(record.origin.commit)) commits.set(record.origin.commit, record.origin);
+  const acuWord = applied.length === 1 ? 'ACU' : 'ACUs';
+  const commitWord = commits.size === 1 ? 'commit' : 'commits';
+  const lines = [`acu: height ${height}, ${applied.length} ${acuWord} from ${commits.size} ${commitWord}`, ''];
+  for (const origin of commits.values()) lines.push(`${origin.commit.slice(0, 12)} ${origin.subject} (${origin.site})`);
+  if (commits.size > 0) lines.push('');
+  lines.push(`Acu-Height: ${height}`, `Acu-Value: ${valueId}`);
+  const authors = [...new Set([...commits.values()].map((o) => `${o.authorName} <${o.authorEmail}>`))].sort();
+  for (const author of authors) lines.push(`Co-authored-by: ${author}`);
+  return `${lines.join('\n')}\n`;
+}
+
+/** Inputs of one agreed commit. */
+export interface AgreedCommitInput {
+  readonly branch: string;
+  readonly parentCommit: string;
+  readonly cert: DecisionCert;
+  /** Every record of the batch, in batch order. */
+  readonly records: readonly IdentifiedRecord[];
+  readonly tree: string;
+  readonly applied: readonly string[];
+  readonly deferred: readonly Rejection[];
+  readonly rejected: readonly Rejection[];
+  /** Node ids by replica index. */
+  readonly memberIds: readonly string[];
+}
+
+/** Write the agreed commit and its note; returns the commit id. Does not move any ref. */
+export async function writeAgreedCommit(repo: GitRepo, input: AgreedCommitInput): Promise<{ commit: string; note: AgreedNote }> {
+  const valueId = valueIdOf({ digestHex: sha256Hex }, input.cert.value);
+  const appliedSet = new Set(input.applied);
+  const applied = input.records.filter((item) => appliedSet.has(item.id));
+  const parent = await repo.commitInfo(input.parentCommit);
+  const parentTime = Math.floor(Date.parse(parent.committerDate) / 1000);
+  const timestamp = Math.max(parentTime, ...applied.map((item) => item.record.origin.authorTime));
+  const signature = { ...acuSignature, timestamp, timezoneOffset: 0 };
+  const commit = await repo.writeCommit({
+    tree: input.tree, parents: [input.parentCommit], message: agreedMessage(input.cert.height, valueId, applied),
+    author: signature, committer: signature,
+  });
+  const note: AgreedNote = {
+    v: 1, branch: input.branch, height: input.cert.height, round: input.cert.round, valueId, parent: input.parentCommit,
+    acus: input.records.map(noteAcu), applied: input.applied, deferred: input.deferred, rejected: input.rejected,
+    signers: input.cert.finals.map((f) => input.memberIds[f.from] ?? `replica ${f.from}`), cert: input.cert,
+  };
+  // `git notes` commits to the notes ref and needs an identity: pin it (and the date) so a node
+  // needs no git configuration, and the notes commit does not depend on whose machine wrote it.
+  const gitDate = `${timestamp} +0000`;
+  const env = {
+    GIT_AUTHOR_NAME: acuSignature.name, GIT_AUTHOR_EMAIL: acuSignature.email, GIT_AUTHOR_DATE: gitDate,
+    GIT_COMMITTER_NAME: acuSignature.name, GIT_COMMITTER_EMAIL: acuSignature.email, GIT_COMMITTER_DATE: gitDate,
+  };
+  await runGit(['notes', `--ref=${notesRef}`, 'add', '-f', '-F', '-', commit], { cwd: repo.gitDir, gitDir: repo.gitDir, env, input: `${JSON.stringify(note, null, 1)}\n` });
+  return { commit, note };
+}
+
+/** What reading an agreed commit's note found. */
+export type NoteRead =
+  | { readonly status: 'ok'; readonly note: AgreedNote }
+  | { readonly status: 'missing' }
+  | { readonly status: 'malformed'; readonly reason: string };
+
+/**
+ * Read and check an agreed commit's note. The note is untrusted bytes (anyone who can push
+ * refs/notes/acu can write one), so it is checked field by field here, at the edge: whatever
+ * passes is plain data of the right shape that the canonical encoding and verification accept.
+ */
+export async function readNoteChecked(repo: GitRepo, commit: string): Promise<NoteRead> {
+  const result = await runGitRaw(['notes', `--ref=${notesRef}`, 'show', commit], { cwd: repo.gitDir, gitDir: repo.gitDir });
+  if (result.exitCode !== 0) return { status: 'missing' };
+  let value: unknown;
+  try {
+    value = JSON.parse(result.stdout.toString('utf8'));
+  } catch {
+    return { status: 'malformed', reason: 'not JSON' };
+  }
+  const reason = noteIssue(value);
+  return reason === null ? { status: 'ok', note: value as AgreedNote } : { status: 'malformed', reason };
+}
+
+/** The note of an agreed commit, or null when it has none or it is malformed. */
+export async function readNote(repo: GitRepo, commit: string): Promise<AgreedNote | null> {
+  const read = await readNoteChecked(repo, commit);
+  return read.status === 'ok' ? read.note : null;
+}
+
+/** A shape check: null when `x` fits, else what is wrong and where. */
+type Shape = (x: unknown, at: string) => string | null;
+
+/** A field's path for a message: `cert.finals[0].sig`, or the note itself at the top. */
+function label(at: string): string {
+  return at === '' ? 'the note' : at;
+}
+
+function field(at: string, key: string): string {
+  return at === '' ? key : `${at}.${key}`;
+}
+
+function isPlainObject(x: unknown): x is Record<string, unknown> {
+  return typeof x === 'object' && x !== null && !Array.isArray(x) && Object.getPrototypeOf(x) === Object.prototype;
+}
+
+const text: Shape = (x, at) => (typeof x === 'string' ? null : `${label(at)}: expected a string`);
+const count: Shape = (x, at) => (Number.isSafeInteger(x) && (x as number) >= 0 ? null : `${label(at)}: expected a whole number`);
+const flag: Shape = (x, at) => (typeof x === 'boolean' ? null : `${label(at)}: expected true or false`);
+const exactly = (want: string | number): Shape => (x, at) => (x === want ? null : `${label(at)}: expected ${JSON.stringify(want)}`);
+
+function listOf(item: Shape): Shape {
+  return (x, at) => {
+    if (!Array.isArray(x)) return `${label(at)}: expected a list`;
+    for (let i = 0; i < x.length; i += 1) {
+      const issue = item(x[i], `${at}[${i}]`);
+      if (issue !== null) return issue;
+    }
+    return null;
+  };
+}
+
+function objectOf(fields: Readonly<Record<string, Shape>>): Shape {
+  return (x, at) => {
+    if (!isPlainObject(x)) return `${label(at)}: expected an object`;
+    for (const [key, shape] of Object.entries(fields)) {
+      const issue = shape(x[key], field(at, key));
+      if (issue !== null) return issue;
+    }
+    return null;
+  };
+}
+
+const rejectionShape = objectOf({ id: text, reason: text });
+const finalShape = objectOf({ v: exactly(1), type: exactly('final'), from: count, height: count, round: count, body: objectOf({ valueId: text }), sig: text });
+const valueShape = objectOf({
+  batch: objectOf({ height: count, parent: text, acuIds: listOf(text), bodyDigest: text }),
+  validation: objectOf({ ok: flag, conflicts: listOf(objectOf({ a: text, b: text })), detailDigest: text }),
+  resolution: listOf(text),
+});
+const noteShape = objectOf({
+  v: exactly(1), branch: text, height: count, round: count, valueId: text, parent: text,
+  acus: listOf(objectOf({ id: text, where: text, op: text, commit: text, site: text })),
+  applied: listOf(text), deferred: listOf(rejectionShape), rejected: listOf(rejectionShape), signers: listOf(text),
+  cert: objectOf({ height: count, round: count, value: valueShape, finals: listOf(finalShape) }),
+});
+
+/** Nesting a note never needs more than this; deeper is garbage. */
+const noteDepthMax = 16;
+
+/** Numbers other than safe integers would trip the canonical encoding's assertions. */
+function plainDataIssue(x: unknown, at: string, depth: number): string | null {
+  if (depth > noteDepthMax) return `${label(at)}: nested too deeply`;
+  if (typeof x === 'number') return Number.isSafeInteger(x) ? null : `${label(at)}: not a whole number`;
+  if (Array.isArray(x)) {
+    for (let i = 0; i < x.length; i += 1) {
+      const issue = plainDataIssue(x[i], `${at}[${i}]`, depth + 1);
+      if (issue !== null) return issue;
+    }
+  } else if (isPlainObject(x)) {
+    for (const [key, item] of Object.entries(x)) {
+      const issue = plainDataIssue(item, field(at, key), depth + 1);
+      if (issue !== null) return issue;
+    }
+  }
+  return null;
+}
+
+/** Why a parsed note is not an {@link AgreedNote}, or null when it is one. */
+export function noteIssue(value: unknown): string | null {
+  return noteShape(value, '') ?? plainDataIssue(value, '', 0);
+}
+
+/** One agreed commit with its note. */
+export interface AgreedEntry {
+  readonly commit: string;
+  readonly note: AgreedNote | null;
+  /** Why `note` is null: no note, or a malformed one (null when there is a note). */
+  readonly noteProblem: string | null;
+}
+
+/** The agreed commits from `tip` back to the first one (newest first), following first parents. */
+export async function readAgreedChain(repo: GitRepo, tip: string, limit = Number.MAX_SAFE_INTEGER): Promise<AgreedEntry[]> {
+  const entries: AgreedEntry[] = [];
+  let at: string | null = tip;
+  while (at !== null && entries.length < limit) {
+    const read = await readNoteChecked(repo, at);
+    const info = await repo.commitInfo(at);
+    if (read.status !== 'ok' && entries.length > 0 && !/\nAcu-Height: /.test(await commitMessage(repo, at))) break;
+    entries.push(entryOf(at, read));
+    if (read.status === 'ok' && read.note.height === 0) break;
+    at = info.parents[0] ?? null;
+  }
+  return entries;
+}
+
+function entryOf(commit: string, read: NoteRead): AgreedEntry {
+  switch (read.status) {
+    case 'ok':
+      return { commit, note: read.note, noteProblem: null };
+    case 'missing':
+      return { commit, note: null, noteProblem: `no certificate note (${notesRef})` };
+    case 'malformed':
+      return { commit, note: null, noteProblem: `the certificate note (${notesRef}) is malformed: ${read.reason}` };
+  }
+}
+
+async function commitMessage(repo: GitRepo, commit: string): Promise<string> {
+  const result = await runGit(['cat-file', 'commit', commit], { cwd: repo.gitDir, gitDir: repo.gitDir });
+  return result.stdout.toString('utf8');
+}
+
+/** What an offline check of one agreed commit found. */
+export interface VerifyFinding {
+  readonly commit: string;
+  readonly height: number | null;
+  readonly ok: boolean;
+  readonly problems: readonly string[];
+}
+
+/**
+ * Check every agreed commit from `tip` back to height 0 against the cluster document: each has a
+ * note; its certificate holds a quorum of valid FINAL signatures from distinct members for the
+ * note's value; heights count down by one and each value names the previous one as its parent; the
+ * commit message names the certified value; applied records are in the certified batch.
+ */
+export async function verifyAgreedChain(repo: GitRepo, cluster: ClusterDoc, tip: string): Promise<VerifyFinding[]> {
+  const verifier = clusterVerifier(cluster);
+  const quorum = quorumSize(cluster.members.length);
+  const chain = await readAgreedChain(repo, tip);
+  const findings: VerifyFinding[] = [];
+  for (let i = 0; i < chain.length; i += 1) {
+    const { commit, note, noteProblem } = chain[i]!;
+    if (note === null) {
+      findings.push({ commit, height: null, ok: false, problems: [noteProblem ?? `no certificate note (${notesRef})`] });
+      continue;
+    }
+    const problems = [
+      ...certificateProblems(note, verifier, quorum),
+      ...(await commitProblems(repo, commit, note)),
+      ...linkProblems(note, chain[i + 1]),
+    ];
+    findings.push({ commit, height: note.height, ok: problems.length === 0, problems });
+  }
+  return findings;
+}
+
+/** The certificate proves the note's value: a quorum of valid FINALs from distinct members. */
+function certificateProblems(note: AgreedNote, verifier: ReturnType<typeof clusterVerifier>, quorum: number): string[] {
+  const problems: string[] = [];
+  const cert = note.cert;
+  const digest = { digestHex: sha256Hex };
+  if (cert.height !== note.height) problems.push(`the certificate is for height ${cert.height}, the note says ${note.height}`);
+  if (valueIdOf(digest, cert.value) !== note.valueId) problems.push('the note names another value than its certificate');
+  const badSignatures = cert.finals.filter((f) => !verifyMessage(verifier, f)).map((f) => f.from);
+  if (badSignatures.length > 0) problems.push(`invalid signatures from replicas ${badSignatures.join(', ')}`);
+  else if (!isDecisionCert(cert, quorum, digest)) problems.push(`fewer than ${quorum} matching FINAL signatures from distinct members`);
+  return problems;
+}
+
+/** The commit names the certified value, and applies only records of the certified batch. */
+async function commitProblems(repo: GitRepo, commit: string, note: AgreedNote): Promise<string[]> {
+  const problems: string[] = [];
+  const valueId = valueIdOf({ digestHex: sha256Hex }, note.cert.value);
+  const message = await commitMessage(repo, commit);
+  if (!message.includes(`\nAcu-Value: ${valueId}\n`)) problems.push('the commit message does not name the certified value');
+  const batchIds = new Set(note.cert.value.batch.acuIds);
+  if (note.applied.some((id) => !batchIds.has(id))) problems.push('applies a record outside the certified batch');
+  return problems;
+}
+
+/** Heights count down by one to a height 0 that starts from genesis; each value extends the one before. */
+function linkProblems(note: AgreedNote, older: AgreedEntry | undefined): string[] {
+  const parent = note.cert.value.batch.parent;
+  // An older agreed commit without a readable note reports that itself; nothing to link against.
+  if (older !== undefined && older.note === null) return [];
+  if (older?.note != null) {
+    const problems: string[] = [];
+    if (older.note.height !== note.height - 1) problems.push(`follows height ${older.note.height}, not ${note.height - 1}`);
+    if (parent !== older.note.valueId) problems.push('its value does not extend the previous decision');
+    return problems;
+  }
+  if (note.height !== 0) return [`the chain stops at height ${note.height}; heights below it are missing`];
+  return parent === genesisParent ? [] : ['height 0 does not start from genesis'];
+}
+
+/** The tip of the cluster's agreed commits; throws ERR_UNKNOWN_REVISION when there is none yet. */
+export async function agreedTip(repo: GitRepo, branch: string): Promise<string> {
+  const result = await runGitRaw(['rev-parse', '--verify', '--quiet', `${agreedRef(branch)}^{commit}`], { cwd: repo.gitDir, gitDir: repo.gitDir });
+  if (result.exitCode !== 0) {
+    throw new AcuError('ERR_UNKNOWN_REVISION', `the cluster has no agreed commit yet (${agreedRef(branch)} does not exist)`, {
+      hint: "start the sync nodes with 'acu node start' and propose commits; agreed commits appear there",
+    });
+  }
+  return result.stdout.toString('utf8').trim();
+}
+
+/** Canonical text of a value, for tests and debugging. */
+export function valueText(cert: DecisionCert): string {
+  return canonicalString(cert.value);
+}

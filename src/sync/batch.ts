@@ -1,0 +1,253 @@
+/**
+ * What a sync node computes for a batch of ACU records, deterministically, so that honest nodes
+ * agree on it byte for byte:
+ *
+ * - {@link validateRecords}: the batch's verdict over the agreed parent — compose and parse-check
+ *   (`parse` mode), or the full validation with type-checking and scoring (`typecheck` mode). Its
+ *   digest is what the node signs in the consensus VALIDATE phase; its conflicts are what the
+ *   conflict-resolution vote is about.
+ * - {@link composeAgreed}: the tree of the agreed commit — the applied records composed onto the
+ *   parent, with every record that could not be applied named with its reason.
+ */
+import { canonicalString } from '../core/acu/canonical.js';
+import type { Conflict, ValidationResult as ConsensusResult } from '../core/consensus/index.js';
+import { assert } from '../core/errors.js';
+import type { GitRepo, PathChange } from '../git/index.js';
+import { isSourcePath } from '../extract/segment.js';
+import { encodeText } from '../extract/text.js';
+import { outline } from '../validate/attribute.js';
+import type { BatchAcu } from '../validate/attribute.js';
+import { composeBatch } from '../validate/compose-batch.js';
+import { composeFile } from '../compose/file.js';
+import { isShell } from '../core/acu/model.js';
+import type { BaseTree, BatchComposition } from '../validate/compose-batch.js';
+import { gitBaseTree } from '../validate/git.js';
+import type { ConflictRecord, ValidationResult as DetailedResult } from '../validate/result.js';
+import type { Proposal, Validator } from '../validate/validate.js';
+import { sha256Hex } from './crypto.js';
+import type { IdentifiedRecord } from './records.js';
+
+/** How much a node checks: compose and parse, or also type-check and score. */
+export type ValidationMode = 'parse' | 'typecheck';
+
+/** A record that does not land, and why. */
+export interface Rejection {
+  readonly id: string;
+  readonly reason: string;
+}
+
+/** A node's verdict on a batch: what it signs (`consensus`), and the detail behind it. */
+export interface BatchVerdict {
+  readonly consensus: ConsensusResult;
+  /** Records that are invalid on their own (they will be rejected whatever the vote). */
+  readonly invalid: readonly Rejection[];
+  /** The conflicts with a readable description, same order as `consensus.conflicts`. */
+  readonly conflicts: readonly (Conflict & { readonly kind: string; readonly file: string; readonly message: string })[];
+}
+
+/** The records grouped into proposals, one per origin commit, in order of first appearance. */
+function proposalsOf(records: readonly IdentifiedRecord[]): { proposals: Proposal[]; acus: BatchAcu[] } {
+  const byCommit = new Map<string, { site: string; items: { id: string; acu: IdentifiedRecord['record']['acu'] }[] }>();
+  for (const { id, record } of records) {
+    const group = byCommit.get(record.origin.commit) ?? { site: record.origin.site, items: [] };
+    group.items.push({ id, acu: record.acu });
+    byCommit.set(record.origin.commit, group);
+  }
+  const proposals = [...byCommit.values()].map((group) => ({ site: group.site, acus: group.items }));
+  const acus: BatchAcu[] = [];
+  proposals.forEach((proposal, p) => {
+    for (const item of proposal.acus) acus.push({ index: acus.length, proposal: p, site: proposal.site, item });
+  });
+  return { proposals, acus };
+}
+
+/** Binary contents ride in the records; put them in the object store so the tree can name them. */
+async function storeBinaryContent(repo: GitRepo, records: readonly IdentifiedRecord[]): Promise<void> {
+  for (const { record } of records) {
+    const acu = record.acu;
+    if (acu.level === 'file' && acu.content === 'binary' && acu.data !== null) await repo.writeBlob(Buffer.from(acu.data, 'base64'));
+  }
+}
+
+function orderedPair(order: ReadonlyMap<string, number>, pair: readonly [string, string]): Conflict {
+  const [x, y] = pair;
+  return (order.get(x) ?? 0) <= (order.get(y) ?? 0) ? { a: x, b: y } : { a: y, b: x };
+}
+
+/** Validate a batch of records over the base commit. */
+export async function validateRecords(
+  repo: GitRepo,
+  baseCommit: string,
+  records: readonly IdentifiedRecord[],
+  options: { readonly mode: ValidationMode; readonly validator: Validator | null },
+): Promise<BatchVerdict> {
+  await storeBinaryContent(repo, records);
+  const base = await gitBaseTree(repo, baseCommit);
+  const { proposals, acus } = proposalsOf(await rebaseRecords(base, records));
+  const order = new Map(records.map((item, i) => [item.id, i]));
+  if (options.mode === 'typecheck') {
+    assert(options.validator !== null, 'typecheck mode has a validator');
+    const run = await options.validator.validate(base, proposals);
+    return verdictOf(run.result, run.digest, order);
+  }
+  const composition = await composeBatch(base, acus, proposals.length);
+  const detail = parseVerdict(base.id, acus, composition);
+  return verdictOf(detail, sha256Hex(encodeText(canonicalString(detail))), order);
+}
+
+function verdictOf(detail: Pick<DetailedResult, 'acus' | 'conflicts'>, digest: string, order: ReadonlyMap<string, number>): BatchVerdict {
+  const invalid = detail.acus
+    .filter((verdict) => verdict.verdict === 'invalid')
+    .map((verdict) => ({ id: verdict.id, reason: verdict.reasons.map((r) => `${r.code}: ${r.message}`).join('; ') }));
+  const conflicts = detail.conflicts
+    .filter((c) => !invalid.some((i) => i.id === c.acus[0] || i.id === c.acus[1]))
+    .map((c: ConflictRecord) => ({ ...orderedPair(order, c.acus), kind: c.kind, file: c.file, message: c.message }));
+  return { consensus: { ok: true, conflicts: conflicts.map(({ a, b }) => ({ a, b })), detailDigest: digest }, invalid, conflicts };
+}
+
+/** The parse-mode result: compose problems become conflicts or invalid ACUs; changed sources must parse. */
+function parseVerdict(baseId: string, acus: readonly BatchAcu[], composition: BatchComposition): Pick<DetailedResult, 'acus' | 'conflicts'> & { v: 1; mode: 'parse'; base: string } {
+  const reasons = new Map<number, { code: 'apply-failed' | 'parse-error' | 'compose-conflict'; message: string }[]>();
+  const add = (index: number, code: 'apply-failed' | 'parse-error' | 'compose-conflict', message: string): void => {
+    reasons.set(index, [...(reasons.get(index) ?? []), { code, message }]);
+  };
+  const conflicts = new Map<string, ConflictRecord>();
+  for (const problem of composition.problems) {
+    if (problem.kind === 'apply' || problem.earlier.length === 0) {
+      for (const index of problem.later) add(index, 'apply-failed', problem.message);
+      continue;
+    }
+    for (const a of problem.earlier) {
+      for (const b of problem.later) {
+        const pair = [acus[a]!.item.id, acus[b]!.item.id].sort() as [string, string];
+        const key = pair.join('\u0000');
+        if (!conflicts.has(key)) conflicts.set(key, { kind: 'compose', acus: pair, file: problem.file, message: problem.message });
+        add(a, 'compose-conflict', problem.message);
+        add(b, 'compose-conflict', problem.message);
+      }
+    }
+  }
+  for (const [path, text] of composition.changes) {
+    if (text === null || !isSourcePath(path) || text.startsWith('\u0000acu-opaque:') || outline(path, text) !== null) continue;
+    for (const entry of acus) if (entry.item.acu.file === path) add(entry.index, 'parse-error', `${path} does not parse after composition`);
+  }
+  const verdicts = acus.map((entry) => {
+    const list = reasons.get(entry.index) ?? [];
+    const invalid = list.some((r) => r.code !== 'compose-conflict');
+    return {
+      id: entry.item.id, proposal: entry.proposal, site: entry.site, where: `${entry.item.acu.file}`,
+      verdict: (invalid ? 'invalid' : list.length > 0 ? 'conflict' : 'ok'), risk: 0,
+      reasons: list.map((r) => ({ code: r.code, file: entry.item.acu.file, line: 0, message: r.message, related: [] })),
+    };
+  });
+  return { v: 1, mode: 'parse', base: baseId, acus: verdicts, conflicts: [...conflicts.values()].sort((x, y) => (x.acus.join() < y.acus.join() ? -1 : 1)) };
+}
+
+/** The tree of an agreed commit, and the records left out of it. */
+export interface AgreedTree {
+  readonly tree: string;
+  readonly applied: readonly string[];
+  readonly rejected: readonly Rejection[];
+}
+
+/** Most composition passes: each pass removes at least one record, or ends. */
+const composePassesMax = 64;
+
+/**
+ * Compose `records` (in batch order) onto `parentCommit`. A record whose composition fails is
+ * rejected, with the failure as its reason, and the rest is composed again without it; the result
+ * is a function of the inputs alone, so every node writes the same tree.
+ */
+export async function composeAgreed(repo: GitRepo, parentCommit: string, records: readonly IdentifiedRecord[]): Promise<AgreedTree> {
+  await storeBinaryContent(repo, records);
+  const base: BaseTree = await gitBaseTree(repo, parentCommit);
+  let remaining = await rebaseRecords(base, records);
+  const rejected: Rejection[] = [];
+  for (let pass = 0; pass < composePassesMax; pass += 1) {
+    const { proposals, acus } = proposalsOf(remaining);
+    const composition = await composeBatch(base, acus, proposals.length);
+    const failed = new Map<string, string>();
+    for (const problem of composition.problems) {
+      for (const index of problem.later) failed.set(acus[index]!.item.id, problem.message);
+    }
+    if (failed.size === 0) {
+      const tree = await writeComposedTree(repo, base, remaining, composition);
+      return { tree, applied: remaining.map((item) => item.id), rejected };
+    }
+    for (const [id, reason] of failed) rejected.push({ id, reason: `did not compose onto the agreed parent: ${reason}` });
+    remaining = remaining.filter((item) => !failed.has(item.id));
+  }
+  assert(false, 'composeAgreed: composition settles');
+}
+
+/** How composition names content that is not text (compose-batch.ts): the marker, then the blob id. */
+const opaqueMarker = '\u0000acu-opaque:';
+
+async function writeComposedTree(repo: GitRepo, base: BaseTree, records: readonly IdentifiedRecord[], composition: BatchComposition): Promise<string> {
+  // The mode of a changed path: the last record that sets one, else the base's, else a regular file.
+  const modes = new Map<string, string>();
+  for (const { record } of records) {
+    const acu = record.acu;
+    if (acu.level === 'file' && acu.modeAfter !== null) modes.set(acu.file, acu.modeAfter);
+  }
+  const changes = new Map<string, PathChange>();
+  for (const [path, text] of composition.changes) {
+    if (text === null) {
+      changes.set(path, null);
+      continue;
+    }
+    const mode = modes.get(path) ?? base.entries.get(path)?.mode ?? '100644';
+    const opaque = text.startsWith(opaqueMarker) ? text.slice(opaqueMarker.length) : null;
+    const oid = opaque !== null && /^[0-9a-f]{40,64}$/.test(opaque) ? opaque : await repo.writeBlob(encodeText(text));
+    changes.set(path, { mode, oid });
+  }
+  const baseTree = await repo.resolveTree(base.id);
+  return await repo.writeTreeFromPaths(baseTree, changes);
+}
+
+/**
+ * Bring records extracted against an older base up to `base`: a declaration an ACU modifies that
+ * an agreed commit has changed since is merged three ways (the ACU's `before` as the base, the
+ * agreed text as ours, the ACU's `after` as theirs) with the composition engine. A clean merge
+ * becomes the ACU's new before/after; a conflicting one leaves the ACU as it was, so it fails to
+ * apply and is rejected with its reason. Deterministic: it reads only `base` and the records.
+ */
+export async function rebaseRecords(base: BaseTree, records: readonly IdentifiedRecord[]): Promise<IdentifiedRecord[]> {
+  const texts = new Map<string, string | null>();
+  const textOf = async (path: string): Promise<string | null> => {
+    if (!texts.has(path)) {
+      const entry = base.entries.get(path);
+      const bytes = entry === undefined ? null : (await base.readBlobs([entry.oid]))[0] ?? null;
+      texts.set(path, bytes === null ? null : new TextDecoder('utf-8', { fatal: false }).decode(bytes));
+    }
+    return texts.get(path) ?? null;
+  };
+  const outlines = new Map<string, ReturnType<typeof outline>>();
+  const out: IdentifiedRecord[] = [];
+  for (const item of records) {
+    const acu = item.record.acu;
+    if (acu.level !== 'decl' || acu.op !== 'modify' || acu.symbol === '' || isShell(acu) || acu.before === null || acu.after === null) {
+      out.push(item);
+      continue;
+    }
+    const text = await textOf(acu.file);
+    if (text === null) {
+      out.push(item);
+      continue;
+    }
+    if (!outlines.has(acu.file)) outlines.set(acu.file, outline(acu.file, text));
+    const segment = outlines.get(acu.file)?.bySymbol.get(acu.symbol);
+    const current = segment === undefined || segment.layout !== null ? null : text.slice(segment.start, segment.end);
+    if (current === null || current === acu.before) {
+      out.push(item);
+      continue;
+    }
+    const merged = composeFile({ path: acu.file, base: acu.before, ours: current, theirs: acu.after });
+    if (merged.conflicts.length > 0) {
+      out.push(item);
+      continue;
+    }
+    out.push({ id: item.id, record: { ...item.record, acu: { ...acu, before: current, after: merged.text } } });
+  }
+  return out;
+}
