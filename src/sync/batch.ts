@@ -22,7 +22,7 @@ import { composeFile } from '../compose/file.js';
 import { isShell } from '../core/acu/model.js';
 import type { BaseTree, BatchComposition } from '../validate/compose-batch.js';
 import { gitBaseTree } from '../validate/git.js';
-import type { ConflictRecord, ValidationResult as DetailedResult } from '../validate/result.js';
+import type { AcuVerdict, ConflictRecord, ValidationResult as DetailedResult } from '../validate/result.js';
 import type { Proposal, Validator } from '../validate/validate.js';
 import { sha256Hex } from './crypto.js';
 import type { IdentifiedRecord } from './records.js';
@@ -131,7 +131,7 @@ function parseVerdict(baseId: string, acus: readonly BatchAcu[], composition: Ba
     if (text === null || !isSourcePath(path) || text.startsWith('\u0000acu-opaque:') || outline(path, text) !== null) continue;
     for (const entry of acus) if (entry.item.acu.file === path) add(entry.index, 'parse-error', `${path} does not parse after composition`);
   }
-  const verdicts = acus.map((entry) => {
+  const verdicts = acus.map((entry): AcuVerdict => {
     const list = reasons.get(entry.index) ?? [];
     const invalid = list.some((r) => r.code !== 'compose-conflict');
     return {
