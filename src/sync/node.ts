@@ -108,7 +108,7 @@ export interface NodeStatus {
   readonly conflicts: readonly OpenConflict[];
   readonly agreed: { readonly height: number; readonly commit: string | null };
   readonly validation: ValidationMode;
-  readonly counters: Readonly<TransportCounters> & { readonly ignoredMessages: number; readonly evidence: number; readonly decisions: number; readonly fsyncs: number };
+  readonly counters: Readonly<TransportCounters> & { readonly ignoredMessages: number; readonly duplicateMessages: number; readonly evidence: number; readonly decisions: number; readonly fsyncs: number };
 }
 
 /** Wire envelope between nodes: consensus messages, record bodies, and requests for bodies. */

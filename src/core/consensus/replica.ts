@@ -46,6 +46,8 @@ export type ReplicaPhase = 'idle' | 'proposal' | 'validation' | 'conflict-vote' 
 /** Counters a host exports as metrics. */
 export interface ReplicaStats {
   ignoredMessages: number;
+  /** Messages received again (replays and retransmissions): dropped after the first copy. */
+  duplicateMessages: number;
   evidence: number;
   decisions: number;
 }
@@ -55,7 +57,7 @@ const advancePassesMax = 64;
 
 /** A consensus replica. Create with {@link Replica.create} or rebuild after a crash with {@link Replica.restore}. */
 export class Replica {
-  readonly stats: ReplicaStats = { ignoredMessages: 0, evidence: 0, decisions: 0 };
+  readonly stats: ReplicaStats = { ignoredMessages: 0, duplicateMessages: 0, evidence: 0, decisions: 0 };
   private readonly n: number;
   private readonly f: number;
   private readonly q: number;
@@ -387,6 +389,8 @@ export class Replica {
     }
     if (first.sig !== msg.sig && canonicalString(first.body) !== canonicalString(msg.body)) {
       this.report({ type: 'equivocation', first, second: msg });
+    } else {
+      this.stats.duplicateMessages += 1;
     }
     return false;
   }

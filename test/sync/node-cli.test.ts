@@ -1,0 +1,150 @@
+/**
+ * End to end, with real processes: four `acu node start` processes on loopback, a commit made
+ * through the real post-commit hook, the same agreed commit on every site, `acu status`, `acu log`
+ * and `acu verify` against it, pre-push refusing what is not certified, and a clean SIGTERM restart
+ * that resumes from the write-ahead log. No mocks; waits poll the nodes' own status.
+ */
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { after, before, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { buildClusterFixture } from '../../fixtures/cluster.js';
+import type { ClusterFixture, ClusterSite } from '../../fixtures/cluster.js';
+import { makeTempDir, removeTempDir } from '../../fixtures/tmp.js';
+import { callNode } from '../../src/sync/api.js';
+import type { NodeEvent, NodeStatus } from '../../src/sync/node.js';
+
+const bin = join(fileURLToPath(new URL('../../..', import.meta.url)), 'bin', 'acu.js');
+
+interface Running {
+  child: ChildProcess;
+  events: NodeEvent[];
+  exited: Promise<number | null>;
+}
+
+let top = '';
+let cluster: ClusterFixture;
+const nodes = new Map<string, Running>();
+
+function acu(site: ClusterSite, args: readonly string[]): { status: number; stdout: string; stderr: string } {
+  const result = spawnSync(process.execPath, [bin, ...args], { cwd: site.dir, encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });
+  return { status: result.status ?? 128, stdout: result.stdout, stderr: result.stderr };
+}
+
+function git(site: ClusterSite, args: readonly string[]): { status: number; stdout: string; stderr: string } {
+  const result = spawnSync('git', args, { cwd: site.dir, encoding: 'utf8' });
+  return { status: result.status ?? 128, stdout: result.stdout, stderr: result.stderr };
+}
+
+function start(site: ClusterSite): Running {
+  const child = spawn(process.execPath, [bin, 'node', 'start', '--json', '--validation', 'parse', '--tick-ms', '20'], { cwd: site.dir, stdio: ['ignore', 'pipe', 'inherit'] });
+  const events: NodeEvent[] = [];
+  let buffered = '';
+  child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
+    buffered += chunk;
+    const lines = buffered.split('\n');
+    buffered = lines.pop() ?? '';
+    for (const line of lines) if (line.trim() !== '') events.push(JSON.parse(line) as NodeEvent);
+  });
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const running = { child, events, exited };
+  nodes.set(site.name, running);
+  return running;
+}
+
+async function status(site: ClusterSite): Promise<NodeStatus | null> {
+  const answer = await callNode(join(site.dir, '.git', 'acu', 'node.sock'), { type: 'status' }, 2_000);
+  return answer?.ok === true ? (answer.result as NodeStatus) : null;
+}
+
+// Polls the nodes' own state; the bound only keeps a hung cluster from hanging the test run.
+async function until(what: string, test: () => Promise<boolean>): Promise<void> {
+  const deadline = Date.now() + 120_000;
+  while (!(await test())) {
+    if (Date.now() > deadline) assert.fail(`timed out waiting until ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+async function allStatuses(): Promise<(NodeStatus | null)[]> {
+  return await Promise.all(cluster.sites.map((site) => status(site)));
+}
+
+before(async () => {
+  top = await makeTempDir('node-cli');
+  cluster = await buildClusterFixture(top, {
+    sites: ['north', 'east', 'south', 'west'],
+    files: { 'src/math.ts': 'export function add(a: number, b: number): number {\n  return a + b;\n}\n', 'README.md': '# math\n' },
+  });
+});
+
+after(async () => {
+  for (const node of nodes.values()) if (node.child.exitCode === null) node.child.kill('SIGKILL');
+  await Promise.all([...nodes.values()].map((node) => node.exited));
+  await removeTempDir(top);
+});
+
+it('acu status without a running node says so, with a hint (exit 128)', () => {
+  const result = acu(cluster.sites[0]!, ['status']);
+  assert.equal(result.status, 128);
+  assert.match(result.stderr, /^error: no sync node is running for this repository$/m);
+  assert.match(result.stderr, /^hint: start one with 'acu node start'/m);
+});
+
+it('four nodes agree on a hooked commit: one commit id everywhere, logged, verified, and guarded by pre-push', async () => {
+  for (const site of cluster.sites) start(site);
+  await until('all four nodes are connected', async () => (await allStatuses()).every((s) => s !== null && s.peers.every((p) => p.connected)));
+  const north = cluster.sites[0]!;
+  assert.equal(acu(north, ['hooks', 'install']).status, 0);
+  await writeFile(join(north.dir, 'src/math.ts'), 'export function add(a: number, b: number): number {\n  return a + b;\n}\n\nexport function sub(a: number, b: number): number {\n  return a - b;\n}\n');
+  const commit = git(north, ['commit', '-q', '-am', 'Add sub']);
+  assert.equal(commit.status, 0, commit.stderr);
+  assert.match(commit.stderr, /acu: proposed [0-9a-f]{12} to the sync node/);
+  await until('every node wrote height 0', async () => (await allStatuses()).every((s) => s !== null && s.agreed.height >= 0));
+  const commits = (await allStatuses()).map((s) => s!.agreed.commit);
+  assert.ok(commits[0] !== null && commits.every((c) => c === commits[0]), `one agreed commit: ${commits.join(' ')}`);
+  for (const site of cluster.sites) assert.equal(git(site, ['rev-parse', 'refs/acu/main']).stdout.trim(), commits[0]);
+
+  const shown = git(cluster.sites[2]!, ['show', 'refs/acu/main:src/math.ts']).stdout;
+  assert.match(shown, /export function sub\(/);
+  const message = git(north, ['log', '-1', '--format=%B', 'refs/acu/main']).stdout;
+  assert.match(message, /^acu: height 0, 1 ACU from 1 commit$/m);
+  assert.match(message, /^Co-authored-by: north <north@example\.com>$/m);
+
+  const statusJson = JSON.parse(acu(north, ['status', '--json']).stdout) as NodeStatus;
+  assert.equal(statusJson.height, 1);
+  assert.equal(statusJson.cluster.quorum, 3);
+  assert.equal(statusJson.peers.length, 3);
+  const plain = acu(north, ['status']);
+  assert.match(plain.stdout, /^consensus: height 1, round 0, phase idle, leader n[0-9a-f]{16}/m);
+
+  const log = JSON.parse(acu(cluster.sites[3]!, ['log', '--json']).stdout) as { height: number; applied: unknown[]; signers: unknown[] }[];
+  assert.equal(log.length, 1);
+  assert.equal(log[0]!.applied.length, 1);
+  assert.ok(log[0]!.signers.length >= 3);
+  for (const site of cluster.sites) assert.equal(acu(site, ['verify']).status, 0);
+
+  const refused = git(north, ['push', 'origin', 'main']);
+  assert.notEqual(refused.status, 0);
+  assert.match(refused.stderr, /refusing to push main: 1 commit is not certified by the acu cluster/);
+  const certified = git(north, ['push', 'origin', 'refs/acu/main:refs/heads/main']);
+  assert.equal(certified.status, 0, certified.stderr);
+});
+
+it('SIGTERM stops a node cleanly; restarted, it resumes from its log at the same height', async () => {
+  const east = cluster.sites[1]!;
+  const running = nodes.get(east.name)!;
+  const height = (await status(east))!.height;
+  running.child.kill('SIGTERM');
+  assert.equal(await running.exited, 0);
+  assert.ok(running.events.some((e) => e.kind === 'stopping'));
+  const again = start(east);
+  await until('east answers again', async () => (await status(east)) !== null);
+  const recovered = again.events.find((e) => e.kind === 'recovered');
+  assert.ok(recovered !== undefined, 'the restarted node reports its recovery');
+  assert.equal((await status(east))!.height, height);
+  assert.equal(acu(east, ['verify']).status, 0);
+});
