@@ -11,6 +11,11 @@ it('acu demo runs end to end as a real process and every check holds', () => {
   assert.equal(result.status, 0, `${result.stdout}\n${result.stderr}`);
   assert.match(result.stdout, /git reports conflicts \(\d+ conflicted hunks/);
   assert.match(result.stdout, /ok {2}git merge completes with no conflict/);
+  assert.match(result.stdout, /ok {2}all 4 nodes connect and authenticate each other/);
+  assert.match(result.stdout, /ok {2}lima catches up; all 4 nodes hold the same agreed commit [0-9a-f]{12}/);
+  assert.match(result.stdout, /ok {2}height 1 is agreed; all 4 nodes hold the same commit [0-9a-f]{12}/);
+  assert.match(result.stdout, /ok {2}acu verify: every certificate on every node checks/);
+  assert.match(result.stdout, /recovered from the log/);
   assert.match(result.stdout, /^(\d+) of \1 checks passed$/m);
   assert.doesNotMatch(result.stdout, /FAILED/);
 });
