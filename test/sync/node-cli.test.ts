@@ -43,7 +43,7 @@ function start(site: ClusterSite): Running {
   const child = spawn(process.execPath, [bin, 'node', 'start', '--json', '--validation', 'parse', '--tick-ms', '20'], { cwd: site.dir, stdio: ['ignore', 'pipe', 'inherit'] });
   const events: NodeEvent[] = [];
   let buffered = '';
-  child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
     buffered += chunk;
     const lines = buffered.split('\n');
     buffered = lines.pop() ?? '';
