@@ -29,7 +29,7 @@ export type NodeCommandOptions =
       readonly json: boolean;
       readonly argv: readonly string[];
     }
-  | { readonly action: 'stop' };
+  | { readonly action: 'stop'; readonly json: boolean };
 
 function usage(message: string): AcuError {
   return new AcuError('ERR_USAGE', `node: ${message}`, { hint: "run 'acu node --help' for its usage" });
@@ -38,8 +38,9 @@ function usage(message: string): AcuError {
 function parse(argv: readonly string[]): NodeCommandOptions {
   const [action, ...rest] = argv;
   if (action === 'stop') {
-    parseCommandArgs('node', rest, {});
-    return { action: 'stop' };
+    const { values, positionals } = parseCommandArgs('node', rest, { json: { type: 'boolean' } });
+    if (positionals.length > 0) throw usage(`unexpected argument '${positionals[0] ?? ''}'`);
+    return { action: 'stop', json: values.json === true };
   }
   if (action !== 'start') throw usage(action === undefined ? 'which action? start or stop' : `unknown action '${action}'`);
   const { values, positionals } = parseCommandArgs('node', rest, {
@@ -121,7 +122,7 @@ async function startDetached(options: Extract<NodeCommandOptions, { action: 'sta
   throw new AcuError('ERR_NODE', `the sync node did not start${exited === null ? ' in 30 s' : ` (exit ${String(exited)})`}; the end of its log:\n${tail}`, { hint: `read ${logPath}` });
 }
 
-async function stop(io: Io): Promise<ExitCodeValue> {
+async function stop(json: boolean, io: Io): Promise<ExitCodeValue> {
   const repo = await GitRepo.open(io.cwd);
   const socket = nodeSocketPath(repo.commonDir);
   await repo.close();
@@ -130,14 +131,14 @@ async function stop(io: Io): Promise<ExitCodeValue> {
   while (Date.now() < deadline && (await callNode(socket, { type: 'status' }, 500)) !== null) {
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
-  io.stdout('stopped the sync node\n');
+  io.stdout(json ? `${JSON.stringify({ stopped: true })}\n` : 'stopped the sync node\n');
   return ExitCode.ok;
 }
 
 /** The `acu node` command. */
 export const nodeCommand: Command<NodeCommandOptions> = {
   name: 'node',
-  usage: 'node start [--port <p>] [--detach] [--validation parse|typecheck] [--tick-ms <ms>] [--batch-ms <ms>] [--genesis <rev>] [--fast-forward] [--json] | node stop',
+  usage: 'node start [--port <p>] [--detach] [--validation parse|typecheck] [--tick-ms <ms>] [--batch-ms <ms>] [--genesis <rev>] [--fast-forward] [--json] | node stop [--json]',
   summary: "run this repository's sync node (start [--detach], stop)",
   help: `start runs the sync node: it connects to every member of .acu/cluster.json, takes the
 commits the post-commit hook queues, agrees with its peers on them, and writes each decision as a
@@ -156,10 +157,10 @@ on SIGTERM or Ctrl-C, and resumes from its write-ahead log (acu/node.wal in the 
                            checked out here and the move is a fast-forward
   --json                   print events as JSON lines
 
-stop asks the running node to stop, and waits until it has.`,
+stop asks the running node to stop, and waits until it has (--json: prints {stopped: true}).`,
   parse,
   run: async (options, io) => {
-    if (options.action === 'stop') return await stop(io);
+    if (options.action === 'stop') return await stop(options.json, io);
     return options.detach ? await startDetached(options, io) : await startForeground(options, io);
   },
 };

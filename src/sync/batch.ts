@@ -9,9 +9,13 @@
  * - {@link composeAgreed}: the tree of the agreed commit — the applied records composed onto the
  *   parent, with every record that could not be applied named with its reason.
  */
+import { createHash } from 'node:crypto';
+import { deflateSync } from 'node:zlib';
 import { canonicalString } from '../core/acu/canonical.js';
 import type { Conflict, ValidationResult as ConsensusResult } from '../core/consensus/index.js';
 import { assert } from '../core/errors.js';
+import { runGit } from '../git/exec.js';
+import { gitBlobOid } from '../git/index.js';
 import type { GitRepo, PathChange } from '../git/index.js';
 import { isSourcePath } from '../extract/segment.js';
 import { encodeText } from '../extract/text.js';
@@ -82,7 +86,7 @@ export async function validateRecords(
   options: { readonly mode: ValidationMode; readonly validator: Validator | null },
 ): Promise<BatchVerdict> {
   await storeBinaryContent(repo, records);
-  const base = await gitBaseTree(repo, baseCommit);
+  const base = await baseTreeOf(repo, baseCommit);
   const { proposals, acus } = proposalsOf(await rebaseRecords(base, records));
   const order = new Map(records.map((item, i) => [item.id, i]));
   if (options.mode === 'typecheck') {
@@ -160,7 +164,7 @@ const composePassesMax = 64;
  */
 export async function composeAgreed(repo: GitRepo, parentCommit: string, records: readonly IdentifiedRecord[]): Promise<AgreedTree> {
   await storeBinaryContent(repo, records);
-  const base: BaseTree = await gitBaseTree(repo, parentCommit);
+  const base: BaseTree = await baseTreeOf(repo, parentCommit);
   let remaining = await rebaseRecords(base, records);
   const rejected: Rejection[] = [];
   for (let pass = 0; pass < composePassesMax; pass += 1) {
@@ -191,6 +195,7 @@ async function writeComposedTree(repo: GitRepo, base: BaseTree, records: readonl
     if (acu.level === 'file' && acu.modeAfter !== null) modes.set(acu.file, acu.modeAfter);
   }
   const changes = new Map<string, PathChange>();
+  const blobs = new Map<string, Uint8Array>();
   for (const [path, text] of composition.changes) {
     if (text === null) {
       changes.set(path, null);
@@ -198,11 +203,176 @@ async function writeComposedTree(repo: GitRepo, base: BaseTree, records: readonl
     }
     const mode = modes.get(path) ?? base.entries.get(path)?.mode ?? '100644';
     const opaque = text.startsWith(opaqueMarker) ? text.slice(opaqueMarker.length) : null;
-    const oid = opaque !== null && /^[0-9a-f]{40,64}$/.test(opaque) ? opaque : await repo.writeBlob(encodeText(text));
+    let oid: string;
+    if (opaque !== null && /^[0-9a-f]{40,64}$/.test(opaque)) {
+      oid = opaque;
+    } else {
+      const bytes = encodeText(text);
+      oid = gitBlobOid(bytes);
+      blobs.set(oid, bytes);
+    }
     changes.set(path, { mode, oid });
   }
+  await writeBlobs(repo, blobs);
   const baseTree = await repo.resolveTree(base.id);
-  return await repo.writeTreeFromPaths(baseTree, changes);
+  const tree = await repo.writeTreeFromPaths(baseTree, changes);
+  rememberDerived(repo, base, changes, tree);
+  return tree;
+}
+
+/** From this many new blobs on, an agreed commit's blobs go to git as one pack instead of one loose object each. */
+const packBlobsMin = 16;
+
+/**
+ * Store blobs (keyed by their git id). A few are written as loose objects; many at once as one
+ * pack, built here and indexed by `git index-pack`, which checks every object: one file and one
+ * process per agreed commit rather than a file (and a zlib stream) per blob. The objects, and so
+ * every id, are the same either way.
+ */
+async function writeBlobs(repo: GitRepo, blobs: ReadonlyMap<string, Uint8Array>): Promise<void> {
+  if (blobs.size < packBlobsMin || repo.objectFormat !== 'sha1') {
+    for (const [oid, bytes] of blobs) assert((await repo.writeBlob(bytes)) === oid, 'a blob is stored under its id');
+    return;
+  }
+  const parts: Uint8Array[] = [];
+  const header = Buffer.alloc(12);
+  header.write('PACK', 0, 'latin1');
+  header.writeUInt32BE(2, 4);
+  header.writeUInt32BE(blobs.size, 8);
+  parts.push(header);
+  for (const bytes of blobs.values()) {
+    parts.push(packObjectHeader(3 /* blob */, bytes.length), bytes.length < deflateBytesMin ? zlibStored(bytes) : deflateSync(bytes));
+  }
+  const body = Buffer.concat(parts);
+  const pack = Buffer.concat([body, createHash('sha1').update(body).digest()]);
+  await runGit(['index-pack', '--stdin'], { cwd: repo.gitDir, gitDir: repo.gitDir, input: pack });
+}
+
+/**
+ * Below this size a blob is stored in the pack without compression: starting a zlib stream costs
+ * more than the few bytes it would save (git compresses it when it next repacks).
+ */
+const deflateBytesMin = 4096;
+
+/** `bytes` as a zlib stream of stored (uncompressed) deflate blocks (RFC 1950, RFC 1951 §3.2.4). */
+function zlibStored(bytes: Uint8Array): Buffer {
+  const blockBytesMax = 0xffff;
+  const blocks = Math.max(1, Math.ceil(bytes.length / blockBytesMax));
+  const out = Buffer.alloc(2 + blocks * 5 + bytes.length + 4);
+  out[0] = 0x78; // deflate, 32 KiB window
+  out[1] = 0x01; // no dictionary, fastest; (0x78 << 8 | 0x01) % 31 === 0
+  let at = 2;
+  for (let block = 0; block < blocks; block += 1) {
+    const from = block * blockBytesMax;
+    const length = Math.min(blockBytesMax, bytes.length - from);
+    out[at] = block === blocks - 1 ? 1 : 0; // BFINAL, BTYPE 00 (stored)
+    out.writeUInt16LE(length, at + 1);
+    out.writeUInt16LE(~length & 0xffff, at + 3);
+    out.set(bytes.subarray(from, from + length), at + 5);
+    at += 5 + length;
+  }
+  out.writeUInt32BE(adler32(bytes), at);
+  return out;
+}
+
+function adler32(bytes: Uint8Array): number {
+  let a = 1;
+  let b = 0;
+  // 5552 bytes is the most that can be summed before the 32-bit sums must be reduced (zlib's NMAX).
+  for (let from = 0; from < bytes.length; from += 5552) {
+    const to = Math.min(bytes.length, from + 5552);
+    for (let i = from; i < to; i += 1) {
+      a += bytes[i]!;
+      b += a;
+    }
+    a %= 65521;
+    b %= 65521;
+  }
+  return ((b << 16) | a) >>> 0;
+}
+
+/** A pack entry's header: the type and the inflated size, as git's variable-length integer. */
+function packObjectHeader(type: number, size: number): Buffer {
+  const out: number[] = [];
+  let byte = (type << 4) | (size & 0x0f);
+  let rest = Math.floor(size / 16);
+  while (rest > 0) {
+    out.push(byte | 0x80);
+    byte = rest & 0x7f;
+    rest = Math.floor(rest / 128);
+  }
+  out.push(byte);
+  return Buffer.from(out);
+}
+
+// ---- base trees ---------------------------------------------------------------------------------
+
+/**
+ * The files of recent trees, per repository, by tree id. Every height validates and composes onto
+ * the previous agreed commit's tree, which the same node has just written: rather than list it
+ * again with `git ls-tree -r` (a process, and every path of the project), its files are derived
+ * from its parent's and the changes written. A tree id names its content, so an entry is never
+ * stale; a tree that is not here is listed by git.
+ */
+interface KnownTree {
+  readonly base: BaseTree;
+  /** Every directory of the tree, and possibly some that no longer hold files (a superset). */
+  readonly dirs: Set<string>;
+}
+
+const knownTrees = new WeakMap<GitRepo, Map<string, KnownTree>>();
+/** Trees kept per repository: the newest agreed commit's, and the one before. */
+const knownTreesMax = 2;
+
+function remember(repo: GitRepo, known: KnownTree): void {
+  let trees = knownTrees.get(repo);
+  if (trees === undefined) {
+    trees = new Map();
+    knownTrees.set(repo, trees);
+  }
+  trees.delete(known.base.id);
+  trees.set(known.base.id, known);
+  while (trees.size > knownTreesMax) trees.delete(trees.keys().next().value!);
+}
+
+function directoriesOf(paths: Iterable<string>, into: Set<string>): Set<string> {
+  for (const path of paths) {
+    for (let cut = path.lastIndexOf('/'); cut > 0; cut = path.lastIndexOf('/', cut - 1)) {
+      const dir = path.slice(0, cut);
+      if (into.has(dir)) break;
+      into.add(dir);
+    }
+  }
+  return into;
+}
+
+/** The files of `treeish`'s tree: from the trees this node wrote or read last, else from git. */
+export async function baseTreeOf(repo: GitRepo, treeish: string): Promise<BaseTree> {
+  const id = await repo.resolveTree(treeish);
+  const known = knownTrees.get(repo)?.get(id);
+  if (known !== undefined) return known.base;
+  const base = await gitBaseTree(repo, id);
+  remember(repo, { base, dirs: directoriesOf(base.entries.keys(), new Set()) });
+  return base;
+}
+
+/**
+ * Remember the files of `tree`, written as `base` with `changes`. writeTreeFromPaths replaces a
+ * directory wholesale when a change names it as a path; the files below it would then be gone
+ * from the tree but not from the derived list, so such a change leaves the tree to git to list.
+ */
+function rememberDerived(repo: GitRepo, base: BaseTree, changes: ReadonlyMap<string, PathChange>, tree: string): void {
+  const known = knownTrees.get(repo)?.get(base.id);
+  if (known === undefined || known.base !== base) return;
+  for (const path of changes.keys()) if (known.dirs.has(path)) return;
+  const entries = new Map(base.entries);
+  for (const [path, change] of changes) {
+    if (change === null) entries.delete(path);
+    else entries.set(path, { mode: change.mode, oid: change.oid });
+  }
+  // Directories only ever join the set: one emptied by a deletion stays (a superset is safe).
+  const dirs = directoriesOf([...changes].filter(([, change]) => change !== null).map(([path]) => path), known.dirs);
+  remember(repo, { base: { id: tree, entries, readBlobs: (oids) => base.readBlobs(oids) }, dirs });
 }
 
 /**

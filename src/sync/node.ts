@@ -63,8 +63,8 @@ export interface NodeOptions {
   readonly batchMs?: number;
   /** Receives the node's events (the timeline). */
   readonly onEvent?: (event: NodeEvent) => void;
-  /** Overrides of the replica configuration (benchmarks use larger batches). */
-  readonly replica?: Partial<Pick<ReplicaConfig, 'batchAcusMax' | 'roundTimeoutTicks' | 'roundTimeoutIncrementTicks'>>;
+  /** Overrides of the replica configuration (benchmarks use larger batches, and a pool that keeps them full). */
+  readonly replica?: Partial<Pick<ReplicaConfig, 'batchAcusMax' | 'pendingAcusMax' | 'roundTimeoutTicks' | 'roundTimeoutIncrementTicks'>>;
 }
 
 /** Something that happened, for the timeline and logs. */
@@ -168,6 +168,8 @@ export class SyncNode {
   private readonly bodyWaiters = new Set<() => void>();
   private pendingPolicy: PendingPolicy | null = null;
   private held: IdentifiedRecord[] = [];
+  /** Record ids of decided batches whose agreed commit is not written yet (then they are settled). */
+  private readonly decidedUnwritten = new Set<string>();
   private heldTimer: NodeJS.Timeout | null = null;
   private readonly lastHeard = new Map<string, number>();
   private readonly validator: Validator | null;
@@ -254,7 +256,9 @@ export class SyncNode {
     }
     for (let h = this.memory.writtenHeight + 1; h < status.height; h += 1) {
       const cert = this.memory.decisions.get(h);
-      if (cert !== undefined) void this.gitQueue.run(() => this.writeDecision(cert));
+      if (cert === undefined) continue;
+      for (const id of cert.value.batch.acuIds) this.decidedUnwritten.add(id);
+      void this.gitQueue.run(() => this.writeDecision(cert));
     }
     const me = this.cluster.members[this.self]!;
     const port = this.options.port ?? Number(new URL(me.address).port);
@@ -304,12 +308,29 @@ export class SyncNode {
         const inputs = this.inbox;
         this.inbox = [];
         const effects: Effect[] = [];
-        for (const input of inputs) effects.push(...this.replica.step(input));
+        for (const input of inputs) {
+          const stepped = this.replica.step(this.withoutDecided(input));
+          for (const effect of stepped) {
+            if (effect.type === 'decide') for (const id of effect.cert.value.batch.acuIds) this.decidedUnwritten.add(id);
+          }
+          effects.push(...stepped);
+        }
         await this.carryOut(effects);
       }
     } finally {
       this.draining = false;
     }
+  }
+
+  /**
+   * A record learned while it was being decided (its body logged by a slow write while the batch
+   * that holds it went through) must not go back into the replica's pool: the replica would
+   * propose it again at a later height, and the node that settled it no longer holds its body.
+   */
+  private withoutDecided(input: Input): Input {
+    if (input.type !== 'propose_request') return input;
+    const acus = input.acus.filter((acu) => !this.memory.settled.has(acu.id) && !this.decidedUnwritten.has(acu.id));
+    return acus.length === input.acus.length ? input : { type: 'propose_request', acus };
   }
 
   /** Carry out effects in order: one durable write first, then everything that may leave the node. */
@@ -576,7 +597,10 @@ export class SyncNode {
 
   private async writeDecision(cert: DecisionCert): Promise<void> {
     const height = cert.height;
-    if (height <= this.memory.writtenHeight) return;
+    if (height <= this.memory.writtenHeight) {
+      for (const id of cert.value.batch.acuIds) this.decidedUnwritten.delete(id);
+      return;
+    }
     const parent = this.baseFor(height);
     assert(parent !== null, 'decisions are written in height order');
     const batch = cert.value.batch;
@@ -610,6 +634,7 @@ export class SyncNode {
     for (const id of batch.acuIds) {
       this.memory.settled.add(id);
       this.memory.records.delete(id);
+      this.decidedUnwritten.delete(id);
     }
     this.event('agreed', `height ${height}: agreed commit ${commit.slice(0, 12)} (${composed.applied.length} applied, ${deferred.length} deferred, ${rejected.length} rejected)`, {
       height, commit, applied: composed.applied.length, deferred: deferred.length, rejected: rejected.length,
