@@ -43,6 +43,8 @@ export interface NodeMemory {
   records: Map<string, IdentifiedRecord>;
   /** Record ids that ended in an agreed commit, a deferral or a rejection. */
   settled: Set<string>;
+  /** Per written height, its record ids: their bodies are kept for peers catching up, then dropped. */
+  settledAt: Map<number, readonly string[]>;
   /** The last agreed commit written, and its height (-1: none). */
   writtenHeight: number;
   writtenCommit: string | null;
@@ -61,7 +63,7 @@ const compactBytesMin = 32 * 1024 * 1024;
 
 function emptyMemory(): NodeMemory {
   return {
-    genesis: null, state: null, decisions: new Map(), records: new Map(), settled: new Set(), writtenHeight: -1,
+    genesis: null, state: null, decisions: new Map(), records: new Map(), settled: new Set(), settledAt: new Map(), writtenHeight: -1,
     writtenCommit: null, outboxTaken: 0, votes: new Map(),
   };
 }
@@ -88,10 +90,7 @@ export function applyEntry(memory: NodeMemory, entry: NodeLogEntry, decisionsKep
     case 'written':
       memory.writtenHeight = entry.height;
       memory.writtenCommit = entry.commit;
-      for (const id of entry.settled) {
-        memory.settled.add(id);
-        memory.records.delete(id);
-      }
+      settle(memory, entry.height, entry.settled, decisionsKept);
       break;
     case 'outbox':
       memory.outboxTaken = Math.max(memory.outboxTaken, entry.taken);
@@ -107,6 +106,19 @@ interface PendingAppend {
   readonly payloads: readonly Uint8Array[];
   readonly resolve: () => void;
   readonly reject: (error: unknown) => void;
+}
+
+/**
+ * Mark a written height's records settled. Their bodies stay while the decision is retained, so a
+ * peer catching up on that decision can still fetch them from this node; older bodies are dropped.
+ */
+export function settle(memory: NodeMemory, height: number, ids: readonly string[], decisionsKept: number): void {
+  for (const id of ids) memory.settled.add(id);
+  memory.settledAt.set(height, ids);
+  const old = memory.settledAt.get(height - decisionsKept);
+  if (old === undefined) return;
+  for (const id of old) memory.records.delete(id);
+  memory.settledAt.delete(height - decisionsKept);
 }
 
 /**

@@ -37,7 +37,7 @@ import type { ApiRequest } from './api.js';
 import { composeAgreed, validateRecords } from './batch.js';
 import type { BatchVerdict, Rejection, ValidationMode } from './batch.js';
 import { clusterVerifier, identitySigner, replicaIndexOf, sha256Hex } from './crypto.js';
-import { NodeLog } from './node-log.js';
+import { NodeLog, settle } from './node-log.js';
 import type { NodeLogEntry, NodeMemory } from './node-log.js';
 import { acuRefOf, decodeRecord, recordsOfCommit } from './records.js';
 import type { IdentifiedRecord } from './records.js';
@@ -279,7 +279,9 @@ export class SyncNode {
     if (unsettled.length > 0) this.submit({ type: 'propose_request', acus: unsettled.map(acuRefOf) });
     this.ticker = setInterval(() => this.onTick(), this.options.tickMs);
     this.event('started', `node ${this.identity.id} (${me.site}) listening on port ${port}; replica ${this.self} of ${this.cluster.members.length}`);
-    await this.takeOutbox();
+    // Not awaited: the git queue may first be finishing a decision that waits for record bodies
+    // from peers, and a node that is up must answer its API meanwhile.
+    void this.takeOutbox().catch((error: unknown) => this.fail(error));
   }
 
   private async revParse(rev: string): Promise<string | null> {
@@ -631,11 +633,8 @@ export class SyncNode {
     await this.log.append([{ k: 'written', height, commit, settled: batch.acuIds }]);
     this.memory.writtenHeight = height;
     this.memory.writtenCommit = commit;
-    for (const id of batch.acuIds) {
-      this.memory.settled.add(id);
-      this.memory.records.delete(id);
-      this.decidedUnwritten.delete(id);
-    }
+    settle(this.memory, height, batch.acuIds, decisionsKept);
+    for (const id of batch.acuIds) this.decidedUnwritten.delete(id);
     this.event('agreed', `height ${height}: agreed commit ${commit.slice(0, 12)} (${composed.applied.length} applied, ${deferred.length} deferred, ${rejected.length} rejected)`, {
       height, commit, applied: composed.applied.length, deferred: deferred.length, rejected: rejected.length,
     });
