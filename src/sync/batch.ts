@@ -87,7 +87,8 @@ export async function validateRecords(
 ): Promise<BatchVerdict> {
   await storeBinaryContent(repo, records);
   const base = await baseTreeOf(repo, baseCommit);
-  const { proposals, acus } = proposalsOf(await rebaseRecords(base, records));
+  const rebased = await rebaseRecords(base, records);
+  const { proposals, acus } = proposalsOf(rebased);
   const order = new Map(records.map((item, i) => [item.id, i]));
   if (options.mode === 'typecheck') {
     assert(options.validator !== null, 'typecheck mode has a validator');
@@ -95,6 +96,7 @@ export async function validateRecords(
     return verdictOf(run.result, run.digest, order);
   }
   const composition = await composeBatch(base, acus, proposals.length);
+  lastCompositions.set(repo, { key: compositionKey(base, records), rebased, composition });
   const detail = parseVerdict(base.id, acus, composition);
   return verdictOf(detail, sha256Hex(encodeText(canonicalString(detail))), order);
 }
@@ -154,6 +156,23 @@ export interface AgreedTree {
   readonly rejected: readonly Rejection[];
 }
 
+/**
+ * The last parse-mode validation's composition, per repository: a function of the base tree and
+ * the records (ids name their content), so composing the same records onto the same tree for the
+ * agreed commit can take it rather than compose again.
+ */
+interface ValidatedComposition {
+  readonly key: string;
+  readonly rebased: readonly IdentifiedRecord[];
+  readonly composition: BatchComposition;
+}
+
+const lastCompositions = new WeakMap<GitRepo, ValidatedComposition>();
+
+function compositionKey(base: BaseTree, records: readonly IdentifiedRecord[]): string {
+  return `${base.id}:${records.map((item) => item.id).join(',')}`;
+}
+
 /** Most composition passes: each pass removes at least one record, or ends. */
 const composePassesMax = 64;
 
@@ -165,11 +184,14 @@ const composePassesMax = 64;
 export async function composeAgreed(repo: GitRepo, parentCommit: string, records: readonly IdentifiedRecord[]): Promise<AgreedTree> {
   await storeBinaryContent(repo, records);
   const base: BaseTree = await baseTreeOf(repo, parentCommit);
-  let remaining = await rebaseRecords(base, records);
+  // Validation composed these very records onto this very tree: the first pass is its composition.
+  const validated = lastCompositions.get(repo);
+  const reused = validated?.key === compositionKey(base, records) ? validated : null;
+  let remaining = reused?.rebased ?? (await rebaseRecords(base, records));
   const rejected: Rejection[] = [];
   for (let pass = 0; pass < composePassesMax; pass += 1) {
     const { proposals, acus } = proposalsOf(remaining);
-    const composition = await composeBatch(base, acus, proposals.length);
+    const composition = pass === 0 && reused !== null ? reused.composition : await composeBatch(base, acus, proposals.length);
     const failed = new Map<string, string>();
     for (const problem of composition.problems) {
       for (const index of problem.later) failed.set(acus[index]!.item.id, problem.message);

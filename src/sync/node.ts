@@ -327,7 +327,7 @@ export class SyncNode {
   /**
    * A record learned while it was being decided (its body logged by a slow write while the batch
    * that holds it went through) must not go back into the replica's pool: the replica would
-   * propose it again at a later height, and the node that settled it no longer holds its body.
+   * propose it again at a later height, one record in two decisions.
    */
   private withoutDecided(input: Input): Input {
     if (input.type !== 'propose_request') return input;
