@@ -8,6 +8,24 @@ import { AcuError, assert } from '../core/errors.js';
 import { isHexOid } from './objects.js';
 import type { NewCommit, NewTreeEntry, Signature } from './types.js';
 
+let tempSeq = 0;
+
+/**
+ * The file system isomorphic-git writes objects through: each write goes to a temporary file in
+ * the same directory and is renamed into place, so a process killed mid-write leaves no empty or
+ * torn object under its final name (isomorphic-git never rewrites an object that exists).
+ */
+const atomicFs = {
+  promises: {
+    ...fs.promises,
+    writeFile: async (path: string, data: Uint8Array | string, options?: fs.WriteFileOptions): Promise<void> => {
+      const temporary = `${path.slice(0, path.lastIndexOf('/') + 1)}tmp_obj_acu_${process.pid}_${tempSeq++}`;
+      await fs.promises.writeFile(temporary, data, options);
+      await fs.promises.rename(temporary, path);
+    },
+  },
+};
+
 /** isomorphic-git's memo of parsed pack indexes; one per repository, passed to every read. */
 export type IsoCache = Record<string, unknown>;
 
@@ -44,7 +62,7 @@ export async function isoReadBlob(gitdir: string, oid: string, cache: IsoCache):
 
 /** Write a blob as a loose object; returns its id. */
 export async function isoWriteBlob(gitdir: string, bytes: Uint8Array): Promise<string> {
-  return await git.writeBlob({ fs, gitdir, blob: bytes });
+  return await git.writeBlob({ fs: atomicFs, gitdir, blob: bytes });
 }
 
 const typeOfMode: Readonly<Record<string, NewTreeEntry['type']>> = {
@@ -68,7 +86,7 @@ export async function isoWriteTree(gitdir: string, entries: ReadonlyArray<NewTre
     names.add(entry.path);
   }
   const tree = entries.map((entry) => ({ mode: entry.mode, path: entry.path, oid: entry.oid, type: entry.type }));
-  return await git.writeTree({ fs, gitdir, tree });
+  return await git.writeTree({ fs: atomicFs, gitdir, tree });
 }
 
 /** `+hhmm`/`-hhmm` from isomorphic-git's minutes-to-UTC convention (`-120` is `+0200`). */
@@ -112,5 +130,5 @@ export function renderCommit(commit: NewCommit): Buffer {
 /** Write a commit object in-process; returns its id. */
 export async function isoWriteCommit(gitdir: string, commit: NewCommit): Promise<string> {
   const object = renderCommit(commit);
-  return await git.writeObject({ fs, gitdir, type: 'commit', object, format: 'content' });
+  return await git.writeObject({ fs: atomicFs, gitdir, type: 'commit', object, format: 'content' });
 }

@@ -465,7 +465,7 @@ export class SyncNode {
       const missing = ids.filter((id) => !this.memory.records.has(id));
       if (missing.length === 0) return ids.map((id) => this.memory.records.get(id)!);
       const frame: PeerFrame = { t: 'need', ids: missing.slice(0, needIdsMax) };
-      if (ask === 'all' || attempt > 0) this.transport.broadcast(frame);
+      if (ask === 'all' || ask === this.identity.id || attempt > 0) this.transport.broadcast(frame);
       else this.transport.send(ask, frame);
       await new Promise<void>((resolve) => {
         const wake = (): void => {
@@ -599,6 +599,7 @@ export class SyncNode {
 
   private async writeDecision(cert: DecisionCert): Promise<void> {
     const height = cert.height;
+    if (this.stopped) return; // The log still holds the decision; the next start writes it.
     if (height <= this.memory.writtenHeight) {
       for (const id of cert.value.batch.acuIds) this.decidedUnwritten.delete(id);
       return;
