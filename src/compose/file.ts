@@ -114,16 +114,16 @@ function topLevelKeys(version: Version): Map<string, number> {
     // Overload signatures and declaration merging (interfaces, namespaces) repeat names legitimately.
     if (ts.isFunctionDeclaration(statement) && statement.body === undefined) continue;
     const key = elementKey(version, statement);
-    if (key === null || !/^(import|function|class|variable|type|enum):/.test(key)) continue;
+    if (key === null || !/^(import|function|class|variable|type|enum|call):/.test(key)) continue;
     counts.set(key, (counts.get(key) ?? 0) + 1);
   }
   return counts;
 }
 
 /**
- * True when the line merge declared a top-level name (or imported a module) more often than
- * either side: both sides added the same import or function at different places, which git
- * merges cleanly into a duplicate.
+ * True when the line merge declared a top-level name (or imported a module, or registered a
+ * call known by its name: `test('x', ...)`) more often than either side: both sides added the
+ * same import, function or test at different places, which git merges cleanly into a duplicate.
  */
 function declaresNewDuplicates(path: string, result: Version, ours: string, theirs: string): boolean {
   const counts = topLevelKeys(result);

@@ -12,7 +12,7 @@ import { ts } from 'ts-morph';
 import { AcuError, assert } from '../core/errors.js';
 import type { GitRepo, TreeChange } from '../git/index.js';
 import { runGit, runGitRaw } from '../git/exec.js';
-import { isSourcePath } from '../extract/segment.js';
+import { isSourcePath, parseSource } from '../extract/segment.js';
 import { decodeText } from '../extract/text.js';
 import { composeFile } from './file.js';
 
@@ -42,18 +42,28 @@ function withoutBlankLines(text: string): string {
     .join('\n');
 }
 
-/** The token stream of a text: TypeScript tokens for source files, else whitespace-separated words. */
-function tokens(path: string, text: string): string[] {
+/**
+ * The token stream of a text: TypeScript tokens for source files, else whitespace-separated words.
+ * Source files are tokenized by the parser, not the bare scanner: only the parser knows where a
+ * template literal resumes after `${...}` and whether `/` starts a regular expression, and a
+ * scanner that guesses wrong swallows code (with its layout) into one long token.
+ */
+export function tokens(path: string, text: string): string[] {
   if (!isSourcePath(path)) return text.split(/\s+/).filter((word) => word !== '');
-  const variant = /\.[jt]sx$/i.test(path) ? ts.LanguageVariant.JSX : ts.LanguageVariant.Standard;
-  const scanner = ts.createScanner(ts.ScriptTarget.Latest, true, variant, text);
+  const sourceFile = parseSource(path, text);
   const out: string[] = [];
-  // The scanner cannot tell a regular expression or template tail without the parser; token
-  // text still tells layout changes from real ones, which is all this comparison needs.
-  for (let token = scanner.scan(); token !== ts.SyntaxKind.EndOfFileToken; token = scanner.scan()) {
-    if (token === ts.SyntaxKind.CommaToken || token === ts.SyntaxKind.SemicolonToken) continue;
-    out.push(scanner.getTokenText());
-  }
+  const visit = (node: ts.Node): void => {
+    const children = node.getChildren(sourceFile);
+    if (children.length > 0) {
+      for (const child of children) visit(child);
+      return;
+    }
+    // Separators are layout: trailing commas, optional semicolons.
+    if (node.kind === ts.SyntaxKind.CommaToken || node.kind === ts.SyntaxKind.SemicolonToken || node.kind === ts.SyntaxKind.EndOfFileToken) return;
+    const text = node.kind === ts.SyntaxKind.JsxText ? node.getText(sourceFile).trim() : node.getText(sourceFile);
+    if (text !== '') out.push(text);
+  };
+  visit(sourceFile);
   return out;
 }
 

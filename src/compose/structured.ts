@@ -19,7 +19,7 @@ import { ts } from 'ts-morph';
 import { assert } from '../core/errors.js';
 import { defaultMarkers, innerEditLengthMax, matchSequences, mergeLines } from './diff3.js';
 import type { MarkerStyle } from './diff3.js';
-import { defaultSeparator, elementKey, identText, isUnorderedParent, slotRange, slotShape, slotsOf } from './syntax.js';
+import { defaultSeparator, elementKey, identText, isSequenceParent, isUnorderedParent, slotRange, slotShape, slotsOf } from './syntax.js';
 import type { Version } from './syntax.js';
 
 /** What kind of disagreement a conflict is. */
@@ -69,12 +69,24 @@ export function mergeSourceFiles(cx: MergeContext): Outcome {
   return mergeNode(cx, cx.base.sf, cx.ours.sf, cx.theirs.sf, '', { tryLines: false, depth: 0 });
 }
 
-function mergeNode(cx: MergeContext, b: ts.Node, o: ts.Node, t: ts.Node, path: string, options: { tryLines: boolean; depth: number }): Outcome {
-  const bt = fullText(cx.base, b);
-  const ot = fullText(cx.ours, o);
-  const tt = fullText(cx.theirs, t);
+interface NodeOptions {
+  readonly tryLines: boolean;
+  readonly depth: number;
+  /** Merge the node from its first token on: its leading trivia is merged by the caller. */
+  readonly bodyOnly?: boolean;
+}
+
+function mergeNode(cx: MergeContext, b: ts.Node, o: ts.Node, t: ts.Node, path: string, options: NodeOptions): Outcome {
+  const from = (version: Version, node: ts.Node): number => (options.bodyOnly === true ? node.getStart(version.sf) : node.pos);
+  const bt = cx.base.text.slice(from(cx.base, b), b.end);
+  const ot = cx.ours.text.slice(from(cx.ours, o), o.end);
+  const tt = cx.theirs.text.slice(from(cx.theirs, t), t.end);
   if (ot === bt || ot === tt) return ok(tt);
   if (tt === bt) return ok(ot);
+  if (options.bodyOnly !== true) {
+    const split = mergeApart(cx, b, o, t, path, options);
+    if (split !== null) return split;
+  }
   if (options.tryLines && Math.max(bt.length, ot.length, tt.length) <= innerLineMergeCharsMax) {
     const lines = mergeLines(bt, ot, tt, cx.markers, innerEditLengthMax);
     if (lines.conflicts === 0) return ok(lines.text);
@@ -88,9 +100,7 @@ function mergeNode(cx: MergeContext, b: ts.Node, o: ts.Node, t: ts.Node, path: s
   if (bs.length !== os.length || bs.length !== tsl.length) return fail;
   const parts: string[] = [];
   const conflicts: Conflict[] = [];
-  let bp = b.pos;
-  let op = o.pos;
-  let tp = t.pos;
+  let [bp, op, tp] = options.bodyOnly === true ? [b.getStart(cx.base.sf), o.getStart(cx.ours.sf), t.getStart(cx.theirs.sf)] : [b.pos, o.pos, t.pos];
   for (let k = 0; k < bs.length; k += 1) {
     const bSlot = bs[k]!;
     const oSlot = os[k]!;
@@ -113,6 +123,38 @@ function mergeNode(cx: MergeContext, b: ts.Node, o: ts.Node, t: ts.Node, path: s
   if (tail === null) return fail;
   parts.push(tail);
   return ok(parts.join(''), conflicts);
+}
+
+/**
+ * A node's leading trivia (comments, blank lines) and its syntax merged apart: one side's comment
+ * above a declaration, or the comment a removed neighbour left to it, and the other side's edit
+ * of the declaration are two changes, not one. Null when the trivia does not differ, lies inside
+ * the first child (whose own merge splits it), or conflicts.
+ */
+function mergeApart(cx: MergeContext, b: ts.Node, o: ts.Node, t: ts.Node, path: string, options: NodeOptions): Outcome | null {
+  if (ts.isSourceFile(b)) return null;
+  const versions = [cx.base, cx.ours, cx.theirs] as const;
+  const nodes = [b, o, t] as const;
+  const starts = nodes.map((node, k) => node.getStart(versions[k]!.sf));
+  const leads = nodes.map((node, k) => versions[k]!.text.slice(node.pos, starts[k]));
+  if (leads[0] === leads[1] && leads[0] === leads[2]) return null;
+  const ownsTrivia = nodes.every((node, k) => {
+    const first = slotsOf(node)?.[0];
+    return first === undefined || slotRange(first).pos >= starts[k]!;
+  });
+  if (!ownsTrivia) return null;
+  const lead = mergeTrivia(cx, leads[0]!, leads[1]!, leads[2]!);
+  if (lead === null) return null;
+  const body = mergeNode(cx, b, o, t, path, { ...options, bodyOnly: true });
+  return body.ok ? ok(lead + body.text, body.conflicts) : null;
+}
+
+/** Merge leading trivia: as an atom, else by lines (two comments edited apart); null on a conflict. */
+function mergeTrivia(cx: MergeContext, b: string, o: string, t: string): string | null {
+  const atom = mergeAtom(b, o, t);
+  if (atom !== null) return atom;
+  const lines = mergeLines(b, o, t, cx.markers, innerEditLengthMax);
+  return lines.conflicts === 0 ? lines.text : null;
 }
 
 /** Merge an indivisible piece of text: taken from the side that changed it; null when both did. */
@@ -208,7 +250,71 @@ function matchElements(base: readonly Element[], side: readonly Element[]): Matc
     if (s !== undefined) pair(i, s);
   });
   pairAnonymous(base, side, baseToSide, sideToBase, pair);
+  pairRenamed(base, side, baseToSide, sideToBase, pair);
   return { baseToSide, sideToBase };
+}
+
+/** Words two texts share, as a share of both (Dice's coefficient over the word multisets). */
+function wordSimilarity(a: string, b: string): number {
+  // Words only: punctuation is shared by any two declarations of a kind.
+  const split = (text: string): string[] => text.match(/[\w$]+/g) ?? [];
+  const [ta, tb] = [split(a), split(b)];
+  if (Math.min(ta.length, tb.length) < renameWordsMin) return 0;
+  const counts = new Map<string, number>();
+  for (const token of ta) counts.set(token, (counts.get(token) ?? 0) + 1);
+  let shared = 0;
+  for (const token of tb) {
+    const n = counts.get(token) ?? 0;
+    if (n > 0) {
+      shared += 1;
+      counts.set(token, n - 1);
+    }
+  }
+  return (2 * shared) / (ta.length + tb.length);
+}
+
+/**
+ * A rename is recognised only where it is unambiguous: both texts have this many words at least
+ * (two small declarations look alike whatever their names), and share this much of them. A false
+ * pairing would carry one side's edit into the other side's new declaration instead of reporting
+ * remove/modify.
+ */
+const renameWordsMin = 12;
+const renameSimilarityMin = 0.8;
+
+/**
+ * A named element whose name changed is the same element: an unmatched base element and the only
+ * unmatched side element of the same kind between the same matched neighbours pair when most of
+ * their tokens agree (`const config = ...` renamed `const configs = ...`). Without this a rename on
+ * one side and an edit on the other would be a remove/modify conflict.
+ */
+function pairRenamed(base: readonly Element[], side: readonly Element[], baseToSide: Int32Array, sideToBase: Int32Array, pair: (i: number, s: number) => void): void {
+  for (let i = 0; i < base.length; i += 1) {
+    const key = base[i]!.key;
+    if (baseToSide[i] !== -1 || key === null || isWeak(base[i]!)) continue;
+    const kindOfKey = key.slice(0, key.indexOf(':') + 1);
+    let lo = -1;
+    for (let j = i - 1; j >= 0; j -= 1) {
+      if (baseToSide[j] !== -1) {
+        lo = baseToSide[j]!;
+        break;
+      }
+    }
+    let hi = side.length;
+    for (let j = i + 1; j < base.length; j += 1) {
+      if (baseToSide[j] !== -1) {
+        hi = baseToSide[j]!;
+        break;
+      }
+    }
+    const candidates: number[] = [];
+    for (let s = lo + 1; s < hi; s += 1) {
+      const candidate = side[s]!;
+      if (sideToBase[s] === -1 && candidate.key !== null && !isWeak(candidate) && candidate.key.startsWith(kindOfKey) && candidate.node.kind === base[i]!.node.kind) candidates.push(s);
+    }
+    const [only] = candidates;
+    if (candidates.length === 1 && only !== undefined && wordSimilarity(base[i]!.ident, side[only]!.ident) >= renameSimilarityMin) pair(i, only);
+  }
 }
 
 function lcsPairs(a: readonly string[], b: readonly string[]): Array<[number, number]> {
@@ -303,6 +409,10 @@ interface ListState {
   readonly conflicts: Conflict[];
   /** The list is a module's (or namespace's) statements. */
   readonly moduleLevel: boolean;
+  /** The list is a literal sequence: array items, arguments, parameters, type arguments. */
+  readonly sequence: boolean;
+  /** The separator between elements that were not neighbours in any version. */
+  readonly separator: string;
 }
 
 function elementPath(path: string, e: Element): string {
@@ -320,7 +430,7 @@ function mergeList(cx: MergeContext, parents: { b: ts.Node; o: ts.Node; t: ts.No
   const base = elementsOf(cx.base, bl, parents.b);
   const ours = elementsOf(cx.ours, ol, parents.o);
   const theirs = elementsOf(cx.theirs, tl, parents.t);
-  const st: ListState = { cx, path, depth, base, ours, theirs, matchOurs: matchElements(base, ours), matchTheirs: matchElements(base, theirs), conflicts: [], moduleLevel: ts.isSourceFile(parents.b) || ts.isModuleBlock(parents.b) };
+  const st: ListState = { cx, path, depth, base, ours, theirs, matchOurs: matchElements(base, ours), matchTheirs: matchElements(base, theirs), conflicts: [], moduleLevel: ts.isSourceFile(parents.b) || ts.isModuleBlock(parents.b), sequence: isSequenceParent(parents.b), separator: observedSeparator([ours, base, theirs]) ?? defaultSeparator(parents.b) };
   const fail: Outcome = { ok: false, conflict: { path, kind: 'modify/modify', base: bt, ours: ot, theirs: tt } };
   const unordered = isUnorderedParent(parents.b);
   const reorderedOurs = isReordered(st.matchOurs.sideToBase);
@@ -334,11 +444,10 @@ function mergeList(cx: MergeContext, parents: { b: ts.Node; o: ts.Node; t: ts.No
     trail: mergeTrail(trailOf(cx.base, bl), trailOf(cx.ours, ol), trailOf(cx.theirs, tl)),
   };
   if (edges.lead === null) return fail;
-  const separator = observedSeparator(st) ?? defaultSeparator(parents.b);
   // A list left without elements keeps no separator (`{,}` would not parse): its text is what an
   // emptied side left there.
   if (pieces.length === 0) return ok([ot, tt, bt].find((_, k) => [ol, tl, bl][k]!.length === 0) ?? '', st.conflicts);
-  const text = edges.lead + renderPieces(st, pieces, separator) + edges.trail;
+  const text = edges.lead + renderPieces(st, pieces, st.separator) + edges.trail;
   return ok(text, st.conflicts);
 }
 
@@ -366,8 +475,8 @@ function mergeTrail(b: string | null, o: string | null, t: string | null): strin
   return mergeAtom(base, ours, theirs) ?? ours;
 }
 
-function observedSeparator(st: ListState): string | null {
-  for (const elements of [st.ours, st.base, st.theirs]) {
+function observedSeparator(lists: readonly (readonly Element[])[]): string | null {
+  for (const elements of lists) {
     const first = elements[0]?.sepAfter;
     if (first !== undefined && first !== null) return first.includes('\n') ? first.trim() : first;
   }
@@ -441,11 +550,57 @@ function dedupeInsertions(st: ListState): Map<string, Piece | null> {
       dropped.set(`theirs:${e.index}`, null);
       continue;
     }
+    // Both sides import (or re-export) names from one module they did not use before: one
+    // declaration with the names of both.
+    const union = unionOfSpecifiers(st.cx, mine.node, e.node);
+    if (union !== null) {
+      dropped.set(`theirs:${e.index}`, null);
+      dropped.set(`ours:${mine.index}`, { kind: 'text', text: mine.unit.slice(0, mine.node.getStart(st.cx.ours.sf) - mine.node.pos) + union, ident: mine.ident, key: mine.key, side: 'base', index: -1 });
+      continue;
+    }
     const conflict: Conflict = { path: elementPath(st.path, e), kind: 'add/add', base: null, ours: mine.unit, theirs: e.unit };
     dropped.set(`theirs:${e.index}`, null);
     dropped.set(`ours:${mine.index}`, { kind: 'conflict', ours: mine.unit, theirs: e.unit, conflict });
   }
   return dropped;
+}
+
+/** The named-specifier list of an import or export declaration, with the rest of it as a shape. */
+function specifierList(version: Version, node: ts.Node): { list: ts.NodeArray<ts.ImportSpecifier | ts.ExportSpecifier>; open: number; close: number; shape: string } | null {
+  let named: ts.NamedImports | ts.NamedExports | undefined;
+  if (ts.isImportDeclaration(node) && node.importClause?.namedBindings !== undefined && ts.isNamedImports(node.importClause.namedBindings)) named = node.importClause.namedBindings;
+  else if (ts.isExportDeclaration(node) && node.moduleSpecifier !== undefined && node.exportClause !== undefined && ts.isNamedExports(node.exportClause)) named = node.exportClause;
+  if (named === undefined || named.elements.length === 0) return null;
+  const start = node.getStart(version.sf);
+  const open = named.getStart(version.sf);
+  // Everything but the names between the braces must agree: the default import, `type`, the module.
+  const shape = (version.text.slice(start, open) + version.text.slice(named.end, node.end)).replace(/\s+/g, ' ');
+  return { list: named.elements, open, close: named.end, shape };
+}
+
+/**
+ * One import (export) declaration holding the names of two that both sides added for the same
+ * module: ours' text with theirs' further names, kept in order when both lists are sorted. Null
+ * when they differ in more than their names.
+ */
+function unionOfSpecifiers(cx: MergeContext, ours: ts.Node, theirs: ts.Node): string | null {
+  const o = specifierList(cx.ours, ours);
+  const t = specifierList(cx.theirs, theirs);
+  if (o === null || t === null || o.shape !== t.shape) return null;
+  const body = (version: Version, node: ts.Node): string => version.text.slice(node.getStart(version.sf), node.end);
+  const names = o.list.map((spec) => body(cx.ours, spec));
+  const added = t.list.map((spec) => body(cx.theirs, spec)).filter((name) => !names.includes(name));
+  const first = o.list[0]!;
+  const last = o.list[o.list.length - 1]!;
+  const lead = cx.ours.text.slice(o.open, first.getStart(cx.ours.sf));
+  const trail = cx.ours.text.slice(last.end, o.close);
+  const second = o.list[1];
+  const separator = second === undefined ? (lead.includes('\n') ? `,${lead.slice(1)}` : ', ') : cx.ours.text.slice(first.end, second.getStart(cx.ours.sf));
+  const sortedBy = (list: readonly string[]): boolean => list.every((name, i) => i === 0 || compareKeys(list[i - 1]!, name) <= 0);
+  const theirNames = t.list.map((spec) => body(cx.theirs, spec));
+  const merged = sortedBy(names) && sortedBy(theirNames) ? [...names, ...added].sort(compareKeys) : [...names, ...added];
+  const start = ours.getStart(cx.ours.sf);
+  return cx.ours.text.slice(start, first.getStart(cx.ours.sf)) + merged.join(separator) + trail + cx.ours.text.slice(o.close, ours.end);
 }
 
 /**
@@ -513,7 +668,11 @@ function combineRuns(st: ListState, ours: Piece[], theirs: Piece[], unordered: b
   // A module's statements are declarations and registrations (tests, plugins) more than steps of
   // an algorithm: two features that each add some keep both, as their authors would.
   if (unordered && st.moduleLevel) return [...ours, ...theirs];
-  const join = (run: Piece[]): string => run.map((p) => (p.kind === 'text' ? p.text : '')).join('');
+  // Elements of a literal sequence (array items, arguments, parameters) that two sides added at
+  // one point are two additions, as people merge them (docs/compose.md, "Order rules"); steps of
+  // an algorithm (statements) and rendered children (JSX) are not: their order is their meaning.
+  if (st.sequence) return [...ours, ...theirs];
+  const join = (run: Piece[]): string => run.map((p) => (p.kind === 'text' ? p.text : '')).join(st.separator);
   const conflict: Conflict = { path: st.path, kind: 'insert/insert', base: null, ours: join(ours), theirs: join(theirs) };
   return [{ kind: 'conflict', ours: conflict.ours ?? '', theirs: conflict.theirs ?? '', conflict }];
 }
@@ -566,3 +725,4 @@ function renderConflict(ours: string, theirs: string, sepAfter: string, markers:
   };
   return `${lead}${'<'.repeat(markers.size)} ${markers.ours}\n${body(ours)}${'='.repeat(markers.size)}\n${body(theirs)}${'>'.repeat(markers.size)} ${markers.theirs}`;
 }
+

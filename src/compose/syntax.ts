@@ -167,6 +167,25 @@ export function isUnorderedParent(parent: ts.Node): boolean {
   );
 }
 
+/**
+ * Parents whose lists are literal sequences: array items, call and `new` arguments, parameters,
+ * type arguments and parameters, tuple members. Ordered, but two different additions at one
+ * point are both kept (ours first): that is how people merge two new options, plugins or
+ * arguments.
+ */
+export function isSequenceParent(parent: ts.Node): boolean {
+  return (
+    ts.isArrayLiteralExpression(parent) ||
+    ts.isCallExpression(parent) ||
+    ts.isNewExpression(parent) ||
+    ts.isFunctionLike(parent) ||
+    ts.isTypeReferenceNode(parent) ||
+    ts.isExpressionWithTypeArguments(parent) ||
+    ts.isTupleTypeNode(parent) ||
+    ts.isArrayBindingPattern(parent)
+  );
+}
+
 /** The separator to put between two elements that were never neighbours, by parent kind. */
 export function defaultSeparator(parent: ts.Node): string {
   if (

@@ -67,6 +67,21 @@ describe('composeFile: imports merge by specifier', () => {
     const text = clean(base, lines("import a from 'a';", "import b from 'b';", '', 'a();'), lines("import a from 'a';", "import c from 'c';", '', 'a();'));
     assert.equal(text, lines("import a from 'a';", "import b from 'b';", "import c from 'c';", '', 'a();'));
   });
+  it('gives one import the names of both when both sides first import from one module', () => {
+    const base = lines("import a from 'a';", '', 'a();');
+    const ours = lines("import a from 'a';", "import { run, stop } from './reaction';", '', 'a();');
+    const theirs = lines("import a from 'a';", "import { report, stop } from './reaction';", '', 'a();');
+    assert.equal(clean(base, ours, theirs), lines("import a from 'a';", "import { report, run, stop } from './reaction';", '', 'a();'));
+  });
+
+  it('keeps two added imports of one module apart when they differ in more than their names', () => {
+    const base = lines("import a from 'a';");
+    const result = compose(base, lines("import a from 'a';", "import x, { T } from './t';"), lines("import a from 'a';", "import { v } from './t';"));
+    assert.deepEqual(result.conflicts.map((c) => c.kind), ['add/add']);
+    // A type-only import is another declaration: both stand.
+    const text = clean(base, lines("import a from 'a';", "import type { T } from './t';"), lines("import a from 'a';", "import { v } from './t';"));
+    assert.equal(text, lines("import a from 'a';", "import type { T } from './t';", "import { v } from './t';"));
+  });
 });
 
 describe('composeFile: inside declarations', () => {
@@ -104,6 +119,33 @@ describe('composeFile: inside declarations', () => {
     const theirs = lines('{', '  "dependencies": {', '    "a": "1",', '    "m": "1",', '    "z": "3"', '  }', '}');
     assert.equal(clean(base, ours, theirs, 'package.json'), lines('{', '  "dependencies": {', '    "a": "1",', '    "b": "2",', '    "m": "1",', '    "z": "3"', '  }', '}'));
   });
+  it('keeps both sides\' additions at one point of an array or an argument list, ours first', () => {
+    const base = lines('const options = [', "  { name: 'a' },", '];', 'configure(', '  a,', ');');
+    const ours = lines('const options = [', "  { name: 'a' },", "  { name: 'b' },", '];', 'configure(', '  a,', '  b,', ');');
+    const theirs = lines('const options = [', "  { name: 'a' },", "  { name: 'c' },", '];', 'configure(', '  a,', '  c,', ');');
+    assert.equal(clean(base, ours, theirs), lines('const options = [', "  { name: 'a' },", "  { name: 'b' },", "  { name: 'c' },", '];', 'configure(', '  a,', '  b,', '  c,', ');'));
+  });
+
+  it('keeps both sides\' new parameters, ours first', () => {
+    const base = lines('function f(a: number) {}');
+    const text = clean(base, lines('function f(a: number, b = 1) {}'), lines('function f(a: number, c = 2) {}'));
+    assert.equal(text, lines('function f(a: number, b = 1, c = 2) {}'));
+  });
+
+  it('merges a comment added above a declaration with an edit of the declaration\'s first line', () => {
+    const base = lines('/* header */', 'export * from "./a";', 'export * from "./b";', 'export * from "./c";');
+    const ours = lines('/* header */', 'export * from "./b";', 'export * from "./c";');
+    const theirs = lines('/* header */', 'export * from "./a";', 'export { die } from "./b";', 'export * from "./c";');
+    assert.equal(clean(base, ours, theirs), lines('/* header */', 'export { die } from "./b";', 'export * from "./c";'));
+  });
+
+  it('follows a declaration renamed on one side into the other side\'s edit', () => {
+    const declaration = (name: string, args: string[]): string[] => [`  const ${name} = new WebpackConfig(`, ...args.map((arg) => `    options.${arg},`), `  ).${name};`];
+    const body = (name: string, args: string[]): string => lines('function run() {', ...declaration(name, args), `  use(${name});`, '}');
+    const args = ['project', 'target', 'environment', 'outputPath', 'baseHref'];
+    const text = clean(body('config', args), body('configs', args), body('config', [...args, 'sourcemap']));
+    assert.equal(text, body('configs', [...args, 'sourcemap']));
+  });
 });
 
 describe('composeFile: conflicts', () => {
@@ -128,6 +170,25 @@ describe('composeFile: conflicts', () => {
     const result = compose(base, lines('function f() {', '  a();', '  b();', '}'), lines('function f() {', '  a();', '  c();', '}'));
     assert.deepEqual(result.conflicts.map((c) => c.kind), ['insert/insert']);
     assert.ok(result.text.includes('<<<<<<< ours\n  b();\n=======\n  c();\n>>>>>>> theirs\n'), result.text);
+  });
+
+  it('keeps the separators between the elements of a conflicting insertion', () => {
+    const base = lines('function f() {', '  g({', '    a: 1,', '  });', '}');
+    const ours = lines('function f() {', '  g({', '    a: 1,', '  });', '  h(1);', '  h(2);', '}');
+    const theirs = lines('function f() {', '  g({', '    a: 1,', '  });', '  k();', '}');
+    const result = compose(base, ours, theirs);
+    assert.deepEqual(result.conflicts.map((c) => c.kind), ['insert/insert']);
+    assert.ok(result.text.includes('<<<<<<< ours\n  h(1);\n  h(2);\n=======\n  k();\n>>>>>>> theirs\n'), result.text);
+  });
+
+  it('does not register one test twice when both sides add it at different places', () => {
+    const test = (body: string): string[] => ["test('603 keeps reactions', () => {", `  ${body}`, '});'];
+    const base = lines("test('a', () => {});", '', "test('b', () => {});");
+    const ours = lines("test('a', () => {});", '', ...test('check(1);'), '', "test('b', () => {});");
+    const theirs = lines("test('a', () => {});", '', "test('b', () => {});", '', ...test('check(2);'));
+    const result = compose(base, ours, theirs, 'a.test.js');
+    assert.equal(mergeLines(base, ours, theirs).conflicts, 0, 'git merges it cleanly, into a duplicate');
+    assert.deepEqual(result.conflicts.map((c) => [c.kind, c.path]), [['add/add', 'call:test(603 keeps reactions)']]);
   });
 
   it('keeps the larger of two insertions when one contains the other', () => {

@@ -77,6 +77,10 @@ describe('replay-merges', () => {
     assert.equal(classify('a.ts', 'f(1,\n  2);\n', 'f(1, 2);\n'), 'format');
     assert.equal(classify('a.ts', "import { b, a } from 'x';\n", "import { a, b } from 'x';\n"), 'reorder');
     assert.equal(classify('a.ts', 'f(1);\n', 'f(2);\n'), 'differ');
+    // Template literals: code after `${...}` is code, whose layout is not compared.
+    const template = (indent: string): string => `const s = \`a \${b} c\`;\nconst t = x\n${indent}? y\n${indent}: z;\n`;
+    assert.equal(classify('a.ts', template('    '), template('  ')), 'format');
+    assert.equal(classify('a.ts', 'const s = `a ${b}  c`;\n', 'const s = `a ${b} c`;\n'), 'differ');
   });
 });
 
