@@ -578,6 +578,15 @@ function specifierList(version: Version, node: ts.Node): { list: ts.NodeArray<ts
   return { list: named.elements, open, close: named.end, shape };
 }
 
+/** True when `after` is the import (export) declaration `before` with some of its names removed. */
+function onlyDropsNames(beforeVersion: Version, before: ts.Node, afterVersion: Version, after: ts.Node): boolean {
+  const b = specifierList(beforeVersion, before);
+  const a = specifierList(afterVersion, after);
+  if (b === null || a === null || a.shape !== b.shape) return false;
+  const names = new Set(b.list.map((spec) => beforeVersion.text.slice(spec.getStart(beforeVersion.sf), spec.end)));
+  return a.list.every((spec) => names.has(afterVersion.text.slice(spec.getStart(afterVersion.sf), spec.end)));
+}
+
 /**
  * One import (export) declaration holding the names of two that both sides added for the same
  * module: ours' text with theirs' further names, kept in order when both lists are sorted. Null
@@ -628,9 +637,11 @@ function collectRuns(st: ListState, side: Side, other: Side, runs: Record<Side, 
       anchor = b;
       continue;
     }
-    // The other side removed this element: fine if this side left it alone, else a conflict.
+    // The other side removed this element: fine if this side left it alone, or only dropped
+    // names from it (an import both sides want smaller), else a conflict.
     const baseElement = st.base[b]!;
     if (baseElement.ident === e.ident) continue;
+    if (onlyDropsNames(st.cx.base, baseElement.node, st.cx[side], e.node)) continue;
     const kind: ConflictKind = side === 'ours' ? 'modify/remove' : 'remove/modify';
     const conflict: Conflict = { path: elementPath(st.path, baseElement), kind, base: baseElement.unit, ours: side === 'ours' ? e.unit : null, theirs: side === 'theirs' ? e.unit : null };
     push({ kind: 'conflict', ours: conflict.ours ?? '', theirs: conflict.theirs ?? '', conflict });

@@ -74,6 +74,15 @@ describe('composeFile: imports merge by specifier', () => {
     assert.equal(clean(base, ours, theirs), lines("import a from 'a';", "import { report, run, stop } from './reaction';", '', 'a();'));
   });
 
+  it('removes an import one side removed and the other side only made smaller', () => {
+    const base = lines("import { a, b } from './x';", "import y from 'y';", '', 'y();');
+    const text = clean(base, lines("import y from 'y';", '', 'y();'), lines("import { a } from './x';", "import y from 'y';", '', 'y();'));
+    assert.equal(text, lines("import y from 'y';", '', 'y();'));
+    // One that gained a name on the other side is still a conflict.
+    const result = compose(base, lines("import y from 'y';", '', 'y();'), lines("import { a, b, c } from './x';", "import y from 'y';", '', 'y();'));
+    assert.deepEqual(result.conflicts.map((c) => c.kind), ['remove/modify']);
+  });
+
   it('keeps two added imports of one module apart when they differ in more than their names', () => {
     const base = lines("import a from 'a';");
     const result = compose(base, lines("import a from 'a';", "import x, { T } from './t';"), lines("import a from 'a';", "import { v } from './t';"));
