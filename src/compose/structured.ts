@@ -283,10 +283,11 @@ const renameWordsMin = 12;
 const renameSimilarityMin = 0.8;
 
 /**
- * A named element whose name changed is the same element: an unmatched base element and the only
- * unmatched side element of the same kind between the same matched neighbours pair when most of
- * their tokens agree (`const config = ...` renamed `const configs = ...`). Without this a rename on
- * one side and an edit on the other would be a remove/modify conflict.
+ * A named element whose name changed is the same element: an unmatched base element pairs with
+ * an unmatched side element of the same kind between the same matched neighbours when most of
+ * their words agree and no other such element's do (`const config = ...` renamed `const configs
+ * = ...`). Without this a rename on one side and an edit on the other would be a remove/modify
+ * conflict.
  */
 function pairRenamed(base: readonly Element[], side: readonly Element[], baseToSide: Int32Array, sideToBase: Int32Array, pair: (i: number, s: number) => void): void {
   for (let i = 0; i < base.length; i += 1) {
@@ -312,8 +313,9 @@ function pairRenamed(base: readonly Element[], side: readonly Element[], baseToS
       const candidate = side[s]!;
       if (sideToBase[s] === -1 && candidate.key !== null && !isWeak(candidate) && candidate.key.startsWith(kindOfKey) && candidate.node.kind === base[i]!.node.kind) candidates.push(s);
     }
-    const [only] = candidates;
-    if (candidates.length === 1 && only !== undefined && wordSimilarity(base[i]!.ident, side[only]!.ident) >= renameSimilarityMin) pair(i, only);
+    const alike = candidates.filter((s) => wordSimilarity(base[i]!.ident, side[s]!.ident) >= renameSimilarityMin);
+    const [only] = alike;
+    if (alike.length === 1 && only !== undefined) pair(i, only);
   }
 }
 
