@@ -288,8 +288,22 @@ export interface LineMergeResult {
   readonly conflicts: number;
 }
 
+/**
+ * How two insertions at one point are merged: `conflict` (git's default), or `both`, ours first
+ * (git's `merge=union`, for changelogs), unless one contains the other, when the larger is kept.
+ * Changes of base lines conflict either way.
+ */
+export type InsertionRule = 'conflict' | 'both';
+
 /** The three-way line merge of whole texts, with git's conflict markers. */
-export function mergeLines(base: string, ours: string, theirs: string, markers: MarkerStyle = defaultMarkers, editLengthMax: number = diffEditLengthMax): LineMergeResult {
+export function mergeLines(
+  base: string,
+  ours: string,
+  theirs: string,
+  markers: MarkerStyle = defaultMarkers,
+  editLengthMax: number = diffEditLengthMax,
+  insertions: InsertionRule = 'conflict',
+): LineMergeResult {
   if (ours === theirs || theirs === base) return { text: ours, conflicts: 0 };
   if (ours === base) return { text: theirs, conflicts: 0 };
   const [b, o, t] = [splitLines(base), splitLines(ours), splitLines(theirs)];
@@ -298,7 +312,7 @@ export function mergeLines(base: string, ours: string, theirs: string, markers: 
   if (conflictCount(chunks) > 0 && b.length <= backwardRetryLinesMax) {
     // Another alignment of the same edits may separate what this one made overlap.
     const backward = diff3(b, o, t, 'backward', editLengthMax);
-    if (conflictCount(backward) < conflictCount(chunks)) chunks = backward;
+    if (conflictCount(backward) < conflictCount(chunks) && keepsRemovals(b, o, t, backward)) chunks = backward;
   }
   const out: string[] = [];
   let conflicts = 0;
@@ -307,10 +321,40 @@ export function mergeLines(base: string, ours: string, theirs: string, markers: 
       out.push(...chunk.items);
       continue;
     }
+    if (insertions === 'both' && chunk.base.length === 0) {
+      const [o, t] = [chunk.ours.join(''), chunk.theirs.join('')];
+      if (t.includes(o)) out.push(t);
+      else if (o.includes(t)) out.push(o);
+      else out.push(o.endsWith('\n') || o === '' ? o : `${o}\n`, t);
+      continue;
+    }
     conflicts += 1;
     out.push(...conflictBlock(chunk.ours.join(''), chunk.theirs.join(''), markers));
   }
   return { text: out.join(''), conflicts };
+}
+
+/**
+ * False when a merge holds more copies of a line than base minus the copies one side removed,
+ * while the other side kept their number. The other alignment can read a side's edit next to a
+ * line as that line moving (a blank line moved from before a statement to after it reads as the
+ * statement moving up), and then a statement the first side removed comes back from the second
+ * side, cleanly and wrongly. Conflicts count with their base lines.
+ */
+function keepsRemovals(base: readonly string[], ours: readonly string[], theirs: readonly string[], chunks: readonly Diff3Chunk<string>[]): boolean {
+  const count = (lines: readonly string[], into: Map<string, number> = new Map()): Map<string, number> => {
+    for (const line of lines) into.set(line, (into.get(line) ?? 0) + 1);
+    return into;
+  };
+  const [b, o, t] = [count(base), count(ours), count(theirs)];
+  const merged = new Map<string, number>();
+  for (const chunk of chunks) count(chunk.kind === 'conflict' ? chunk.base : chunk.items, merged);
+  for (const [line, n] of b) {
+    const [dO, dT] = [(o.get(line) ?? 0) - n, (t.get(line) ?? 0) - n];
+    const removed = dO < 0 && dT === 0 ? dO : dT < 0 && dO === 0 ? dT : 0;
+    if (removed < 0 && (merged.get(line) ?? 0) > n + removed) return false;
+  }
+  return true;
 }
 
 /** Marker lines around two alternatives; a side without a final line break gets one. */

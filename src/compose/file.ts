@@ -56,6 +56,11 @@ export function composeFile(input: ComposeFileInput): ComposeFileResult {
   const lines = mergeLines(base, ours, theirs, markers);
   const lineConflict = (kind: Conflict['kind']): Conflict => ({ path: '', kind, base, ours, theirs });
   if (!isStructuredPath(path)) {
+    if (lines.conflicts > 0 && isChangelogPath(path)) {
+      // Both branches adding entries at the top of a changelog is the usual case: keep both.
+      const union = mergeLines(base, ours, theirs, markers, undefined, 'both');
+      if (union.conflicts === 0) return { text: union.text, conflicts: [], method: 'lines' };
+    }
     return { text: lines.text, conflicts: lines.conflicts === 0 ? [] : [lineConflict('lines')], method: 'lines' };
   }
   const result = lines.conflicts === 0 ? parseVersion(path, lines.text) : null;
@@ -85,6 +90,14 @@ export function composeFile(input: ComposeFileInput): ComposeFileResult {
   if (!markersOnOwnLines(merged.text, markers)) return { ...fallback(), conflicts: merged.conflicts };
   assert(merged.conflicts.length > 0, 'composeFile: a marked result has conflicts');
   return { text: merged.text, conflicts: merged.conflicts, method: 'structured' };
+}
+
+/**
+ * Changelogs and release notes (`CHANGELOG.md`, `changes.md`, `HISTORY.md`, `releases.md`, any
+ * directory): lists of entries where two branches' insertions at one point are both kept.
+ */
+export function isChangelogPath(path: string): boolean {
+  return /(^|\/)(change(s|log)|history|releases?|release-notes)([-_.][^/]*)?\.(md|markdown|txt|rst)$/i.test(path);
 }
 
 /** True when every conflict marker in `text` is a whole line. */

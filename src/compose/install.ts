@@ -1,6 +1,6 @@
 /**
  * Installing acu as a git merge driver: the `merge.acu.*` configuration and the attributes lines
- * that route TypeScript and JavaScript files to it. Install is idempotent; uninstall removes
+ * that route TypeScript and JavaScript files, and changelogs, to it. Install is idempotent; uninstall removes
  * exactly what install added (a marked block in the attributes file, the config section).
  */
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
@@ -21,9 +21,15 @@ export interface InstallTarget {
 const blockStart = '# >>> acu merge driver (acu merge-driver install) >>>';
 const blockEnd = '# <<< acu merge driver <<<';
 
+/**
+ * Changelogs, routed to acu too: two branches' entries added at one point are both kept
+ * (composeFile's union of insertions), where git's default merge stops on a conflict.
+ */
+const changelogPatterns: readonly string[] = ['CHANGELOG*.md', '[Cc]hange[Ll]og*.md', 'CHANGES*.md', '[Cc]hanges*.md', 'HISTORY*.md', '[Hh]istory*.md'];
+
 /** The attributes lines install adds, between the markers. */
 export function attributesBlock(): string {
-  const lines = sourceExtensions.map((ext) => `*${ext} merge=acu`);
+  const lines = [...sourceExtensions.map((ext) => `*${ext}`), ...changelogPatterns].map((pattern) => `${pattern} merge=acu`);
   return `${blockStart}\n${lines.join('\n')}\n${blockEnd}\n`;
 }
 

@@ -32,7 +32,17 @@ export type NodeLogEntry =
   | { readonly k: 'records'; readonly records: readonly AcuRecord[] }
   | { readonly k: 'written'; readonly height: number; readonly commit: string; readonly settled: readonly string[] }
   | { readonly k: 'outbox'; readonly taken: number }
-  | { readonly k: 'vote'; readonly conflict: string; readonly choice: string };
+  | { readonly k: 'vote'; readonly conflict: string; readonly choice: string; readonly sides?: readonly [string, string] | null };
+
+/**
+ * A person's vote. `sides` are the ACU ids of the conflict's sides a and b when the vote was cast
+ * on an open conflict: a later round may order the batch differently, and the vote follows the
+ * ACUs, not the position. Null for a vote cast before its conflict opened (positional).
+ */
+export interface PersonVote {
+  readonly choice: string;
+  readonly sides: readonly [string, string] | null;
+}
 
 /** What the log says, replayed. */
 export interface NodeMemory {
@@ -49,7 +59,7 @@ export interface NodeMemory {
   writtenHeight: number;
   writtenCommit: string | null;
   outboxTaken: number;
-  votes: Map<string, string>;
+  votes: Map<string, PersonVote>;
 }
 
 // Like wire frames, entries decode on their own (no shared msgpackr structures).
@@ -95,9 +105,12 @@ export function applyEntry(memory: NodeMemory, entry: NodeLogEntry, decisionsKep
     case 'outbox':
       memory.outboxTaken = Math.max(memory.outboxTaken, entry.taken);
       break;
-    case 'vote':
-      memory.votes.set(entry.conflict, entry.choice);
+    case 'vote': {
+      const sides = entry.sides;
+      const valid = Array.isArray(sides) && sides.length === 2 && sides.every((id) => typeof id === 'string');
+      memory.votes.set(entry.conflict, { choice: entry.choice, sides: valid ? [sides[0], sides[1]] : null });
       break;
+    }
   }
 }
 
@@ -196,7 +209,7 @@ export class NodeLog {
     entries.push({ k: 'records', records: [...memory.records.values()].map((item) => item.record) });
     if (memory.writtenCommit !== null) entries.push({ k: 'written', height: memory.writtenHeight, commit: memory.writtenCommit, settled: [...memory.settled] });
     entries.push({ k: 'outbox', taken: memory.outboxTaken });
-    for (const [conflict, choice] of memory.votes) entries.push({ k: 'vote', conflict, choice });
+    for (const [conflict, vote] of memory.votes) entries.push({ k: 'vote', conflict, choice: vote.choice, sides: vote.sides });
     const temporary = `${this.path}.compact`;
     const handle = await open(temporary, 'w', 0o600);
     try {

@@ -38,7 +38,7 @@ import { composeAgreed, validateRecords } from './batch.js';
 import type { BatchVerdict, Rejection, ValidationMode } from './batch.js';
 import { clusterVerifier, identitySigner, replicaIndexOf, sha256Hex } from './crypto.js';
 import { NodeLog, settle } from './node-log.js';
-import type { NodeLogEntry, NodeMemory } from './node-log.js';
+import type { NodeLogEntry, NodeMemory, PersonVote } from './node-log.js';
 import { acuRefOf, decodeRecord, recordsOfCommit } from './records.js';
 import type { IdentifiedRecord } from './records.js';
 
@@ -580,7 +580,7 @@ export class SyncNode {
       this.pendingPolicy = null;
       return;
     }
-    const votes = new Map([...this.memory.votes].map(([id, choice]) => [id, choice as Resolution]));
+    const votes = votesFor(pending.conflicts, this.memory.votes);
     const choices: Choice[] = [];
     const decided: (Resolution | null)[] = [];
     for (const conflict of pending.conflicts) {
@@ -682,8 +682,10 @@ export class SyncNode {
       throw new AcuError('ERR_USAGE', `'${choice}' is not a choice`, { hint: `choose one of ${resolutions.join(', ')}` });
     }
     if (!/^\d+\.\d+$/.test(conflict)) throw new AcuError('ERR_USAGE', `'${conflict}' is not a conflict id`, { hint: "conflict ids look like '3.0'; 'acu status' lists the open ones" });
-    this.memory.votes.set(conflict, choice);
-    await this.log.append([{ k: 'vote', conflict, choice }]);
+    const current = this.pendingPolicy?.conflicts.find((c) => c.id === conflict);
+    const sides: [string, string] | null = current === undefined ? null : [current.a.acuIds[0]!, current.b.acuIds[0]!];
+    this.memory.votes.set(conflict, { choice, sides });
+    await this.log.append([{ k: 'vote', conflict, choice, sides }]);
     const open = this.pendingPolicy?.views.some((view) => view.id === conflict) ?? false;
     this.evaluatePolicy();
     return { conflict, choice, open };
@@ -741,6 +743,30 @@ export class SyncNode {
     })();
     return this.stopping;
   }
+}
+
+/**
+ * People's votes for the conflicts open now, by their ids. A vote cast on an open conflict follows
+ * its two ACUs: another round may list the conflicts in another order or swap a and b, and then
+ * `keep-a` means the ACU that was a when the person voted. A vote cast before its conflict opened
+ * applies to whatever conflict holds that id.
+ */
+export function votesFor(conflicts: readonly PolicyConflict[], stored: ReadonlyMap<string, PersonVote>): Map<string, Resolution> {
+  const out = new Map<string, Resolution>();
+  const swapped = (choice: Resolution): Resolution => (choice === 'keep-a' ? 'keep-b' : choice === 'keep-b' ? 'keep-a' : choice);
+  for (const conflict of conflicts) {
+    const [a, b] = [conflict.a.acuIds[0], conflict.b.acuIds[0]];
+    let chosen: Resolution | undefined;
+    for (const vote of stored.values()) {
+      if (vote.sides === null) continue;
+      if (vote.sides[0] === a && vote.sides[1] === b) chosen = vote.choice as Resolution;
+      else if (vote.sides[0] === b && vote.sides[1] === a) chosen = swapped(vote.choice as Resolution);
+    }
+    const positional = stored.get(conflict.id);
+    if (chosen === undefined && positional !== undefined && positional.sides === null) chosen = positional.choice as Resolution;
+    if (chosen !== undefined) out.set(conflict.id, chosen);
+  }
+  return out;
 }
 
 function consensusChoice(resolution: Resolution): Choice {

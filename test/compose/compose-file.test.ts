@@ -231,6 +231,31 @@ describe('composeFile: text files and invariants', () => {
     assert.equal(conflict.text, lines('<<<<<<< ours', 'x', '=======', 'y', '>>>>>>> theirs', 'b', 'c', 'd', 'e'));
   });
 
+  it('keeps both branches\' entries added at one point of a changelog, and only there', () => {
+    const base = lines('# Changes', '', '## 1.0.0', '- first');
+    const ours = lines('# Changes', '', '- a', '', '## 1.0.0', '- first');
+    const theirs = lines('# Changes', '', '- b', '', '## 1.0.0', '- first');
+    const merged = compose(base, ours, theirs, 'docs/CHANGELOG.md');
+    assert.deepEqual(merged.conflicts, []);
+    // The blank line both entries end with is common to both sides: it stays once, after them.
+    assert.equal(merged.text, lines('# Changes', '', '- a', '- b', '', '## 1.0.0', '- first'));
+    assert.equal(compose(base, ours, theirs, 'README.md').conflicts.length, 1, 'other text files conflict as in git');
+    // An entry changed on both sides is still a conflict.
+    const changed = compose(base, base.replace('- first', '- first!'), base.replace('- first', '- 1st'), 'CHANGELOG.md');
+    assert.equal(changed.conflicts.length, 1);
+  });
+
+  it('never brings back a line one side removed by reading the other side\'s edit as a move', () => {
+    // Theirs moved the blank line from before `x();` to after it; ours removed `x();`. One
+    // alignment reads theirs as `x();` moving up, which would merge cleanly with `x();` kept.
+    const base = lines('function f() {', '  a();', '', '  x();', '  b();', '}');
+    const ours = lines('function f() {', '  a();', '', '  b();', '}');
+    const theirs = lines('function f() {', '  a();', '  x();', '', '  b();', '}');
+    assert.equal(mergeLines(base, ours, theirs).conflicts, 1);
+    const result = compose(base, ours, theirs);
+    if (result.conflicts.length === 0) assert.ok(!result.text.includes('x();'), result.text);
+  });
+
   it('keeps untouched bytes: CRLF, no final newline, tabs', () => {
     const base = 'class A {\r\n\tm() {}\r\n}\r\nconst x = 1;';
     const text = clean(base, 'class A {\r\n\tm() {}\r\n\tn() {}\r\n}\r\nconst x = 1;', 'class A {\r\n\tm() {}\r\n\to() {}\r\n}\r\nconst x = 1;');

@@ -51,6 +51,8 @@ describe('merge driver in real git', () => {
     const attributes = await readFile(join(dir, '.gitattributes'), 'utf8');
     assert.ok(attributes.includes('*.ts merge=acu'), attributes);
     assert.equal(gitText(dir, ['check-attr', 'merge', '--', 'src/repo.ts']), 'src/repo.ts: merge: acu');
+    assert.equal(gitText(dir, ['check-attr', 'merge', '--', 'docs/CHANGELOG.md']), 'docs/CHANGELOG.md: merge: acu');
+    assert.equal(gitText(dir, ['check-attr', 'merge', '--', 'README.md']), 'README.md: merge: unspecified');
     await installDriver({ cwd: dir, global: false });
     assert.equal((await readFile(join(dir, '.gitattributes'), 'utf8')).split('*.ts merge=acu').length, 2, 'install is idempotent');
     await uninstallDriver({ cwd: dir, global: false });
@@ -99,6 +101,22 @@ describe('merge driver in real git', () => {
     const result = gitStatus(dir, ['cherry-pick', 'topic']);
     assert.equal(result.status, 0, result.stdout + result.stderr);
     assert.equal(await readFile(join(dir, 'src/repo.ts'), 'utf8'), merged);
+  });
+
+  it('git merge: both branches add changelog entries at the top, both kept', async () => {
+    const dir = await tempDir('driver-changelog');
+    const log = (...entries: string[]): string => lines('# Changelog', '', ...entries, '## 1.0.0', '', '- first release');
+    await buildFixtureRepo(dir, {
+      commits: [
+        { id: 'base', files: { 'CHANGELOG.md': log() } },
+        { id: 'topic', parents: ['base'], branch: 'topic', files: { 'CHANGELOG.md': log('- fix reading packed refs', '') } },
+        { id: 'main', parents: ['base'], files: { 'CHANGELOG.md': log('- add acu log --json', '') } },
+      ],
+    });
+    await installDriver({ cwd: dir, global: false });
+    const result = gitStatus(dir, ['merge', '--no-edit', 'topic']);
+    assert.equal(result.status, 0, result.stdout + result.stderr);
+    assert.equal(await readFile(join(dir, 'CHANGELOG.md'), 'utf8'), log('- add acu log --json', '- fix reading packed refs', ''));
   });
 
   it('a real conflict: exit 1, markers around the conflicting statement only', async () => {
