@@ -16,7 +16,7 @@ import { GitRepo } from '../src/git/index.js';
 import { ParseCache } from '../src/extract/cache.js';
 import { extractCommits, listRange } from '../src/extract/range.js';
 import { ExtractPool, defaultJobs } from '../src/extract/pool.js';
-import type { ParseStats } from '../src/extract/cache.js';
+import type { PoolStats } from '../src/extract/pool.js';
 import { parseSource, isSourcePath } from '../src/extract/segment.js';
 import { decodeText } from '../src/extract/text.js';
 import { clearNamesMemo } from '../src/extract/names.js';
@@ -55,7 +55,7 @@ async function main(): Promise<void> {
   // The measured run starts with nothing memoized, as a new process would (workers reset theirs).
   clearNamesMemo();
   const cache = new ParseCache();
-  let pooled: { stats: ParseStats; blobs: { oid: string; path: string }[] } | null = null;
+  let pooled: PoolStats | null = null;
   const perCommitMs: number[] = [];
   let acus = 0;
   const cpuStarted = process.cpuUsage();
@@ -74,7 +74,7 @@ async function main(): Promise<void> {
   const extractS = (performance.now() - started) / 1000;
   const extractCpu = process.cpuUsage(cpuStarted);
   await pool?.close();
-  const final = pooled as { stats: ParseStats; blobs: { oid: string; path: string }[] } | null;
+  const final = pooled as PoolStats | null;
   const stats = final?.stats ?? cache.stats;
 
   // The raw parser alone, on one core, on exactly the blobs extraction parsed. A first pass warms
@@ -106,6 +106,10 @@ async function main(): Promise<void> {
   console.log(`commits ${commits.length}, ACUs ${acus}, extraction ${extractS.toFixed(2)} s with ${jobs} worker(s) on ${cpus().length} cores (${cold ? 'cold' : 'warm'})`);
   console.log(`parses ${stats.parses} of ${stats.distinctBlobs} distinct blobs (${(stats.parsedBytes / mb).toFixed(2)} MB), cache hits ${stats.hits}`);
   console.log(`time in the parser during extraction ${(stats.parseMs / 1000).toFixed(2)} s (summed over workers); raw parser alone, warm, one core, same blobs ${rawS.toFixed(2)} s`);
+  if (final !== null) {
+    const each = final.workers.map((w) => `${(w.busyMs / 1000).toFixed(2)} s busy, ${(w.parseMs / 1000).toFixed(2)} s parsing ${(w.parsedBytes / mb).toFixed(2)} MB`);
+    console.log(`workers: ${each.join('; ')}`);
+  }
   console.log(`typical commits (1-10 source files): ${sorted.length}, p50 ${percentile(sorted, 50).toFixed(1)} ms, p95 ${percentile(sorted, 95).toFixed(1)} ms`);
   // CPU seconds of this process (all its threads): robust to other load on a shared machine.
   const cpuS = (usage: NodeJS.CpuUsage): number => (usage.user + usage.system) / 1e6;
