@@ -50,12 +50,7 @@ export interface ExtractedCommit extends CommitAcus {
 /** Commits diffed by one `git diff-tree --stdin` call. */
 const diffBatchCommits = 64;
 
-/**
- * Commits per diff-tree call when the whole range is diffed before extraction starts (with
- * workers): a spawn costs 10-30 ms here, so the range's diff, which every worker waits for, takes
- * fewer and larger calls (two at a time, as the next batch is started while one is read).
- */
-const planDiffBatchCommits = 512;
+
 
 /** Commits handed to the worker pool ahead of the one being yielded. */
 const poolWindowCommits = 128;
@@ -108,13 +103,11 @@ async function* diffedCommits(
   repo: GitRepo,
   commits: readonly CommitInfo[],
   options: ExtractRangeOptions,
-  batchCommits: number = diffBatchCommits,
 ): AsyncGenerator<{ commit: CommitInfo; changes: readonly TreeChange[] }> {
-  assert(batchCommits >= 1, 'diffedCommits: a batch holds a commit');
   const shallow = repo.isShallow ? await repo.shallowBoundary() : new Set<string>();
   const paths = options.paths === undefined || options.paths.length === 0 ? {} : { paths: [...options.paths] };
   const diffBatch = (start: number): { batch: readonly CommitInfo[]; diffs: Promise<TreeChange[][]> } => {
-    const batch = commits.slice(start, start + batchCommits);
+    const batch = commits.slice(start, start + diffBatchCommits);
     const pairs = batch.map((commit) => ({ from: commit.parents[0] ?? null, to: commit.oid }));
     const diffs = repo.diffTrees(pairs, { renames: true, ...paths });
     // Awaited in order below; until then a rejection must not count as unhandled.
@@ -123,10 +116,10 @@ async function* diffedCommits(
   };
   // The next batch's diff-tree runs while this batch is extracted.
   let current = commits.length > 0 ? diffBatch(0) : null;
-  for (let start = 0; current !== null; start += batchCommits) {
+  for (let start = 0; current !== null; start += diffBatchCommits) {
     // Named before git's own error about a missing parent can surface.
     for (const commit of current.batch) refuseShallow(commit, shallow);
-    const next = start + batchCommits < commits.length ? diffBatch(start + batchCommits) : null;
+    const next = start + diffBatchCommits < commits.length ? diffBatch(start + diffBatchCommits) : null;
     const diffs = await current.diffs;
     for (let i = 0; i < current.batch.length; i += 1) yield { commit: current.batch[i]!, changes: diffs[i] ?? [] };
     current = next;
@@ -134,15 +127,9 @@ async function* diffedCommits(
 }
 
 async function* extractWithPool(repo: GitRepo, commits: readonly CommitInfo[], options: ExtractRangeOptions): AsyncGenerator<ExtractedCommit> {
-  // Diff the whole range first (one diff-tree per batch, cheap next to extraction) so that the
-  // routing plan knows every blob family before the first job is sent.
-  const diffed: { commit: CommitInfo; changes: readonly TreeChange[] }[] = [];
-  for await (const item of diffedCommits(repo, commits, options, planDiffBatchCommits)) diffed.push(item);
   const jobs = options.pool?.size ?? options.jobs ?? 1;
-  const changes = diffed.flatMap((item) => item.changes);
-  // Blob sizes weigh the families, so that the workers get even shares of bytes to parse.
-  const sizes = await blobSizes(repo, changes);
-  const plan = planRouting(changes, jobs, isSourcePath, (oid) => sizes.get(oid) ?? 0);
+  const { diffed, sizes } = await diffForPlan(repo, commits, options, jobs);
+  const plan = planRouting(diffed.flatMap((item) => item.changes), jobs, isSourcePath, (oid) => sizes.get(oid) ?? 0);
   const owned = options.pool === undefined;
   const pool = options.pool ?? ExtractPool.start(repo.workTree ?? repo.gitDir, jobs, plan);
   if (!owned) await pool.reset(plan);
@@ -165,6 +152,40 @@ async function* extractWithPool(repo: GitRepo, commits: readonly CommitInfo[], o
   } finally {
     if (owned) await pool.close();
   }
+}
+
+/**
+ * The whole range diffed, with the sizes of its blobs, before the first job is sent: the routing
+ * plan needs every blob family, and sizes weigh the families so that the workers get even shares
+ * of bytes to parse. The workers wait for this, so the range is cut into `parts` slices, each
+ * diffed by one diff-tree process and sized by one batch-check, all at once (a spawn costs 10-30
+ * ms here, and git's rename detection keeps a core busy).
+ */
+async function diffForPlan(
+  repo: GitRepo,
+  commits: readonly CommitInfo[],
+  options: ExtractRangeOptions,
+  parts: number,
+): Promise<{ diffed: { commit: CommitInfo; changes: readonly TreeChange[] }[]; sizes: Map<string, number> }> {
+  assert(parts >= 1, 'diffForPlan: at least one part');
+  const shallow = repo.isShallow ? await repo.shallowBoundary() : new Set<string>();
+  // Named before git's own error about a missing parent can surface.
+  for (const commit of commits) refuseShallow(commit, shallow);
+  const paths = options.paths === undefined || options.paths.length === 0 ? {} : { paths: [...options.paths] };
+  const sliceCommits = Math.max(diffBatchCommits, Math.ceil(commits.length / parts));
+  const slices: (readonly CommitInfo[])[] = [];
+  for (let start = 0; start < commits.length; start += sliceCommits) slices.push(commits.slice(start, start + sliceCommits));
+  const results = await Promise.all(slices.map(async (slice) => {
+    const diffs = await repo.diffTrees(slice.map((commit) => ({ from: commit.parents[0] ?? null, to: commit.oid })), { renames: true, ...paths });
+    return { slice, diffs, sizes: await blobSizes(repo, diffs.flat()) };
+  }));
+  const diffed: { commit: CommitInfo; changes: readonly TreeChange[] }[] = [];
+  const sizes = new Map<string, number>();
+  for (const { slice, diffs, sizes: sliceSizes } of results) {
+    slice.forEach((commit, i) => diffed.push({ commit, changes: diffs[i] ?? [] }));
+    for (const [oid, size] of sliceSizes) sizes.set(oid, size);
+  }
+  return { diffed, sizes };
 }
 
 /** The sizes of the blobs of these changes (gitlinks name commits, not blobs: left out). */

@@ -4,7 +4,7 @@
  * one by one cost the workers more than hashing them. A hunk's lines therefore travel as one text
  * per side, with the line count, and are split again on arrival. Lines keep their terminators and
  * only a file's last line may lack one, so splitting the joined text gives back the same lines;
- * packing checks that it does before it packs, and unpacking checks the counts.
+ * packing checks the line ends before it packs, and unpacking checks the counts.
  */
 import { assert } from '../core/errors.js';
 import type { FileAcu, Hunk, IdentifiedAcu } from '../core/acu/model.js';
@@ -58,14 +58,17 @@ export function unpackAcu(packed: PackedAcu): IdentifiedAcu {
   return { id: packed.id, acu: { ...packed.acu, hunks } };
 }
 
-/** Whether `splitLines(lines.join(''))` gives `lines` back: each line ends at its only newline. */
+/**
+ * Whether lines have the shape `splitLines` gives: not empty, each but the last ending with a
+ * newline. Only `splitLines` makes hunk lines, so none holds a newline before its end; were one
+ * to, the line counts checked on arrival would differ (scanning every line here for it would
+ * cost as much as the copy packing saves).
+ */
 function splitsBack(lines: readonly string[]): boolean {
   for (let i = 0; i < lines.length; i += 1) {
     const line = lines[i]!;
-    const newline = line.indexOf('\n');
-    const last = i === lines.length - 1;
     if (line.length === 0) return false;
-    if (newline !== line.length - 1 && !(last && newline === -1)) return false;
+    if (i < lines.length - 1 && line.charCodeAt(line.length - 1) !== 0x0a) return false;
   }
   return true;
 }
