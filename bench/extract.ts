@@ -2,8 +2,9 @@
  * `npm run bench:extract -- <repo> [<range>] [-n <count>]`
  *
  * Extracts a range (default: the newest 500 commits of all refs) and prints commits/s, MB of
- * source parsed per second of extraction, the raw parser's MB/s on the same blobs, ACUs/s, the
- * per-commit time of typical commits, and the ratio to `git log -p` over the same commits.
+ * source parsed per second of extraction, the raw parser's MB/s on the same blobs (fastest of
+ * three passes after a warm-up), ACUs/s, the per-commit time of typical commits, each worker's
+ * busy time, the load average, and the ratio to `git log -p` over the same commits.
  * `-j <n>` sets the worker threads (default one per core); the measured run follows a discarded
  * warm-up run unless `--cold` is given. Ends
  * with `bench:extract commits_per_s=X parse_MBps=Y raw_parse_MBps=Z gitlog_ratio=R`.
