@@ -27,15 +27,63 @@ export interface ParseStats {
 /** Default bound on characters held by a cache: about 64 M (light trees: text, keys and ranges). */
 export const parseCacheCharsMax = 64 * 1024 * 1024;
 
-/** A bounded LRU of segmented files keyed by blob id. */
+/** A blob's decoded text, as extraction keeps it for the next commit. */
+export interface BlobText {
+  readonly text: string;
+  /** UTF-8 bytes of the blob. */
+  readonly byteLength: number;
+  /** The text split into lines (see `splitLines`), once a line diff has needed them. */
+  lines: readonly string[] | null;
+}
+
+/**
+ * A bounded LRU of segmented files keyed by blob id, and of the decoded texts of recent blobs: the
+ * "after" of one commit is the "before" of the next, so a cached text need not be read from git,
+ * decoded or split into lines again (lock files of a megabyte change in many commits).
+ */
 export class ParseCache {
   readonly stats: ParseStats = { parses: 0, distinctBlobs: 0, parsedChars: 0, parsedBytes: 0, parseMs: 0, hits: 0 };
   private readonly entries = new Map<string, SegmentedFile>();
   private readonly seen = new Map<string, string>();
+  private readonly texts = new Map<string, BlobText>();
   private chars = 0;
+  private textChars = 0;
 
-  constructor(private readonly charsMax: number = parseCacheCharsMax) {
+  constructor(
+    private readonly charsMax: number = parseCacheCharsMax,
+    private readonly textCharsMax: number = Math.max(1, Math.floor(charsMax / 2)),
+  ) {
     assert(charsMax > 0, 'ParseCache: charsMax must be positive');
+    assert(textCharsMax > 0, 'ParseCache: textCharsMax must be positive');
+  }
+
+  /** The decoded text of blob `oid`, if it is held; marks it recently used. */
+  text(oid: string): BlobText | undefined {
+    const held = this.texts.get(oid);
+    if (held === undefined) return undefined;
+    this.texts.delete(oid);
+    this.texts.set(oid, held);
+    return held;
+  }
+
+  /** Whether the decoded text of blob `oid` is held. */
+  hasText(oid: string): boolean {
+    return this.texts.has(oid);
+  }
+
+  /** Keep the decoded text of blob `oid` (text only: binary content is never kept). */
+  keepText(oid: string, text: string, byteLength: number): BlobText {
+    const held = this.texts.get(oid);
+    if (held !== undefined) return held;
+    const entry: BlobText = { text, byteLength, lines: null };
+    this.texts.set(oid, entry);
+    this.textChars += text.length;
+    for (const [key, value] of this.texts) {
+      if (this.textChars <= this.textCharsMax || key === oid) break;
+      this.texts.delete(key);
+      this.textChars -= value.text.length;
+    }
+    return entry;
   }
 
   /**

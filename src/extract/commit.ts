@@ -7,12 +7,12 @@
  */
 import { createHash } from 'node:crypto';
 import { assert } from '../core/errors.js';
-import type { Acu, DeclAcu, FileAcu, FileContentKind, FileLevelReason, IdentifiedAcu } from '../core/acu/model.js';
+import type { Acu, DeclAcu, FileAcu, FileContentKind, FileLevelReason, Hunk, IdentifiedAcu } from '../core/acu/model.js';
 import { canonicalString } from '../core/acu/canonical.js';
-import type { ParseCache } from './cache.js';
+import type { BlobText, ParseCache } from './cache.js';
 import { diffDeclarations } from './diff.js';
 import { isSourcePath } from './segment.js';
-import { computeHunks, decodeText, toBase64 } from './text.js';
+import { computeLineHunks, decodeText, splitLines, toBase64 } from './text.js';
 
 /** One changed path between two trees (the shape `git diff-tree -r -M` reports). */
 export interface FileChange {
@@ -54,14 +54,50 @@ export function acuCanonicalString(acu: Acu): string {
   const parts: string[] = [];
   for (const key of expected) {
     const value = record[key];
-    if (!(value === null || typeof value === 'string' || (Array.isArray(value) && key !== 'hunks') || typeof value === 'number')) {
-      // Hunks and anything unexpected go through the general encoder, which sorts nested keys.
+    if (key === 'hunks' && value !== null) {
+      // Whole-file hunks of lock files hold megabytes of lines: a copy of them with sorted keys
+      // (the general encoder) cost as much as hashing them.
+      parts.push(`"hunks":${hunksCanonicalString(value)}`);
+    } else if (!(value === null || typeof value === 'string' || Array.isArray(value) || typeof value === 'number')) {
+      // Anything unexpected goes through the general encoder, which sorts nested keys.
       parts.push(`"${key}":${canonicalString(value)}`);
     } else {
       parts.push(`"${key}":${JSON.stringify(value)}`);
     }
   }
   return `{${parts.join(',')}}`;
+}
+
+/**
+ * The canonical encoding of a hunk list: the general encoder's bytes, written directly when every
+ * hunk has exactly the model's fields and its lines are strings (no holes), which is what the
+ * general encoder would accept; anything else goes through the general encoder.
+ */
+function hunksCanonicalString(value: unknown): string {
+  if (!Array.isArray(value)) return canonicalString(value);
+  const parts: string[] = [];
+  for (let i = 0; i < value.length; i += 1) {
+    const hunk: unknown = value[i];
+    if (!isPlainHunk(hunk)) return canonicalString(value);
+    parts.push(`{"afterLines":${JSON.stringify(hunk.afterLines)},"beforeLines":${JSON.stringify(hunk.beforeLines)},"beforeStart":${hunk.beforeStart}}`);
+  }
+  return `[${parts.join(',')}]`;
+}
+
+function isPlainHunk(value: unknown): value is Hunk {
+  if (typeof value !== 'object' || value === null || Object.getPrototypeOf(value) !== Object.prototype) return false;
+  if (Object.keys(value).length !== 3 || !hunkKeys.every((key) => Object.hasOwn(value, key))) return false;
+  const hunk = value as Record<string, unknown>;
+  return Number.isSafeInteger(hunk.beforeStart) && isStringList(hunk.beforeLines) && isStringList(hunk.afterLines);
+}
+
+const hunkKeys = ['afterLines', 'beforeLines', 'beforeStart'];
+
+function isStringList(value: unknown): boolean {
+  if (!Array.isArray(value)) return false;
+  // A hole reads as undefined here, and the general encoder refuses it: so does this check.
+  for (let i = 0; i < value.length; i += 1) if (typeof value[i] !== 'string') return false;
+  return true;
 }
 
 const declKeysSorted = ['after', 'afterTail', 'anchor', 'before', 'beforeTail', 'defines', 'file', 'flags', 'kind', 'level', 'op', 'symbol', 'uses', 'v'];
@@ -72,29 +108,71 @@ export function identifyAll(acus: readonly Acu[]): IdentifiedAcu[] {
   return acus.map((acu) => ({ id: fastAcuId(acu), acu }));
 }
 
-/** Blob ids extraction needs to read for these changes. */
-export function blobsNeeded(changes: readonly FileChange[]): string[] {
+/**
+ * Blob ids extraction needs to read for these changes. The old side of a modification is only
+ * read as text, so it is left out when `held` says its text is at hand (a parse cache's
+ * `hasText`); the new side is always read.
+ */
+export function blobsNeeded(changes: readonly FileChange[], held: (oid: string) => boolean = () => false): string[] {
   const oids = new Set<string>();
   for (const change of changes) {
     if (change.newMode === fileMode.gitlink || change.oldMode === fileMode.gitlink) continue;
     if (change.status !== 'D' && change.newOid !== null) oids.add(change.newOid);
     const contentChanged = change.oldOid !== change.newOid;
-    if ((change.status === 'M' || change.status === 'R' || change.status === 'T') && contentChanged && change.oldOid !== null) {
+    if ((change.status === 'M' || change.status === 'R' || change.status === 'T') && contentChanged && change.oldOid !== null && !held(change.oldOid)) {
       oids.add(change.oldOid);
     }
   }
   return [...oids];
 }
 
-/** Extract the ACUs of a set of changes, given the blobs they need. */
+/**
+ * Blob ids that {@link extractChanges} still needs: neither in `blobs` nor held as text by the
+ * cache (blobs read ahead of time may have been left out for a text the cache has since let go).
+ */
+export function blobsMissing(changes: readonly FileChange[], blobs: ReadonlyMap<string, Uint8Array>, cache: ParseCache): string[] {
+  return blobsNeeded(changes, (oid) => cache.hasText(oid)).filter((oid) => !blobs.has(oid));
+}
+
+/** What extraction reads from: the blobs read for these changes, the cache, and texts pinned. */
+interface Inputs {
+  readonly blobs: ReadonlyMap<string, Uint8Array>;
+  readonly cache: ParseCache;
+  /** Texts of this call's blobs: the cache may let one go while a later change still needs it. */
+  readonly texts: Map<string, BlobText>;
+}
+
+/**
+ * Extract the ACUs of a set of changes, given the blobs they need: every blob of
+ * {@link blobsNeeded}, less those whose text the cache holds (see {@link blobsMissing}).
+ */
 export function extractChanges(
   changes: readonly FileChange[],
   blobs: ReadonlyMap<string, Uint8Array>,
   cache: ParseCache,
 ): Acu[] {
-  const out: Acu[] = [];
-  for (const change of changes) extractChange(change, blobs, cache, out);
-  return out;
+  return extractEach(changes, blobs, cache).flat();
+}
+
+/** {@link extractChanges}, with the ACUs of each change apart, in the order of the changes. */
+export function extractEach(
+  changes: readonly FileChange[],
+  blobs: ReadonlyMap<string, Uint8Array>,
+  cache: ParseCache,
+): Acu[][] {
+  const texts = new Map<string, BlobText>();
+  for (const change of changes) {
+    for (const oid of [change.oldOid, change.newOid]) {
+      const held = oid === null || texts.has(oid) ? undefined : cache.text(oid);
+      if (held !== undefined) texts.set(oid!, held);
+    }
+  }
+  const inputs: Inputs = { blobs, cache, texts };
+  return changes.map((change) => {
+    const out: Acu[] = [];
+    extractChange(change, inputs, out);
+    return out;
+  });
 }
 
 /** Read the needed blobs, then extract. */
@@ -105,20 +183,20 @@ export async function extractChangesFrom(changes: readonly FileChange[], reader:
   return extractChanges(changes, blobs, cache);
 }
 
-function extractChange(change: FileChange, blobs: ReadonlyMap<string, Uint8Array>, cache: ParseCache, out: Acu[]): void {
+function extractChange(change: FileChange, inputs: Inputs, out: Acu[]): void {
   switch (change.status) {
     case 'A':
-      out.push(wholeFile(change, 'add', blobs, 'added'));
+      out.push(wholeFile(change, 'add', inputs, 'added'));
       return;
     case 'D':
       out.push(removedFile(change));
       return;
     case 'T':
-      out.push(wholeFile(change, 'modify', blobs, null));
+      out.push(wholeFile(change, 'modify', inputs, null));
       return;
     case 'M':
     case 'R':
-      extractModified(change, blobs, cache, out);
+      extractModified(change, inputs, out);
       return;
   }
 }
@@ -130,12 +208,36 @@ function blob(blobs: ReadonlyMap<string, Uint8Array>, oid: string | null): Uint8
   return bytes;
 }
 
-function contentKind(mode: string | null, bytes: Uint8Array | null): FileContentKind {
+/** The kind of content; `text` is the decoded content (null: binary), for a side that was read. */
+function contentKind(mode: string | null, side: { text: BlobText | null } | null): FileContentKind {
   if (mode === fileMode.gitlink) return 'gitlink';
   // A symlink's target is text, unless it is not valid UTF-8: then it travels as binary (base64).
-  if (mode === fileMode.symlink) return bytes !== null && decodeText(bytes) === null ? 'binary' : 'symlink';
-  if (bytes !== null && decodeText(bytes) === null) return 'binary';
+  if (mode === fileMode.symlink) return side !== null && side.text === null ? 'binary' : 'symlink';
+  if (side !== null && side.text === null) return 'binary';
   return 'text';
+}
+
+/**
+ * The decoded text of a blob (null when it is binary): from the cache when an earlier change held
+ * it, else decoded from the bytes read and kept for the next commit.
+ */
+function textOf(oid: string | null, inputs: Inputs): BlobText | null {
+  assert(oid !== null, 'extract: a change without an object id');
+  const held = inputs.texts.get(oid);
+  if (held !== undefined) return held;
+  const bytes = blob(inputs.blobs, oid);
+  const text = decodeText(bytes);
+  if (text === null) return null;
+  const kept = inputs.cache.keepText(oid, text, bytes.length);
+  inputs.texts.set(oid, kept);
+  return kept;
+}
+
+/** Line hunks between two texts, splitting each into lines once while the cache holds it. */
+function hunksBetween(before: BlobText, after: BlobText): Hunk[] {
+  before.lines ??= splitLines(before.text);
+  after.lines ??= splitLines(after.text);
+  return computeLineHunks(before.lines, after.lines);
 }
 
 function fileAcu(change: FileChange, fields: Partial<FileAcu> & Pick<FileAcu, 'op' | 'content'>): FileAcu {
@@ -160,19 +262,19 @@ function fileAcu(change: FileChange, fields: Partial<FileAcu> & Pick<FileAcu, 'o
 }
 
 /** Content of a whole file as a file ACU's `data`: text, base64, or empty for a gitlink. */
-function wholeData(kind: FileContentKind, bytes: Uint8Array | null): string {
+function wholeData(kind: FileContentKind, bytes: Uint8Array | null, text: BlobText | null): string {
   if (kind === 'gitlink' || bytes === null) return '';
   if (kind === 'binary') return toBase64(bytes);
-  const text = decodeText(bytes);
   assert(text !== null, 'extract: text content does not decode');
-  return text;
+  return text.text;
 }
 
-function wholeFile(change: FileChange, op: 'add' | 'modify' | 'move', blobs: ReadonlyMap<string, Uint8Array>, reason: FileLevelReason | null): FileAcu {
-  const bytes = change.newMode === fileMode.gitlink ? null : blob(blobs, change.newOid);
-  const content = contentKind(change.newMode, bytes);
+function wholeFile(change: FileChange, op: 'add' | 'modify' | 'move', inputs: Inputs, reason: FileLevelReason | null): FileAcu {
+  const bytes = change.newMode === fileMode.gitlink ? null : blob(inputs.blobs, change.newOid);
+  const text = bytes === null ? null : textOf(change.newOid, inputs);
+  const content = contentKind(change.newMode, bytes === null ? null : { text });
   const sourceReason = change.newPath !== null && isSourcePath(change.newPath) ? reason : null;
-  return fileAcu(change, { op, content, data: wholeData(content, bytes), reason: sourceReason });
+  return fileAcu(change, { op, content, data: wholeData(content, bytes, text), reason: sourceReason });
 }
 
 function removedFile(change: FileChange): FileAcu {
@@ -182,12 +284,12 @@ function removedFile(change: FileChange): FileAcu {
 }
 
 /** A modified or renamed file: declarations when both sides parse, else hunks or whole content. */
-function extractModified(change: FileChange, blobs: ReadonlyMap<string, Uint8Array>, cache: ParseCache, out: Acu[]): void {
+function extractModified(change: FileChange, inputs: Inputs, out: Acu[]): void {
   const op = change.status === 'R' ? 'move' : 'modify';
   const isLink = [change.oldMode, change.newMode].some((mode) => mode === fileMode.gitlink || mode === fileMode.symlink);
   if (change.oldOid !== change.newOid && isLink) {
     // A symlink or gitlink carries its new target whole.
-    out.push(wholeFile(change, op, blobs, null));
+    out.push(wholeFile(change, op, inputs, null));
     return;
   }
   if (change.oldOid === change.newOid) {
@@ -195,32 +297,30 @@ function extractModified(change: FileChange, blobs: ReadonlyMap<string, Uint8Arr
     out.push(fileAcu(change, { op, content: contentKind(change.newMode, null) }));
     return;
   }
-  const beforeBytes = blob(blobs, change.oldOid);
-  const afterBytes = blob(blobs, change.newOid);
-  const beforeText = decodeText(beforeBytes);
-  const afterText = decodeText(afterBytes);
+  const beforeText = textOf(change.oldOid, inputs);
+  const afterText = textOf(change.newOid, inputs);
   const path = change.newPath;
   assert(path !== null, 'extract: a modified file without a path');
   if (beforeText === null || afterText === null) {
     const reason = isSourcePath(path) ? 'binary' : null;
-    out.push(fileAcu(change, { op, content: 'binary', data: toBase64(afterBytes), reason }));
+    out.push(fileAcu(change, { op, content: 'binary', data: toBase64(blob(inputs.blobs, change.newOid)), reason }));
     return;
   }
   if (isSourcePath(path) && (change.oldPath === null || isSourcePath(change.oldPath))) {
     // The old content is read as a file at the new path: that is where the declaration ACUs apply
     // (after a rename from .ts to .tsx, say), so extraction and apply must agree on how it parses.
-    const before = cache.get(change.oldOid!, path, beforeText, beforeBytes.length);
-    const after = cache.get(change.newOid!, path, afterText, afterBytes.length);
+    const before = inputs.cache.get(change.oldOid!, path, beforeText.text, beforeText.byteLength);
+    const after = inputs.cache.get(change.newOid!, path, afterText.text, afterText.byteLength);
     if (before.parsed && after.parsed) {
       if (op === 'move' || change.oldMode !== change.newMode) out.push(fileAcu(change, { op, content: 'text' }));
       out.push(...diffDeclarations(path, before, after));
       return;
     }
-    out.push(fileAcu(change, { op, content: 'text', hunks: computeHunks(beforeText, afterText), reason: 'unparsed' }));
+    out.push(fileAcu(change, { op, content: 'text', hunks: hunksBetween(beforeText, afterText), reason: 'unparsed' }));
     return;
   }
   const reason = isSourcePath(path) ? 'not-source' : null;
-  out.push(fileAcu(change, { op, content: 'text', hunks: computeHunks(beforeText, afterText), reason }));
+  out.push(fileAcu(change, { op, content: 'text', hunks: hunksBetween(beforeText, afterText), reason }));
 }
 
 /** True for declaration ACUs. */

@@ -104,7 +104,10 @@ function computeNames(requests: readonly NamesRequest[]): Names[] {
       return;
     }
     if (nodes[i] !== null) return;
-    byFile.set(r.file, [...(byFile.get(r.file) ?? []), i]);
+    // Appended in place: a merge commit can bring hundreds of declarations of one file.
+    const indices = byFile.get(r.file);
+    if (indices === undefined) byFile.set(r.file, [i]);
+    else indices.push(i);
   });
   for (const [file, indices] of byFile) {
     const parsed = parseFragments(file, indices.map((i) => requests[i]!));

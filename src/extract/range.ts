@@ -4,16 +4,16 @@
  * through the long-lived `git cat-file --batch`, and extract. With `check`, every commit's ACUs are
  * applied back to its parent and the result compared with the commit's tree, path by path.
  */
-import { AcuError } from '../core/errors.js';
+import { AcuError, assert } from '../core/errors.js';
 import type { CommitAcus } from '../core/acu/model.js';
 import type { CommitInfo, GitRepo, TreeChange } from '../git/index.js';
 import { applyAcus } from './apply.js';
 import type { ParentFiles, TreeEdits } from './apply.js';
 import { ParseCache } from './cache.js';
-import type { ParseStats } from './cache.js';
 import { ExtractPool, planRouting } from './pool.js';
+import type { PoolStats } from './pool.js';
 import { isSourcePath } from './segment.js';
-import { blobsNeeded, extractChanges, identifyAll } from './commit.js';
+import { blobsMissing, blobsNeeded, extractChanges, fileMode, identifyAll } from './commit.js';
 
 /** What to extract. */
 export interface ExtractRangeOptions {
@@ -37,7 +37,7 @@ export interface ExtractRangeOptions {
    */
   readonly pool?: ExtractPool;
   /** Receives the pool's parse counters when a multi-threaded run ends (benchmarks read them). */
-  readonly onPoolStats?: (stats: { stats: ParseStats; blobs: { oid: string; path: string }[] }) => void;
+  readonly onPoolStats?: (stats: PoolStats) => void;
 }
 
 /** One commit's extraction, with its round-trip verdict when checked. */
@@ -49,6 +49,8 @@ export interface ExtractedCommit extends CommitAcus {
 
 /** Commits diffed by one `git diff-tree --stdin` call. */
 const diffBatchCommits = 64;
+
+
 
 /** Commits handed to the worker pool ahead of the one being yielded. */
 const poolWindowCommits = 128;
@@ -78,7 +80,10 @@ export async function* extractCommits(
   // Read the next commit's blobs while this one is extracted: git answers while we parse.
   let pending: { commit: CommitInfo; changes: readonly TreeChange[]; blobs: Promise<Map<string, Uint8Array>> } | null = null;
   for await (const { commit, changes } of diffedCommits(repo, commits, options)) {
-    const next = { commit, changes, blobs: readNeeded(repo, changes) };
+    // The old side of a change is not read when its text is cached, or is the new side of the
+    // commit being extracted (extraction keeps the texts it decodes).
+    const upcoming: ReadonlySet<string> = new Set(pending?.changes.flatMap((change) => (change.newOid === null ? [] : [change.newOid])));
+    const next = { commit, changes, blobs: readNeeded(repo, changes, (oid) => cache.hasText(oid) || upcoming.has(oid)) };
     // A rejection is awaited below, in order; until then it must not count as unhandled.
     next.blobs.catch(() => undefined);
     if (pending !== null) yield await extractOne(repo, pending.commit, pending.changes, await pending.blobs, cache, options.check === true);
@@ -87,8 +92,8 @@ export async function* extractCommits(
   if (pending !== null) yield await extractOne(repo, pending.commit, pending.changes, await pending.blobs, cache, options.check === true);
 }
 
-async function readNeeded(repo: GitRepo, changes: readonly TreeChange[]): Promise<Map<string, Uint8Array>> {
-  const needed = blobsNeeded(changes);
+async function readNeeded(repo: GitRepo, changes: readonly TreeChange[], held: (oid: string) => boolean): Promise<Map<string, Uint8Array>> {
+  const needed = blobsNeeded(changes, held);
   const contents = await repo.readBlobs(needed);
   return new Map(needed.map((oid, i) => [oid, contents[i]!]));
 }
@@ -122,12 +127,9 @@ async function* diffedCommits(
 }
 
 async function* extractWithPool(repo: GitRepo, commits: readonly CommitInfo[], options: ExtractRangeOptions): AsyncGenerator<ExtractedCommit> {
-  // Diff the whole range first (one diff-tree per batch, cheap next to extraction) so that the
-  // routing plan knows every blob family before the first job is sent.
-  const diffed: { commit: CommitInfo; changes: readonly TreeChange[] }[] = [];
-  for await (const item of diffedCommits(repo, commits, options)) diffed.push(item);
   const jobs = options.pool?.size ?? options.jobs ?? 1;
-  const plan = planRouting(diffed.flatMap((item) => item.changes), jobs, isSourcePath);
+  const { diffed, sizes } = await diffForPlan(repo, commits, options, jobs);
+  const plan = planRouting(diffed.flatMap((item) => item.changes), jobs, isSourcePath, (oid) => sizes.get(oid) ?? 0);
   const owned = options.pool === undefined;
   const pool = options.pool ?? ExtractPool.start(repo.workTree ?? repo.gitDir, jobs, plan);
   if (!owned) await pool.reset(plan);
@@ -152,6 +154,57 @@ async function* extractWithPool(repo: GitRepo, commits: readonly CommitInfo[], o
   }
 }
 
+/**
+ * The whole range diffed, with the sizes of its blobs, before the first job is sent: the routing
+ * plan needs every blob family, and sizes weigh the families so that the workers get even shares
+ * of bytes to parse. The workers wait for this, so the range is cut into `parts` slices, each
+ * diffed by one diff-tree process and sized by one batch-check, all at once (a spawn costs 10-30
+ * ms here, and git's rename detection keeps a core busy).
+ */
+async function diffForPlan(
+  repo: GitRepo,
+  commits: readonly CommitInfo[],
+  options: ExtractRangeOptions,
+  parts: number,
+): Promise<{ diffed: { commit: CommitInfo; changes: readonly TreeChange[] }[]; sizes: Map<string, number> }> {
+  assert(parts >= 1, 'diffForPlan: at least one part');
+  const shallow = repo.isShallow ? await repo.shallowBoundary() : new Set<string>();
+  // Named before git's own error about a missing parent can surface.
+  for (const commit of commits) refuseShallow(commit, shallow);
+  const paths = options.paths === undefined || options.paths.length === 0 ? {} : { paths: [...options.paths] };
+  const sliceCommits = Math.max(diffBatchCommits, Math.ceil(commits.length / parts));
+  const slices: (readonly CommitInfo[])[] = [];
+  for (let start = 0; start < commits.length; start += sliceCommits) slices.push(commits.slice(start, start + sliceCommits));
+  const results = await Promise.all(slices.map(async (slice) => {
+    const diffs = await repo.diffTrees(slice.map((commit) => ({ from: commit.parents[0] ?? null, to: commit.oid })), { renames: true, ...paths });
+    return { slice, diffs, sizes: await blobSizes(repo, diffs.flat()) };
+  }));
+  const diffed: { commit: CommitInfo; changes: readonly TreeChange[] }[] = [];
+  const sizes = new Map<string, number>();
+  for (const { slice, diffs, sizes: sliceSizes } of results) {
+    slice.forEach((commit, i) => diffed.push({ commit, changes: diffs[i] ?? [] }));
+    for (const [oid, size] of sliceSizes) sizes.set(oid, size);
+  }
+  return { diffed, sizes };
+}
+
+/** The sizes of the blobs of these changes (gitlinks name commits, not blobs: left out). */
+async function blobSizes(repo: GitRepo, changes: readonly TreeChange[]): Promise<Map<string, number>> {
+  const oids = new Set<string>();
+  for (const change of changes) {
+    if (change.oldOid !== null && change.oldMode !== fileMode.gitlink) oids.add(change.oldOid);
+    if (change.newOid !== null && change.newMode !== fileMode.gitlink) oids.add(change.newOid);
+  }
+  const list = [...oids];
+  const sizes = await repo.objectSizes(list);
+  const out = new Map<string, number>();
+  list.forEach((oid, i) => {
+    const size = sizes[i];
+    if (size !== null && size !== undefined) out.set(oid, size);
+  });
+  return out;
+}
+
 function refuseShallow(commit: CommitInfo, shallow: ReadonlySet<string>): void {
   if (!shallow.has(commit.oid) || commit.parents.length === 0) return;
   throw new AcuError('ERR_SHALLOW_BOUNDARY', `commit ${commit.oid.slice(0, 12)} is at the shallow boundary: its parent is not in this clone`, {
@@ -164,10 +217,13 @@ async function extractOne(
   repo: GitRepo,
   info: CommitInfo,
   changes: readonly TreeChange[],
-  blobs: ReadonlyMap<string, Uint8Array>,
+  blobs: Map<string, Uint8Array>,
   cache: ParseCache,
   check: boolean,
 ): Promise<ExtractedCommit> {
+  // A text expected from the cache may be binary, or gone from it since: read it now.
+  const missing = blobsMissing(changes, blobs, cache);
+  if (missing.length > 0) (await repo.readBlobs(missing)).forEach((bytes, i) => blobs.set(missing[i]!, bytes));
   const acus = extractChanges(changes, blobs, cache);
   const failures = check ? verifyRoundTrip(await applyAcus(parentView(repo, changes, blobs), acus, cache), changes).sort() : [];
   return {

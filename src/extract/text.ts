@@ -62,8 +62,11 @@ const diffStepsMax = 2_000_000;
 
 /** Line hunks (no context lines) that turn `before` into `after`. */
 export function computeHunks(before: string, after: string): Hunk[] {
-  const a = splitLines(before);
-  const b = splitLines(after);
+  return computeLineHunks(splitLines(before), splitLines(after));
+}
+
+/** {@link computeHunks} on texts already split by {@link splitLines} (neither is modified). */
+export function computeLineHunks(a: readonly string[], b: readonly string[]): Hunk[] {
   // Trim the common prefix and suffix first: most edits touch a few lines of a long file.
   let prefix = 0;
   while (prefix < a.length && prefix < b.length && a[prefix] === b[prefix]) prefix += 1;

@@ -207,6 +207,22 @@ export class GitRepo {
     return answer.content;
   }
 
+  /**
+   * The sizes in bytes of objects, through one `git cat-file --batch-check` (no content is read);
+   * null for an id git does not have. Results in input order. For planning work, not for reading.
+   */
+  async objectSizes(oids: readonly string[]): Promise<(number | null)[]> {
+    if (oids.length === 0) return [];
+    for (const oid of oids) this.checkOid(oid);
+    const args = ['cat-file', '--batch-check=%(objectname) %(objectsize)'];
+    const output = await runGit(args, { cwd: this.gitDir, gitDir: this.gitDir, input: oids.map((oid) => `${oid}\n`).join('') });
+    const lines = output.stdout.toString('utf8').split('\n');
+    return oids.map((oid, i) => {
+      const [name, size] = (lines[i] ?? '').split(' ');
+      return name === oid && size !== undefined && /^\d+$/.test(size) ? Number(size) : null;
+    });
+  }
+
   /** Many blobs at once, pipelined; results in input order. */
   async readBlobs(oids: readonly string[]): Promise<Uint8Array[]> {
     return await Promise.all(oids.map((oid) => this.readBlob(oid)));

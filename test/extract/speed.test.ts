@@ -1,0 +1,164 @@
+/**
+ * The shortcuts extraction takes for speed give the same ACUs as the plain way: texts kept from
+ * one commit for the next, hunk lines packed between threads, the hunk encoding written directly,
+ * whitespace compared in place, and routing plans weighed by bytes.
+ */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { canonicalString } from '../../src/core/acu/canonical.js';
+import type { FileAcu, Hunk, IdentifiedAcu } from '../../src/core/acu/model.js';
+import { blobOid } from '../../src/extract/apply.js';
+import { ParseCache } from '../../src/extract/cache.js';
+import { acuCanonicalString, blobsMissing, blobsNeeded, extractChanges, extractEach, identifyAll } from '../../src/extract/commit.js';
+import type { FileChange } from '../../src/extract/commit.js';
+import { sameOutsideWhitespace } from '../../src/extract/diff.js';
+import { planRouting } from '../../src/extract/pool.js';
+import type { TreeChange } from '../../src/git/index.js';
+import { isSourcePath } from '../../src/extract/segment.js';
+import { packAcu, unpackAcu } from '../../src/extract/transfer.js';
+import { baseSeed, rng } from '../support/random.js';
+
+const encode = (text: string): Uint8Array => new TextEncoder().encode(text);
+
+/** A modification of `path` from `before` to `after`, with the blobs it needs. */
+function modification(path: string, before: string, after: string): { change: FileChange; blobs: Map<string, Uint8Array> } {
+  const oldOid = blobOid(encode(before));
+  const newOid = blobOid(encode(after));
+  const change: FileChange = { status: 'M', oldPath: path, newPath: path, oldMode: '100644', newMode: '100644', oldOid, newOid };
+  return { change, blobs: new Map([[oldOid, encode(before)], [newOid, encode(after)]]) };
+}
+
+const lockText = (n: number, bump: number): string => Array.from({ length: n }, (_, i) => `  "dep-${i}": "^${i % 7 === 0 ? i + bump : i}.0.0",\n`).join('');
+
+describe('texts kept for the next commit', () => {
+  it('a change whose old side was not read gives the ACUs of one that was read', () => {
+    const v1 = lockText(400, 0);
+    const v2 = lockText(400, 1);
+    const v3 = lockText(401, 2);
+    for (const path of ['package-lock.json', 'src/a.ts']) {
+      const texts = path.endsWith('.ts') ? ['export const a = 1;\nexport function f() {}\n', 'export const a = 2;\nexport function f() {}\n', 'export const a = 2;\nexport function f() { g(); }\n'] : [v1, v2, v3];
+      const first = modification(path, texts[0]!, texts[1]!);
+      const second = modification(path, texts[1]!, texts[2]!);
+      const cache = new ParseCache();
+      extractChanges([first.change], first.blobs, cache);
+      // The second change's old side is the first one's new side: held, so not read.
+      assert.deepEqual(blobsNeeded([second.change], (oid) => cache.hasText(oid)), [second.change.newOid]);
+      const newOnly = new Map([[second.change.newOid!, second.blobs.get(second.change.newOid!)!]]);
+      assert.deepEqual(blobsMissing([second.change], newOnly, cache), []);
+      const shortcut = identifyAll(extractChanges([second.change], newOnly, cache));
+      const plain = identifyAll(extractChanges([second.change], second.blobs, new ParseCache()));
+      assert.deepEqual(shortcut, plain, path);
+    }
+  });
+
+  it('a text the cache let go is reported missing, and binary content is never kept', () => {
+    const first = modification('notes.txt', 'a\n'.repeat(50), 'b\n'.repeat(50));
+    const second = modification('notes.txt', 'b\n'.repeat(50), 'c\n'.repeat(50));
+    const cache = new ParseCache(1000, 150);
+    extractChanges([first.change], first.blobs, cache);
+    // The new side (100 characters) is held; keeping the next text evicts it.
+    assert.equal(cache.hasText(second.change.oldOid!), true);
+    cache.keepText('f'.repeat(40), 'x'.repeat(100), 100);
+    assert.equal(cache.hasText(second.change.oldOid!), false);
+    const newOnly = new Map([[second.change.newOid!, second.blobs.get(second.change.newOid!)!]]);
+    assert.deepEqual(blobsMissing([second.change], newOnly, cache), [second.change.oldOid]);
+    const binary = modification('logo.png', 'x\u0000y', 'x\u0000z');
+    extractChanges([binary.change], binary.blobs, cache);
+    assert.equal(cache.hasText(binary.change.newOid!), false);
+  });
+
+  it('extractEach gives extractChanges per change', () => {
+    const a = modification('a.txt', 'one\ntwo\n', 'one\n2\n');
+    const b = modification('src/b.ts', 'export const x = 1;\n', 'export const x = 2;\n');
+    const blobs = new Map([...a.blobs, ...b.blobs]);
+    const each = extractEach([a.change, b.change], blobs, new ParseCache());
+    assert.equal(each.length, 2);
+    assert.deepEqual(each.flat(), extractChanges([a.change, b.change], blobs, new ParseCache()));
+  });
+});
+
+describe('hunk lines packed between threads', () => {
+  it('unpack gives back the ACU as extraction made it, key order included', () => {
+    const before = lockText(300, 0);
+    const after = `${lockText(300, 5)}"last": true`;
+    const { change, blobs } = modification('package-lock.json', before, after);
+    const [identified] = identifyAll(extractChanges([change], blobs, new ParseCache()));
+    assert.ok(identified !== undefined && identified.acu.level === 'file' && identified.acu.hunks !== null);
+    const packed = packAcu(identified);
+    assert.ok(packed.packed !== undefined, 'a large hunk is packed');
+    const back = unpackAcu(structuredClone(packed));
+    assert.deepEqual(back, identified);
+    assert.equal(JSON.stringify(back), JSON.stringify(identified));
+  });
+
+  it('small hunks and lines of another shape travel as they are', () => {
+    const acu: FileAcu = {
+      v: 1, level: 'file', file: 'a.txt', fromFile: null, op: 'modify', content: 'text', modeBefore: '100644', modeAfter: '100644',
+      beforeOid: null, afterOid: null, data: null, hunks: [{ beforeStart: 0, beforeLines: ['a\n'], afterLines: ['b\n'] }], reason: null,
+    };
+    const small: IdentifiedAcu = { id: 'x', acu };
+    assert.equal(packAcu(small), small);
+    const lines = Array.from({ length: 100 }, (_, i) => `line ${i}`);
+    const odd: IdentifiedAcu = { id: 'y', acu: { ...acu, hunks: [{ beforeStart: 0, beforeLines: lines, afterLines: [] }] } };
+    assert.equal(packAcu(odd), odd);
+  });
+});
+
+describe('the direct hunk encoding', () => {
+  it('writes the bytes of the general encoder, and leaves odd shapes to it', () => {
+    const seed = baseSeed(7);
+    const r = rng(seed);
+    const line = (): string => r.pick(['a\n', '"q"\n', '\\u2028\n', 'é🦤\r\n', '\t\n', '\ud800\n', 'x'.repeat(r.int(30))]);
+    for (let i = 0; i < 300; i += 1) {
+      const hunks: Hunk[] = Array.from({ length: r.int(4) }, () => ({
+        beforeStart: r.int(1000),
+        beforeLines: Array.from({ length: r.int(20) }, line),
+        afterLines: Array.from({ length: r.int(20) }, line),
+      }));
+      const acu: FileAcu = {
+        v: 1, level: 'file', file: 'a.txt', fromFile: null, op: 'modify', content: 'text', modeBefore: '100644', modeAfter: '100644',
+        beforeOid: null, afterOid: null, data: null, hunks, reason: null,
+      };
+      assert.equal(acuCanonicalString(acu), canonicalString(acu), `seed ${seed}, case ${i}`);
+    }
+    const extra = { beforeStart: 1, beforeLines: [], afterLines: [], note: 'x' } as unknown as Hunk;
+    const acu: FileAcu = {
+      v: 1, level: 'file', file: 'a.txt', fromFile: null, op: 'modify', content: 'text', modeBefore: null, modeAfter: null,
+      beforeOid: null, afterOid: null, data: null, hunks: [extra], reason: null,
+    };
+    assert.equal(acuCanonicalString(acu), canonicalString(acu));
+  });
+});
+
+describe('whitespace compared in place', () => {
+  it('agrees with removing \\s+ from both texts', () => {
+    const seed = baseSeed(11);
+    const r = rng(seed);
+    const units = [' ', '\t', '\n', '\v', '\f', '\r', '\u00a0', '\u1680', '\u2000', '\u200a', '\u200b', '\u2028', '\u2029', '\u202f', '\u205f', '\u3000', '\ufeff', '\u0085', '\u180e', 'a', 'b', '/', '\ud83e', '\udd64'];
+    const text = (): string => Array.from({ length: r.int(8) }, () => r.pick(units)).join('');
+    for (let i = 0; i < 20_000; i += 1) {
+      const a = text();
+      const b = r.chance(0.5) ? a.replace(/\s/g, () => r.pick(units.slice(0, 6))) : text();
+      assert.equal(sameOutsideWhitespace(a, b), a.replace(/\s+/g, '') === b.replace(/\s+/g, ''), `seed ${seed}, case ${i}: ${JSON.stringify([a, b])}`);
+    }
+  });
+});
+
+describe('routing plans weighed by bytes', () => {
+  const oid = (n: number): string => n.toString(16).padStart(40, '0');
+  const modify = (path: string, from: number, to: number): TreeChange => ({ status: 'M', oldPath: path, newPath: path, oldMode: '100644', newMode: '100644', oldOid: oid(from), newOid: oid(to), similarity: null });
+
+  it('keeps a family on one worker and spreads heavy families and paths apart', () => {
+    const changes = [modify('src/a.ts', 1, 2), modify('src/a.ts', 2, 3), modify('src/b.ts', 10, 11), modify('yarn.lock', 20, 21), modify('yarn.lock', 21, 22), modify('src/c.ts', 30, 31)];
+    const sizes = new Map([[1, 50_000], [2, 50_000], [3, 50_000], [10, 60_000], [11, 60_000], [20, 1_000_000], [21, 1_000_000], [22, 1_000_000], [30, 10], [31, 10]].map(([n, size]) => [oid(n!), size!]));
+    const plan = planRouting(changes, 2, isSourcePath, (id) => sizes.get(id) ?? 0);
+    const workers = changes.map((change) => plan.workerOf(change));
+    assert.equal(workers[0], workers[1], 'one family, one worker');
+    assert.equal(workers[3], workers[4], 'one path, one worker');
+    assert.notEqual(workers[0], workers[2], 'the two heavy source families apart');
+    // A join through a rename keeps both sides with the family they meet in.
+    const renamed: TreeChange = { status: 'R', oldPath: 'src/a.ts', newPath: 'src/d.ts', oldMode: '100644', newMode: '100644', oldOid: oid(3), newOid: oid(4), similarity: 90 };
+    const joined = planRouting([...changes, renamed], 2, isSourcePath, (id) => sizes.get(id) ?? 0);
+    assert.equal(joined.workerOf(renamed), joined.workerOf(changes[0]!));
+  });
+});
