@@ -237,7 +237,7 @@ function textOf(oid: string | null, inputs: Inputs): BlobText | null {
 function hunksBetween(before: BlobText, after: BlobText): Hunk[] {
   before.lines ??= splitLines(before.text);
   after.lines ??= splitLines(after.text);
-  return computeLineHunks(before.lines, after.lines);
+  return computeLineHunks(before.lines, after.lines, before.text, after.text);
 }
 
 function fileAcu(change: FileChange, fields: Partial<FileAcu> & Pick<FileAcu, 'op' | 'content'>): FileAcu {

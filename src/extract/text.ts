@@ -3,9 +3,9 @@
  * TypeScript, or not parseable). Hunks keep line terminators, so applying them is byte-exact for
  * `\n`, `\r\n`, mixed endings and a missing final newline.
  */
-import { diffArrays } from 'diff';
 import { assert } from '../core/errors.js';
 import type { Hunk } from '../core/acu/model.js';
+import { lineEdits } from './line-diff.js';
 
 const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 const encoder = new TextEncoder();
@@ -46,59 +46,24 @@ export function splitLines(text: string): string[] {
   return lines;
 }
 
-/**
- * Edit-script length beyond which the line diff gives up on the middle part and emits it as one
- * hunk (still byte-exact). Myers' diff costs O((N + M) * D): on a regenerated lock file D is in the
- * thousands and the search would dominate extraction (measured: 21 s of a 35 s run on 500 mobx
- * commits before this bound and the prefix/suffix trim below).
- */
-const diffEditLengthMax = 1_000;
-
-/**
- * Work bound for one line diff, in (lines x edit length) steps: a 20,000-line lock file gets an
- * edit length of 100 before it falls back to one hunk (about 10 ms rather than 100 ms).
- */
-const diffStepsMax = 2_000_000;
-
 /** Line hunks (no context lines) that turn `before` into `after`. */
 export function computeHunks(before: string, after: string): Hunk[] {
-  return computeLineHunks(splitLines(before), splitLines(after));
+  return computeLineHunks(splitLines(before), splitLines(after), before, after);
 }
 
-/** {@link computeHunks} on texts already split by {@link splitLines} (neither is modified). */
-export function computeLineHunks(a: readonly string[], b: readonly string[]): Hunk[] {
-  // Trim the common prefix and suffix first: most edits touch a few lines of a long file.
-  let prefix = 0;
-  while (prefix < a.length && prefix < b.length && a[prefix] === b[prefix]) prefix += 1;
-  let suffix = 0;
-  while (suffix < a.length - prefix && suffix < b.length - prefix && a[a.length - 1 - suffix] === b[b.length - 1 - suffix]) suffix += 1;
-  const midA = a.slice(prefix, a.length - suffix);
-  const midB = b.slice(prefix, b.length - suffix);
-  if (midA.length === 0 && midB.length === 0) return [];
-  if (midA.length === 0 || midB.length === 0) return [{ beforeStart: prefix, beforeLines: midA, afterLines: midB }];
-  const editLengthMax = Math.max(16, Math.min(diffEditLengthMax, Math.floor(diffStepsMax / (midA.length + midB.length))));
-  const changes = diffArrays(midA, midB, { maxEditLength: editLengthMax });
-  if (changes === undefined) return [{ beforeStart: prefix, beforeLines: midA, afterLines: midB }];
+/**
+ * {@link computeHunks} on texts already split by {@link splitLines} (neither is modified): the
+ * regions {@link lineEdits} finds. `textA` and `textB`, when given, are
+ * the texts the lines were split from (a faster read for the line diff).
+ */
+export function computeLineHunks(a: readonly string[], b: readonly string[], textA?: string, textB?: string): Hunk[] {
+  const edits = lineEdits(a, b, textA, textB);
   const hunks: Hunk[] = [];
-  let line = prefix;
-  let current: { beforeStart: number; beforeLines: string[]; afterLines: string[] } | null = null;
-  for (const change of changes) {
-    const values = change.value;
-    if (!change.added && !change.removed) {
-      if (current !== null) hunks.push(current);
-      current = null;
-      line += values.length;
-      continue;
-    }
-    current ??= { beforeStart: line, beforeLines: [], afterLines: [] };
-    if (change.removed) {
-      current.beforeLines.push(...values);
-      line += values.length;
-    } else {
-      current.afterLines.push(...values);
-    }
+  for (let k = 0; k < edits.length; k += 4) {
+    const aStart = edits[k]!;
+    const bStart = edits[k + 2]!;
+    hunks.push({ beforeStart: aStart, beforeLines: a.slice(aStart, edits[k + 1]), afterLines: b.slice(bStart, edits[k + 3]) });
   }
-  if (current !== null) hunks.push(current);
   return hunks;
 }
 
