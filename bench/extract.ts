@@ -6,10 +6,12 @@
  * three passes after a warm-up), ACUs/s, the per-commit time of typical commits, each worker's
  * busy time, the load average, and the ratio to `git log -p` over the same commits.
  * `-j <n>` sets the worker threads (default one per core); the measured run follows a discarded
- * warm-up run unless `--cold` is given. Ends
+ * warm-up run unless `--cold` is given. With more than one worker it also runs the raw parser on
+ * that many threads at once, to show how much parallel parsing the machine gives. Ends
  * with `bench:extract commits_per_s=X parse_MBps=Y raw_parse_MBps=Z gitlog_ratio=R`.
  */
 import { spawnSync } from 'node:child_process';
+import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
 import { cpus, loadavg } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { resolve } from 'node:path';
@@ -24,6 +26,42 @@ import { clearNamesMemo } from '../src/extract/names.js';
 
 /** Measured passes of the raw parser; the fastest counts. */
 const rawPasses = 3;
+
+/** What a raw-parser thread gets: the blobs' paths and texts. */
+interface RawJob {
+  readonly paths: readonly string[];
+  readonly texts: readonly string[];
+}
+
+/**
+ * The raw parser on `threads` threads at once, each parsing all the blobs (one warm-up pass, then
+ * the fastest of {@link rawPasses}): the aggregate MB/s this machine gives to parallel parsing.
+ */
+async function parallelRawMBps(job: RawJob, threads: number, megabytes: number): Promise<number> {
+  const seconds = await Promise.all(
+    Array.from({ length: threads }, () => new Promise<number>((resolvePass, reject) => {
+      const worker = new Worker(new URL(import.meta.url), { workerData: job });
+      worker.once('message', (value: number) => {
+        resolvePass(value);
+        void worker.terminate();
+      });
+      worker.once('error', reject);
+    })),
+  );
+  return (threads * megabytes) / Math.max(...seconds);
+}
+
+function rawThread(job: RawJob): number {
+  const pass = (): number => {
+    const started = performance.now();
+    for (let i = 0; i < job.paths.length; i += 1) parseSource(job.paths[i]!, job.texts[i]!);
+    return (performance.now() - started) / 1000;
+  };
+  pass();
+  let best = Number.POSITIVE_INFINITY;
+  for (let i = 0; i < rawPasses; i += 1) best = Math.min(best, pass());
+  return best;
+}
 
 function percentile(sorted: readonly number[], p: number): number {
   if (sorted.length === 0) return 0;
@@ -104,6 +142,7 @@ async function main(): Promise<void> {
   }
   const distinctBytes = contents.reduce((n, b) => n + b.length, 0);
   await repo.close();
+  const parallelMBps = jobs > 1 ? await parallelRawMBps({ paths: blobs.map((b) => b.path), texts }, jobs, distinctBytes / (1024 * 1024)) : null;
 
   const logArgs = ['-C', repoDir, 'log', '-p', '--no-color', ...(range === undefined ? ['--all', '-n', String(count)] : [range])];
   const logStarted = performance.now();
@@ -124,6 +163,9 @@ async function main(): Promise<void> {
     const each = final.workers.map((w) => `${(w.busyMs / 1000).toFixed(2)} s busy, ${(w.parseMs / 1000).toFixed(2)} s parsing ${(w.parsedBytes / mb).toFixed(2)} MB`);
     console.log(`workers: ${each.join('; ')}`);
   }
+  if (parallelMBps !== null) {
+    console.log(`raw parser on ${jobs} threads at once: ${parallelMBps.toFixed(2)} MB/s in all, ${(parallelMBps / rawMBps).toFixed(2)}x one thread (what this machine gives to parallel parsing now)`);
+  }
   console.log(`typical commits (1-10 source files): ${sorted.length}, p50 ${percentile(sorted, 50).toFixed(1)} ms, p95 ${percentile(sorted, 95).toFixed(1)} ms`);
   // CPU seconds of this process (all its threads): robust to other load on a shared machine.
   const cpuS = (usage: NodeJS.CpuUsage): number => (usage.user + usage.system) / 1e6;
@@ -132,4 +174,5 @@ async function main(): Promise<void> {
   console.log(`bench:extract commits_per_s=${commitsPerS.toFixed(1)} parse_MBps=${parseMBps.toFixed(2)} raw_parse_MBps=${rawMBps.toFixed(2)} gitlog_ratio=${(extractS / logS).toFixed(1)}`);
 }
 
-await main();
+if (isMainThread) await main();
+else parentPort!.postMessage(rawThread(workerData as RawJob));
