@@ -157,7 +157,7 @@ async function main(): Promise<void> {
   const sorted = [...perCommitMs].sort((a, b) => a - b);
   console.log(`repo ${repoDir} ${range ?? `--all -n ${count}`}`);
   console.log(`commits ${commits.length}, ACUs ${acus}, extraction ${extractS.toFixed(2)} s with ${jobs} worker(s) on ${cpus().length} cores (${cold ? 'cold' : 'warm'}), load average ${loadAtStart.map((l) => l.toFixed(2)).join(' ')} at the start`);
-  console.log(`parses ${stats.parses} of ${stats.distinctBlobs} distinct blobs (${(stats.parsedBytes / mb).toFixed(2)} MB), cache hits ${stats.hits}`);
+  console.log(`parses ${stats.parses} of ${stats.distinctBlobs} distinct blobs (${(stats.parsedBytes / mb).toFixed(2)} MB), cache hits ${stats.hits}, changes repeated in the range (ACUs from the change memo) ${stats.changeHits}`);
   console.log(`time in the parser during extraction ${(stats.parseMs / 1000).toFixed(2)} s (summed over workers); raw parser alone, warm, one core, same blobs ${rawS.toFixed(2)} s (fastest of ${rawPasses})`);
   if (final !== null) {
     const each = final.workers.map((w) => `${(w.busyMs / 1000).toFixed(2)} s busy, ${(w.parseMs / 1000).toFixed(2)} s parsing ${(w.parsedBytes / mb).toFixed(2)} MB`);

@@ -4,6 +4,7 @@
  * Bounded by the total characters held (least recently used entries go first).
  */
 import { performance } from 'node:perf_hooks';
+import type { Acu, IdentifiedAcu } from '../core/acu/model.js';
 import { assert } from '../core/errors.js';
 import type { SegmentedFile } from './segment.js';
 import { lighten, parseSource, scriptKindFor, segmentFile } from './segment.js';
@@ -22,6 +23,8 @@ export interface ParseStats {
   parseMs: number;
   /** Lookups answered from the cache. */
   hits: number;
+  /** Changes whose ACUs came from the change memo (a change seen before in the run). */
+  changeHits: number;
 }
 
 /** Default bound on characters held by a cache: about 64 M (light trees: text, keys and ranges). */
@@ -32,17 +35,17 @@ export interface BlobText {
   readonly text: string;
   /** UTF-8 bytes of the blob. */
   readonly byteLength: number;
-  /** The text split into lines (see `splitLines`), once a line diff has needed them. */
-  lines: readonly string[] | null;
 }
 
 /**
  * A bounded LRU of segmented files keyed by blob id, and of the decoded texts of recent blobs: the
  * "after" of one commit is the "before" of the next, so a cached text need not be read from git,
- * decoded or split into lines again (lock files of a megabyte change in many commits).
+ * or decoded again (lock files of a megabyte change in many commits).
  */
 export class ParseCache {
-  readonly stats: ParseStats = { parses: 0, distinctBlobs: 0, parsedChars: 0, parsedBytes: 0, parseMs: 0, hits: 0 };
+  readonly stats: ParseStats = { parses: 0, distinctBlobs: 0, parsedChars: 0, parsedBytes: 0, parseMs: 0, hits: 0, changeHits: 0 };
+  /** ACUs of changes already extracted in this run, by {@link changeKey}. */
+  readonly changes = new ChangeMemo();
   private readonly entries = new Map<string, SegmentedFile>();
   private readonly seen = new Map<string, string>();
   private readonly texts = new Map<string, BlobText>();
@@ -75,7 +78,7 @@ export class ParseCache {
   keepText(oid: string, text: string, byteLength: number): BlobText {
     const held = this.texts.get(oid);
     if (held !== undefined) return held;
-    const entry: BlobText = { text, byteLength, lines: null };
+    const entry: BlobText = { text, byteLength };
     this.texts.set(oid, entry);
     this.textChars += text.length;
     for (const [key, value] of this.texts) {
@@ -131,4 +134,87 @@ export class ParseCache {
       this.chars -= value.text.length;
     }
   }
+}
+
+/** The fields of a tree change that its ACUs depend on (the shape of `git diff-tree -r -M`). */
+export interface ChangeFields {
+  readonly status: string;
+  readonly oldPath: string | null;
+  readonly newPath: string | null;
+  readonly oldMode: string | null;
+  readonly newMode: string | null;
+  readonly oldOid: string | null;
+  readonly newOid: string | null;
+}
+
+/**
+ * A change's identity for the memo: everything its ACUs depend on. Extraction of one change reads
+ * nothing but these fields and the contents of the two blobs they name, so equal keys give equal
+ * ACUs (ids included).
+ */
+export function changeKey(change: ChangeFields): string {
+  return `${change.status}\u0000${change.oldPath ?? ''}\u0000${change.newPath ?? ''}\u0000${change.oldMode ?? ''}\u0000${change.newMode ?? ''}\u0000${change.oldOid ?? ''}\u0000${change.newOid ?? ''}`;
+}
+
+/** Default bounds of a {@link ChangeMemo}: changes held, and characters of ACU text held. */
+export const changeMemoEntriesMax = 4096;
+export const changeMemoCharsMax = 16 * 1024 * 1024;
+
+/**
+ * The ACUs of changes extracted earlier in a run, least recently used first out. Over all refs a
+ * change recurs: a merge commit, diffed against its first parent, repeats the changes of the
+ * branch it merges, and a branch rebased or cherry-picked elsewhere repeats them again (a third of
+ * the changes of the newest 500 commits of mobx). A repeat costs a lookup instead of a declaration
+ * diff, names, a line diff of a lock file, and ids; its blobs are not even read.
+ */
+export class ChangeMemo {
+  private readonly entries = new Map<string, { readonly acus: readonly IdentifiedAcu[]; readonly chars: number }>();
+  private chars = 0;
+
+  constructor(
+    private readonly entriesMax: number = changeMemoEntriesMax,
+    private readonly charsMax: number = changeMemoCharsMax,
+  ) {
+    assert(entriesMax > 0 && charsMax > 0, 'ChangeMemo: bounds must be positive');
+  }
+
+  /** Whether the ACUs of the change with this key are held. */
+  has(key: string): boolean {
+    return this.entries.has(key);
+  }
+
+  /** The ACUs of the change with this key, if held; marks it recently used. */
+  get(key: string): readonly IdentifiedAcu[] | undefined {
+    const held = this.entries.get(key);
+    if (held === undefined) return undefined;
+    this.entries.delete(key);
+    this.entries.set(key, held);
+    return held.acus;
+  }
+
+  /** Hold the ACUs of the change with this key (too large a set is not held). */
+  set(key: string, acus: readonly IdentifiedAcu[]): void {
+    const chars = acus.reduce((n, { acu }) => n + acuChars(acu), 0);
+    if (chars > this.charsMax / 4 || this.entries.has(key)) return;
+    this.entries.set(key, { acus, chars });
+    this.chars += chars;
+    for (const [entry, value] of this.entries) {
+      if ((this.chars <= this.charsMax && this.entries.size <= this.entriesMax) || entry === key) break;
+      this.entries.delete(entry);
+      this.chars -= value.chars;
+    }
+  }
+}
+
+/** Characters of text an ACU holds (its declaration texts, hunk lines or base64 data). */
+function acuChars(acu: Acu): number {
+  if (acu.level === 'decl') {
+    return acu.symbol.length + (acu.before?.length ?? 0) + (acu.after?.length ?? 0) + (acu.beforeTail?.length ?? 0) + (acu.afterTail?.length ?? 0);
+  }
+  let chars = acu.file.length + (acu.data?.length ?? 0);
+  for (const hunk of acu.hunks ?? []) {
+    for (const line of hunk.beforeLines) chars += line.length;
+    for (const line of hunk.afterLines) chars += line.length;
+  }
+  return chars;
 }

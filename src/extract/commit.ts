@@ -10,6 +10,7 @@ import { assert } from '../core/errors.js';
 import type { Acu, DeclAcu, FileAcu, FileContentKind, FileLevelReason, Hunk, IdentifiedAcu } from '../core/acu/model.js';
 import { canonicalString } from '../core/acu/canonical.js';
 import type { BlobText, ParseCache } from './cache.js';
+import { changeKey } from './cache.js';
 import { diffDeclarations } from './diff.js';
 import { isSourcePath } from './segment.js';
 import { computeLineHunks, decodeText, splitLines, toBase64 } from './text.js';
@@ -111,12 +112,18 @@ export function identifyAll(acus: readonly Acu[]): IdentifiedAcu[] {
 /**
  * Blob ids extraction needs to read for these changes. The old side of a modification is only
  * read as text, so it is left out when `held` says its text is at hand (a parse cache's
- * `hasText`); the new side is always read.
+ * `hasText`); the new side is always read. A change `known` says the change memo answers reads
+ * nothing.
  */
-export function blobsNeeded(changes: readonly FileChange[], held: (oid: string) => boolean = () => false): string[] {
+export function blobsNeeded(
+  changes: readonly FileChange[],
+  held: (oid: string) => boolean = () => false,
+  known: (change: FileChange) => boolean = () => false,
+): string[] {
   const oids = new Set<string>();
   for (const change of changes) {
     if (change.newMode === fileMode.gitlink || change.oldMode === fileMode.gitlink) continue;
+    if (known(change)) continue;
     if (change.status !== 'D' && change.newOid !== null) oids.add(change.newOid);
     const contentChanged = change.oldOid !== change.newOid;
     if ((change.status === 'M' || change.status === 'R' || change.status === 'T') && contentChanged && change.oldOid !== null && !held(change.oldOid)) {
@@ -131,7 +138,40 @@ export function blobsNeeded(changes: readonly FileChange[], held: (oid: string) 
  * cache (blobs read ahead of time may have been left out for a text the cache has since let go).
  */
 export function blobsMissing(changes: readonly FileChange[], blobs: ReadonlyMap<string, Uint8Array>, cache: ParseCache): string[] {
-  return blobsNeeded(changes, (oid) => cache.hasText(oid)).filter((oid) => !blobs.has(oid));
+  return blobsNeeded(changes, (oid) => cache.hasText(oid), memoized(cache)).filter((oid) => !blobs.has(oid));
+}
+
+/** Whether the change memo of `cache` holds a change's ACUs (so its blobs need not be read). */
+export function memoized(cache: ParseCache): (change: FileChange) => boolean {
+  return (change) => cache.changes.has(changeKey(change));
+}
+
+/**
+ * The identified ACUs of each change, in the order of the changes: from the change memo for a
+ * change extracted earlier in the run, else extracted (from the blobs {@link blobsMissing} leaves
+ * nothing missing of) and remembered.
+ */
+export function extractIdentified(
+  changes: readonly FileChange[],
+  blobs: ReadonlyMap<string, Uint8Array>,
+  cache: ParseCache,
+): (readonly IdentifiedAcu[])[] {
+  const keys = changes.map(changeKey);
+  const out: (readonly IdentifiedAcu[] | undefined)[] = keys.map((key) => cache.changes.get(key));
+  const todo: number[] = [];
+  out.forEach((acus, i) => {
+    if (acus === undefined) todo.push(i);
+    else cache.stats.changeHits += 1;
+  });
+  if (todo.length > 0) {
+    const extracted = extractEach(todo.map((i) => changes[i]!), blobs, cache);
+    todo.forEach((i, k) => {
+      const acus = identifyAll(extracted[k]!);
+      out[i] = acus;
+      cache.changes.set(keys[i]!, acus);
+    });
+  }
+  return out.map((acus) => acus!);
 }
 
 /** What extraction reads from: the blobs read for these changes, the cache, and texts pinned. */
@@ -233,11 +273,13 @@ function textOf(oid: string | null, inputs: Inputs): BlobText | null {
   return kept;
 }
 
-/** Line hunks between two texts, splitting each into lines once while the cache holds it. */
+/**
+ * Line hunks between two texts. The lines are split for this diff only: kept with the cached text,
+ * the tens of thousands of line strings of each lock-file version outlived a young-generation
+ * collection and were copied into the old one, which cost more than splitting again.
+ */
 function hunksBetween(before: BlobText, after: BlobText): Hunk[] {
-  before.lines ??= splitLines(before.text);
-  after.lines ??= splitLines(after.text);
-  return computeLineHunks(before.lines, after.lines, before.text, after.text);
+  return computeLineHunks(splitLines(before.text), splitLines(after.text), before.text, after.text);
 }
 
 function fileAcu(change: FileChange, fields: Partial<FileAcu> & Pick<FileAcu, 'op' | 'content'>): FileAcu {

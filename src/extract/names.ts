@@ -252,43 +252,90 @@ function collectImportNames(node: ts.ImportDeclaration, out: Set<string>): void 
  */
 const notAName: ReadonlySet<string> = new Set(['await']);
 
-/** An identifier in a declaration-name or property-name position is not a reference. */
-function isNamePosition(id: ts.Identifier): boolean {
-  const parent = id.parent;
-  if (parent === undefined) return false;
-  if (ts.isPropertyAccessExpression(parent) && parent.name === id) return true;
-  if (ts.isQualifiedName(parent) && parent.right === id) return true;
-  if ((ts.isPropertyAssignment(parent) || ts.isPropertyDeclaration(parent) || ts.isPropertySignature(parent) ||
-    ts.isMethodDeclaration(parent) || ts.isMethodSignature(parent) || ts.isGetAccessorDeclaration(parent) ||
-    ts.isSetAccessorDeclaration(parent) || ts.isEnumMember(parent) || ts.isPropertyAccessExpression(parent) ||
-    ts.isJsxAttribute(parent)) && (parent as { name?: ts.Node }).name === id) return true;
-  if (ts.isImportSpecifier(parent)) return true;
-  if (ts.isExportSpecifier(parent)) {
+const K = ts.SyntaxKind;
+
+/** Parent kinds whose `name` declares a name (parameter, local variable, type parameter, function, class...). */
+const declaresByName = 1;
+/** Parent kinds whose `name` is a property or member name, not a reference. */
+const namesByName = 2;
+
+/**
+ * Per syntax kind, what an identifier in that parent's `name` slot is: a table, so that the walk
+ * below classifies each identifier with one switch instead of a chain of kind tests.
+ */
+const nameRole: Uint8Array = (() => {
+  const table = new Uint8Array(K.Count + 1);
+  for (const kind of [
+    K.Parameter, K.VariableDeclaration, K.TypeParameter, K.FunctionDeclaration, K.FunctionExpression, K.ClassDeclaration,
+    K.ClassExpression, K.BindingElement, K.InterfaceDeclaration, K.TypeAliasDeclaration, K.EnumDeclaration,
+    K.ModuleDeclaration, K.ImportClause, K.NamespaceImport, K.ImportSpecifier, K.ImportEqualsDeclaration,
+  ]) table[kind] = declaresByName;
+  for (const kind of [
+    K.PropertyAssignment, K.PropertyDeclaration, K.PropertySignature, K.MethodDeclaration, K.MethodSignature,
+    K.GetAccessor, K.SetAccessor, K.EnumMember, K.PropertyAccessExpression, K.JsxAttribute,
+  ]) table[kind] = namesByName;
+  return table;
+})();
+
+/**
+ * True when identifier `id`, whose parent is `parent`, is not a reference: a property or member
+ * name, an import or re-export name, a label, an intrinsic JSX tag, or a destructured property.
+ * Called only for identifiers that declare nothing (see {@link nameRole}).
+ */
+function isNamePosition(id: ts.Identifier, parent: ts.Node): boolean {
+  const kind = parent.kind;
+  if (nameRole[kind] === namesByName) return (parent as { name?: ts.Node }).name === id;
+  if (kind === K.QualifiedName) return (parent as ts.QualifiedName).right === id;
+  if (kind === K.ImportSpecifier || kind === K.LabeledStatement || kind === K.BreakStatement || kind === K.ContinueStatement) return true;
+  if (kind === K.ExportSpecifier) {
     // `export { a as b } from './m'` refers to nothing local; `export { a as b }` uses `a`.
-    if (parent.parent.parent.moduleSpecifier !== undefined) return true;
-    return parent.propertyName !== undefined && parent.name === id;
+    const specifier = parent as ts.ExportSpecifier;
+    if (specifier.parent.parent.moduleSpecifier !== undefined) return true;
+    return specifier.propertyName !== undefined && specifier.name === id;
   }
-  if (ts.isLabeledStatement(parent) || ts.isBreakOrContinueStatement(parent)) return true;
-  // `<div>`: a lower-case JSX tag is an intrinsic element, not a name in scope.
-  if ((ts.isJsxOpeningElement(parent) || ts.isJsxSelfClosingElement(parent) || ts.isJsxClosingElement(parent)) && parent.tagName === id && /^[a-z]/.test(id.text)) return true;
-  if (ts.isBindingElement(parent) && parent.propertyName === id) return true;
+  if (kind === K.JsxOpeningElement || kind === K.JsxSelfClosingElement || kind === K.JsxClosingElement) {
+    // `<div>`: a lower-case JSX tag is an intrinsic element, not a name in scope.
+    const first = id.text.charCodeAt(0);
+    return (parent as ts.JsxOpeningLikeElement | ts.JsxClosingElement).tagName === id && first >= 0x61 && first <= 0x7a;
+  }
+  if (kind === K.BindingElement) return (parent as ts.BindingElement).propertyName === id;
   return false;
 }
 
-/** True when `id` declares a name (parameter, local variable, type parameter, function, class...). */
-function isDeclarationName(id: ts.Identifier): boolean {
-  const parent = id.parent;
-  if (parent === undefined) return false;
-  const named = (parent as { name?: ts.Node }).name === id;
-  if (!named) return false;
-  return (
-    ts.isParameter(parent) || ts.isVariableDeclaration(parent) || ts.isTypeParameterDeclaration(parent) ||
-    ts.isFunctionDeclaration(parent) || ts.isFunctionExpression(parent) || ts.isClassDeclaration(parent) ||
-    ts.isClassExpression(parent) || ts.isBindingElement(parent) || ts.isInterfaceDeclaration(parent) ||
-    ts.isTypeAliasDeclaration(parent) || ts.isEnumDeclaration(parent) || ts.isModuleDeclaration(parent) ||
-    ts.isImportClause(parent) || ts.isNamespaceImport(parent) || ts.isImportSpecifier(parent) ||
-    ts.isImportEqualsDeclaration(parent)
-  );
+/** What one walk of {@link visitReferences} collects into. */
+interface WalkSink {
+  referenced: Set<string>;
+  declared: Set<string>;
+  skip: Set<ts.Node> | null;
+}
+
+// The walk's state lives in the module, so that `ts.forEachChild` gets one callback for the whole
+// walk rather than a new closure per node. Walks are synchronous and never nested.
+let walkSink: WalkSink = { referenced: new Set(), declared: new Set(), skip: null };
+let walkParent: ts.Node | undefined;
+
+function walkChild(child: ts.Node): undefined {
+  // The parser was asked not to set parent pointers (it is faster); the position tests above need
+  // them (an export specifier looks two levels up), so they are set during this one walk, only on
+  // the declarations being named.
+  (child as { parent: ts.Node | undefined }).parent = walkParent;
+  walkNode(child, walkParent);
+  return undefined;
+}
+
+function walkNode(node: ts.Node, parent: ts.Node | undefined): void {
+  const sink = walkSink;
+  if (sink.skip !== null && sink.skip.has(node)) return;
+  if (node.kind === K.Identifier) {
+    const id = node as ts.Identifier;
+    if (parent !== undefined && nameRole[parent.kind] === declaresByName && (parent as { name?: ts.Node }).name === id) sink.declared.add(id.text);
+    else if ((parent === undefined || !isNamePosition(id, parent)) && !notAName.has(id.text)) sink.referenced.add(id.text);
+    return;
+  }
+  const saved = walkParent;
+  walkParent = node;
+  ts.forEachChild(node, walkChild);
+  walkParent = saved;
 }
 
 function visitReferences(
@@ -297,19 +344,7 @@ function visitReferences(
   declared: Set<string>,
   skip: Set<ts.Node> | null,
 ): void {
-  // The parser was asked not to set parent pointers (it is faster); the position tests above need
-  // them, so they are set during this one walk, only on the declarations being named.
-  const visit = (node: ts.Node): void => {
-    if (skip?.has(node) === true) return;
-    if (ts.isIdentifier(node)) {
-      if (isDeclarationName(node)) declared.add(node.text);
-      else if (!isNamePosition(node) && !notAName.has(node.text)) referenced.add(node.text);
-      return;
-    }
-    ts.forEachChild(node, (child) => {
-      (child as { parent: ts.Node }).parent = node;
-      visit(child);
-    });
-  };
-  visit(root);
+  walkSink = { referenced, declared, skip };
+  walkParent = undefined;
+  walkNode(root, (root as { parent?: ts.Node }).parent);
 }

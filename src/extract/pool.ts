@@ -38,15 +38,16 @@ export interface RoutingPlan {
 }
 
 /**
- * How much more a byte of parsed source costs than a byte of other text. Measured on the warm mobx
- * range (500 commits): about 165 ms per MB of distinct parsed source (parsing, segmentation,
- * declaration diff, names, ids) against 4-6 ms per MB of lock files and other text (decoding, line
- * diff, ids).
+ * Routing weights, in units of one byte of other text, from per-change costs measured in one
+ * thread on the mobx and vscode-languageserver-node ranges (500 commits each; `docs/benchmarks.md`):
+ * a byte of parsed source costs about 30 times a byte of other text (parsing and segmentation
+ * against decoding, line diff and ids), and every change has a cost of its own besides its bytes
+ * (names, the declaration diff, ids and packing of its ACUs): about 0.1-0.3 ms for a source file,
+ * as much as 70-90 KB of other text, and 0.02-0.04 ms for another file.
  */
 const parsedByteWeight = 32;
-
-/** The weight of a change whatever its size: one that reads nothing still costs a little. */
-const changeWeight = 1024;
+const sourceChangeWeight = 80 * 1024;
+const otherChangeWeight = 10 * 1024;
 
 /**
  * Plan the routing of a whole range before extracting it. The before- and after-blob of every
@@ -56,7 +57,7 @@ const changeWeight = 1024;
  * change). Families are spread over the workers heaviest first, onto the least loaded, which keeps
  * the split even and deterministic. A family weighs the bytes of its blobs (`sizeOf`; a blob of
  * unknown size weighs nothing), parsed ones {@link parsedByteWeight} times, plus
- * {@link changeWeight} per change.
+ * {@link sourceChangeWeight} or {@link otherChangeWeight} per change.
  */
 export function planRouting(
   changes: Iterable<TreeChange>,
@@ -90,7 +91,7 @@ export function planRouting(
     const path = change.newPath ?? change.oldPath ?? '';
     if (!isParsed(path)) {
       const bytes = change.newOid === null ? 0 : sizeOf(change.newOid);
-      otherPaths.set(path, (otherPaths.get(path) ?? 0) + bytes + changeWeight);
+      otherPaths.set(path, (otherPaths.get(path) ?? 0) + bytes + otherChangeWeight);
       continue;
     }
     // The empty blob (new empty files, emptied files) would join unrelated families into one and
@@ -105,7 +106,7 @@ export function planRouting(
     } else if (oids.length === 1) {
       addWeight(oids[0]!, sizeOf(oids[0]!));
     }
-    if (oids.length > 0) addWeight(oids[0]!, changeWeight);
+    if (oids.length > 0) addWeight(oids[0]!, sourceChangeWeight);
   }
   for (const oid of parsedBlobs) addWeight(oid, sizeOf(oid) * parsedByteWeight);
   const families = new Map<string, number>();
@@ -226,7 +227,7 @@ export class ExtractPool {
   /** Parse counters summed over the workers, and every blob they parsed. */
   async stats(): Promise<PoolStats> {
     const answers = await Promise.all(this.workers.map((_, i) => this.ask(i, { type: 'stats' })));
-    const total: ParseStats = { parses: 0, distinctBlobs: 0, parsedChars: 0, parsedBytes: 0, parseMs: 0, hits: 0 };
+    const total: ParseStats = { parses: 0, distinctBlobs: 0, parsedChars: 0, parsedBytes: 0, parseMs: 0, hits: 0, changeHits: 0 };
     const blobs: { oid: string; path: string }[] = [];
     const workers: PoolStats['workers'][number][] = [];
     for (const answer of answers) {

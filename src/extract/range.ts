@@ -13,7 +13,8 @@ import { ParseCache } from './cache.js';
 import { ExtractPool, planRouting } from './pool.js';
 import type { PoolStats } from './pool.js';
 import { isSourcePath } from './segment.js';
-import { blobsMissing, blobsNeeded, extractChanges, fileMode, identifyAll } from './commit.js';
+import { blobsMissing, blobsNeeded, extractIdentified, fileMode, memoized } from './commit.js';
+import type { FileChange } from './commit.js';
 
 /** What to extract. */
 export interface ExtractRangeOptions {
@@ -83,7 +84,7 @@ export async function* extractCommits(
     // The old side of a change is not read when its text is cached, or is the new side of the
     // commit being extracted (extraction keeps the texts it decodes).
     const upcoming: ReadonlySet<string> = new Set(pending?.changes.flatMap((change) => (change.newOid === null ? [] : [change.newOid])));
-    const next = { commit, changes, blobs: readNeeded(repo, changes, (oid) => cache.hasText(oid) || upcoming.has(oid)) };
+    const next = { commit, changes, blobs: readNeeded(repo, changes, (oid) => cache.hasText(oid) || upcoming.has(oid), memoized(cache)) };
     // A rejection is awaited below, in order; until then it must not count as unhandled.
     next.blobs.catch(() => undefined);
     if (pending !== null) yield await extractOne(repo, pending.commit, pending.changes, await pending.blobs, cache, options.check === true);
@@ -92,8 +93,13 @@ export async function* extractCommits(
   if (pending !== null) yield await extractOne(repo, pending.commit, pending.changes, await pending.blobs, cache, options.check === true);
 }
 
-async function readNeeded(repo: GitRepo, changes: readonly TreeChange[], held: (oid: string) => boolean): Promise<Map<string, Uint8Array>> {
-  const needed = blobsNeeded(changes, held);
+async function readNeeded(
+  repo: GitRepo,
+  changes: readonly TreeChange[],
+  held: (oid: string) => boolean,
+  known: (change: FileChange) => boolean,
+): Promise<Map<string, Uint8Array>> {
+  const needed = blobsNeeded(changes, held, known);
   const contents = await repo.readBlobs(needed);
   return new Map(needed.map((oid, i) => [oid, contents[i]!]));
 }
@@ -224,13 +230,13 @@ async function extractOne(
   // A text expected from the cache may be binary, or gone from it since: read it now.
   const missing = blobsMissing(changes, blobs, cache);
   if (missing.length > 0) (await repo.readBlobs(missing)).forEach((bytes, i) => blobs.set(missing[i]!, bytes));
-  const acus = extractChanges(changes, blobs, cache);
-  const failures = check ? verifyRoundTrip(await applyAcus(parentView(repo, changes, blobs), acus, cache), changes).sort() : [];
+  const acus = extractIdentified(changes, blobs, cache).flat();
+  const failures = check ? verifyRoundTrip(await applyAcus(parentView(repo, changes, blobs), acus.map((a) => a.acu), cache), changes).sort() : [];
   return {
     commit: info.oid,
     parent: info.parents[0] ?? null,
     merge: info.parents.length > 1,
-    acus: identifyAll(acus),
+    acus,
     info,
     failures,
   };

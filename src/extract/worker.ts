@@ -14,7 +14,7 @@ import { applyAcus } from './apply.js';
 import { ParseCache } from './cache.js';
 import { clearNamesMemo } from './names.js';
 import type { ParseStats } from './cache.js';
-import { blobsMissing, blobsNeeded, extractEach, identifyAll } from './commit.js';
+import { blobsMissing, blobsNeeded, extractIdentified, memoized } from './commit.js';
 import { parentView, verifyRoundTrip } from './range.js';
 import { packAcu } from './transfer.js';
 import type { PackedAcu } from './transfer.js';
@@ -91,7 +91,7 @@ function readAhead(repo: GitRepo, state: WorkerState): void {
     const job = state.queued[i]!;
     if (job.blobs !== null) continue;
     const cache = state.cache;
-    const needed = blobsNeeded(job.changes, (oid) => cache.hasText(oid) || state.upcoming.has(oid));
+    const needed = blobsNeeded(job.changes, (oid) => cache.hasText(oid) || state.upcoming.has(oid), memoized(cache));
     for (const oid of newSides(job.changes)) state.upcoming.set(oid, (state.upcoming.get(oid) ?? 0) + 1);
     job.blobs = repo.readBlobs(needed).then((contents) => new Map(needed.map((oid, k) => [oid, contents[k]!])));
     // Awaited in order when the job is extracted; until then a rejection is not unhandled.
@@ -150,7 +150,7 @@ async function extractJob(job: number, queued: QueuedJob, check: boolean, repo: 
   const missing = blobsMissing(changes, blobs, cache);
   if (missing.length > 0) (await repo.readBlobs(missing)).forEach((bytes, i) => blobs.set(missing[i]!, bytes));
   // ACUs per change, so the pool can put each change's ACUs back in the commit's order.
-  const acus = extractEach(changes, blobs, cache).map(identifyAll);
+  const acus = extractIdentified(changes, blobs, cache);
   const failures = check ? verifyRoundTrip(await applyAcus(parentView(repo, changes, blobs), acus.flat().map((a) => a.acu), cache), changes) : [];
   return { type: 'extracted', job, acus: acus.map((list) => list.map(packAcu)), failures };
 }

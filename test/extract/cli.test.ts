@@ -173,6 +173,16 @@ describe('acu extract', () => {
     assert.deepEqual((await extractJson('empty')).acus, []);
   });
 
+  it('gives a merge commit that repeats its branch the ACUs of extracting it alone', async () => {
+    // Over all refs the merge repeats the side branch's change: its ACUs come from the change memo.
+    for (const jobs of ['1', '2']) {
+      const { code, out } = await cli(['extract', '--json', '--all', '--jobs', jobs]);
+      assert.equal(code, 0);
+      const inRange = (JSON.parse(out) as { commits: JsonCommit[] }).commits.find((c) => c.commit === oids.merge);
+      assert.deepEqual(inRange, await extractJson('merge'), `--jobs ${jobs}`);
+    }
+  });
+
   it('prints ACUs grouped by file and symbol', async () => {
     const { code, out } = await cli(['extract', oids.members!]);
     assert.equal(code, 0);

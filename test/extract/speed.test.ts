@@ -1,15 +1,16 @@
 /**
  * The shortcuts extraction takes for speed give the same ACUs as the plain way: texts kept from
- * one commit for the next, hunk lines packed between threads, the hunk encoding written directly,
- * whitespace compared in place, and routing plans weighed by bytes.
+ * one commit for the next, ACUs of repeated changes from the change memo, hunk lines packed between
+ * threads, the hunk encoding written directly, whitespace compared in place, and routing plans
+ * weighed by bytes.
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { canonicalString } from '../../src/core/acu/canonical.js';
 import type { FileAcu, Hunk, IdentifiedAcu } from '../../src/core/acu/model.js';
 import { blobOid } from '../../src/extract/apply.js';
-import { ParseCache } from '../../src/extract/cache.js';
-import { acuCanonicalString, blobsMissing, blobsNeeded, extractChanges, extractEach, identifyAll } from '../../src/extract/commit.js';
+import { ChangeMemo, ParseCache, changeKey } from '../../src/extract/cache.js';
+import { acuCanonicalString, blobsMissing, blobsNeeded, extractChanges, extractEach, extractIdentified, identifyAll, memoized } from '../../src/extract/commit.js';
 import type { FileChange } from '../../src/extract/commit.js';
 import { sameOutsideWhitespace } from '../../src/extract/diff.js';
 import { planRouting } from '../../src/extract/pool.js';
@@ -74,6 +75,56 @@ describe('texts kept for the next commit', () => {
     const each = extractEach([a.change, b.change], blobs, new ParseCache());
     assert.equal(each.length, 2);
     assert.deepEqual(each.flat(), extractChanges([a.change, b.change], blobs, new ParseCache()));
+  });
+});
+
+describe('ACUs of repeated changes from the change memo', () => {
+  it('a change seen before gives the ACUs of a fresh extraction, and needs no blob read', () => {
+    const lock = modification('package-lock.json', lockText(300, 0), lockText(300, 1));
+    const source = modification('src/a.ts', 'export const a = 1;\nexport function f() {}\n', 'export const a = 2;\nexport function f() { g(); }\n');
+    const changes = [lock.change, source.change];
+    const blobs = new Map([...lock.blobs, ...source.blobs]);
+    const cache = new ParseCache();
+    const first = extractIdentified(changes, blobs, cache);
+    assert.equal(cache.stats.changeHits, 0);
+    // A merge commit repeats the same changes: nothing to read, and the same ACUs.
+    assert.deepEqual(blobsNeeded(changes, () => false, memoized(cache)), []);
+    assert.deepEqual(blobsMissing(changes, new Map(), cache), []);
+    const again = extractIdentified(changes, new Map(), cache);
+    assert.equal(cache.stats.changeHits, 2);
+    const fresh = extractIdentified(changes, blobs, new ParseCache());
+    assert.deepEqual(again, fresh);
+    assert.deepEqual(first, fresh);
+  });
+
+  it('the key covers every field extraction reads', () => {
+    const base: FileChange = { status: 'R', oldPath: 'a.ts', newPath: 'b.ts', oldMode: '100644', newMode: '100755', oldOid: 'a'.repeat(40), newOid: 'b'.repeat(40) };
+    const keys = new Set([changeKey(base)]);
+    const variants: Partial<FileChange>[] = [
+      { status: 'M' }, { oldPath: 'c.ts' }, { newPath: 'c.ts' }, { oldMode: '100755' }, { newMode: '100644' },
+      { oldOid: 'c'.repeat(40) }, { newOid: 'c'.repeat(40) }, { oldPath: null }, { newOid: null },
+    ];
+    for (const variant of variants) keys.add(changeKey({ ...base, ...variant }));
+    assert.equal(keys.size, variants.length + 1);
+    // Fields git reports but extraction does not read (rename similarity) are not part of it.
+    assert.equal(changeKey({ ...base, similarity: 90 } as FileChange), changeKey(base));
+  });
+
+  it('holds at most its bounds, least recently used first out', () => {
+    const acu = (text: string): IdentifiedAcu[] => identifyAll(extractChanges([modification('n.txt', 'x\n', text).change], modification('n.txt', 'x\n', text).blobs, new ParseCache()));
+    const byEntries = new ChangeMemo(2, 1_000_000);
+    byEntries.set('a', acu('a\n'));
+    byEntries.set('b', acu('b\n'));
+    byEntries.get('a');
+    byEntries.set('c', acu('c\n'));
+    assert.deepEqual(['a', 'b', 'c'].map((key) => byEntries.has(key)), [true, false, true]);
+    const byChars = new ChangeMemo(100, 400);
+    byChars.set('big', acu(`${'y'.repeat(200)}\n`));
+    assert.equal(byChars.has('big'), false, 'a set of more than a quarter of the bound is not held');
+    for (const key of ['p', 'q', 'r', 's', 't', 'u', 'v', 'w']) byChars.set(key, acu(`${key.repeat(60)}\n`));
+    const held = ['p', 'q', 'r', 's', 't', 'u', 'v', 'w'].filter((key) => byChars.has(key));
+    assert.ok(held.length >= 1 && held.length < 8, `held ${held.join(',')}`);
+    assert.equal(byChars.has('w'), true);
   });
 });
 
