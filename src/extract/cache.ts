@@ -69,6 +69,11 @@ export class ParseCache {
     return held;
   }
 
+  /** The length of the decoded text of blob `oid`, if it is held (it stays where it is in the LRU). */
+  textLength(oid: string): number | undefined {
+    return this.texts.get(oid)?.text.length;
+  }
+
   /** Whether the decoded text of blob `oid` is held. */
   hasText(oid: string): boolean {
     return this.texts.has(oid);
@@ -156,9 +161,18 @@ export function changeKey(change: ChangeFields): string {
   return `${change.status}\u0000${change.oldPath ?? ''}\u0000${change.newPath ?? ''}\u0000${change.oldMode ?? ''}\u0000${change.newMode ?? ''}\u0000${change.oldOid ?? ''}\u0000${change.newOid ?? ''}`;
 }
 
-/** Default bounds of a {@link ChangeMemo}: changes held, and characters of ACU text held. */
+/**
+ * Default bounds of a {@link ChangeMemo}: changes held, and characters held, counting the texts
+ * the ACUs were cut from (see {@link ChangeMemo}).
+ */
 export const changeMemoEntriesMax = 4096;
-export const changeMemoCharsMax = 16 * 1024 * 1024;
+export const changeMemoCharsMax = 32 * 1024 * 1024;
+
+/** A blob text the ACUs of a memoized change may keep alive, and how long it is. */
+export interface RetainedText {
+  readonly oid: string;
+  readonly length: number;
+}
 
 /**
  * The ACUs of changes extracted earlier in a run, least recently used first out. Over all refs a
@@ -166,9 +180,15 @@ export const changeMemoCharsMax = 16 * 1024 * 1024;
  * branch it merges, and a branch rebased or cherry-picked elsewhere repeats them again (a third of
  * the changes of the newest 500 commits of mobx). A repeat costs a lookup instead of a declaration
  * diff, names, a line diff of a lock file, and ids; its blobs are not even read.
+ *
+ * The strings of an ACU (declaration texts, hunk lines, names) may share memory with the whole
+ * text they were cut from, so holding the ACUs can hold those texts after the text cache has let
+ * them go. The bound therefore counts, besides each change's own ACU text, every text a held
+ * change was cut from, once however many changes share it.
  */
 export class ChangeMemo {
-  private readonly entries = new Map<string, { readonly acus: readonly IdentifiedAcu[]; readonly chars: number }>();
+  private readonly entries = new Map<string, { readonly acus: readonly IdentifiedAcu[]; readonly chars: number; readonly texts: readonly string[] }>();
+  private readonly texts = new Map<string, { readonly length: number; refs: number }>();
   private chars = 0;
 
   constructor(
@@ -192,16 +212,43 @@ export class ChangeMemo {
     return held.acus;
   }
 
-  /** Hold the ACUs of the change with this key (too large a set is not held). */
-  set(key: string, acus: readonly IdentifiedAcu[]): void {
-    const chars = acus.reduce((n, { acu }) => n + acuChars(acu), 0);
-    if (chars > this.charsMax / 4 || this.entries.has(key)) return;
-    this.entries.set(key, { acus, chars });
-    this.chars += chars;
+  /** Characters held: the ACUs' own text and the texts they were cut from. */
+  get heldChars(): number {
+    return this.chars;
+  }
+
+  /**
+   * Hold the ACUs of the change with this key, cut from `texts`. A change that would take more
+   * than a quarter of the bound is not held.
+   */
+  set(key: string, acus: readonly IdentifiedAcu[], texts: readonly RetainedText[] = []): void {
+    if (this.entries.has(key)) return;
+    const own = acus.reduce((n, { acu }) => n + acuChars(acu), 0);
+    const added = texts.reduce((n, text) => n + (this.texts.has(text.oid) ? 0 : text.length), 0);
+    if (own + added > this.charsMax / 4) return;
+    for (const text of texts) {
+      const held = this.texts.get(text.oid);
+      if (held === undefined) this.texts.set(text.oid, { length: text.length, refs: 1 });
+      else held.refs += 1;
+    }
+    this.entries.set(key, { acus, chars: own, texts: texts.map((text) => text.oid) });
+    this.chars += own + added;
     for (const [entry, value] of this.entries) {
       if ((this.chars <= this.charsMax && this.entries.size <= this.entriesMax) || entry === key) break;
-      this.entries.delete(entry);
-      this.chars -= value.chars;
+      this.evict(entry, value);
+    }
+  }
+
+  private evict(key: string, value: { readonly chars: number; readonly texts: readonly string[] }): void {
+    this.entries.delete(key);
+    this.chars -= value.chars;
+    for (const oid of value.texts) {
+      const held = this.texts.get(oid)!;
+      held.refs -= 1;
+      if (held.refs === 0) {
+        this.texts.delete(oid);
+        this.chars -= held.length;
+      }
     }
   }
 }

@@ -9,7 +9,7 @@ import { createHash } from 'node:crypto';
 import { assert } from '../core/errors.js';
 import type { Acu, DeclAcu, FileAcu, FileContentKind, FileLevelReason, Hunk, IdentifiedAcu } from '../core/acu/model.js';
 import { canonicalString } from '../core/acu/canonical.js';
-import type { BlobText, ParseCache } from './cache.js';
+import type { BlobText, ParseCache, RetainedText } from './cache.js';
 import { changeKey } from './cache.js';
 import { diffDeclarations } from './diff.js';
 import { isSourcePath } from './segment.js';
@@ -165,10 +165,17 @@ export function extractIdentified(
   });
   if (todo.length > 0) {
     const extracted = extractEach(todo.map((i) => changes[i]!), blobs, cache);
+    // The texts a change's ACUs may be cut from: its two sides, as decoded (or as read).
+    const retained = (oid: string | null): RetainedText[] => {
+      if (oid === null) return [];
+      const length = cache.textLength(oid) ?? blobs.get(oid)?.length;
+      return length === undefined ? [] : [{ oid, length }];
+    };
     todo.forEach((i, k) => {
       const acus = identifyAll(extracted[k]!);
       out[i] = acus;
-      cache.changes.set(keys[i]!, acus);
+      const change = changes[i]!;
+      cache.changes.set(keys[i]!, acus, [...retained(change.oldOid), ...(change.newOid === change.oldOid ? [] : retained(change.newOid))]);
     });
   }
   return out.map((acus) => acus!);

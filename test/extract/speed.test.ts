@@ -126,6 +126,24 @@ describe('ACUs of repeated changes from the change memo', () => {
     assert.ok(held.length >= 1 && held.length < 8, `held ${held.join(',')}`);
     assert.equal(byChars.has('w'), true);
   });
+
+  it('counts each text the ACUs were cut from once, until the last change cut from it goes', () => {
+    const acus = identifyAll(extractChanges([modification('n.txt', 'x\n', 'y\n').change], modification('n.txt', 'x\n', 'y\n').blobs, new ParseCache()));
+    const own = new ChangeMemo(10, 1_000_000);
+    own.set('alone', acus);
+    const ownChars = own.heldChars;
+    const memo = new ChangeMemo(2, 1_000_000);
+    memo.set('a', acus, [{ oid: 'v1', length: 1000 }, { oid: 'v2', length: 2000 }]);
+    memo.set('b', acus, [{ oid: 'v2', length: 2000 }, { oid: 'v3', length: 4000 }]);
+    assert.equal(memo.heldChars, 2 * ownChars + 7000, 'v2 counts once');
+    memo.set('c', acus, [{ oid: 'v3', length: 4000 }]);
+    // 'a' went: v1 is free, v2 is still held through 'b'.
+    assert.deepEqual(['a', 'b', 'c'].map((key) => memo.has(key)), [false, true, true]);
+    assert.equal(memo.heldChars, 2 * ownChars + 6000);
+    const small = new ChangeMemo(10, 4000);
+    small.set('huge', acus, [{ oid: 'lock', length: 1500 }]);
+    assert.equal(small.has('huge'), false, 'a change cut from a text over a quarter of the bound is not held');
+  });
 });
 
 describe('hunk lines packed between threads', () => {
