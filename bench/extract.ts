@@ -119,6 +119,21 @@ async function main(): Promise<void> {
     if (at !== -1) flagged.add(at).add(at + 1);
   }
   const positional = args.filter((arg, i) => !flagged.has(i) && !arg.startsWith('--'));
+  const runsIndex = args.indexOf('--runs');
+  const runsAsked = runsIndex === -1 ? extractRuns : Number(args[runsIndex + 1]);
+  const usage = (message: string, hint: string): void => {
+    console.error(`error: bench:extract: ${message}\nhint: ${hint}`);
+    process.exitCode = 129;
+  };
+  if (!Number.isInteger(runsAsked) || runsAsked < 1) {
+    usage(`--runs takes a whole number of runs (got ${args[runsIndex + 1] ?? 'nothing'})`, 'give --runs 1 or more, or leave it out for 3');
+    return;
+  }
+  if (args.includes('--cold') && runsIndex !== -1) {
+    usage('--cold measures one run on a pool of its own, so --runs does not apply', 'leave out --runs, or --cold');
+    return;
+  }
+  const runs = args.includes('--cold') ? 1 : runsAsked;
   const repoDir = resolve(positional[0] ?? '.');
   const range = positional[1];
   const repo = await GitRepo.open(repoDir);
@@ -138,8 +153,6 @@ async function main(): Promise<void> {
   // Measured runs, each starting with nothing memoized, as a new process would (workers reset
   // theirs); the fastest counts, as for the raw parser below, so that a run slowed by other load
   // on a shared machine does not decide the ratio either way. Every run's time is printed.
-  const runsIndex = args.indexOf('--runs');
-  const runs = cold ? 1 : Math.max(1, runsIndex === -1 ? extractRuns : Number(args[runsIndex + 1]));
   const loadAtStart = loadavg();
   const measured: MeasuredRun[] = [];
   for (let run = 0; run < runs; run += 1) measured.push(await measureRun(repo, commits, jobs, pool));

@@ -69,11 +69,6 @@ export class ParseCache {
     return held;
   }
 
-  /** The length of the decoded text of blob `oid`, if it is held (it stays where it is in the LRU). */
-  textLength(oid: string): number | undefined {
-    return this.texts.get(oid)?.text.length;
-  }
-
   /** Whether the decoded text of blob `oid` is held. */
   hasText(oid: string): boolean {
     return this.texts.has(oid);

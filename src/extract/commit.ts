@@ -164,11 +164,13 @@ export function extractIdentified(
     else cache.stats.changeHits += 1;
   });
   if (todo.length > 0) {
-    const extracted = extractEach(todo.map((i) => changes[i]!), blobs, cache);
+    // The texts extraction used, whether the cache still holds them or not.
+    const texts = new Map<string, BlobText>();
+    const extracted = extractEach(todo.map((i) => changes[i]!), blobs, cache, texts);
     // The texts a change's ACUs may be cut from: its two sides, as decoded (or as read).
     const retained = (oid: string | null): RetainedText[] => {
       if (oid === null) return [];
-      const length = cache.textLength(oid) ?? blobs.get(oid)?.length;
+      const length = texts.get(oid)?.text.length ?? blobs.get(oid)?.length;
       return length === undefined ? [] : [{ oid, length }];
     };
     todo.forEach((i, k) => {
@@ -201,13 +203,16 @@ export function extractChanges(
   return extractEach(changes, blobs, cache).flat();
 }
 
-/** {@link extractChanges}, with the ACUs of each change apart, in the order of the changes. */
+/**
+ * {@link extractChanges}, with the ACUs of each change apart, in the order of the changes. `texts`
+ * receives every decoded text the changes used (from the cache or decoded here), by blob id.
+ */
 export function extractEach(
   changes: readonly FileChange[],
   blobs: ReadonlyMap<string, Uint8Array>,
   cache: ParseCache,
+  texts: Map<string, BlobText> = new Map<string, BlobText>(),
 ): Acu[][] {
-  const texts = new Map<string, BlobText>();
   for (const change of changes) {
     for (const oid of [change.oldOid, change.newOid]) {
       const held = oid === null || texts.has(oid) ? undefined : cache.text(oid);

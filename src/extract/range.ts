@@ -83,8 +83,10 @@ export async function* extractCommits(
   for await (const { commit, changes } of diffedCommits(repo, commits, options)) {
     // The old side of a change is not read when its text is cached, or is the new side of the
     // commit being extracted (extraction keeps the texts it decodes).
-    const upcoming: ReadonlySet<string> = new Set(pending?.changes.flatMap((change) => (change.newOid === null ? [] : [change.newOid])));
-    const next = { commit, changes, blobs: readNeeded(repo, changes, (oid) => cache.hasText(oid) || upcoming.has(oid), memoized(cache)) };
+    // A change the memo answers decodes nothing, so it brings no text for the next commit.
+    const known = memoized(cache);
+    const upcoming: ReadonlySet<string> = new Set(pending?.changes.flatMap((change) => (change.newOid === null || known(change) ? [] : [change.newOid])));
+    const next = { commit, changes, blobs: readNeeded(repo, changes, (oid) => cache.hasText(oid) || upcoming.has(oid), known) };
     // A rejection is awaited below, in order; until then it must not count as unhandled.
     next.blobs.catch(() => undefined);
     if (pending !== null) yield await extractOne(repo, pending.commit, pending.changes, await pending.blobs, cache, options.check === true);

@@ -49,6 +49,8 @@ const readAheadJobsMax = 16;
 interface QueuedJob {
   readonly changes: readonly TreeChange[];
   blobs: Promise<Map<string, Uint8Array>> | null;
+  /** The new sides this job was counted as bringing in `upcoming`, once its reads started. */
+  brings: readonly string[];
 }
 
 /** The worker's state for one run. */
@@ -71,7 +73,7 @@ async function serve(): Promise<void> {
   // Requests are served strictly in order: a file's later version must see its earlier one cached.
   let queue = Promise.resolve();
   port.on('message', (request: WorkerRequest) => {
-    const job: QueuedJob | null = request.type === 'extract' ? { changes: request.changes, blobs: null } : null;
+    const job: QueuedJob | null = request.type === 'extract' ? { changes: request.changes, blobs: null, brings: [] } : null;
     if (job !== null) {
       state.queued.push(job);
       readAhead(repo, state);
@@ -91,8 +93,11 @@ function readAhead(repo: GitRepo, state: WorkerState): void {
     const job = state.queued[i]!;
     if (job.blobs !== null) continue;
     const cache = state.cache;
-    const needed = blobsNeeded(job.changes, (oid) => cache.hasText(oid) || state.upcoming.has(oid), memoized(cache));
-    for (const oid of newSides(job.changes)) state.upcoming.set(oid, (state.upcoming.get(oid) ?? 0) + 1);
+    const known = memoized(cache);
+    const needed = blobsNeeded(job.changes, (oid) => cache.hasText(oid) || state.upcoming.has(oid), known);
+    // A change the memo answers decodes nothing, so it brings no text for a later job.
+    job.brings = newSides(job.changes.filter((change) => !known(change)));
+    for (const oid of job.brings) state.upcoming.set(oid, (state.upcoming.get(oid) ?? 0) + 1);
     job.blobs = repo.readBlobs(needed).then((contents) => new Map(needed.map((oid, k) => [oid, contents[k]!])));
     // Awaited in order when the job is extracted; until then a rejection is not unhandled.
     job.blobs.catch(() => undefined);
@@ -116,7 +121,7 @@ async function handle(request: WorkerRequest, job: QueuedJob | null, repo: GitRe
         reply({ type: 'failed', job: request.job, error: { message: e.message ?? String(error), ...(e.code === undefined ? {} : { code: e.code }), ...(e.hint === undefined ? {} : { hint: e.hint }) } });
       } finally {
         state.queued.shift();
-        for (const oid of newSides(job.changes)) {
+        for (const oid of job.brings) {
           const left = (state.upcoming.get(oid) ?? 0) - 1;
           if (left > 0) state.upcoming.set(oid, left);
           else state.upcoming.delete(oid);

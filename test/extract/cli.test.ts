@@ -96,6 +96,9 @@ describe('acu extract', () => {
     const two = await cli(['extract', '--json', '--all', '--jobs', '2']);
     assert.equal(one.code, 0);
     assert.equal(two.out, one.out);
+    // Workers get the range diffed up front, for the routing plan: renames must come out the same.
+    const moves = (JSON.parse(two.out) as { commits: JsonCommit[] }).commits.flatMap((c) => c.acus).filter((a) => a.level === 'file' && a.op === 'move');
+    assert.ok(moves.length > 0, 'the fixture has a rename');
   });
 
   it('splits member edits and an extended import into declaration ACUs', async () => {

@@ -97,6 +97,25 @@ describe('ACUs of repeated changes from the change memo', () => {
     assert.deepEqual(first, fresh);
   });
 
+  it('counts a text a change was cut from even when the text cache let it go during the call', () => {
+    const a0 = `${'a'.repeat(600)}\n`;
+    const a1 = `${'b'.repeat(600)}\n`;
+    const cache = new ParseCache(1000, 1000);
+    // The old side is held as text (as the new side of an earlier change would be), not memoized.
+    cache.keepText(blobOid(encode(a0)), a0, a0.length);
+    const second = modification('a.txt', a0, a1);
+    const bText = `${'c'.repeat(900)}\n`;
+    const added: FileChange = { status: 'A', oldPath: null, newPath: 'b.txt', oldMode: null, newMode: '100644', oldOid: null, newOid: blobOid(encode(bText)) };
+    // a0 comes from the text cache (not read), and keeping a1 and b.txt pushes it out.
+    const blobs = new Map([[second.change.newOid!, encode(a1)], [added.newOid!, encode(bText)]]);
+    const result = extractIdentified([second.change, added], blobs, cache);
+    assert.equal(cache.hasText(second.change.oldOid!), false, 'the old side left the text cache');
+    // What the ACUs hold themselves, and then each of the three texts once.
+    const ownOnly = new ChangeMemo();
+    result.forEach((acus, i) => ownOnly.set(String(i), acus));
+    assert.equal(cache.changes.heldChars, ownOnly.heldChars + a0.length + a1.length + bText.length);
+  });
+
   it('the key covers every field extraction reads', () => {
     const base: FileChange = { status: 'R', oldPath: 'a.ts', newPath: 'b.ts', oldMode: '100644', newMode: '100755', oldOid: 'a'.repeat(40), newOid: 'b'.repeat(40) };
     const keys = new Set([changeKey(base)]);
