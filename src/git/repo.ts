@@ -296,6 +296,31 @@ export class GitRepo {
     return await isoWriteCommit(this.commonDir, commit);
   }
 
+  /** The commit `rev` names, or null when it names none (`rev-parse --verify --quiet`). */
+  async revParseCommit(rev: string): Promise<string | null> {
+    assert(!rev.startsWith('-'), `a revision is not an option: ${JSON.stringify(rev)}`);
+    const result = await runGitRaw(['rev-parse', '--verify', '--quiet', '--end-of-options', `${rev}^{commit}`], { cwd: this.gitDir, gitDir: this.gitDir });
+    return result.exitCode === 0 ? result.stdout.toString('utf8').trim() : null;
+  }
+
+  /** Whether `ancestor` is `descendant` or one of its ancestors. */
+  async isAncestor(ancestor: string, descendant: string): Promise<boolean> {
+    this.checkOid(ancestor);
+    this.checkOid(descendant);
+    const result = await runGitRaw(['merge-base', '--is-ancestor', ancestor, descendant], { cwd: this.gitDir, gitDir: this.gitDir });
+    return result.exitCode === 0;
+  }
+
+  /** The branch refs checked out in any work tree of this repository (the main one and linked ones). */
+  async checkedOutBranches(): Promise<Set<string>> {
+    const result = await runGit(['worktree', 'list', '--porcelain', '-z'], { cwd: this.gitDir, gitDir: this.gitDir });
+    const out = new Set<string>();
+    for (const field of result.stdout.toString('utf8').split('\0')) {
+      if (field.startsWith('branch ')) out.add(field.slice('branch '.length));
+    }
+    return out;
+  }
+
   /**
    * Point `ref` at `oid` (`git update-ref`, which writes the reflog and takes the ref lock).
    * `oldOid`: the value the ref must have now (null: must not exist); omitted: no check.

@@ -1,0 +1,145 @@
+/**
+ * What the parts of a sync node share: its options, its events and status as the CLI sees them, the
+ * serial queue its jobs run on, and {@link NodeContext}, the one object each job (record exchange,
+ * conflict votes, the agreed-commit writer, the effect loop) is given.
+ */
+import type { Input, ReplicaConfig, ReplicaPhase } from '../core/consensus/index.js';
+import type { Resolution } from '../core/policy/index.js';
+import type { TransportCounters } from '../net/transport.js';
+import type { ClusterDoc } from '../store/cluster.js';
+import type { NodeIdentity } from '../store/identity.js';
+import type { ValidationMode } from './batch.js';
+import type { Chain } from './chain.js';
+import type { NodeMemory } from './node-log.js';
+import type { Clock, NodeLogPort, PeerTransport } from './ports.js';
+
+/** Options of a node. */
+export interface NodeOptions {
+  /** A directory inside the node's repository (its work tree holds `.acu/cluster.json`). */
+  readonly cwd: string;
+  /** Port to listen on; default: the port of this node's address in the cluster document. */
+  readonly port?: number;
+  readonly host?: string;
+  readonly validation: ValidationMode;
+  /** Milliseconds per consensus tick (round timeouts are counted in ticks). */
+  readonly tickMs: number;
+  /** Where the chain starts when this node has none yet; default: the protected branch's tip. */
+  readonly genesis?: string;
+  /** Also move `refs/heads/<branch>` to each agreed commit when it is a fast-forward and not checked out. */
+  readonly fastForward?: boolean;
+  /**
+   * Hold newly learned ACUs this long before the replica may propose them, so that commits made
+   * close together land in one batch and compose there (default 0: propose at once).
+   */
+  readonly batchMs?: number;
+  /** Receives the node's events (the timeline). */
+  readonly onEvent?: (event: NodeEvent) => void;
+  /** Overrides of the replica configuration (benchmarks use larger batches, and a pool that keeps them full). */
+  readonly replica?: Partial<Pick<ReplicaConfig, 'batchAcusMax' | 'pendingAcusMax' | 'roundTimeoutTicks' | 'roundTimeoutIncrementTicks'>>;
+}
+
+/** Something that happened, for the timeline and logs. */
+export interface NodeEvent {
+  readonly atMs: number;
+  readonly node: string;
+  readonly kind:
+    | 'started' | 'recovered' | 'peer-up' | 'peer-down' | 'queued' | 'proposed' | 'validated' | 'conflict' | 'voted'
+    | 'decided' | 'agreed' | 'evidence' | 'skipped' | 'stopping' | 'write-failed' | 'error';
+  readonly text: string;
+  readonly data?: Readonly<Record<string, unknown>>;
+}
+
+/** An open conflict, as `acu status` shows it and `acu vote` names it. */
+export interface OpenConflict {
+  /** `<height>.<index>`: what `acu vote` takes. */
+  readonly id: string;
+  readonly a: string;
+  readonly b: string;
+  /** The sites that proposed each side. */
+  readonly aSite: string;
+  readonly bSite: string;
+  readonly file: string;
+  readonly message: string;
+  /** What this node's policy voted, or null while it waits for a person. */
+  readonly vote: Resolution | null;
+}
+
+/** A decided height whose agreed commit could not be written yet (a local failure; retried). */
+export interface WriteFailure {
+  readonly height: number;
+  readonly message: string;
+  readonly hint: string | null;
+  readonly attempts: number;
+  /** When the next attempt starts, milliseconds from now. */
+  readonly retryInMs: number;
+}
+
+/** What `acu status` shows. */
+export interface NodeStatus {
+  readonly id: string;
+  readonly site: string;
+  readonly replica: number;
+  readonly cluster: { readonly n: number; readonly f: number; readonly quorum: number; readonly branch: string };
+  readonly height: number;
+  readonly round: number;
+  readonly phase: ReplicaPhase;
+  readonly leader: string;
+  readonly peers: readonly { readonly id: string; readonly site: string; readonly connected: boolean; readonly lastHeardMsAgo: number | null }[];
+  readonly pendingAcus: number;
+  readonly conflicts: readonly OpenConflict[];
+  readonly agreed: { readonly height: number; readonly commit: string | null };
+  /** Set while an agreed commit fails to be written. */
+  readonly writeFailure: WriteFailure | null;
+  readonly validation: ValidationMode;
+  readonly counters: Readonly<TransportCounters> & { readonly ignoredMessages: number; readonly duplicateMessages: number; readonly evidence: number; readonly decisions: number; readonly fsyncs: number };
+}
+
+/** Wire envelope between nodes: consensus messages, record bodies, and requests for bodies. */
+export type PeerFrame =
+  | { readonly t: 'c'; readonly m: unknown }
+  | { readonly t: 'records'; readonly records: readonly unknown[] }
+  | { readonly t: 'need'; readonly ids: readonly string[] };
+
+/** Retained decisions (catch-up serves these; their record bodies are kept as long). */
+export const decisionsKept = 256;
+
+/** Serial execution of async jobs, in submission order. */
+export class SerialQueue {
+  private tail: Promise<void> = Promise.resolve();
+
+  run<T>(job: () => Promise<T>): Promise<T> {
+    const result = this.tail.then(job);
+    this.tail = result.then(() => undefined, () => undefined);
+    return result;
+  }
+
+  idle(): Promise<void> {
+    return this.tail;
+  }
+}
+
+/** What every job of a node shares. */
+export interface NodeContext {
+  readonly identity: NodeIdentity;
+  readonly cluster: ClusterDoc;
+  /** This node's replica index. */
+  readonly self: number;
+  /** Node ids by replica index. */
+  readonly memberIds: readonly string[];
+  readonly memory: NodeMemory;
+  readonly log: NodeLogPort;
+  readonly transport: PeerTransport;
+  readonly chain: Chain;
+  readonly clock: Clock;
+  readonly options: NodeOptions;
+  /** Git work — validations, agreed commits, the outbox — runs here, in submission order. */
+  readonly gitQueue: SerialQueue;
+  event(kind: NodeEvent['kind'], text: string, data?: Record<string, unknown>): void;
+  /** Queue an input for the replica. */
+  submit(input: Input): void;
+  isStopped(): boolean;
+  /** Our bug, or a failure the node cannot go on after: log it and stop. */
+  fail(error: unknown): void;
+  /** The site of a member, or the id itself for a non-member. */
+  siteOf(id: string): string;
+}

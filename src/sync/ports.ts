@@ -1,0 +1,74 @@
+/**
+ * The sync node's ports: what the host needs from the world, each behind an interface with a real
+ * implementation and an in-memory one (src/sync/memory-ports.ts), checked by one conformance suite
+ * per port (test/sync/*-conformance.test.ts). The seeded host simulator runs whole sync nodes on the
+ * in-memory implementations and injects faults at each of them.
+ *
+ * - {@link PeerTransport}: authenticated links to the other members (real: `WsTransport`).
+ * - {@link NodeLogPort}: the write-ahead log; an append resolves only once it is durable
+ *   (real: `NodeLog`).
+ * - {@link Clock}: time, for ticks and waits (real: {@link systemClock}).
+ */
+import type { TransportCounters, TransportEvents } from '../net/transport.js';
+import type { NodeLogEntry, NodeMemory } from './node-log.js';
+
+/** Links to the other members of the cluster. Sends never throw; a frame that cannot go is dropped. */
+export interface PeerTransport {
+  /** Listen and dial; resolves with the port listened on (0 for transports without one). */
+  start(): Promise<number>;
+  stop(): Promise<void>;
+  /** Send one plain value to a member; false when it could not even be queued. */
+  send(to: string, value: unknown): boolean;
+  /** Send to every other member. */
+  broadcast(value: unknown): void;
+  /** Members with an authenticated link up now. */
+  connectedPeers(): string[];
+  readonly counters: TransportCounters;
+}
+
+/** Builds the node's transport once the node knows where to deliver what arrives. */
+export type TransportFactory = (events: TransportEvents) => PeerTransport;
+
+/** The node's durable log. */
+export interface NodeLogPort {
+  /**
+   * Append entries; resolves once they are durable. A rejected append leaves the log failed: every
+   * later append rejects too, so nothing the lost entries should have recorded can leave the node.
+   */
+  append(entries: readonly NodeLogEntry[]): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** What opening a log gives back. */
+export interface OpenedLog {
+  readonly log: NodeLogPort;
+  readonly memory: NodeMemory;
+  /** Bytes of a torn last entry cut off on open. */
+  readonly truncatedBytes: number;
+}
+
+/** A cancellable timer. */
+export type CancelTimer = () => void;
+
+/** Time, as the node sees it. */
+export interface Clock {
+  /** Milliseconds since the epoch (real clock) or since the simulation began. */
+  nowMs(): number;
+  /** Call `fn` every `ms` milliseconds until cancelled. */
+  every(ms: number, fn: () => void): CancelTimer;
+  /** Call `fn` once after `ms` milliseconds unless cancelled. */
+  after(ms: number, fn: () => void): CancelTimer;
+}
+
+/** The process's own clock. */
+export const systemClock: Clock = {
+  nowMs: () => Date.now(),
+  every: (ms, fn) => {
+    const timer = setInterval(fn, ms);
+    return () => clearInterval(timer);
+  },
+  after: (ms, fn) => {
+    const timer = setTimeout(fn, ms);
+    return () => clearTimeout(timer);
+  },
+};

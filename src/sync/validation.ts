@@ -1,0 +1,62 @@
+/**
+ * The validation job of a sync node: when the replica asks it to validate a batch, fetch the bodies
+ * the batch names, check them against the batch's body digest, compose and check them on the
+ * previous agreed commit (through the chain port), and hand the verdict back to the replica. The
+ * verdicts are kept by batch digest, for the conflict votes and for writing the agreed commit.
+ */
+import type { Batch } from '../core/consensus/index.js';
+import { batchDigestOf, bodyDigestOf, leaderOf } from '../core/consensus/index.js';
+import type { BatchVerdict } from './batch.js';
+import { sha256Hex } from './crypto.js';
+import type { RecordExchange } from './exchange.js';
+import type { NodeContext } from './node-types.js';
+import { acuRefOf } from './records.js';
+
+/** Verdicts kept, most recent first out (a round's votes and the decision need only recent ones). */
+const verdictsKept = 64;
+
+/** The validation side of a sync node. */
+export class NodeValidation {
+  private readonly verdicts = new Map<string, BatchVerdict>();
+
+  constructor(
+    private readonly ctx: NodeContext,
+    private readonly exchange: RecordExchange,
+  ) {}
+
+  /** The commit height `height` builds on, or null while this node has not written it yet. */
+  baseFor(height: number): string | null {
+    const { memory } = this.ctx;
+    if (height === 0) return memory.genesis;
+    return height - 1 === memory.writtenHeight ? memory.writtenCommit : null;
+  }
+
+  /** This node's verdict on a batch, if it validated it recently. */
+  verdictOf(batchDigest: string): BatchVerdict | undefined {
+    return this.verdicts.get(batchDigest);
+  }
+
+  /** Keep a verdict computed elsewhere (the writer recomputes one a decision needs). */
+  remember(batchDigest: string, verdict: BatchVerdict): void {
+    this.verdicts.set(batchDigest, verdict);
+    if (this.verdicts.size > verdictsKept) this.verdicts.delete(this.verdicts.keys().next().value!);
+  }
+
+  /** The replica's `validate` effect. Returns without an answer where the round should time out. */
+  async validate(height: number, round: number, batch: Batch): Promise<void> {
+    const { ctx } = this;
+    const leader = ctx.memberIds[leaderOf(height, round, ctx.memberIds.length)]!;
+    const items = await this.exchange.bodiesOf(batch.acuIds, leader, 3);
+    if (items === null) return; // Bodies never came: a lying leader; the round times out.
+    if (bodyDigestOf(sha256Hex, items.map(acuRefOf)) !== batch.bodyDigest) return;
+    const base = this.baseFor(height);
+    if (base === null) return; // Behind: catch-up will bring the decision.
+    const verdict = await ctx.chain.validate(base, items);
+    const batchDigest = batchDigestOf({ digestHex: sha256Hex }, batch);
+    this.remember(batchDigest, verdict);
+    const invalid = verdict.invalid.length;
+    const conflicts = verdict.conflicts.length;
+    ctx.event('validated', `height ${height} round ${round}: ${items.length} ACUs, ${conflicts} conflict${conflicts === 1 ? '' : 's'}${invalid > 0 ? `, ${invalid} invalid` : ''}`, { height, round });
+    ctx.submit({ type: 'validated', height, round, batchDigest, result: verdict.consensus });
+  }
+}

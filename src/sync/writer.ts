@@ -1,0 +1,164 @@
+/**
+ * The agreed-commit writer: every decided height becomes one git commit on `refs/acu/<branch>`
+ * with its certificate as a note, in height order (docs/sync.md, "The agreed commit").
+ *
+ * Every decided height is written. A write that fails for a local reason — a held lock, a full
+ * disk, a git process that died — is not the cluster's business: the writer logs it, shows it in
+ * `acu status`, and tries again with a growing delay until it succeeds or the node stops. Later
+ * heights wait behind it (each builds on the one before), and nothing about the failure leaves the
+ * node. The record bodies and the certificate stay in the node's log, so a restart writes it too.
+ */
+import type { DecisionCert } from '../core/consensus/index.js';
+import { batchDigestOf, outcomeOf } from '../core/consensus/index.js';
+import { AcuError, assert, AssertionFailure } from '../core/errors.js';
+import type { Rejection } from './batch.js';
+import { sha256Hex } from './crypto.js';
+import type { RecordExchange } from './exchange.js';
+import { settle } from './node-log.js';
+import type { CancelTimer } from './ports.js';
+import type { NodeContext, WriteFailure } from './node-types.js';
+import { decisionsKept } from './node-types.js';
+import type { NodeValidation } from './validation.js';
+
+/** First delay before retrying a failed write; it doubles up to {@link retryDelayMsMax}. */
+const retryDelayMsMin = 250;
+const retryDelayMsMax = 30_000;
+
+/** The agreed-commit side of a sync node. */
+export class AgreedWriter {
+  /** Decided heights not written yet, by height. */
+  private readonly queued = new Map<number, DecisionCert>();
+  private failure: (WriteFailure & { readonly atMs: number }) | null = null;
+  private cancelRetry: CancelTimer | null = null;
+
+  constructor(
+    private readonly ctx: NodeContext,
+    private readonly exchange: RecordExchange,
+    private readonly validation: NodeValidation,
+  ) {}
+
+  /** The write failing now, if any, for `acu status`. */
+  writeFailure(): WriteFailure | null {
+    if (this.failure === null) return null;
+    const { atMs, ...rest } = this.failure;
+    return { ...rest, retryInMs: Math.max(0, atMs - this.ctx.clock.nowMs()) };
+  }
+
+  /** A decided height: write it after every lower one. */
+  enqueue(cert: DecisionCert): void {
+    if (cert.height <= this.ctx.memory.writtenHeight) return;
+    for (const id of cert.value.batch.acuIds) this.exchange.decidedUnwritten.add(id);
+    this.queued.set(cert.height, cert);
+    this.schedule();
+  }
+
+  private schedule(): void {
+    if (this.cancelRetry !== null || this.ctx.isStopped()) return;
+    void this.ctx.gitQueue.run(() => this.writeNext()).catch((error: unknown) => this.ctx.fail(error));
+  }
+
+  /** Write the lowest queued height when it is next in line; on a failure, retry later. */
+  private async writeNext(): Promise<void> {
+    const { ctx } = this;
+    for (;;) {
+      if (ctx.isStopped()) return; // The log still holds the decision; the next start writes it.
+      const height = ctx.memory.writtenHeight + 1;
+      const cert = this.queued.get(height);
+      if (cert === undefined) {
+        for (const h of this.queued.keys()) if (h < height) this.queued.delete(h);
+        return;
+      }
+      try {
+        await this.write(cert);
+      } catch (error) {
+        if (!isLocalFailure(error)) throw error;
+        this.retryLater(height, error);
+        return;
+      }
+      this.queued.delete(height);
+      this.failure = null;
+    }
+  }
+
+  private retryLater(height: number, error: unknown): void {
+    const attempts = (this.failure?.height === height ? this.failure.attempts : 0) + 1;
+    const delayMs = Math.min(retryDelayMsMax, retryDelayMsMin * 2 ** Math.min(attempts - 1, 16));
+    const message = error instanceof Error ? error.message : String(error);
+    const hint = error instanceof AcuError ? error.hint ?? null : null;
+    this.failure = { height, message, hint, attempts, retryInMs: delayMs, atMs: this.ctx.clock.nowMs() + delayMs };
+    this.ctx.event('write-failed', `height ${height}: could not write the agreed commit (attempt ${attempts}, retrying in ${delayMs} ms): ${message}${hint === null ? '' : ` (hint: ${hint})`}`, {
+      height, attempts, retryInMs: delayMs,
+    });
+    this.cancelRetry = this.ctx.clock.after(delayMs, () => {
+      this.cancelRetry = null;
+      this.schedule();
+    });
+  }
+
+  private async write(cert: DecisionCert): Promise<void> {
+    const { ctx } = this;
+    const height = cert.height;
+    const parent = this.validation.baseFor(height);
+    assert(parent !== null, 'decisions are written in height order');
+    const batch = cert.value.batch;
+    const items = await this.exchange.bodiesOf(batch.acuIds, 'all', Number.MAX_SAFE_INTEGER);
+    if (items === null) return; // Stopping.
+    const outcome = outcomeOf(batch.acuIds, cert.value.validation.conflicts, cert.value.resolution);
+    const deferred: Rejection[] = outcome.deferred.map((id) => ({ id, reason: deferralReason(id, cert) }));
+    const batchDigest = batchDigestOf({ digestHex: sha256Hex }, batch);
+    let verdict = this.validation.verdictOf(batchDigest);
+    if (verdict?.consensus.detailDigest !== cert.value.validation.detailDigest) {
+      verdict = await ctx.chain.validate(parent, items);
+      this.validation.remember(batchDigest, verdict);
+      if (verdict.consensus.detailDigest !== cert.value.validation.detailDigest) {
+        ctx.event('error', `height ${height}: this node's validation differs from the certified one; writing the certified outcome`);
+      }
+    }
+    const invalid = new Map(verdict.invalid.map((r) => [r.id, r.reason]));
+    const appliedSet = new Set(outcome.applied.filter((id) => !invalid.has(id)));
+    const candidates = items.filter((item) => appliedSet.has(item.id));
+    const composed = await ctx.chain.compose(parent, candidates);
+    const rejected: Rejection[] = [...[...invalid].filter(([id]) => outcome.applied.includes(id)).map(([id, reason]) => ({ id, reason })), ...composed.rejected];
+    const commit = await ctx.chain.writeAgreed({
+      branch: ctx.cluster.branch, parentCommit: parent, cert, records: items, tree: composed.tree, applied: composed.applied,
+      deferred, rejected, memberIds: ctx.memberIds,
+    });
+    await ctx.chain.setAgreed(ctx.cluster.branch, commit);
+    if (ctx.options.fastForward === true) {
+      const moved = await ctx.chain.fastForward(ctx.cluster.branch, commit);
+      if (moved === 'checked-out') ctx.event('skipped', `height ${height}: '${ctx.cluster.branch}' is checked out in a work tree; not moved (fast-forward it there with 'git merge --ff-only ${commit.slice(0, 12)}')`);
+    }
+    await ctx.log.append([{ k: 'written', height, commit, settled: batch.acuIds }]);
+    ctx.memory.writtenHeight = height;
+    ctx.memory.writtenCommit = commit;
+    settle(ctx.memory, height, batch.acuIds, decisionsKept);
+    for (const id of batch.acuIds) this.exchange.decidedUnwritten.delete(id);
+    ctx.event('agreed', `height ${height}: agreed commit ${commit.slice(0, 12)} (${composed.applied.length} applied, ${deferred.length} deferred, ${rejected.length} rejected)`, {
+      height, commit, applied: composed.applied.length, deferred: deferred.length, rejected: rejected.length,
+    });
+  }
+
+  /** Stop retrying (the node is stopping). */
+  stop(): void {
+    this.cancelRetry?.();
+    this.cancelRetry = null;
+  }
+}
+
+/**
+ * A failure of this machine rather than of the decision: git refused or failed (a held lock, a full
+ * disk, a killed process) or the file system did. Our own bugs (assertions) are not retried.
+ */
+function isLocalFailure(error: unknown): boolean {
+  if (error instanceof AssertionFailure) return false;
+  if (error instanceof AcuError) return true;
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && /^E[A-Z]+$/.test(code);
+}
+
+function deferralReason(id: string, cert: DecisionCert): string {
+  const { conflicts } = cert.value.validation;
+  const i = conflicts.findIndex((c) => c.a === id || c.b === id);
+  const other = i < 0 ? '' : conflicts[i]!.a === id ? conflicts[i]!.b : conflicts[i]!.a;
+  return `conflict ${cert.height}.${i} with ${other.slice(0, 12)}: the cluster resolved it as ${cert.value.resolution[i] ?? 'defer_both'}`;
+}
