@@ -303,6 +303,22 @@ export class GitRepo {
     return result.exitCode === 0 ? result.stdout.toString('utf8').trim() : null;
   }
 
+  /** The blob at `path` in `commit`'s tree, or null when there is none (or it is not a blob). */
+  async blobAtPath(commit: string, path: string): Promise<Uint8Array | null> {
+    this.checkOid(commit);
+    assert(!path.startsWith('/') && !path.includes('\0'), `a relative path: ${JSON.stringify(path)}`);
+    const result = await runGitRaw(['rev-parse', '--verify', '--quiet', `${commit}:${path}`], { cwd: this.gitDir, gitDir: this.gitDir });
+    if (result.exitCode !== 0) return null;
+    const answer = await this.batch.request(result.stdout.toString('utf8').trim());
+    return answer.kind === 'missing' || answer.type !== 'blob' ? null : answer.content;
+  }
+
+  /** The entries of one tree, not recursive (`name` is the entry's own name). */
+  async treeEntries(tree: string): Promise<{ readonly mode: string; readonly name: string; readonly oid: string }[]> {
+    this.checkOid(tree);
+    return (await this.readRawTree(tree)).map((entry) => ({ mode: entry.mode, name: entry.name, oid: entry.oid }));
+  }
+
   /** Whether `ancestor` is `descendant` or one of its ancestors. */
   async isAncestor(ancestor: string, descendant: string): Promise<boolean> {
     this.checkOid(ancestor);
