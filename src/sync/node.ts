@@ -39,7 +39,7 @@ import type { BatchVerdict, Rejection, ValidationMode } from './batch.js';
 import { clusterVerifier, identitySigner, replicaIndexOf, sha256Hex } from './crypto.js';
 import { NodeLog, settle } from './node-log.js';
 import type { NodeLogEntry, NodeMemory, PersonVote } from './node-log.js';
-import { acuRefOf, decodeRecord, recordsOfCommit } from './records.js';
+import { acuRefOf, decodeRecord, recordsOfCommit, recordVerifier } from './records.js';
 import type { IdentifiedRecord } from './records.js';
 
 /** Options of a node. */
@@ -216,7 +216,7 @@ export class SyncNode {
         hint: `add it with 'acu cluster add ${identity.publicKey} ws://<host>:<port>' and commit .acu/cluster.json`,
       });
     }
-    const { log, memory, truncatedBytes } = await NodeLog.open(join(repo.commonDir, 'acu', 'node.wal'), decisionsKept);
+    const { log, memory, truncatedBytes } = await NodeLog.open(join(repo.commonDir, 'acu', 'node.wal'), decisionsKept, recordVerifier(cluster));
     const config = replicaConfigOf(cluster, self, options);
     const signer = identitySigner(cluster, identity);
     const state = memory.state;
@@ -421,7 +421,7 @@ export class SyncNode {
       return;
     }
     if (frame.t === 'records' && Array.isArray(frame.records) && frame.records.length <= recordsPerFrameMax) {
-      void this.learnRecords(frame.records.map(decodeRecord).filter((item): item is IdentifiedRecord => item !== null));
+      void this.learnRecords(frame.records.map((raw) => decodeRecord(raw, recordVerifier(this.cluster))).filter((item): item is IdentifiedRecord => item !== null));
       return;
     }
     if (frame.t === 'need' && Array.isArray(frame.ids) && frame.ids.length <= needIdsMax) {
@@ -505,7 +505,7 @@ export class SyncNode {
   private async proposeCommit(commit: string): Promise<number> {
     let items: IdentifiedRecord[];
     try {
-      items = await recordsOfCommit(this.repo, commit, this.cluster.members[this.self]!.site);
+      items = await recordsOfCommit(this.repo, commit, { identity: this.identity, member: this.cluster.members[this.self]! });
     } catch (error) {
       this.event('error', `could not extract ${commit.slice(0, 12)}: ${error instanceof Error ? error.message : String(error)}`);
       return 0;
