@@ -32,7 +32,7 @@ export interface NoteAcu {
   /** `file#symbol`, or the file for a file-level ACU. */
   readonly where: string;
   readonly op: string;
-  /** The commit it was extracted from, and its site. */
+  /** The commit it was extracted from, and the site of the member that signed the record. */
   readonly commit: string;
   readonly site: string;
 }
@@ -63,7 +63,11 @@ function noteAcu({ id, record }: IdentifiedRecord): NoteAcu {
   return { id, where, op: acu.op, commit: record.origin.commit, site: record.origin.site };
 }
 
-/** The message of an agreed commit: a summary, the origin commits, and Co-authored-by trailers. */
+/**
+ * The message of an agreed commit: a summary, the origin commits, and Co-authored-by trailers.
+ * Records come from `decodeRecord` or this node's own extraction, so each origin's site is its
+ * signer's site and each author line one a cluster member signed for (docs/sync.md, step 2).
+ */
 export function agreedMessage(height: number, valueId: string, applied: readonly IdentifiedRecord[]): string {
   const commits = new Map<string, IdentifiedRecord['record']['origin']>();
   for (const { record } of applied) if (!commits.has(record.origin.commit)) commits.set(record.origin.commit, record.origin);

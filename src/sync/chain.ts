@@ -14,7 +14,7 @@ import type { AgreedCommitInput } from './agreed.js';
 import { composeAgreed, validateRecords } from './batch.js';
 import type { AgreedTree, BatchVerdict, ValidationMode } from './batch.js';
 import { recordsOfCommit } from './records.js';
-import type { IdentifiedRecord } from './records.js';
+import type { IdentifiedRecord, RecordSigner } from './records.js';
 
 /** What moving the protected branch to an agreed commit did. */
 export type FastForwardResult = 'moved' | 'checked-out' | 'not-fast-forward';
@@ -35,8 +35,8 @@ export interface Chain {
   fastForward(branch: string, commit: string): Promise<FastForwardResult>;
   /** Every entry of the post-commit outbox, oldest first. */
   readOutbox(): Promise<readonly OutboxRecord[]>;
-  /** The records of a commit, extracted against its first parent. */
-  recordsOfCommit(commit: string, site: string): Promise<IdentifiedRecord[]>;
+  /** The records of a commit, extracted against its first parent and signed by this node. */
+  recordsOfCommit(commit: string): Promise<IdentifiedRecord[]>;
   close(): Promise<void>;
 }
 
@@ -46,6 +46,7 @@ export class GitChain implements Chain {
     private readonly repo: GitRepo,
     private readonly mode: ValidationMode,
     private readonly validator: Validator | null,
+    private readonly signer: RecordSigner,
   ) {}
 
   revParse(rev: string): Promise<string | null> {
@@ -83,8 +84,8 @@ export class GitChain implements Chain {
     return (await readOutbox(this.repo.commonDir)).records;
   }
 
-  recordsOfCommit(commit: string, site: string): Promise<IdentifiedRecord[]> {
-    return recordsOfCommit(this.repo, commit, site);
+  recordsOfCommit(commit: string): Promise<IdentifiedRecord[]> {
+    return recordsOfCommit(this.repo, commit, this.signer);
   }
 
   async close(): Promise<void> {

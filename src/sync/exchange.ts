@@ -6,7 +6,7 @@
  * so a body from any peer is as good as one from its origin.
  */
 import { AcuError } from '../core/errors.js';
-import { acuRefOf, decodeRecord } from './records.js';
+import { acuRefOf, decodeRecord, recordVerifier } from './records.js';
 import type { IdentifiedRecord } from './records.js';
 import type { CancelTimer } from './ports.js';
 import type { NodeContext, PeerFrame } from './node-types.js';
@@ -47,7 +47,8 @@ export class RecordExchange {
   /** A `records` or `need` frame; false when the frame is malformed (the caller counts it). */
   onFrame(from: string, frame: Partial<Record<string, unknown>>): boolean {
     if (frame.t === 'records' && Array.isArray(frame.records) && frame.records.length <= recordsPerFrameMax) {
-      const items = frame.records.map(decodeRecord).filter((item): item is IdentifiedRecord => item !== null);
+      const verifier = recordVerifier(this.ctx.cluster);
+      const items = frame.records.map((raw) => decodeRecord(raw, verifier)).filter((item): item is IdentifiedRecord => item !== null);
       void this.learn(items).catch((error: unknown) => this.ctx.fail(error));
       return true;
     }
@@ -157,7 +158,7 @@ export class RecordExchange {
     const { ctx } = this;
     let items: IdentifiedRecord[];
     try {
-      items = await ctx.chain.recordsOfCommit(commit, ctx.cluster.members[ctx.self]!.site);
+      items = await ctx.chain.recordsOfCommit(commit);
     } catch (error) {
       ctx.event('error', `could not extract ${commit.slice(0, 12)}: ${error instanceof Error ? error.message : String(error)}`);
       return 0;

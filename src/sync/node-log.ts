@@ -21,7 +21,7 @@ import { Packr, Unpackr } from 'msgpackr';
 import type { DecisionCert, PersistedState } from '../core/consensus/index.js';
 import { AcuError, assert } from '../core/errors.js';
 import { encodeRecords, Wal, walRecordBytesMax } from '../store/wal.js';
-import type { AcuRecord, IdentifiedRecord } from './records.js';
+import type { AcuRecord, IdentifiedRecord, RecordVerifier } from './records.js';
 import { decodeRecord } from './records.js';
 
 /** One log entry. */
@@ -78,8 +78,12 @@ function emptyMemory(): NodeMemory {
   };
 }
 
-/** Fold one entry into the memory. */
-export function applyEntry(memory: NodeMemory, entry: NodeLogEntry, decisionsKept: number): void {
+/**
+ * Fold one entry into the memory. Logged records are verified again, like a peer's: the log is
+ * local and checksummed, but the cluster document may have changed since they were logged, and a
+ * record whose signer is no longer a member (or has moved site) must not come back into the pool.
+ */
+export function applyEntry(memory: NodeMemory, entry: NodeLogEntry, decisionsKept: number, verifier: RecordVerifier): void {
   switch (entry.k) {
     case 'genesis':
       memory.genesis ??= entry.commit;
@@ -93,7 +97,7 @@ export function applyEntry(memory: NodeMemory, entry: NodeLogEntry, decisionsKep
       break;
     case 'records':
       for (const raw of entry.records) {
-        const item = decodeRecord(raw);
+        const item = decodeRecord(raw, verifier);
         if (item !== null) memory.records.set(item.id, item);
       }
       break;
@@ -145,8 +149,8 @@ export class NodeLog {
 
   private constructor(private wal: Wal, readonly path: string) {}
 
-  /** Open the log, replay it and compact it when it has grown large. */
-  static async open(path: string, decisionsKept: number): Promise<{ log: NodeLog; memory: NodeMemory; truncatedBytes: number }> {
+  /** Open the log, replay it (records checked by `verifier`) and compact it when it has grown large. */
+  static async open(path: string, decisionsKept: number, verifier: RecordVerifier): Promise<{ log: NodeLog; memory: NodeMemory; truncatedBytes: number }> {
     const { wal, recovery } = await Wal.open(path);
     const memory = emptyMemory();
     for (const bytes of recovery.records) {
@@ -157,7 +161,7 @@ export class NodeLog {
         await wal.close();
         throw new AcuError('ERR_CORRUPT_LOG', `${path} holds an entry that does not decode`, { hint: 'move the log aside; the node will catch up from its peers', cause });
       }
-      applyEntry(memory, entry, decisionsKept);
+      applyEntry(memory, entry, decisionsKept, verifier);
     }
     const log = new NodeLog(wal, path);
     if (wal.sizeBytes > compactBytesMin) await log.compact(memory);

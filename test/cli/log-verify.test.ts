@@ -106,7 +106,10 @@ async function makeRepo(name: string): Promise<{ dir: string; oids: Record<strin
   const repo = await GitRepo.open(dir);
   try {
     const records: Record<string, IdentifiedRecord[]> = {};
-    for (const site of sites) records[site] = await recordsOfCommit(repo, oids[site]!, site);
+    for (const site of sites) {
+      const at = cluster.members.findIndex((m) => m.site === site);
+      records[site] = await recordsOfCommit(repo, oids[site]!, { identity: replicas[at]!, member: cluster.members[at]! });
+    }
     return { dir, oids, records };
   } finally {
     await repo.close();

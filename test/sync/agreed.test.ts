@@ -21,7 +21,7 @@ import { agreedRef, agreedTip, noteIssue, readAgreedChain, readNote, verifyAgree
 import type { AgreedCommitInput } from '../../src/sync/agreed.js';
 import { identitySigner, sha256Hex } from '../../src/sync/crypto.js';
 import { acuRefOf, recordsOfCommit } from '../../src/sync/records.js';
-import type { IdentifiedRecord } from '../../src/sync/records.js';
+import type { IdentifiedRecord, RecordSigner } from '../../src/sync/records.js';
 
 // No machine's git configuration may leak in: writing the note must need no user identity.
 process.env.GIT_CONFIG_NOSYSTEM = '1';
@@ -77,7 +77,9 @@ async function makeRepo(name: string): Promise<{ dir: string; root: string; pari
   const { oids } = await buildFixtureRepo(dir, spec);
   const repo = await GitRepo.open(dir);
   try {
-    return { dir, root: oids.root!, paris: await recordsOfCommit(repo, oids.paris!, 'paris'), tokyo: await recordsOfCommit(repo, oids.tokyo!, 'tokyo') };
+    // The paris commit is proposed by replica 0, the tokyo commit by replica 1 (sites from the cluster document).
+    const signer = (i: number): RecordSigner => ({ identity: replicas[i]!, member: cluster.members[i]! });
+    return { dir, root: oids.root!, paris: await recordsOfCommit(repo, oids.paris!, signer(0)), tokyo: await recordsOfCommit(repo, oids.tokyo!, signer(1)) };
   } finally {
     await repo.close();
   }
