@@ -218,8 +218,12 @@ async function mergeOne(path: string, base: Version, ours: Version, theirs: Vers
   if (ours === null || theirs === null) return { ok: false, message: `${path} is removed on one side and changed on the other`, symbol: '' };
   const mode = mergeMode(base?.mode ?? null, ours.mode, theirs.mode);
   if (mode === null) return { ok: false, message: `${path} has its mode changed differently on both sides`, symbol: '' };
-  if (ours.oid === theirs.oid || ours.oid === base?.oid) return { ok: true, version: { ...theirs, mode } };
-  if (theirs.oid === base?.oid) return { ok: true, version: { ...ours, mode } };
+  const content = ours.oid === theirs.oid || ours.oid === base?.oid ? theirs : theirs.oid === base?.oid ? ours : null;
+  if (content !== null) {
+    // A gitlink's id names a commit, anything else's a blob: one side's mode cannot take the other's content.
+    if ((mode === fileMode.gitlink) !== (content.mode === fileMode.gitlink)) return { ok: false, message: `${path} is a submodule on one side only`, symbol: '' };
+    return { ok: true, version: { ...content, mode } };
+  }
   if (![base?.mode ?? fileMode.regular, ours.mode, theirs.mode].every(isRegularMode)) {
     return { ok: false, message: `${path} is not a regular file and both sides change it`, symbol: '' };
   }

@@ -81,6 +81,7 @@ const spec: FixtureSpec = {
     { id: 'file p', branch: 'site-file', parents: ['base'], date: '2024-06-03T10:00:00+00:00', files: { p: 'a file\n' } },
     { id: 'dir p', branch: 'site-dir', parents: ['base'], date: '2024-06-03T11:00:00+00:00', files: { 'p/q.ts': source('q') } },
     // A third site edits a file in the directory the first case turns into a file.
+    { id: 'symlinked gitmodules', branch: 'site-link', parents: ['base'], date: '2024-06-03T13:00:00+00:00', files: { '.gitmodules': { symlink: 'elsewhere' } } },
     { id: 'edit lib', branch: 'site-edit', parents: ['base'], date: '2024-06-03T12:00:00+00:00', files: { 'lib/a.ts': source('a').replace('x + 1', 'x + 3') } },
   ],
 };
@@ -168,6 +169,18 @@ describe('a file and a directory at one path in one batch', () => {
     assert.deepEqual(agreed.rejected.map((r) => r.id), edit.map((r) => r.id));
     assert.equal(agreed.tree, await repo.resolveTree(dirToFile));
   });
+});
+
+it('a symlinked .gitmodules is rejected at validation and left out of the agreed commit', async () => {
+  const records = await recordsOfCommit(repo, oids['symlinked gitmodules']!, 'link');
+  for (const mode of ['parse', 'typecheck'] as const) {
+    const verdict = await validateRecords(repo, oids.base!, records, { mode, validator });
+    assert.deepEqual(verdict.invalid.map((r) => r.id), records.map((r) => r.id), mode);
+    assert.match(verdict.invalid[0]!.reason, /may not be a symlink/);
+  }
+  const agreed = await composeAgreed(repo, oids.base!, records);
+  assert.deepEqual(agreed.rejected.map((r) => r.id), records.map((r) => r.id));
+  assert.equal(agreed.tree, await repo.resolveTree(oids.base!));
 });
 
 describe('isSafePath', () => {
