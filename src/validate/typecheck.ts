@@ -309,8 +309,12 @@ export class TypeCheckSession {
     // Every batch gets a fresh type checker: a checker's messages (union member order, say) can
     // depend on what it resolved before, and a replica that validated other batches first must
     // print the same messages as one that did not. Unchanged files make the service keep the old
-    // program, checker included, so drop it then.
-    if (this.composed.program() === previous) this.composed.service.cleanupSemanticCache();
+    // program, checker included, so drop it then (cleanupSemanticCache forgets the program; only
+    // a new project version makes the service build another, else it answers none).
+    if (this.composed.program() === previous) {
+      this.composed.service.cleanupSemanticCache();
+      this.composed.replace(files);
+    }
     this.lastComposed = this.composed.program();
   }
 

@@ -14,6 +14,7 @@ import { isSourcePath } from '../extract/segment.js';
 import type { BatchAcu, Outline } from './attribute.js';
 import { causesOf, diagnosticModules, diagnosticNames, fileCausesOf, outline, ownerOf, statementNames, usedIdentifiers } from './attribute.js';
 import { composeBatch } from './compose-batch.js';
+import { isRegularMode } from './tree-model.js';
 import type { BaseTree, BatchComposition } from './compose-batch.js';
 import type { AcuReason, AcuVerdict, ConflictRecord, UnattributedDiagnostic, ValidationResult } from './result.js';
 import { invalidatingCodes, resultDigest } from './result.js';
@@ -109,7 +110,7 @@ export class Validator {
   private async loadBase(base: BaseTree): Promise<void> {
     if (this.session.baseId === base.id) return;
     // package.json files decide how modules resolve and whether a file is ESM (`type: module`).
-    const wanted = [...base.entries].filter(([path]) => isProgramPath(path) || path === 'tsconfig.json' || isPackageJson(path));
+    const wanted = [...base.entries].filter(([path, entry]) => isRegularMode(entry.mode) && (isProgramPath(path) || path === 'tsconfig.json' || isPackageJson(path)));
     if (this.blobTexts.size > blobTextsMax) this.blobTexts.clear();
     const missing = [...new Set(wanted.map(([, entry]) => entry.oid).filter((oid) => !this.blobTexts.has(oid)))];
     const blobs = await base.readBlobs(missing);
