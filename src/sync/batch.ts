@@ -69,20 +69,25 @@ function orderedPair(order: ReadonlyMap<string, number>, pair: readonly [string,
   return (order.get(x) ?? 0) <= (order.get(y) ?? 0) ? { a: x, b: y } : { a: y, b: x };
 }
 
-/** Validate a batch of records over the base commit. */
+/**
+ * Validate a batch of records over the base commit. Null: no verdict — the type-check could not
+ * finish (its worker crashed or ran past the safety net); the node then signs nothing for the
+ * batch rather than a digest other nodes would not compute.
+ */
 export async function validateRecords(
   repo: GitRepo,
   baseCommit: string,
   records: readonly IdentifiedRecord[],
   options: { readonly mode: ValidationMode; readonly validator: Validator | null },
-): Promise<BatchVerdict> {
+): Promise<BatchVerdict | null> {
   const base = await baseTreeOf(repo, baseCommit);
   const rebased = await rebaseRecords(base, records);
   const { proposals, acus } = proposalsOf(rebased);
   const order = new Map(records.map((item, i) => [item.id, i]));
   if (options.mode === 'typecheck') {
     assert(options.validator !== null, 'typecheck mode has a validator');
-    const run = await options.validator.validate(base, proposals);
+    const run = await options.validator.validateOrAbstain(base, proposals);
+    if (run.kind === 'no-verdict') return null;
     return verdictOf(run.result, run.digest, order);
   }
   const composition = await composeBatch(base, acus, proposals.length);

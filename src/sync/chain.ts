@@ -23,8 +23,8 @@ export type FastForwardResult = 'moved' | 'checked-out' | 'not-fast-forward';
 export interface Chain {
   /** The commit `rev` names, or null when it names none. */
   revParse(rev: string): Promise<string | null>;
-  /** Validate records composed onto `base` (a commit id): the verdict every honest node signs. */
-  validate(base: string, items: readonly IdentifiedRecord[]): Promise<BatchVerdict>;
+  /** Validate records composed onto `base` (a commit id): the verdict every honest node signs; null: none (abstain). */
+  validate(base: string, items: readonly IdentifiedRecord[]): Promise<BatchVerdict | null>;
   /** The tree of an agreed commit: `candidates` composed onto `parent`, failures rejected. */
   compose(parent: string, candidates: readonly IdentifiedRecord[]): Promise<AgreedTree>;
   /** Write the agreed commit and its note; returns the commit id. Moves no branch. */
@@ -53,7 +53,7 @@ export class GitChain implements Chain {
     return this.repo.revParseCommit(rev);
   }
 
-  validate(base: string, items: readonly IdentifiedRecord[]): Promise<BatchVerdict> {
+  validate(base: string, items: readonly IdentifiedRecord[]): Promise<BatchVerdict | null> {
     return validateRecords(this.repo, base, items, { mode: this.mode, validator: this.validator });
   }
 

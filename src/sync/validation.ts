@@ -52,6 +52,12 @@ export class NodeValidation {
     const base = this.baseFor(height);
     if (base === null) return; // Behind: catch-up will bring the decision.
     const verdict = await ctx.chain.validate(base, items);
+    if (verdict === null) {
+      // No verdict (the type-check did not finish): sign nothing rather than a digest the other
+      // nodes would not compute; the round times out or the others certify without this node.
+      ctx.event('error', `height ${height} round ${round}: no verdict (the type-check did not finish); this node abstains`, { height, round });
+      return;
+    }
     const batchDigest = batchDigestOf({ digestHex: sha256Hex }, batch);
     this.remember(batchDigest, verdict);
     const invalid = verdict.invalid.length;

@@ -108,7 +108,9 @@ export class AgreedWriter {
     const batchDigest = batchDigestOf({ digestHex: sha256Hex }, batch);
     let verdict = this.validation.verdictOf(batchDigest);
     if (verdict?.consensus.detailDigest !== cert.value.validation.detailDigest) {
-      verdict = await ctx.chain.validate(parent, items);
+      const fresh = await ctx.chain.validate(parent, items);
+      if (fresh === null) throw new AcuError('ERR_NODE', `height ${height}: the type-check of the decided batch did not finish`, { hint: 'it is retried; see the node log for the worker failure' });
+      verdict = fresh;
       this.validation.remember(batchDigest, verdict);
       if (verdict.consensus.detailDigest !== cert.value.validation.detailDigest) {
         ctx.event('error', `height ${height}: this node's validation differs from the certified one; writing the certified outcome`);

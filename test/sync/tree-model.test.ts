@@ -6,6 +6,7 @@
  * the agreed commit.
  */
 import assert from 'node:assert/strict';
+import { generateKeyPairSync } from 'node:crypto';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { buildFixtureRepo } from '../../fixtures/builder.js';
@@ -14,10 +15,26 @@ import { makeTempDir, removeTempDir } from '../../fixtures/tmp.js';
 import { isSafePath } from '../../src/core/acu/decode.js';
 import { GitRepo } from '../../src/git/index.js';
 import { composeAgreed, validateRecords } from '../../src/sync/batch.js';
+import { nodeIdOf } from '../../src/store/identity.js';
 import { recordsOfCommit } from '../../src/sync/records.js';
-import type { IdentifiedRecord } from '../../src/sync/records.js';
+import type { IdentifiedRecord, RecordSigner } from '../../src/sync/records.js';
 import { jsBitsetBackend } from '../../src/validate/scoring/js-bitset.js';
 import { Validator } from '../../src/validate/validate.js';
+
+/** A verdict, never an abstention (these batches are far inside the type-check budget). */
+async function validated(...args: Parameters<typeof validateRecords>): Promise<NonNullable<Awaited<ReturnType<typeof validateRecords>>>> {
+  const verdict = await validateRecords(...args);
+  assert.ok(verdict !== null, 'the validator gave a verdict');
+  return verdict;
+}
+
+/** A node of site `site`, to sign the records a test extracts. */
+function signerFor(site: string): RecordSigner {
+  const { privateKey, publicKey } = generateKeyPairSync('ed25519');
+  const raw = publicKey.export({ format: 'der', type: 'spki' }).subarray(12).toString('hex');
+  const identity = { id: nodeIdOf(raw), publicKey: raw, privateKey };
+  return { identity, member: { id: identity.id, publicKey: raw, address: 'ws://127.0.0.1:7701', site, priority: 0 } };
+}
 
 process.env.GIT_CONFIG_NOSYSTEM = '1';
 process.env.GIT_CONFIG_GLOBAL = '/dev/null';
@@ -115,10 +132,10 @@ describe('a commit composed onto its own parent gives its own tree', () => {
     it(id, async () => {
       const commit = oids[id]!;
       const parent = await parentOf(commit);
-      const records = await recordsOfCommit(repo, commit, 'site');
+      const records = await recordsOfCommit(repo, commit, signerFor('site'));
       assert.ok(records.length > 0, 'the commit has records');
       for (const mode of ['parse', 'typecheck'] as const) {
-        const verdict = await validateRecords(repo, parent, records, { mode, validator });
+        const verdict = await validated(repo, parent, records, { mode, validator });
         assert.deepEqual(verdict.invalid, [], `${mode}: no record is invalid`);
         assert.deepEqual(verdict.conflicts, [], `${mode}: no conflicts`);
       }
@@ -133,7 +150,7 @@ describe('a commit composed onto its own parent gives its own tree', () => {
 describe('a file and a directory at one path in one batch', () => {
   async function batch(...labels: string[]): Promise<{ records: IdentifiedRecord[]; byLabel: Map<string, IdentifiedRecord[]> }> {
     const byLabel = new Map<string, IdentifiedRecord[]>();
-    for (const label of labels) byLabel.set(label, await recordsOfCommit(repo, oids[label]!, label));
+    for (const label of labels) byLabel.set(label, await recordsOfCommit(repo, oids[label]!, signerFor(label)));
     return { records: labels.flatMap((label) => byLabel.get(label)!), byLabel };
   }
 
@@ -143,7 +160,7 @@ describe('a file and a directory at one path in one batch', () => {
       const later = byLabel.get(order[1]!)!.map((r) => r.id);
       const earlier = order[0]!;
       for (const mode of ['parse', 'typecheck'] as const) {
-        const verdict = await validateRecords(repo, oids.base!, records, { mode, validator });
+        const verdict = await validated(repo, oids.base!, records, { mode, validator });
         assert.deepEqual(verdict.invalid.map((r) => r.id), later, mode);
         assert.match(verdict.invalid[0]!.reason, /apply-failed: .*'p'/);
       }
@@ -160,9 +177,9 @@ describe('a file and a directory at one path in one batch', () => {
 
   it('a directory turned into a file conflicts with an edit inside it', async () => {
     const dirToFile = oids['directory becomes a file']!;
-    const turn = await recordsOfCommit(repo, dirToFile, 'turn');
+    const turn = await recordsOfCommit(repo, dirToFile, signerFor('turn'));
     const { records: edit } = await batch('edit lib');
-    const verdict = await validateRecords(repo, oids.base!, [...turn, ...edit], { mode: 'parse', validator: null });
+    const verdict = await validated(repo, oids.base!, [...turn, ...edit], { mode: 'parse', validator: null });
     assert.deepEqual(verdict.invalid, []);
     assert.equal(verdict.conflicts.length > 0, true);
     const agreed = await composeAgreed(repo, oids.base!, [...turn, ...edit]);
@@ -172,9 +189,9 @@ describe('a file and a directory at one path in one batch', () => {
 });
 
 it('a symlinked .gitmodules is rejected at validation and left out of the agreed commit', async () => {
-  const records = await recordsOfCommit(repo, oids['symlinked gitmodules']!, 'link');
+  const records = await recordsOfCommit(repo, oids['symlinked gitmodules']!, signerFor('link'));
   for (const mode of ['parse', 'typecheck'] as const) {
-    const verdict = await validateRecords(repo, oids.base!, records, { mode, validator });
+    const verdict = await validated(repo, oids.base!, records, { mode, validator });
     assert.deepEqual(verdict.invalid.map((r) => r.id), records.map((r) => r.id), mode);
     assert.match(verdict.invalid[0]!.reason, /may not be a symlink/);
   }
