@@ -67,8 +67,11 @@ function noteAcu({ id, record }: IdentifiedRecord): NoteAcu {
  * The message of an agreed commit: a summary, the origin commits, and Co-authored-by trailers.
  * Records come from `decodeRecord` or this node's own extraction, so each origin's site is its
  * signer's site and each author line one a cluster member signed for (docs/sync.md, step 2).
+ *
+ * It names no value id: the certified value names this commit (its outcome), so the commit cannot
+ * name the value back. The note carries the value and its certificate.
  */
-export function agreedMessage(height: number, valueId: string, applied: readonly IdentifiedRecord[]): string {
+export function agreedMessage(height: number, applied: readonly IdentifiedRecord[]): string {
   const commits = new Map<string, IdentifiedRecord['record']['origin']>();
   for (const { record } of applied) if (!commits.has(record.origin.commit)) commits.set(record.origin.commit, record.origin);
   const acuWord = applied.length === 1 ? 'ACU' : 'ACUs';
@@ -76,20 +79,49 @@ export function agreedMessage(height: number, valueId: string, applied: readonly
   const lines = [`acu: height ${height}, ${applied.length} ${acuWord} from ${commits.size} ${commitWord}`, ''];
   for (const origin of commits.values()) lines.push(`${origin.commit.slice(0, 12)} ${origin.subject} (${origin.site})`);
   if (commits.size > 0) lines.push('');
-  lines.push(`Acu-Height: ${height}`, `Acu-Value: ${valueId}`);
+  lines.push(`Acu-Height: ${height}`);
   const authors = [...new Set([...commits.values()].map((o) => `${o.authorName} <${o.authorEmail}>`))].sort();
   for (const author of authors) lines.push(`Co-authored-by: ${author}`);
   return `${lines.join('\n')}\n`;
 }
 
-/** Inputs of one agreed commit. */
+/** What an agreed commit is made of: all of it known before the decision, so its id can be certified. */
 export interface AgreedCommitInput {
+  readonly height: number;
+  readonly parentCommit: string;
+  /** Every record of the batch, in batch order. */
+  readonly records: readonly IdentifiedRecord[];
+  readonly tree: string;
+  /** Ids of the records the tree applies. */
+  readonly applied: readonly string[];
+}
+
+/**
+ * Write the agreed commit object (no ref, no note); returns its id. Author and committer are acu,
+ * at the latest of the parent's commit time and the applied records' author times, in UTC: a
+ * function of the inputs alone, so every honest node writes the same id.
+ */
+export async function writeAgreedCommit(repo: GitRepo, input: AgreedCommitInput): Promise<string> {
+  const appliedSet = new Set(input.applied);
+  const applied = input.records.filter((item) => appliedSet.has(item.id));
+  const parent = await repo.commitInfo(input.parentCommit);
+  const parentTime = Math.floor(Date.parse(parent.committerDate) / 1000);
+  const timestamp = Math.max(parentTime, ...applied.map((item) => item.record.origin.authorTime));
+  const signature = { ...acuSignature, timestamp, timezoneOffset: 0 };
+  return await repo.writeCommit({
+    tree: input.tree, parents: [input.parentCommit], message: agreedMessage(input.height, applied),
+    author: signature, committer: signature,
+  });
+}
+
+/** What the note of an agreed commit says, beside the commit itself. */
+export interface AgreedNoteInput {
   readonly branch: string;
+  readonly commit: string;
   readonly parentCommit: string;
   readonly cert: DecisionCert;
   /** Every record of the batch, in batch order. */
   readonly records: readonly IdentifiedRecord[];
-  readonly tree: string;
   readonly applied: readonly string[];
   readonly deferred: readonly Rejection[];
   readonly rejected: readonly Rejection[];
@@ -97,33 +129,55 @@ export interface AgreedCommitInput {
   readonly memberIds: readonly string[];
 }
 
-/** Write the agreed commit and its note; returns the commit id. Does not move any ref. */
-export async function writeAgreedCommit(repo: GitRepo, input: AgreedCommitInput): Promise<{ commit: string; note: AgreedNote }> {
+/** The notes ref that keeps each agreed commit's record bodies (for `acu verify --rebuild` and catching up). */
+export const recordsNotesRef = 'refs/notes/acu-records';
+
+/** The record bodies of one agreed commit, as its records note holds them. */
+export interface RecordsNote {
+  readonly v: 1;
+  readonly height: number;
+  /** Every record of the batch, in batch order (signed bodies; their ids are their hashes). */
+  readonly records: readonly IdentifiedRecord['record'][];
+}
+
+/**
+ * Write the certificate note (`refs/notes/acu`) and the record bodies note
+ * (`refs/notes/acu-records`) of an agreed commit; returns the certificate note.
+ */
+export async function writeAgreedNote(repo: GitRepo, input: AgreedNoteInput): Promise<AgreedNote> {
   const valueId = valueIdOf({ digestHex: sha256Hex }, input.cert.value);
-  const appliedSet = new Set(input.applied);
-  const applied = input.records.filter((item) => appliedSet.has(item.id));
-  const parent = await repo.commitInfo(input.parentCommit);
-  const parentTime = Math.floor(Date.parse(parent.committerDate) / 1000);
-  const timestamp = Math.max(parentTime, ...applied.map((item) => item.record.origin.authorTime));
-  const signature = { ...acuSignature, timestamp, timezoneOffset: 0 };
-  const commit = await repo.writeCommit({
-    tree: input.tree, parents: [input.parentCommit], message: agreedMessage(input.cert.height, valueId, applied),
-    author: signature, committer: signature,
-  });
   const note: AgreedNote = {
     v: 1, branch: input.branch, height: input.cert.height, round: input.cert.round, valueId, parent: input.parentCommit,
     acus: input.records.map(noteAcu), applied: input.applied, deferred: input.deferred, rejected: input.rejected,
     signers: input.cert.finals.map((f) => input.memberIds[f.from] ?? `replica ${f.from}`), cert: input.cert,
   };
+  const bodies: RecordsNote = { v: 1, height: input.cert.height, records: input.records.map((item) => item.record) };
+  const info = await repo.commitInfo(input.commit);
   // `git notes` commits to the notes ref and needs an identity: pin it (and the date) so a node
   // needs no git configuration, and the notes commit does not depend on whose machine wrote it.
-  const gitDate = `${timestamp} +0000`;
+  const gitDate = `${Math.floor(Date.parse(info.committerDate) / 1000)} +0000`;
   const env = {
     GIT_AUTHOR_NAME: acuSignature.name, GIT_AUTHOR_EMAIL: acuSignature.email, GIT_AUTHOR_DATE: gitDate,
     GIT_COMMITTER_NAME: acuSignature.name, GIT_COMMITTER_EMAIL: acuSignature.email, GIT_COMMITTER_DATE: gitDate,
   };
-  await runGit(['notes', `--ref=${notesRef}`, 'add', '-f', '-F', '-', commit], { cwd: repo.gitDir, gitDir: repo.gitDir, env, input: `${JSON.stringify(note, null, 1)}\n` });
-  return { commit, note };
+  const git = { cwd: repo.gitDir, gitDir: repo.gitDir, env };
+  // Bodies first: a certificate note always has its bodies beside it.
+  await runGit(['notes', `--ref=${recordsNotesRef}`, 'add', '-f', '-F', '-', input.commit], { ...git, input: `${JSON.stringify(bodies)}\n` });
+  await runGit(['notes', `--ref=${notesRef}`, 'add', '-f', '-F', '-', input.commit], { ...git, input: `${JSON.stringify(note, null, 1)}\n` });
+  return note;
+}
+
+/** The record bodies note of an agreed commit, or null when there is none or it is not one. */
+export async function readRecordsNote(repo: GitRepo, commit: string): Promise<RecordsNote | null> {
+  const result = await runGitRaw(['notes', `--ref=${recordsNotesRef}`, 'show', commit], { cwd: repo.gitDir, gitDir: repo.gitDir });
+  if (result.exitCode !== 0) return null;
+  try {
+    const value = JSON.parse(result.stdout.toString('utf8')) as Partial<RecordsNote>;
+    if (value.v !== 1 || !Number.isSafeInteger(value.height) || !Array.isArray(value.records)) return null;
+    return value as RecordsNote;
+  } catch {
+    return null;
+  }
 }
 
 /** What reading an agreed commit's note found. */
