@@ -203,7 +203,7 @@ export type Input =
       readonly choices: readonly Choice[];
     }
   | {
-      /** The host's answer to an `outcome` effect; `draftId` is {@link draftIdOf} the draft it was asked about. */
+      /** The host's answer to an `outcome` effect; `draftId` is `draftIdOf` the draft it was asked about. */
       readonly type: 'outcome';
       readonly height: number;
       readonly round: number;
