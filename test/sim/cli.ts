@@ -8,7 +8,7 @@ import { byzantineStrategies } from './options.js';
 import type { ByzantineStrategy } from './options.js';
 import { describeFailure, runRange, summaryLine } from './run.js';
 
-const mutations: readonly Mutation[] = ['none', 'skip_lock_check', 'quorum_minus_one', 'send_before_persist'];
+const mutations: readonly Mutation[] = ['none', 'skip_lock_check', 'quorum_minus_one', 'send_before_persist', 'prepare_without_outcome'];
 const usage = 'usage: npm run sim -- --seeds N [--from S] [--replicas n] [--byzantine k] [--mutation m] [--strategy s]';
 
 interface Args {
