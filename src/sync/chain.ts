@@ -9,8 +9,8 @@ import type { GitRepo } from '../git/index.js';
 import { readOutbox } from '../store/outbox.js';
 import type { OutboxRecord } from '../store/outbox.js';
 import type { Validator } from '../validate/validate.js';
-import { agreedRef, writeAgreedCommit } from './agreed.js';
-import type { AgreedCommitInput } from './agreed.js';
+import { agreedRef, writeAgreedCommit, writeAgreedNote } from './agreed.js';
+import type { AgreedCommitInput, AgreedNoteInput } from './agreed.js';
 import { composeAgreed, validateRecords } from './batch.js';
 import type { AgreedTree, BatchVerdict, ValidationMode } from './batch.js';
 import { recordsOfCommit } from './records.js';
@@ -27,8 +27,10 @@ export interface Chain {
   validate(base: string, items: readonly IdentifiedRecord[]): Promise<BatchVerdict | null>;
   /** The tree of an agreed commit: `candidates` composed onto `parent`, failures rejected. */
   compose(parent: string, candidates: readonly IdentifiedRecord[]): Promise<AgreedTree>;
-  /** Write the agreed commit and its note; returns the commit id. Moves no branch. */
-  writeAgreed(input: AgreedCommitInput): Promise<string>;
+  /** Write an agreed commit object (no ref, no note); returns its id. */
+  writeCommit(input: AgreedCommitInput): Promise<string>;
+  /** Write the certificate note and the record bodies note of a written agreed commit. */
+  writeNote(input: AgreedNoteInput): Promise<void>;
   /** Point the agreed ref of `branch` at `commit`. */
   setAgreed(branch: string, commit: string): Promise<void>;
   /** Move `refs/heads/<branch>` to `commit` when that is a fast-forward and no work tree has it checked out. */
@@ -61,8 +63,12 @@ export class GitChain implements Chain {
     return composeAgreed(this.repo, parent, candidates);
   }
 
-  async writeAgreed(input: AgreedCommitInput): Promise<string> {
-    return (await writeAgreedCommit(this.repo, input)).commit;
+  writeCommit(input: AgreedCommitInput): Promise<string> {
+    return writeAgreedCommit(this.repo, input);
+  }
+
+  async writeNote(input: AgreedNoteInput): Promise<void> {
+    await writeAgreedNote(this.repo, input);
   }
 
   setAgreed(branch: string, commit: string): Promise<void> {

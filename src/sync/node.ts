@@ -294,6 +294,9 @@ export class SyncNode {
       case 'policy':
         this.votes.start(effect, this.validation.verdictOf(effect.batchDigest));
         break;
+      case 'outcome':
+        void this.ctx.gitQueue.run(() => this.validation.outcome(effect.height, effect.round, effect.draft)).catch((error: unknown) => this.fail(error));
+        break;
       case 'decide': {
         const { cert } = effect;
         this.event('decided', `height ${cert.height} decided in round ${cert.round}`, { height: cert.height, acuIds: cert.value.batch.acuIds.length });
