@@ -39,7 +39,7 @@ function record(i: number): AcuRecord {
       beforeOid: null, afterOid: hex(`oid${i}`).slice(0, 40), data: '', hunks: null, reason: 'added',
     },
     origin: { commit: 'a'.repeat(40), parent: 'b'.repeat(40), site: 's0', authorName: 'A', authorEmail: 'a@example.com', authorTime: 1_700_000_000, subject: `c${i}` },
-  } as AcuRecord;
+  };
 }
 
 // The log stores these as opaque values: only `height` is read by the log itself.
@@ -173,6 +173,7 @@ it('refuses every append after a failed sync, and leaves no unhandled rejection'
   const probe = await open(path, 'r');
   const proto = Object.getPrototypeOf(probe) as FileHandle;
   await probe.close();
+  // eslint-disable-next-line @typescript-eslint/unbound-method -- put back below, called with its own receiver
   const datasync = proto.datasync;
   let failures = 1;
   proto.datasync = async function (this: FileHandle): Promise<void> {
