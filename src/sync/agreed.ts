@@ -9,12 +9,11 @@
  */
 import { canonicalString } from '../core/acu/canonical.js';
 import type { DecisionCert } from '../core/consensus/index.js';
-import { genesisParent, isDecisionCert, quorumSize, valueIdOf, verifyMessage } from '../core/consensus/index.js';
+import { valueIdOf } from '../core/consensus/index.js';
 import { AcuError } from '../core/errors.js';
 import { runGit, runGitRaw } from '../git/exec.js';
 import type { GitRepo } from '../git/index.js';
-import type { ClusterDoc } from '../store/cluster.js';
-import { clusterVerifier, sha256Hex } from './crypto.js';
+import { sha256Hex } from './crypto.js';
 import type { Rejection } from './batch.js';
 import type { IdentifiedRecord } from './records.js';
 
@@ -259,6 +258,7 @@ const valueShape = objectOf({
   batch: objectOf({ height: count, parent: text, acuIds: listOf(text), bodyDigest: text }),
   validation: objectOf({ ok: flag, conflicts: listOf(objectOf({ a: text, b: text })), detailDigest: text }),
   resolution: listOf(text),
+  outcome: text,
 });
 const noteShape = objectOf({
   v: exactly(1), branch: text, height: count, round: count, valueId: text, parent: text,
@@ -330,80 +330,6 @@ function entryOf(commit: string, read: NoteRead): AgreedEntry {
 async function commitMessage(repo: GitRepo, commit: string): Promise<string> {
   const result = await runGit(['cat-file', 'commit', commit], { cwd: repo.gitDir, gitDir: repo.gitDir });
   return result.stdout.toString('utf8');
-}
-
-/** What an offline check of one agreed commit found. */
-export interface VerifyFinding {
-  readonly commit: string;
-  readonly height: number | null;
-  readonly ok: boolean;
-  readonly problems: readonly string[];
-}
-
-/**
- * Check every agreed commit from `tip` back to height 0 against the cluster document: each has a
- * note; its certificate holds a quorum of valid FINAL signatures from distinct members for the
- * note's value; heights count down by one and each value names the previous one as its parent; the
- * commit message names the certified value; applied records are in the certified batch.
- */
-export async function verifyAgreedChain(repo: GitRepo, cluster: ClusterDoc, tip: string): Promise<VerifyFinding[]> {
-  const verifier = clusterVerifier(cluster);
-  const quorum = quorumSize(cluster.members.length);
-  const chain = await readAgreedChain(repo, tip);
-  const findings: VerifyFinding[] = [];
-  for (let i = 0; i < chain.length; i += 1) {
-    const { commit, note, noteProblem } = chain[i]!;
-    if (note === null) {
-      findings.push({ commit, height: null, ok: false, problems: [noteProblem ?? `no certificate note (${notesRef})`] });
-      continue;
-    }
-    const problems = [
-      ...certificateProblems(note, verifier, quorum),
-      ...(await commitProblems(repo, commit, note)),
-      ...linkProblems(note, chain[i + 1]),
-    ];
-    findings.push({ commit, height: note.height, ok: problems.length === 0, problems });
-  }
-  return findings;
-}
-
-/** The certificate proves the note's value: a quorum of valid FINALs from distinct members. */
-function certificateProblems(note: AgreedNote, verifier: ReturnType<typeof clusterVerifier>, quorum: number): string[] {
-  const problems: string[] = [];
-  const cert = note.cert;
-  const digest = { digestHex: sha256Hex };
-  if (cert.height !== note.height) problems.push(`the certificate is for height ${cert.height}, the note says ${note.height}`);
-  if (valueIdOf(digest, cert.value) !== note.valueId) problems.push('the note names another value than its certificate');
-  const badSignatures = cert.finals.filter((f) => !verifyMessage(verifier, f)).map((f) => f.from);
-  if (badSignatures.length > 0) problems.push(`invalid signatures from replicas ${badSignatures.join(', ')}`);
-  else if (!isDecisionCert(cert, quorum, digest)) problems.push(`fewer than ${quorum} matching FINAL signatures from distinct members`);
-  return problems;
-}
-
-/** The commit names the certified value, and applies only records of the certified batch. */
-async function commitProblems(repo: GitRepo, commit: string, note: AgreedNote): Promise<string[]> {
-  const problems: string[] = [];
-  const valueId = valueIdOf({ digestHex: sha256Hex }, note.cert.value);
-  const message = await commitMessage(repo, commit);
-  if (!message.includes(`\nAcu-Value: ${valueId}\n`)) problems.push('the commit message does not name the certified value');
-  const batchIds = new Set(note.cert.value.batch.acuIds);
-  if (note.applied.some((id) => !batchIds.has(id))) problems.push('applies a record outside the certified batch');
-  return problems;
-}
-
-/** Heights count down by one to a height 0 that starts from genesis; each value extends the one before. */
-function linkProblems(note: AgreedNote, older: AgreedEntry | undefined): string[] {
-  const parent = note.cert.value.batch.parent;
-  // An older agreed commit without a readable note reports that itself; nothing to link against.
-  if (older !== undefined && older.note === null) return [];
-  if (older?.note != null) {
-    const problems: string[] = [];
-    if (older.note.height !== note.height - 1) problems.push(`follows height ${older.note.height}, not ${note.height - 1}`);
-    if (parent !== older.note.valueId) problems.push('its value does not extend the previous decision');
-    return problems;
-  }
-  if (note.height !== 0) return [`the chain stops at height ${note.height}; heights below it are missing`];
-  return parent === genesisParent ? [] : ['height 0 does not start from genesis'];
 }
 
 /** The tip of the cluster's agreed commits; throws ERR_UNKNOWN_REVISION when there is none yet. */

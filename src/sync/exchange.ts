@@ -6,6 +6,7 @@
  * so a body from any peer is as good as one from its origin.
  */
 import { AcuError } from '../core/errors.js';
+import { encodedBytesOf, groupByBytes } from '../net/frame.js';
 import { acuRefOf, decodeRecord, recordVerifier } from './records.js';
 import type { IdentifiedRecord } from './records.js';
 import type { CancelTimer } from './ports.js';
@@ -13,6 +14,8 @@ import type { NodeContext, PeerFrame } from './node-types.js';
 
 /** Records shipped per frame, at most (keeps frames well under the frame size limit). */
 export const recordsPerFrameMax = 256;
+/** Bytes of record bodies per message, about: a group of small records stays within one frame. */
+const recordsMessageBytesMax = 1024 * 1024;
 /** Ids asked for per request, at most. */
 export const needIdsMax = 4096;
 /** How long a validation or a decision waits for missing record bodies before asking again. */
@@ -63,13 +66,19 @@ export class RecordExchange {
     return false;
   }
 
-  /** Ship record bodies to one peer or to all. */
+  /**
+   * Ship record bodies to one peer or to all, in messages of at most {@link recordsPerFrameMax}
+   * records and about {@link recordsMessageBytesMax} bytes. A record larger than that (a big file)
+   * goes alone; the transport splits such a message into fragments.
+   */
   send(to: string /* a node id, or 'all' */, items: readonly IdentifiedRecord[]): void {
     const { transport } = this.ctx;
-    for (let at = 0; at < items.length; at += recordsPerFrameMax) {
-      const frame: PeerFrame = { t: 'records', records: items.slice(at, at + recordsPerFrameMax).map((item) => item.record) };
-      if (to === 'all') transport.broadcast(frame);
-      else transport.send(to, frame);
+    for (const group of groupByBytes(items, (item) => encodedBytesOf(item.record), recordsMessageBytesMax)) {
+      for (let at = 0; at < group.length; at += recordsPerFrameMax) {
+        const frame: PeerFrame = { t: 'records', records: group.slice(at, at + recordsPerFrameMax).map((item) => item.record) };
+        if (to === 'all') transport.broadcast(frame);
+        else transport.send(to, frame);
+      }
     }
   }
 
@@ -78,8 +87,15 @@ export class RecordExchange {
     const { memory } = this.ctx;
     const fresh = items.filter((item) => !memory.records.has(item.id) && !memory.settled.has(item.id));
     if (fresh.length === 0) return [];
+    try {
+      await this.ctx.log.append([{ k: 'records', records: fresh.map((item) => item.record) }]);
+    } catch (error) {
+      // A log that failed takes the node down before it signs anything more.
+      this.ctx.fail(error);
+      throw error;
+    }
+    // Known only once durable: a record acknowledged before its append must not be lost in a crash.
     for (const item of fresh) memory.records.set(item.id, item);
-    await this.ctx.log.append([{ k: 'records', records: fresh.map((item) => item.record) }]);
     this.pool(fresh);
     for (const wake of [...this.bodyWaiters]) wake();
     return fresh;

@@ -125,7 +125,8 @@ export async function verifyChain(repo: GitRepo, tip: string, options: ChainChec
   const anchor: Walked | undefined = stopAt === null ? undefined : { commit: stopAt, parents: [], read: await options.notes(stopAt) };
   for (let i = 0; i < walked.length; i += 1) {
     const entry = walked[i]!;
-    findings.push(await checkOne(entry, walked[i + 1] ?? anchor, clusterOf));
+    // An anchor without a note is the genesis: the chain above it starts at height 0.
+    findings.push(await checkOne(entry, walked[i + 1] ?? (anchor?.read.status === 'ok' ? anchor : undefined), clusterOf));
   }
   return findings;
 }
@@ -139,7 +140,12 @@ async function walk(repo: GitRepo, tip: string, options: ChainCheckOptions): Pro
     const read = await options.notes(at);
     out.push({ commit: at, parents: info.parents, read });
     if (options.stopAt == null && read.status === 'ok' && read.note.height === 0) break;
-    if (options.stopAt == null && read.status !== 'ok') break;
+    // Without a readable note, an agreed commit is still told by its author; anything else is
+    // where the chain started (the genesis and the history before it).
+    if (options.stopAt == null && read.status !== 'ok' && !(info.authorName === 'acu' && info.authorEmail === 'acu@cluster')) {
+      if (out.length > 1) out.pop();
+      break;
+    }
     at = info.parents[0] ?? null;
   }
   return out;
@@ -152,7 +158,7 @@ async function checkOne(
 ): Promise<VerifyFinding> {
   const { commit, read } = entry;
   if (read.status !== 'ok') {
-    const problem = read.status === 'missing' ? `not certified: no certificate note (${notesRef})` : `the certificate note (${notesRef}) is malformed: ${read.reason}`;
+    const problem = read.status === 'missing' ? `no certificate note (${notesRef})` : `the certificate note (${notesRef}) is malformed: ${read.reason}`;
     return { commit, height: null, ok: false, problems: [problem] };
   }
   const note = read.note;
@@ -181,7 +187,7 @@ function certificateProblems(note: AgreedNote, cluster: ClusterDoc): string[] {
   if (valueIdOf(digest, cert.value) !== note.valueId) problems.push('the note names another value than its certificate');
   const verifier = clusterVerifier(cluster);
   const badSignatures = cert.finals.filter((f) => !verifyMessage(verifier, f)).map((f) => f.from);
-  if (badSignatures.length > 0) problems.push(`invalid signatures from replicas ${badSignatures.join(', ')} (checked against the membership at the parent)`);
+  if (badSignatures.length > 0) problems.push(`invalid signatures from replicas ${badSignatures.join(', ')}`);
   else if (!isDecisionCert(cert, quorum, digest)) problems.push(`fewer than ${quorum} matching FINAL signatures from distinct members`);
   return problems;
 }
@@ -200,8 +206,7 @@ function contentProblems(commit: string, note: AgreedNote): string[] {
 
 /**
  * Heights count down by one to a height 0 that starts from genesis; each value extends the one
- * before. `older` is the agreed commit below (or the trusted anchor); an anchor without a note is
- * the genesis the chain starts from.
+ * before. `older` is the agreed commit below, or the trusted anchor; none: the chain starts here.
  */
 function linkProblems(note: AgreedNote, older: Walked | undefined, parent: string | undefined): string[] {
   const valueParent = note.cert.value.batch.parent;
@@ -212,8 +217,8 @@ function linkProblems(note: AgreedNote, older: Walked | undefined, parent: strin
     if (valueParent !== older.read.note.valueId) problems.push('its value does not extend the previous decision');
     return problems;
   }
-  // An older commit with a malformed note reports that itself.
-  if (older !== undefined && older.read.status === 'malformed') return [];
+  // An older commit without a readable note reports that itself.
+  if (older !== undefined) return [];
   if (note.height !== 0) return [`the chain stops at height ${note.height}; heights below it are missing`];
   return valueParent === genesisParent ? [] : ['height 0 does not start from genesis'];
 }

@@ -124,7 +124,13 @@ export class AgreedWriter {
       if (moved === 'checked-out') ctx.event('skipped', `height ${height}: '${ctx.cluster.branch}' is checked out in a work tree; not moved (fast-forward it there with 'git merge --ff-only ${commit.slice(0, 12)}')`);
     }
     const settled = cert.value.batch.acuIds;
-    await ctx.log.append([{ k: 'written', height, commit, settled }]);
+    try {
+      await ctx.log.append([{ k: 'written', height, commit, settled }]);
+    } catch (error) {
+      // The log failing is not a local git failure to retry: the node stops signing now.
+      ctx.fail(error);
+      return;
+    }
     ctx.memory.writtenHeight = height;
     ctx.memory.writtenCommit = commit;
     settle(ctx.memory, height, settled, decisionsKept);

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { createHash } from 'node:crypto';
+import { createHash, generateKeyPairSync } from 'node:crypto';
 import { open, readFile, stat, writeFile } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -18,7 +18,10 @@ import { AcuError, ExitCode } from '../../src/core/errors.js';
 import { walRecordBytesMax } from '../../src/store/wal.js';
 import { NodeLog } from '../../src/sync/node-log.js';
 import type { NodeLogEntry, NodeMemory } from '../../src/sync/node-log.js';
-import type { AcuRecord } from '../../src/sync/records.js';
+import type { ClusterDoc } from '../../src/store/cluster.js';
+import { nodeIdOf } from '../../src/store/identity.js';
+import { recordVerifier, signRecord } from '../../src/sync/records.js';
+import type { AcuRecord, RecordSigner } from '../../src/sync/records.js';
 
 const decisionsKept = 4;
 let dir = '';
@@ -31,15 +34,23 @@ after(async () => {
 
 const hex = (seed: string): string => createHash('sha256').update(seed).digest('hex');
 
+/** The one member whose records these logs hold. */
+const signer: RecordSigner = (() => {
+  const { privateKey, publicKey } = generateKeyPairSync('ed25519');
+  const raw = publicKey.export({ format: 'der', type: 'spki' }).subarray(12).toString('hex');
+  const identity = { id: nodeIdOf(raw), publicKey: raw, privateKey };
+  return { identity, member: { id: identity.id, publicKey: raw, address: 'ws://127.0.0.1:7701', site: 's0', priority: 0 } };
+})();
+const cluster: ClusterDoc = { version: 1, branch: 'main', members: [signer.member] };
+const verifier = recordVerifier(cluster);
+
 function record(i: number): AcuRecord {
-  return {
-    v: 1,
-    acu: {
-      v: 1, level: 'file', file: `src/f${i}.ts`, fromFile: null, op: 'add', content: 'text', modeBefore: null, modeAfter: '100644',
-      beforeOid: null, afterOid: hex(`oid${i}`).slice(0, 40), data: '', hunks: null, reason: 'added',
-    },
-    origin: { commit: 'a'.repeat(40), parent: 'b'.repeat(40), site: 's0', authorName: 'A', authorEmail: 'a@example.com', authorTime: 1_700_000_000, subject: `c${i}` },
-  };
+  const acu = {
+    v: 1, level: 'file', file: `src/f${i}.ts`, fromFile: null, op: 'add', content: 'text', modeBefore: null, modeAfter: '100644',
+    beforeOid: null, afterOid: hex(`oid${i}`).slice(0, 40), data: '', hunks: null, reason: 'added',
+  } as const;
+  const origin = { commit: 'a'.repeat(40), parent: 'b'.repeat(40), authorName: 'A', authorEmail: 'a@example.com', authorTime: 1_700_000_000, subject: `c${i}` };
+  return signRecord(signer, acu, origin).record;
 }
 
 // The log stores these as opaque values: only `height` is read by the log itself.
@@ -65,27 +76,28 @@ function history(heights: number, idsPerHeight: number): NodeLogEntry[][] {
 }
 
 async function writeLog(path: string, groups: NodeLogEntry[][]): Promise<NodeMemory> {
-  const { log } = await NodeLog.open(path, decisionsKept, { compactBytesMin: Number.MAX_SAFE_INTEGER });
+  const { log } = await NodeLog.open(path, decisionsKept, verifier, { compactBytesMin: Number.MAX_SAFE_INTEGER });
   // Twenty heights per append: each under the entry limit, and few fsyncs.
   for (let i = 0; i < groups.length; i += 20) await log.append(groups.slice(i, i + 20).flat());
   await log.close();
-  const { log: again, memory } = await NodeLog.open(path, decisionsKept, { compactBytesMin: Number.MAX_SAFE_INTEGER });
+  const { log: again, memory } = await NodeLog.open(path, decisionsKept, verifier, { compactBytesMin: Number.MAX_SAFE_INTEGER });
   await again.close();
   return memory;
 }
 
 it('compacts a log and reopens it to exactly the same memory', async () => {
   const path = join(dir, 'small.wal');
-  const expected = await writeLog(path, history(40, 3));
+  // Enough history that the snapshot (the retained, signed record bodies) is well under half the log.
+  const expected = await writeLog(path, history(160, 3));
   assert.equal(expected.decisions.size, decisionsKept);
   assert.ok(expected.records.size > 0);
   const before = (await stat(path)).size;
-  const { log, memory } = await NodeLog.open(path, decisionsKept, { compactBytesMin: 0 });
+  const { log, memory } = await NodeLog.open(path, decisionsKept, verifier, { compactBytesMin: 0 });
   assert.deepEqual(memory, expected);
   assert.ok(log.sizeBytes < before, `compacted: ${log.sizeBytes} < ${before} bytes`);
   await log.append([{ k: 'outbox', taken: 99 }]);
   await log.close();
-  const { log: reopened, memory: after } = await NodeLog.open(path, decisionsKept, { compactBytesMin: Number.MAX_SAFE_INTEGER });
+  const { log: reopened, memory: after } = await NodeLog.open(path, decisionsKept, verifier, { compactBytesMin: Number.MAX_SAFE_INTEGER });
   await reopened.close();
   assert.deepEqual({ ...after, outboxTaken: expected.outboxTaken }, expected, 'the compacted log replays to the same memory');
   assert.equal(after.outboxTaken, 99, 'appends continue after compaction');
@@ -99,10 +111,10 @@ it('compacts a log past the default threshold whose snapshot is larger than one 
   const expected = await writeLog(path, history(520, 1000));
   assert.ok((await stat(path)).size > 32 * 1024 * 1024);
   assert.ok(expected.settled.size * 64 > walRecordBytesMax, 'the snapshot exceeds one entry');
-  const { log, memory } = await NodeLog.open(path, decisionsKept);
+  const { log, memory } = await NodeLog.open(path, decisionsKept, verifier);
   await log.close();
   assert.deepEqual(memory, expected);
-  const { log: reopened, memory: after } = await NodeLog.open(path, decisionsKept);
+  const { log: reopened, memory: after } = await NodeLog.open(path, decisionsKept, verifier);
   await reopened.close();
   assert.deepEqual(after, expected, 'the compacted log opens (the node starts) and replays to the same memory');
 });
@@ -113,7 +125,7 @@ it('never tells the operator to delete or move aside a damaged log', async () =>
   const content = await readFile(path);
   content[8 + 8 + 2] = content[8 + 8 + 2]! ^ 0xff;
   await writeFile(path, content);
-  const error = await NodeLog.open(path, decisionsKept).then(() => null, (e: unknown) => e);
+  const error = await NodeLog.open(path, decisionsKept, verifier).then(() => null, (e: unknown) => e);
   assert.ok(error instanceof AcuError && error.code === 'ERR_CORRUPT_LOG');
   assert.match(error.hint ?? '', /do not delete or move the log/);
   assert.doesNotMatch(error.hint ?? '', /move (it|the log) aside;/);
@@ -135,29 +147,29 @@ async function holder(path: string): Promise<{ pid: number; kill: () => Promise<
 it('lets one process write a log: a second node is refused with the holder named, a dead holder\'s lock is taken over', async () => {
   const path = join(dir, 'locked.wal');
   const first = await holder(path);
-  const error = await NodeLog.open(path, decisionsKept).then(() => null, (e: unknown) => e);
+  const error = await NodeLog.open(path, decisionsKept, verifier).then(() => null, (e: unknown) => e);
   assert.ok(error instanceof AcuError, 'a second opener gets an AcuError');
   assert.match(error.message, new RegExp(`another sync node \\(process ${first.pid}\\) is already using`));
   assert.match(error.hint ?? '', /acu node stop/);
   const io = bufferIo(dir);
   assert.equal(reportError(error, io, false), ExitCode.fatal, 'exit code 128 at the CLI');
   await first.kill(); // SIGKILL: the lock file stays behind
-  const { log } = await NodeLog.open(path, decisionsKept);
-  const again = await NodeLog.open(path, decisionsKept).then(() => null, (e: unknown) => e);
+  const { log } = await NodeLog.open(path, decisionsKept, verifier);
+  const again = await NodeLog.open(path, decisionsKept, verifier).then(() => null, (e: unknown) => e);
   assert.ok(again instanceof AcuError, 'also within one process');
   await log.close();
-  const { log: last } = await NodeLog.open(path, decisionsKept);
+  const { log: last } = await NodeLog.open(path, decisionsKept, verifier);
   await last.close();
 });
 
 it('tells a reused pid from the lock\'s holder', async () => {
   const path = join(dir, 'reused.wal');
-  const lock = await NodeLog.open(path, decisionsKept);
+  const lock = await NodeLog.open(path, decisionsKept, verifier);
   const text = JSON.parse(await readFile(`${path}.lock`, 'utf8')) as Record<string, unknown>;
   await lock.log.close();
   // The pid is alive (ours) but started at another time than the holder did: not the holder.
   await writeFile(`${path}.lock`, JSON.stringify({ ...text, token: 'old', startTicks: '1' }));
-  const { log } = await NodeLog.open(path, decisionsKept);
+  const { log } = await NodeLog.open(path, decisionsKept, verifier);
   await log.close();
 });
 
@@ -168,7 +180,7 @@ it('refuses every append after a failed sync, and leaves no unhandled rejection'
     rejections.push(reason);
   };
   process.on('unhandledRejection', onRejection);
-  const { log } = await NodeLog.open(path, decisionsKept);
+  const { log } = await NodeLog.open(path, decisionsKept, verifier);
   await log.append([{ k: 'outbox', taken: 1 }]);
   const probe = await open(path, 'r');
   const proto = Object.getPrototypeOf(probe) as FileHandle;
@@ -196,7 +208,7 @@ it('refuses every append after a failed sync, and leaves no unhandled rejection'
   await new Promise((done) => setImmediate(done));
   process.off('unhandledRejection', onRejection);
   assert.deepEqual(rejections, []);
-  const { log: reopened, memory } = await NodeLog.open(path, decisionsKept);
+  const { log: reopened, memory } = await NodeLog.open(path, decisionsKept, verifier);
   await reopened.close();
   assert.ok(memory.outboxTaken <= 3, 'nothing after the failure reached the log');
 });

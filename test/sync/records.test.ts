@@ -169,7 +169,7 @@ describe('authenticated origins in policies and agreed commits', () => {
     ];
     const applied = wires.map((value) => decodeRecord(value, verifier)).filter((item): item is IdentifiedRecord => item !== null);
     assert.deepEqual(applied.map((item) => item.id), [honest.id]);
-    const message = agreedMessage(4, 'ab'.repeat(32), applied);
+    const message = agreedMessage(4, applied);
     assert.match(message, new RegExp(`^${'e'.repeat(12)} shared module \\(tokyo\\)$`, 'm'));
     assert.deepEqual(message.split('\n').filter((line) => line.startsWith('Co-authored-by: ')), ['Co-authored-by: Tanaka <tanaka@example.com>']);
     assert.doesNotMatch(message, /Mallory|Oscar|\(paris\)/);
