@@ -44,8 +44,11 @@ export interface BatchVerdict {
   readonly consensus: ConsensusResult;
   /** Records that are invalid on their own (they will be rejected whatever the vote). */
   readonly invalid: readonly Rejection[];
-  /** The conflicts with a readable description, same order as `consensus.conflicts`. */
-  readonly conflicts: readonly (Conflict & { readonly kind: string; readonly file: string; readonly message: string })[];
+  /**
+   * The conflicts with a readable description, same order as `consensus.conflicts`. `earlier` is
+   * the side that comes first in this batch (what `prefer-earlier` keeps).
+   */
+  readonly conflicts: readonly (Conflict & { readonly kind: string; readonly file: string; readonly message: string; readonly earlier: 'a' | 'b' })[];
 }
 
 /** The records grouped into proposals, one per origin commit, in order of first appearance. */
@@ -64,9 +67,14 @@ function proposalsOf(records: readonly IdentifiedRecord[]): { proposals: Proposa
   return { proposals, acus };
 }
 
-function orderedPair(order: ReadonlyMap<string, number>, pair: readonly [string, string]): Conflict {
-  const [x, y] = pair;
-  return (order.get(x) ?? 0) <= (order.get(y) ?? 0) ? { a: x, b: y } : { a: y, b: x };
+/**
+ * A conflict's two sides in canonical order: a is the smaller ACU id. Not the batch order: each
+ * round's leader orders its batch as the records reached it, and a person who read `a` in
+ * `acu status` during one round and votes `keep-a` during the next must still mean the same ACU.
+ */
+function canonicalPair(order: ReadonlyMap<string, number>, pair: readonly [string, string]): Conflict & { earlier: 'a' | 'b' } {
+  const [a, b] = pair[0] <= pair[1] ? pair : [pair[1], pair[0]];
+  return { a, b, earlier: (order.get(a) ?? 0) <= (order.get(b) ?? 0) ? 'a' : 'b' };
 }
 
 /**
@@ -102,7 +110,7 @@ function verdictOf(detail: Pick<DetailedResult, 'acus' | 'conflicts'>, digest: s
     .map((verdict) => ({ id: verdict.id, reason: verdict.reasons.map((r) => `${r.code}: ${r.message}`).join('; ') }));
   const conflicts = detail.conflicts
     .filter((c) => !invalid.some((i) => i.id === c.acus[0] || i.id === c.acus[1]))
-    .map((c: ConflictRecord) => ({ ...orderedPair(order, c.acus), kind: c.kind, file: c.file, message: c.message }));
+    .map((c: ConflictRecord) => ({ ...canonicalPair(order, c.acus), kind: c.kind, file: c.file, message: c.message }));
   return { consensus: { ok: true, conflicts: conflicts.map(({ a, b }) => ({ a, b })), detailDigest: digest }, invalid, conflicts };
 }
 

@@ -62,10 +62,13 @@ export class ConflictVotes {
       return acu === undefined ? id.slice(0, 12) : acu.level === 'decl' && acu.symbol !== '' ? `${acu.file}#${acu.symbol}` : acu.file;
     };
     const batch = effect.conflicts;
+    // Sides are in canonical order (batch.ts); which one this round's batch lists first is the
+    // sequence `prefer-earlier` looks at.
+    const aFirst = (i: number): boolean => (verdict?.conflicts[i]?.earlier ?? 'a') === 'a';
     const conflicts: PolicyConflict[] = batch.map((c, i) => ({
       id: `${effect.height}.${i}`,
-      a: { acuIds: [c.a], site: siteOf(c.a), sequence: 0, risk: 0, interference: 0 },
-      b: { acuIds: [c.b], site: siteOf(c.b), sequence: 1, risk: 0, interference: 0 },
+      a: { acuIds: [c.a], site: siteOf(c.a), sequence: aFirst(i) ? 0 : 1, risk: 0, interference: 0 },
+      b: { acuIds: [c.b], site: siteOf(c.b), sequence: aFirst(i) ? 1 : 0, risk: 0, interference: 0 },
       bothValid: false,
     }));
     const views = batch.map((c, i) => ({
