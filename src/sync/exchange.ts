@@ -5,7 +5,7 @@
  * are asked for until they come. The consensus orders record ids; the id is the hash of the body,
  * so a body from any peer is as good as one from its origin.
  */
-import { AcuError, assert } from '../core/errors.js';
+import { AcuError, assert, AssertionFailure } from '../core/errors.js';
 import { encodedBytesOf, groupByBytes } from '../net/frame.js';
 import { acuRefOf, decodeRecord, recordVerifier } from './records.js';
 import type { IdentifiedRecord } from './records.js';
@@ -160,7 +160,7 @@ export class RecordExchange {
   takeOutbox(): Promise<number> {
     this.cancelScan ??= this.ctx.clock.every(scanIntervalMs, () => this.scanSoon());
     return this.ctx.gitQueue.run(async () => {
-      await this.scanBranch();
+      await this.scanBranchOrReport();
       return await this.takeQueued();
     });
   }
@@ -172,8 +172,24 @@ export class RecordExchange {
     void this.ctx.gitQueue.run(async () => {
       this.scanQueued = false;
       if (this.ctx.isStopped()) return;
-      if (await this.scanBranch()) await this.takeQueued();
+      if (await this.scanBranchOrReport()) await this.takeQueued();
     }).catch((error: unknown) => this.ctx.fail(error));
+  }
+
+  /**
+   * Scan, and on a local failure (git failed, the disk is full) say so and go on: the commits stay
+   * on the branch, and the next scan (the last scanned tip is unchanged) tries again. Only the
+   * hook's entries wait meanwhile; nothing of the consensus depends on the scan.
+   */
+  private async scanBranchOrReport(): Promise<boolean> {
+    try {
+      return await this.scanBranch();
+    } catch (error) {
+      if (error instanceof AssertionFailure) throw error;
+      const message = error instanceof Error ? error.message : String(error);
+      this.ctx.event('error', `could not look for commits the hook missed (retrying in ${scanIntervalMs} ms): ${message}`, { scan: true });
+      return false;
+    }
   }
 
   /**
