@@ -1,7 +1,8 @@
 /**
  * Record exchange: how ACU record bodies move between a sync node, its peers and its replica. New
- * commits come from the outbox the post-commit hook fills (or `acu propose`); their records are
- * logged, shipped to every peer and offered to the replica. Bodies a validation or a decision lacks
+ * commits come from the outbox the post-commit hook fills (or `acu propose`), and from a bounded
+ * scan of the protected branch for this site's commits the hook missed, which the node queues in
+ * the outbox itself; their records are logged, shipped to every peer and offered to the replica. Bodies a validation or a decision lacks
  * are asked for until they come. The consensus orders record ids; the id is the hash of the body,
  * so a body from any peer is as good as one from its origin.
  */
