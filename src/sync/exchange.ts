@@ -159,7 +159,7 @@ export class RecordExchange {
    * periodic scan (see {@link scanIntervalMs}).
    */
   takeOutbox(): Promise<number> {
-    this.cancelScan ??= this.ctx.clock.every(scanIntervalMs, () => this.scanSoon());
+    if (!this.ctx.isStopped()) this.cancelScan ??= this.ctx.clock.every(scanIntervalMs, () => this.scanSoon());
     return this.ctx.gitQueue.run(async () => {
       await this.scanBranchOrReport();
       return await this.takeQueued();
