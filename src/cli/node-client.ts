@@ -38,6 +38,10 @@ function printStatus(status: NodeStatus, io: Io): void {
   io.stdout(`branch ${branch}: agreed height ${status.agreed.height}${status.agreed.commit === null ? ' (no agreed commit yet)' : `, refs/acu/${branch} at ${status.agreed.commit.slice(0, 12)}`}\n`);
   io.stdout(`consensus: height ${status.height}, round ${status.round}, phase ${status.phase}, leader ${status.leader}${status.leader === status.id ? ' (this node)' : ''}\n`);
   io.stdout(`validation: ${status.validation}; pending ACUs: ${status.pendingAcus}\n`);
+  const failed = status.writeFailure;
+  if (failed !== null) {
+    io.stdout(`${c.red('write-failed')}: height ${failed.height} (attempt ${failed.attempts}, retrying in ${failed.retryInMs} ms): ${failed.message}\n${failed.hint === null ? '' : `  hint: ${failed.hint}\n`}`);
+  }
   io.stdout('peers:\n');
   for (const peer of status.peers) {
     const state = peer.connected ? c.green('connected') : c.red('unreachable');

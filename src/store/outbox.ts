@@ -32,6 +32,8 @@ export interface OutboxRecord {
   readonly branch: string | null;
   /** Milliseconds since the epoch, when the hook ran (for status output only). */
   readonly queuedAtMs: number;
+  /** 'scan': queued by the sync node, which found the commit on the branch (the hook missed it); absent: by the hook. */
+  readonly source?: 'scan';
 }
 
 /** A record line is far below this; a larger one is refused rather than risk a split write. */

@@ -4,9 +4,10 @@
  * commit's records — behind one interface. {@link GitChain} does it in a real repository; the host
  * simulator supplies a model of it, so whole sync nodes run seeded and fast.
  */
-import { AcuError } from '../core/errors.js';
+import { AcuError, assert } from '../core/errors.js';
+import { runGit } from '../git/exec.js';
 import type { GitRepo } from '../git/index.js';
-import { readOutbox } from '../store/outbox.js';
+import { enqueueCommit, readOutbox } from '../store/outbox.js';
 import type { OutboxRecord } from '../store/outbox.js';
 import type { Validator } from '../validate/validate.js';
 import { agreedRef, writeAgreedCommit, writeAgreedNote } from './agreed.js';
@@ -37,6 +38,16 @@ export interface Chain {
   fastForward(branch: string, commit: string): Promise<FastForwardResult>;
   /** Every entry of the post-commit outbox, oldest first. */
   readOutbox(): Promise<readonly OutboxRecord[]>;
+  /** Append an entry to the outbox; resolves once it is durable (the node queues a commit the hook missed). */
+  appendOutbox(record: OutboxRecord): Promise<void>;
+  /**
+   * This site's commits on `refs/heads/<branch>` that no agreed commit could contain: the non-merge
+   * commits reachable from the branch and from none of `exclude` (commit ids), `refs/acu/<branch>`
+   * and the remote-tracking refs (`refs/remotes/*`). At most `countMax` of them, the newest in
+   * topological order, returned oldest first (parents before children). Empty when the branch
+   * does not exist.
+   */
+  localCommits(branch: string, exclude: readonly string[], countMax: number): Promise<readonly string[]>;
   /** The records of a commit, extracted against its first parent and signed by this node. */
   recordsOfCommit(commit: string): Promise<IdentifiedRecord[]>;
   close(): Promise<void>;
@@ -88,6 +99,26 @@ export class GitChain implements Chain {
 
   async readOutbox(): Promise<readonly OutboxRecord[]> {
     return (await readOutbox(this.repo.commonDir)).records;
+  }
+
+  appendOutbox(record: OutboxRecord): Promise<void> {
+    return enqueueCommit(this.repo.commonDir, record);
+  }
+
+  async localCommits(branch: string, exclude: readonly string[], countMax: number): Promise<readonly string[]> {
+    assert(Number.isSafeInteger(countMax) && countMax > 0, 'localCommits: a positive count');
+    for (const commit of exclude) assert(/^[0-9a-f]{40,64}$/.test(commit), 'localCommits: commit ids to exclude');
+    const tip = await this.repo.revParseCommit(`refs/heads/${branch}`);
+    if (tip === null) return [];
+    const agreed = await this.repo.revParseCommit(agreedRef(branch));
+    // --topo-order: the same answer whatever the commit dates say; --max-count bounds the output,
+    // and the negative side bounds the walk to what is not yet agreed or fetched.
+    const not = ['--remotes', ...exclude, ...(agreed === null ? [] : [agreed])];
+    const args = ['rev-list', '--no-merges', '--topo-order', `--max-count=${countMax}`, tip, '--not', ...not, '--'];
+    const output = await runGit(args, { cwd: this.repo.gitDir, gitDir: this.repo.gitDir });
+    const commits = output.stdout.toString('utf8').split('\n').filter((line) => line !== '');
+    assert(commits.length <= countMax, 'rev-list honours --max-count');
+    return commits.reverse();
   }
 
   recordsOfCommit(commit: string): Promise<IdentifiedRecord[]> {

@@ -1,14 +1,16 @@
 /**
  * Record exchange: how ACU record bodies move between a sync node, its peers and its replica. New
- * commits come from the outbox the post-commit hook fills (or `acu propose`); their records are
- * logged, shipped to every peer and offered to the replica. Bodies a validation or a decision lacks
+ * commits come from the outbox the post-commit hook fills (or `acu propose`), and from a bounded
+ * scan of the protected branch for this site's commits the hook missed, which the node queues in
+ * the outbox itself; their records are logged, shipped to every peer and offered to the replica. Bodies a validation or a decision lacks
  * are asked for until they come. The consensus orders record ids; the id is the hash of the body,
  * so a body from any peer is as good as one from its origin.
  */
-import { AcuError } from '../core/errors.js';
+import { AcuError, assert, AssertionFailure } from '../core/errors.js';
 import { encodedBytesOf, groupByBytes } from '../net/frame.js';
 import { acuRefOf, decodeRecord, recordVerifier } from './records.js';
 import type { IdentifiedRecord } from './records.js';
+import type { OutboxRecord } from '../store/outbox.js';
 import type { CancelTimer } from './ports.js';
 import type { NodeContext, PeerFrame } from './node-types.js';
 
@@ -20,12 +22,24 @@ const recordsMessageBytesMax = 1024 * 1024;
 export const needIdsMax = 4096;
 /** How long a validation or a decision waits for missing record bodies before asking again. */
 const bodyWaitMs = 1_000;
+/**
+ * Commits the scan for missed commits lists, at most: it bounds one scan's cost (one rev-list of
+ * that many lines), not how far back history goes.
+ */
+export const scanCommitsMax = 256;
+/** How often the node looks whether the protected branch moved (one rev-parse), and scans when it did. */
+export const scanIntervalMs = 2_000;
 
 /** The record side of a sync node. */
 export class RecordExchange {
   private held: IdentifiedRecord[] = [];
   private cancelHeld: CancelTimer | null = null;
   private readonly bodyWaiters = new Set<() => void>();
+  private cancelScan: CancelTimer | null = null;
+  private scanQueued = false;
+  /** The branch tip the last scan looked at (null: none yet, so the first call scans). */
+  private scannedTip: string | null = null;
+  private scanFullReported = false;
   /** Record ids of decided batches whose agreed commit is not written yet (then they are settled). */
   readonly decidedUnwritten = new Set<string>();
 
@@ -139,26 +153,100 @@ export class RecordExchange {
     return null;
   }
 
-  /** Take new commits from the outbox the post-commit hook fills; returns how many ACUs were proposed. */
+  /**
+   * Find this site's commits the hook missed, then take new commits from the outbox; returns how
+   * many ACUs were proposed. Runs on start and on every poke; the first call also starts the
+   * periodic scan (see {@link scanIntervalMs}).
+   */
   takeOutbox(): Promise<number> {
-    const { ctx } = this;
-    return ctx.gitQueue.run(async () => {
-      const records = await ctx.chain.readOutbox();
-      let proposed = 0;
-      for (let i = ctx.memory.outboxTaken; i < records.length; i += 1) {
-        const entry = records[i]!;
-        const branch = ctx.cluster.branch;
-        if (entry.branch !== null && entry.branch !== branch) {
-          const short = entry.commit.slice(0, 12);
-          ctx.event('skipped', `commit ${short} is on branch '${entry.branch}', not '${branch}'; propose it with 'acu propose ${short}'`);
-        } else {
-          proposed += await this.proposeCommit(entry.commit);
-        }
-        await ctx.log.append([{ k: 'outbox', taken: i + 1 }]);
-        ctx.memory.outboxTaken = i + 1;
-      }
-      return proposed;
+    if (!this.ctx.isStopped()) this.cancelScan ??= this.ctx.clock.every(scanIntervalMs, () => this.scanSoon());
+    return this.ctx.gitQueue.run(async () => {
+      await this.scanBranchOrReport();
+      return await this.takeQueued();
     });
+  }
+
+  /** The periodic scan: queued at most once at a time, and cheap while the branch has not moved. */
+  private scanSoon(): void {
+    if (this.scanQueued || this.ctx.isStopped()) return;
+    this.scanQueued = true;
+    void this.ctx.gitQueue.run(async () => {
+      this.scanQueued = false;
+      if (this.ctx.isStopped()) return;
+      if (await this.scanBranchOrReport()) await this.takeQueued();
+    }).catch((error: unknown) => this.ctx.fail(error));
+  }
+
+  /**
+   * Scan, and on a local failure (git failed, the disk is full) say so and go on: the commits stay
+   * on the branch, and the next scan (the last scanned tip is unchanged) tries again. Only the
+   * hook's entries wait meanwhile; nothing of the consensus depends on the scan.
+   */
+  private async scanBranchOrReport(): Promise<boolean> {
+    try {
+      return await this.scanBranch();
+    } catch (error) {
+      if (error instanceof AssertionFailure) throw error;
+      const message = error instanceof Error ? error.message : String(error);
+      this.ctx.event('error', `could not look for commits the hook missed (retrying in ${scanIntervalMs} ms): ${message}`, { scan: true });
+      return false;
+    }
+  }
+
+  /**
+   * Queue, in the outbox, this site's commits on the protected branch that no outbox entry for
+   * that branch names yet (docs/sync.md, "Commits the hook missed"). A commit it queues is then
+   * taken like any other entry, once, and a restart finds it in the outbox and leaves it. Returns
+   * whether it queued any. Skipped while the branch tip is where the last scan saw it: what the
+   * scan excludes (agreed commits, remote-tracking refs, the outbox) only grows.
+   */
+  private async scanBranch(): Promise<boolean> {
+    const { ctx } = this;
+    const branch = ctx.cluster.branch;
+    const tip = await ctx.chain.revParse(`refs/heads/${branch}`);
+    if (tip === null || tip === this.scannedTip) return false;
+    const exclude = [ctx.memory.genesis, ctx.memory.writtenCommit].filter((commit): commit is string => commit !== null);
+    const found = await ctx.chain.localCommits(branch, exclude, scanCommitsMax);
+    assert(found.length <= scanCommitsMax, 'the scan is bounded');
+    if (found.length === scanCommitsMax && !this.scanFullReported) {
+      this.scanFullReported = true;
+      ctx.event('skipped', `'${branch}' has at least ${scanCommitsMax} commits that are not agreed; the node looks for missed ones among the newest ${scanCommitsMax} only (propose older ones with 'acu propose <commit>')`);
+    }
+    const queued = queuedCommits(await ctx.chain.readOutbox(), branch);
+    let added = 0;
+    for (const commit of found) {
+      if (queued.has(commit)) continue;
+      // Durable before it is taken: the outbox entry is what tells a restart that it was queued.
+      await ctx.chain.appendOutbox({ v: 1, type: 'commit', commit, branch, queuedAtMs: ctx.clock.nowMs(), source: 'scan' });
+      queued.add(commit);
+      added += 1;
+      ctx.event('queued', `commit ${commit.slice(0, 12)} on '${branch}' was not in the outbox (made without the post-commit hook); queued`, { commit, found: true });
+    }
+    this.scannedTip = tip;
+    return added > 0;
+  }
+
+  /** Take the outbox entries not taken yet; an entry for a commit an earlier entry proposed is passed over. */
+  private async takeQueued(): Promise<number> {
+    const { ctx } = this;
+    const records = await ctx.chain.readOutbox();
+    const branch = ctx.cluster.branch;
+    const earlier = queuedCommits(records.slice(0, ctx.memory.outboxTaken), branch);
+    let proposed = 0;
+    for (let i = ctx.memory.outboxTaken; i < records.length; i += 1) {
+      const entry = records[i]!;
+      if (!proposes(entry, branch)) {
+        const short = entry.commit.slice(0, 12);
+        ctx.event('skipped', `commit ${short} is on branch '${entry.branch}', not '${branch}'; propose it with 'acu propose ${short}'`);
+      } else if (!earlier.has(entry.commit)) {
+        // The hook and the scan may both queue one commit; only its first entry proposes it.
+        earlier.add(entry.commit);
+        proposed += await this.proposeCommit(entry.commit);
+      }
+      await ctx.log.append([{ k: 'outbox', taken: i + 1 }]);
+      ctx.memory.outboxTaken = i + 1;
+    }
+    return proposed;
   }
 
   /** Propose the commit `rev` names (the local API's `propose`). */
@@ -191,10 +279,22 @@ export class RecordExchange {
     return fresh.length;
   }
 
-  /** Wake every wait for bodies (the node is stopping) and drop the batching window. */
+  /** Wake every wait for bodies (the node is stopping), drop the batching window and the scan. */
   stop(): void {
+    this.cancelScan?.();
+    this.cancelScan = null;
     this.cancelHeld?.();
     this.cancelHeld = null;
     for (const wake of [...this.bodyWaiters]) wake();
   }
+}
+
+/** Whether taking an outbox entry proposes its commit: it was made on the protected branch, or on a detached HEAD. */
+function proposes(entry: OutboxRecord, branch: string): boolean {
+  return entry.branch === null || entry.branch === branch;
+}
+
+/** The commits of the entries that propose theirs. */
+function queuedCommits(records: readonly OutboxRecord[], branch: string): Set<string> {
+  return new Set(records.filter((entry) => proposes(entry, branch)).map((entry) => entry.commit));
 }

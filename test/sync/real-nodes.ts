@@ -1,0 +1,77 @@
+/**
+ * Real sync nodes for end-to-end tests: `acu node start --json` processes on loopback, their
+ * events parsed from stdout, their state read through the local API. Waits poll that state; the
+ * bound in {@link until} only keeps a hung cluster from hanging the test run.
+ */
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { fixtureEpochSeconds } from '../../fixtures/builder.js';
+import type { ClusterSite } from '../../fixtures/cluster.js';
+import { callNode } from '../../src/sync/api.js';
+import type { NodeEvent, NodeStatus } from '../../src/sync/node.js';
+
+/** The CLI's entry point. */
+export const acuBin = join(fileURLToPath(new URL('../../..', import.meta.url)), 'bin', 'acu.js');
+
+/** A node process. */
+export interface RunningNode {
+  readonly child: ChildProcess;
+  readonly events: NodeEvent[];
+  readonly exited: Promise<number | null>;
+}
+
+/** Run the acu CLI in a site's clone. */
+export function acu(site: ClusterSite, args: readonly string[]): { status: number; stdout: string; stderr: string } {
+  const result = spawnSync(process.execPath, [acuBin, ...args], { cwd: site.dir, encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });
+  return { status: result.status ?? 128, stdout: result.stdout, stderr: result.stderr };
+}
+
+/** Run git in a site's clone, with a fixed author, committer and date (`at` seconds after the fixture epoch). */
+export function git(site: ClusterSite, args: readonly string[], at = 7200): { status: number; stdout: string; stderr: string } {
+  const date = `@${fixtureEpochSeconds + at} +0000`;
+  const env = { ...process.env, GIT_AUTHOR_DATE: date, GIT_COMMITTER_DATE: date };
+  const result = spawnSync('git', args, { cwd: site.dir, encoding: 'utf8', env });
+  return { status: result.status ?? 128, stdout: result.stdout, stderr: result.stderr };
+}
+
+/** Start `acu node start --json` in a site (parse validation, 20 ms ticks, and `extra` arguments). */
+export function startNode(site: ClusterSite, extra: readonly string[] = []): RunningNode {
+  const args = [acuBin, 'node', 'start', '--json', '--validation', 'parse', '--tick-ms', '20', ...extra];
+  const child = spawn(process.execPath, args, { cwd: site.dir, stdio: ['ignore', 'pipe', 'pipe'] });
+  const events: NodeEvent[] = [];
+  let buffered = '';
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+    buffered += chunk;
+    const lines = buffered.split('\n');
+    buffered = lines.pop() ?? '';
+    for (const line of lines) if (line.trim() !== '') events.push(JSON.parse(line) as NodeEvent);
+  });
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => process.stderr.write(`[${site.name}] ${chunk}`));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  return { child, events, exited };
+}
+
+/** The node's status over its local API, or null when none answers. */
+export async function nodeStatus(site: ClusterSite): Promise<NodeStatus | null> {
+  const answer = await callNode(join(site.dir, '.git', 'acu', 'node.sock'), { type: 'status' }, 2_000);
+  return answer?.ok === true ? (answer.result as NodeStatus) : null;
+}
+
+/** Poll `test` until it holds. */
+export async function until(what: string, test: () => Promise<boolean> | boolean): Promise<void> {
+  const deadline = Date.now() + 120_000;
+  while (!(await test())) {
+    if (Date.now() > deadline) assert.fail(`timed out waiting until ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+/** Stop a node with SIGTERM and wait for it; its exit code. */
+export async function stopNode(node: RunningNode): Promise<number | null> {
+  if (node.child.exitCode !== null) return node.child.exitCode;
+  node.child.kill('SIGTERM');
+  return await node.exited;
+}
