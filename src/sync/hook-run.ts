@@ -16,8 +16,12 @@ export interface HookIo {
 /** The post-commit hook's time budget: it must return well inside the 200 ms a commit may wait. */
 export const postCommitBudgetMs = 150;
 
-/** How long the post-commit hook waits for the local node to take a poke. */
-const pokeTimeoutMs = 50;
+/**
+ * How long the post-commit hook waits for the local node to take a poke: the whole budget (a node
+ * that is not running refuses the connection at once; one that is busy may take a while). A node
+ * that misses the poke still finds the outbox entry within its scan interval.
+ */
+const pokeTimeoutMs = postCommitBudgetMs;
 
 /** The pre-push hook's budget for its local checks; past it the push goes ahead, with a warning. */
 export const prePushBudgetMs = 10_000;

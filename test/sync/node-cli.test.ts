@@ -102,7 +102,10 @@ it('four nodes agree on a hooked commit: one commit id everywhere, logged, verif
   await writeFile(join(north.dir, 'src/math.ts'), 'export function add(a: number, b: number): number {\n  return a + b;\n}\n\nexport function sub(a: number, b: number): number {\n  return a - b;\n}\n');
   const commit = git(north, ['commit', '-q', '-am', 'Add sub']);
   assert.equal(commit.status, 0, commit.stderr);
-  assert.match(commit.stderr, /acu: proposed [0-9a-f]{12} to the sync node/);
+  // `proposed` when the node took the hook's poke within its 150 ms budget, `queued` when the node
+  // was too busy to answer in time and takes it from the outbox on its next scan: scheduling, not
+  // behaviour; the agreement below is what the test is about.
+  assert.match(commit.stderr, /acu: (proposed [0-9a-f]{12} to|queued [0-9a-f]{12} for) the sync node/);
   await until('every node wrote height 0', async () => (await allStatuses()).every((s) => s !== null && s.agreed.height >= 0));
   const commits = (await allStatuses()).map((s) => s!.agreed.commit);
   assert.ok(commits[0] !== null && commits.every((c) => c === commits[0]), `one agreed commit: ${commits.join(' ')}`);
