@@ -55,7 +55,7 @@ function printStatus(status: NodeStatus, io: Io): void {
     }
   }
   const k = status.counters;
-  io.stdout(`counters: ${k.decisions} decisions, ${k.framesIn} frames in, ${k.framesOut} out, ${k.framesRefused} refused, ${k.framesDropped} dropped, ${k.duplicateMessages} duplicates, ${k.evidence} peer faults, ${k.fsyncs} log syncs\n`);
+  io.stdout(`counters: ${k.decisions} decisions, ${k.framesIn} frames in, ${k.framesOut} out, ${k.framesRefused} refused, ${k.framesDropped} dropped, ${k.duplicateMessages} duplicates, ${k.evidence} peer faults, ${k.recordsRefused ?? 0} records refused, ${k.fsyncs} log syncs\n`);
 }
 
 /** The `acu status` command. */

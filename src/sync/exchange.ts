@@ -20,6 +20,15 @@ export const recordsPerFrameMax = 256;
 const recordsMessageBytesMax = 1024 * 1024;
 /** Ids asked for per request, at most. */
 export const needIdsMax = 4096;
+/**
+ * Records of one origin member a node keeps unsettled, at most, unless a batch needs them. Beyond
+ * it a member flooding the cluster with records it signed itself (each valid) fills neither disk
+ * nor memory: the excess is refused and counted. Twice the replica's pool, so an honest member's
+ * backlog (the pool holds at most 4,096 ACUs) never reaches it.
+ */
+export const unsettledRecordsPerMemberMax = 8192;
+/** Bytes of unsettled record bodies of one origin member a node keeps, at most (as above). */
+export const unsettledBytesPerMemberMax = 256 * 1024 * 1024;
 /** How long a validation or a decision waits for missing record bodies before asking again. */
 const bodyWaitMs = 1_000;
 /**
@@ -42,6 +51,14 @@ export class RecordExchange {
   private scanFullReported = false;
   /** Record ids of decided batches whose agreed commit is not written yet (then they are settled). */
   readonly decidedUnwritten = new Set<string>();
+  /** Record ids a validation or a decision waits for: always taken, whatever the bounds. */
+  private readonly wanted = new Map<string, number>();
+  /** Encoded sizes of the records kept, computed once each. */
+  private readonly sizes = new WeakMap<IdentifiedRecord, number>();
+  /** Records of peers' frames admitted and on their way to the log (they count toward the bounds). */
+  private readonly arriving = new Map<string, IdentifiedRecord>();
+  /** Records a peer sent that were refused: over their origin member's bounds. */
+  recordsRefused = 0;
 
   constructor(private readonly ctx: NodeContext) {}
 
@@ -66,7 +83,13 @@ export class RecordExchange {
     if (frame.t === 'records' && Array.isArray(frame.records) && frame.records.length <= recordsPerFrameMax) {
       const verifier = recordVerifier(this.ctx.cluster);
       const items = frame.records.map((raw) => decodeRecord(raw, verifier)).filter((item): item is IdentifiedRecord => item !== null);
-      void this.learn(items).catch((error: unknown) => this.ctx.fail(error));
+      const admitted = this.admit(from, items);
+      for (const item of admitted) this.arriving.set(item.id, item);
+      void this.learn(admitted)
+        .finally(() => {
+          for (const item of admitted) this.arriving.delete(item.id);
+        })
+        .catch((error: unknown) => this.ctx.fail(error));
       return true;
     }
     if (frame.t === 'need' && Array.isArray(frame.ids) && frame.ids.length <= needIdsMax) {
@@ -94,6 +117,55 @@ export class RecordExchange {
         else transport.send(to, frame);
       }
     }
+  }
+
+  /**
+   * The records of a peer's frame this node keeps: all a batch waits for, and the others while
+   * their origin member stays within {@link unsettledRecordsPerMemberMax} and
+   * {@link unsettledBytesPerMemberMax} of unsettled records. The rest are refused and counted once
+   * per frame; a member that floods is the one that loses, and the honest ones' records still fit.
+   */
+  private admit(from: string, items: readonly IdentifiedRecord[]): IdentifiedRecord[] {
+    const { memory } = this.ctx;
+    const fresh = items.filter((item) => !memory.records.has(item.id) && !memory.settled.has(item.id) && !this.arriving.has(item.id));
+    if (fresh.every((item) => this.wanted.has(item.id))) return fresh;
+    const usage = new Map<string, { records: number; bytes: number }>();
+    for (const item of [...memory.records.values(), ...this.arriving.values()]) {
+      if (memory.settled.has(item.id)) continue;
+      const used = usage.get(item.record.origin.node) ?? { records: 0, bytes: 0 };
+      used.records += 1;
+      used.bytes += this.sizeOf(item);
+      usage.set(item.record.origin.node, used);
+    }
+    const admitted: IdentifiedRecord[] = [];
+    let refused = 0;
+    for (const item of fresh) {
+      const used = usage.get(item.record.origin.node) ?? { records: 0, bytes: 0 };
+      const bytes = this.sizeOf(item);
+      const within = used.records + 1 <= unsettledRecordsPerMemberMax && used.bytes + bytes <= unsettledBytesPerMemberMax;
+      if (!within && !this.wanted.has(item.id)) {
+        refused += 1;
+        continue;
+      }
+      used.records += 1;
+      used.bytes += bytes;
+      usage.set(item.record.origin.node, used);
+      admitted.push(item);
+    }
+    if (refused > 0) {
+      this.recordsRefused += refused;
+      this.ctx.event('fault', `refused ${refused} record${refused === 1 ? '' : 's'} from ${this.ctx.siteOf(from)}: their origin member is over its bound of unsettled records (${unsettledRecordsPerMemberMax} records, ${unsettledBytesPerMemberMax / (1024 * 1024)} MiB)`, { peer: from, refused });
+    }
+    return admitted;
+  }
+
+  private sizeOf(item: IdentifiedRecord): number {
+    let size = this.sizes.get(item);
+    if (size === undefined) {
+      size = encodedBytesOf(item.record);
+      this.sizes.set(item, size);
+    }
+    return size;
   }
 
   /** Keep new record bodies durably, then offer them to the replica; returns the new ones. */
@@ -137,6 +209,7 @@ export class RecordExchange {
     for (let attempt = 0; attempt <= patience && !this.ctx.isStopped(); attempt += 1) {
       const missing = ids.filter((id) => !memory.records.has(id));
       if (missing.length === 0) return ids.map((id) => memory.records.get(id)!);
+      this.want(missing, +1);
       const frame: PeerFrame = { t: 'need', ids: missing.slice(0, needIdsMax) };
       if (ask === 'all' || ask === this.ctx.identity.id || attempt > 0) transport.broadcast(frame);
       else transport.send(ask, frame);
@@ -149,8 +222,18 @@ export class RecordExchange {
         const cancel = clock.after(bodyWaitMs, wake);
         this.bodyWaiters.add(wake);
       });
+      this.want(missing, -1);
     }
     return null;
+  }
+
+  /** Count `ids` as waited for (+1) or no longer (-1); several waits may want one id. */
+  private want(ids: readonly string[], delta: 1 | -1): void {
+    for (const id of ids) {
+      const count = (this.wanted.get(id) ?? 0) + delta;
+      if (count > 0) this.wanted.set(id, count);
+      else this.wanted.delete(id);
+    }
   }
 
   /**

@@ -44,7 +44,7 @@ export interface NodeEvent {
   readonly node: string;
   readonly kind:
     | 'started' | 'recovered' | 'peer-up' | 'peer-down' | 'queued' | 'proposed' | 'validated' | 'conflict' | 'voted'
-    | 'decided' | 'agreed' | 'evidence' | 'skipped' | 'stopping' | 'write-failed' | 'error';
+    | 'decided' | 'agreed' | 'evidence' | 'fault' | 'skipped' | 'stopping' | 'write-failed' | 'error';
   readonly text: string;
   readonly data?: Readonly<Record<string, unknown>>;
 }
@@ -91,7 +91,7 @@ export interface NodeStatus {
   /** Set while an agreed commit fails to be written. */
   readonly writeFailure: WriteFailure | null;
   readonly validation: ValidationMode;
-  readonly counters: Readonly<TransportCounters> & { readonly ignoredMessages: number; readonly duplicateMessages: number; readonly evidence: number; readonly decisions: number; readonly fsyncs: number };
+  readonly counters: Readonly<TransportCounters> & { readonly ignoredMessages: number; readonly duplicateMessages: number; readonly evidence: number; readonly decisions: number; readonly fsyncs: number; readonly recordsRefused: number };
 }
 
 /** Wire envelope between nodes: consensus messages, record bodies, and requests for bodies. */

@@ -402,7 +402,7 @@ export class SyncNode {
       agreed: { height: memory.writtenHeight, commit: memory.writtenCommit },
       writeFailure: this.writer.writeFailure(),
       validation: this.options.validation,
-      counters: { ...transport.counters, ...this.replica.stats, fsyncs: this.fsyncs },
+      counters: { ...transport.counters, ...this.replica.stats, fsyncs: this.fsyncs, recordsRefused: this.exchange.recordsRefused },
     };
   }
 
