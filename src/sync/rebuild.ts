@@ -17,7 +17,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ValueDraft } from '../core/consensus/index.js';
 import { bodyDigestOf } from '../core/consensus/index.js';
-import { assert } from '../core/errors.js';
+import { AcuError, assert } from '../core/errors.js';
 import { runGit } from '../git/exec.js';
 import { GitRepo } from '../git/index.js';
 import type { ClusterDoc } from '../store/cluster.js';
@@ -65,7 +65,11 @@ export const rebuildCommitsMax = 100_000;
  * order. Never writes to `repo`.
  */
 export async function rebuildAgreed(repo: GitRepo, commits: readonly string[], options: RebuildOptions = {}): Promise<RebuildFinding[]> {
-  assert(commits.length <= rebuildCommitsMax, `rebuild takes at most ${rebuildCommitsMax} commits`);
+  if (commits.length > rebuildCommitsMax) {
+    throw new AcuError('ERR_USAGE', `rebuild: ${commits.length} agreed commits are more than one rebuild takes (${rebuildCommitsMax})`, {
+      hint: 'rebuild part of the chain at a time with --since <commit>',
+    });
+  }
   const scratchDir = await mkdtemp(join(tmpdir(), 'acu-rebuild-'));
   let scratch: GitRepo | null = null;
   let validator: Validator | null = null;

@@ -109,6 +109,10 @@ describe('pre-receive gate', () => {
     assert.notEqual(deleted.status, 0);
     assert.match(deleted.stderr, /remote: error: refs\/notes\/acu holds the cluster's certificates; it may not be deleted/);
     assert.equal(git(server, 'rev-parse', 'refs/notes/acu').stdout.trim(), before);
+    git(dir, 'update-ref', 'refs/notes/acu-records', 'refs/notes/acu-records~1');
+    const records = git(dir, 'push', '--force', 'origin', 'refs/notes/acu-records');
+    assert.notEqual(records.status, 0);
+    assert.match(records.stderr, /remote: error: refs\/notes\/acu-records may only move forward/);
   });
 
   it('refuses a certificate note copied onto a commit with another tree, pushed with the branch', async () => {
