@@ -1,15 +1,17 @@
 /**
- * `acu verify [<ref>] [--json]` — check, offline, every certificate from the agreed tip back to
- * height 0 against the public keys of the cluster document: a quorum of valid FINAL signatures
- * from distinct members for each note's value, heights that count down by one, and values that
- * extend each other back to genesis. Exit 0 when every certificate holds, 1 when any does not
- * (a negative answer, as `git verify-commit` gives).
+ * `acu verify [<ref>] [--since <commit>] [--rebuild] [--json]` — check, offline, every certificate
+ * from the agreed tip back to height 0 against the public keys of the cluster document: a quorum of
+ * valid FINAL signatures from distinct members for each note's value, heights that count down by
+ * one, and values that extend each other back to genesis. `--rebuild` also recomputes each agreed
+ * commit from the record bodies kept in git and compares commit ids (rebuild.ts). Exit 0 when
+ * every check holds, 1 when any does not (a negative answer, as `git verify-commit` gives).
  */
 import { AcuError, ExitCode } from '../core/errors.js';
 import type { ExitCodeValue } from '../core/errors.js';
 import { GitRepo } from '../git/index.js';
 import { notesFromRef, verifyChain } from '../sync/verify-chain.js';
 import type { VerifyFinding } from '../sync/verify-chain.js';
+import type { RebuildFinding } from '../sync/rebuild.js';
 import type { Command } from './command.js';
 import { parseCommandArgs } from './command.js';
 import type { Io } from './io.js';
@@ -23,14 +25,21 @@ export interface VerifyOptions {
   readonly json: boolean;
   /** Check only the commits after this one (exclusive), which must all be agreed commits. */
   readonly since: string | null;
+  /** Also recompute every agreed commit from its records and compare commit ids. */
+  readonly rebuild: boolean;
+}
+
+/** One commit in `--json` output: the certificate check, and with `--rebuild` what rebuilding found. */
+export interface VerifyJsonCommit extends VerifyFinding {
+  readonly rebuild?: Omit<RebuildFinding, 'commit' | 'height'>;
 }
 
 function parse(argv: readonly string[]): VerifyOptions {
-  const { values, positionals } = parseCommandArgs('verify', argv, { json: { type: 'boolean' }, since: { type: 'string' } });
+  const { values, positionals } = parseCommandArgs('verify', argv, { json: { type: 'boolean' }, since: { type: 'string' }, rebuild: { type: 'boolean' } });
   if (positionals.length > 1) {
     throw new AcuError('ERR_USAGE', `verify: unexpected argument '${positionals[1] ?? ''}'`, { hint: "run 'acu verify --help' for its usage" });
   }
-  return { ref: positionals[0] ?? null, json: values.json === true, since: typeof values.since === 'string' ? values.since : null };
+  return { ref: positionals[0] ?? null, json: values.json === true, since: typeof values.since === 'string' ? values.since : null, rebuild: values.rebuild === true };
 }
 
 async function run(options: VerifyOptions, io: Io): Promise<ExitCodeValue> {
@@ -42,14 +51,35 @@ async function run(options: VerifyOptions, io: Io): Promise<ExitCodeValue> {
     if (options.since !== null && since === null) {
       throw new AcuError('ERR_UNKNOWN_REVISION', `verify: '${options.since}' does not name a commit`, { hint: 'pass the commit the protected branch was at before (CI: the previous tip)' });
     }
-    const findings = await verifyChain(repo, tip, { notes: notesFromRef(repo), stopAt: since });
+    const verified = await verifyChain(repo, tip, { notes: notesFromRef(repo), stopAt: since });
+    const findings = options.rebuild ? await withRebuild(repo, verified) : verified;
     const ok = findings.every((finding) => finding.ok);
     if (options.json) io.stdout(`${JSON.stringify({ ok, commits: findings }, null, 2)}\n`);
-    else io.stdout(renderFindings(io, findings));
+    else io.stdout(renderFindings(io, findings) + (options.rebuild ? `${rebuildSummary(findings)}\n` : ''));
     return ok ? ExitCode.ok : ExitCode.negative;
   } finally {
     await repo.close();
   }
+}
+
+/** The certificate findings with each commit's rebuild joined in: its problems count as the commit's. */
+async function withRebuild(repo: GitRepo, verified: readonly VerifyFinding[]): Promise<VerifyJsonCommit[]> {
+  // Loaded only here: rebuilding may type-check, and plain verify should not pay for loading that.
+  const { rebuildAgreed } = await import('../sync/rebuild.js');
+  const rebuilt = await rebuildAgreed(repo, verified.map((finding) => finding.commit));
+  return verified.map((finding, i) => {
+    const { commit: _commit, height: _height, ...rebuild } = rebuilt[i]!;
+    const problems = [...finding.problems, ...rebuild.problems.map((problem) => `rebuild: ${problem}`)];
+    return { ...finding, ok: problems.length === 0, problems, rebuild };
+  });
+}
+
+/** `rebuilt N agreed commits from their records: all the same`, or how many are not. */
+export function rebuildSummary(findings: readonly VerifyJsonCommit[]): string {
+  const commits = `${findings.length} agreed commit${findings.length === 1 ? '' : 's'}`;
+  const other = findings.filter((finding) => finding.rebuild?.status !== 'same').length;
+  if (other === 0) return `rebuilt ${commits} from their records: every commit id is the same`;
+  return `rebuilt ${commits} from their records: ${other} ${other === 1 ? 'is' : 'are'} not the same or could not be rebuilt`;
 }
 
 /** One line per agreed commit, then the summary line. */
@@ -75,7 +105,7 @@ export function summaryLine(findings: readonly VerifyFinding[]): string {
 /** The `acu verify` command. */
 export const verifyCommand: Command<VerifyOptions> = {
   name: 'verify',
-  usage: 'verify [<ref>] [--since <commit>] [--json]',
+  usage: 'verify [<ref>] [--since <commit>] [--rebuild] [--json]',
   summary: "check every agreed commit's certificate against the cluster's public keys (offline)",
   help: `Walks the agreed commits from refs/acu/<branch> (or <ref>) back to height 0 and checks each
 certificate against the membership in force at the commit's parent (the .acu/cluster.json of the
@@ -87,7 +117,10 @@ Prints one line per commit and a summary; exits 0 when every certificate is vali
   <ref>              start from this revision instead of refs/acu/<branch>
   --since <commit>   check only the commits after <commit>; every one must be an agreed commit
                      (a CI step: 'acu verify origin/main --since <previous tip>')
-  --json             print {ok, commits: [{commit, height, ok, problems}]}`,
+  --rebuild          also recompute each agreed commit from the record bodies kept in git
+                     (refs/notes/acu-records) and the certified value, as the sync nodes compose it,
+                     and compare commit ids; writes nothing to the repository
+  --json             print {ok, commits: [{commit, height, ok, problems, rebuild?}]}`,
   parse,
   run,
 };

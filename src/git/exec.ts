@@ -37,7 +37,10 @@ const stderrKeptBytesMax = 64 * 1024;
 /** The environment for every git process: no prompts, no pager, no replace refs, no leaked repo. */
 export function gitEnv(extra: Readonly<Record<string, string>> = {}): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...process.env };
-  for (const name of repositoryEnvVars) delete env[name];
+  // In a pre-receive hook the pushed objects sit in quarantine, readable only through these two.
+  const quarantined = process.env.GIT_QUARANTINE_PATH !== undefined;
+  const kept = new Set(quarantined ? ['GIT_OBJECT_DIRECTORY', 'GIT_ALTERNATE_OBJECT_DIRECTORIES'] : []);
+  for (const name of repositoryEnvVars) if (!kept.has(name)) delete env[name];
   // Replace refs would let one site see different objects under the same id than another.
   env.GIT_NO_REPLACE_OBJECTS = '1';
   env.GIT_TERMINAL_PROMPT = '0';

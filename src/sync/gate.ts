@@ -7,7 +7,7 @@
  */
 import { AcuError } from '../core/errors.js';
 import type { GitRepo } from '../git/index.js';
-import { notesRef } from './agreed.js';
+import { notesRef, recordsNotesRef } from './agreed.js';
 import { clusterAtCommit, notesFromCommit, notesFromRef, verifyChain } from './verify-chain.js';
 import type { NoteSource, VerifyFinding } from './verify-chain.js';
 
@@ -24,8 +24,13 @@ export interface GateVerdict {
   readonly ok: boolean;
   /** Why not, or a remark on an accepted update (empty when there is nothing to say). */
   readonly message: string;
+  /** What the pusher can do about a refusal (empty when accepted). */
+  readonly hint: string;
   readonly findings: readonly VerifyFinding[];
 }
+
+/** Notes refs that only move forward: certificates and record bodies are never rewritten. */
+const appendOnlyRefs: ReadonlySet<string> = new Set([notesRef, recordsNotesRef]);
 
 /** Most ref updates one push may ask for (pre-receive reads them all from stdin). */
 const refUpdatesMax = 10_000;
@@ -67,20 +72,22 @@ export async function checkRefUpdates(repo: GitRepo, updates: readonly RefUpdate
 
 async function checkOne(repo: GitRepo, update: RefUpdate, notes: NoteSource): Promise<GateVerdict> {
   const { ref, oldOid, newOid } = update;
-  const refuse = (message: string, findings: readonly VerifyFinding[] = []): GateVerdict => ({ ref, ok: false, message, findings });
-  const accept = (message = '', findings: readonly VerifyFinding[] = []): GateVerdict => ({ ref, ok: true, message, findings });
-  if (ref === notesRef) {
-    if (isZero(newOid)) return refuse(`${notesRef} holds the cluster's certificates; it may not be deleted`);
-    if (!isZero(oldOid) && !(await repo.isAncestor(oldOid, newOid))) return refuse(`${notesRef} may only move forward (certificates are never rewritten)`);
+  const refuse = (message: string, hint: string, findings: readonly VerifyFinding[] = []): GateVerdict => ({ ref, ok: false, message, hint, findings });
+  const accept = (message = '', findings: readonly VerifyFinding[] = []): GateVerdict => ({ ref, ok: true, message, hint: '', findings });
+  if (appendOnlyRefs.has(ref)) {
+    const keep = `fetch ${ref} from here, add your notes on top of it, and push again`;
+    if (isZero(newOid)) return refuse(`${ref} holds the cluster's ${ref === notesRef ? 'certificates' : 'record bodies'}; it may not be deleted`, keep);
+    if (!isZero(oldOid) && !(await repo.isAncestor(oldOid, newOid))) return refuse(`${ref} may only move forward (the cluster's notes are never rewritten)`, keep);
     return accept();
   }
   const branch = ref.startsWith('refs/heads/') ? ref.slice('refs/heads/'.length) : ref.startsWith('refs/acu/') ? ref.slice('refs/acu/'.length) : null;
   if (branch === null) return accept();
   const protectedBranch = await protectedBranchOf(repo, update);
   if (protectedBranch !== branch) return accept();
-  if (isZero(newOid)) return refuse(`${ref} is protected by the acu cluster; it may not be deleted`);
+  const agreedOnly = `push what the sync nodes agreed, with its notes: git push <remote> refs/acu/${branch}:refs/heads/${branch} ${notesRef} ${recordsNotesRef}`;
+  if (isZero(newOid)) return refuse(`${ref} is protected by the acu cluster; it may not be deleted`, 'the cluster document (.acu/cluster.json) names the protected branch');
   if (!isZero(oldOid) && !(await repo.isAncestor(oldOid, newOid))) {
-    return refuse(`${ref} is protected by the acu cluster and may only move forward to agreed commits; this push rewrites it`);
+    return refuse(`${ref} is protected by the acu cluster and may only move forward to agreed commits; this push rewrites it`, `fetch, and ${agreedOnly}`);
   }
   if (isZero(oldOid) && (await notes(newOid)).status === 'missing') {
     return accept(`${ref} created at ${newOid.slice(0, 12)}: the agreed chain will start from it`);
@@ -90,5 +97,6 @@ async function checkOne(repo: GitRepo, update: RefUpdate, notes: NoteSource): Pr
   if (bad.length === 0) return accept('', findings);
   const first = bad[bad.length - 1]!;
   const count = `${bad.length} of ${findings.length} new commit${findings.length === 1 ? '' : 's'}`;
-  return refuse(`${ref}: ${count} not certified by the acu cluster; first: ${first.commit.slice(0, 12)}: ${first.problems.join('; ')}`, findings);
+  const height = first.height === null ? '' : ` (height ${first.height})`;
+  return refuse(`${ref}: ${count} not certified by the acu cluster; first: ${first.commit.slice(0, 12)}${height}: ${first.problems.join('; ')}`, agreedOnly, findings);
 }

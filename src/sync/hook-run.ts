@@ -1,12 +1,19 @@
 /**
- * What acu's hooks do when git runs them. Both are bounded in time and never make git unusable:
- * post-commit always succeeds; pre-push blocks only on a definite, explained policy failure.
+ * What acu's hooks do when git runs them. Each is bounded in time: post-commit always succeeds;
+ * pre-push blocks only on a definite, explained policy failure (an uncertified commit, a
+ * certificate that does not hold, a cluster document it cannot read); pre-receive, the server's
+ * gate, refuses whatever it cannot show was certified. The consensus and verification code is
+ * loaded only by the hooks that need it, so post-commit starts fast.
  */
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { createConnection } from 'node:net';
 import { isAbsolute, join, resolve } from 'node:path';
 import { runGitRaw } from '../git/exec.js';
-import { readCluster } from '../store/cluster.js';
+import type { GitRepo } from '../git/index.js';
+import type { ClusterDoc } from '../store/cluster.js';
+import { parseCluster } from '../store/cluster.js';
 import { enqueueCommit, readOutbox } from '../store/outbox.js';
+import type { VerifyFinding } from './verify-chain.js';
 
 /** Where a hook writes its messages (git shows a hook's stderr to the user). */
 export interface HookIo {
@@ -132,6 +139,7 @@ export async function runPostCommit(cwd: string, io: HookIo): Promise<void> {
 interface PushedRef {
   readonly localSha: string;
   readonly remoteRef: string;
+  readonly remoteSha: string;
 }
 
 function parsePushed(stdin: string): PushedRef[] {
@@ -139,20 +147,20 @@ function parsePushed(stdin: string): PushedRef[] {
     .split('\n')
     .map((line) => line.trim().split(/\s+/))
     .filter((fields) => fields.length === 4)
-    .map(([, localSha, remoteRef]) => ({ localSha: localSha!, remoteRef: remoteRef! }));
+    .map(([, localSha, remoteRef, remoteSha]) => ({ localSha: localSha!, remoteRef: remoteRef!, remoteSha: remoteSha! }));
 }
+
+const isZeroOid = (oid: string): boolean => /^0+$/.test(oid);
 
 /**
  * pre-push: refuse to push the protected branch to a commit the cluster has not certified (one not
- * contained in `refs/acu/<branch>`). Returns the exit code. Local checks only.
+ * contained in `refs/acu/<branch>`, or one whose certificate does not hold), and refuse every push
+ * while the cluster document cannot be read. Returns the exit code. Local checks only.
  */
 export async function runPrePush(cwd: string, stdin: string, io: HookIo): Promise<0 | 1> {
-  let timer: NodeJS.Timeout | undefined;
-  const budget = new Promise<'late'>((done) => {
-    timer = setTimeout(() => done('late'), prePushBudgetMs);
-  });
-  const outcome = await Promise.race([checkPush(cwd, stdin), budget]);
-  clearTimeout(timer);
+  const budget = deadline(prePushBudgetMs);
+  const outcome = await Promise.race([checkPush(cwd, stdin), budget.promise]);
+  budget.cancel();
   if (outcome === 'late') {
     io.stderr('acu: the certification check took too long; the push goes ahead unchecked\n');
     return 0;
@@ -161,17 +169,47 @@ export async function runPrePush(cwd: string, stdin: string, io: HookIo): Promis
   return outcome === null ? 0 : 1;
 }
 
+/** The cluster document pre-push goes by, or why it cannot tell; `none`: not an acu repository. */
+type ClusterFound = { readonly kind: 'found'; readonly cluster: ClusterDoc } | { readonly kind: 'none' } | { readonly kind: 'unreadable'; readonly problem: string };
+
+/**
+ * The work tree's cluster document. Missing, it is still an acu repository when HEAD holds the
+ * document or the repository has agreed refs or certificate notes: then the push is refused rather
+ * than let through unchecked (a deleted or broken document must not switch the check off).
+ */
+async function pushCluster(cwd: string, workTree: string): Promise<ClusterFound> {
+  const raw = await readFile(join(workTree, '.acu', 'cluster.json'), 'utf8').catch(() => null);
+  if (raw !== null) {
+    try {
+      return { kind: 'found', cluster: parseCluster(raw, '.acu/cluster.json') };
+    } catch (error) {
+      return { kind: 'unreadable', problem: error instanceof Error ? error.message : String(error) };
+    }
+  }
+  const inHead = await runGitRaw(['cat-file', '-e', 'HEAD:.acu/cluster.json'], { cwd, gitDir: null });
+  const refs = await runGitRaw(['for-each-ref', '--count=1', '--format=%(refname)', 'refs/acu/', 'refs/notes/acu'], { cwd, gitDir: null });
+  if (inHead.exitCode === 0 || refs.stdout.toString('utf8').trim() !== '') {
+    return { kind: 'unreadable', problem: '.acu/cluster.json is missing from the work tree' };
+  }
+  return { kind: 'none' };
+}
+
 /** Null when the push may go ahead; else the message that explains why not. */
 async function checkPush(cwd: string, stdin: string): Promise<string | null> {
   const head = await headInfo(cwd);
   if (head?.workTree == null) return null;
-  const cluster = await readCluster(head.workTree).catch(() => null);
-  if (cluster === null) return null;
+  const found = await pushCluster(cwd, head.workTree);
+  if (found.kind === 'none') return null;
+  if (found.kind === 'unreadable') {
+    return `error: refusing to push: the acu cluster document cannot be read (${found.problem}), so acu cannot tell which branch it protects\n`
+      + "hint: restore it ('git checkout HEAD -- .acu/cluster.json') and push again\n";
+  }
+  const cluster = found.cluster;
   const protectedRef = `refs/heads/${cluster.branch}`;
   const certifiedRef = `refs/acu/${cluster.branch}`;
   for (const pushed of parsePushed(stdin)) {
     if (pushed.remoteRef !== protectedRef) continue;
-    if (/^0+$/.test(pushed.localSha)) {
+    if (isZeroOid(pushed.localSha)) {
       return `error: refusing to delete ${cluster.branch}: the acu cluster protects it\nhint: the cluster document .acu/cluster.json names the protected branch\n`;
     }
     const certified = await runGitRaw(['rev-parse', '--verify', '--quiet', `${certifiedRef}^{commit}`], { cwd, gitDir: null });
@@ -180,10 +218,131 @@ async function checkPush(cwd: string, stdin: string): Promise<string | null> {
     }
     const tip = certified.stdout.toString('utf8').trim();
     const contained = await runGitRaw(['merge-base', '--is-ancestor', pushed.localSha, tip], { cwd, gitDir: null });
-    if (contained.exitCode === 0) continue;
-    const count = await runGitRaw(['rev-list', '--count', `${tip}..${pushed.localSha}`], { cwd, gitDir: null });
-    const n = count.stdout.toString('utf8').trim();
-    return `error: refusing to push ${cluster.branch}: ${n} commit${n === '1' ? ' is' : 's are'} not certified by the acu cluster\nhint: push what the cluster agreed on ('git push <remote> ${certifiedRef}:${protectedRef}'), or wait for the cluster to agree\n`;
+    if (contained.exitCode !== 0) {
+      const count = await runGitRaw(['rev-list', '--count', `${tip}..${pushed.localSha}`], { cwd, gitDir: null });
+      const n = count.stdout.toString('utf8').trim();
+      return `error: refusing to push ${cluster.branch}: ${n} commit${n === '1' ? ' is' : 's are'} not certified by the acu cluster\nhint: push what the cluster agreed on ('git push <remote> ${certifiedRef}:${protectedRef}'), or wait for the cluster to agree\n`;
+    }
+    const refusal = await certificateRefusal(cwd, head.commonDir, cluster.branch, pushed);
+    if (refusal !== null) return refusal;
   }
   return null;
+}
+
+/**
+ * Check the certificates of the commits a push adds to the protected branch: the same check as
+ * `acu verify --since` and the server's gate. Only new commits are walked: the walk stops at the
+ * remote's tip, or at the tip this hook last found valid, whichever is nearer; a commit once
+ * verified stays verified (its certificate binds its content, and its parent's membership is in
+ * history), so pushing an already-checked range costs a few git calls.
+ */
+async function certificateRefusal(cwd: string, commonDir: string, branch: string, pushed: PushedRef): Promise<string | null> {
+  const [{ GitRepo }, { notesFromRef, verifyChain }] = await Promise.all([import('../git/index.js'), import('./verify-chain.js')]);
+  const repo = await GitRepo.open(cwd);
+  try {
+    const verified = await readVerifiedTips(commonDir);
+    const stopAt = await nearestAncestor(repo, pushed.localSha, [pushed.remoteSha, verified[branch] ?? '']);
+    if (stopAt === pushed.localSha) return null;
+    const findings = await verifyChain(repo, pushed.localSha, { notes: notesFromRef(repo), stopAt });
+    const bad: VerifyFinding[] = [];
+    for (const finding of findings) if (!finding.ok && !(await beforeTheCluster(repo, finding))) bad.push(finding);
+    if (bad.length === 0) {
+      await writeVerifiedTip(commonDir, branch, pushed.localSha).catch(() => undefined); // Only a cache: losing it costs time.
+      return null;
+    }
+    const first = bad[bad.length - 1]!;
+    const what = `${bad.length} of ${findings.length} commit${findings.length === 1 ? '' : 's'} pushed`;
+    return `error: refusing to push ${branch}: ${what} do not carry a valid acu certificate; first: ${first.commit.slice(0, 12)}${first.height === null ? '' : ` (height ${first.height})`}: ${first.problems.join('; ')}\n`
+      + `hint: run 'acu verify ${pushed.localSha.slice(0, 12)}' to see every problem; push only what the sync nodes agreed and certified\n`;
+  } finally {
+    await repo.close();
+  }
+}
+
+/**
+ * Commits before the cluster existed carry no certificate: a commit without a note whose parent
+ * holds no cluster document (or that has no parent) is history below the chain, or the genesis.
+ */
+async function beforeTheCluster(repo: GitRepo, finding: VerifyFinding): Promise<boolean> {
+  if (finding.problems.length !== 1 || !finding.problems[0]!.startsWith('no certificate note')) return false;
+  const parent = (await repo.commitInfo(finding.commit)).parents[0];
+  return parent === undefined || (await repo.blobAtPath(parent, '.acu/cluster.json')) === null;
+}
+
+/** Of `candidates`, the nearest one that is `tip` or an ancestor of it (null: none is). */
+async function nearestAncestor(repo: GitRepo, tip: string, candidates: readonly string[]): Promise<string | null> {
+  let best: string | null = null;
+  for (const candidate of candidates) {
+    if (!/^[0-9a-f]{40,64}$/.test(candidate) || isZeroOid(candidate)) continue;
+    if ((await repo.revParseCommit(candidate)) === null) continue; // Not here: a remote tip we never fetched.
+    if (!(await repo.isAncestor(candidate, tip))) continue;
+    if (best === null || (await repo.isAncestor(best, candidate))) best = candidate;
+  }
+  return best;
+}
+
+/** Where pre-push remembers, per protected branch, the last tip whose certificates it found valid. */
+function verifiedTipsPath(commonDir: string): string {
+  return join(commonDir, 'acu', 'pre-push-verified.json');
+}
+
+async function readVerifiedTips(commonDir: string): Promise<Record<string, string>> {
+  const raw = await readFile(verifiedTipsPath(commonDir), 'utf8').catch(() => '{}');
+  try {
+    const value = JSON.parse(raw) as unknown;
+    if (typeof value !== 'object' || value === null || Array.isArray(value)) return {};
+    return Object.fromEntries(Object.entries(value).filter((entry): entry is [string, string] => typeof entry[1] === 'string'));
+  } catch {
+    return {};
+  }
+}
+
+async function writeVerifiedTip(commonDir: string, branch: string, commit: string): Promise<void> {
+  const path = verifiedTipsPath(commonDir);
+  const tips = { ...(await readVerifiedTips(commonDir)), [branch]: commit };
+  await mkdir(join(commonDir, 'acu'), { recursive: true });
+  // Written whole and renamed into place, so a reader never sees half a file.
+  await writeFile(`${path}.${process.pid}.tmp`, `${JSON.stringify(tips)}\n`);
+  await rename(`${path}.${process.pid}.tmp`, path);
+}
+
+/**
+ * The server's gate has a budget too, but fails closed: past it nothing is accepted (the pusher
+ * can push fewer commits at once), because an unchecked push here would land uncertified work.
+ */
+export const preReceiveBudgetMs = 120_000;
+
+/**
+ * pre-receive (`acu hooks install --server`): check every ref update of a push with the gate
+ * (gate.ts) and print each refusal as `error:`/`hint:` lines, which git shows the pusher. Returns
+ * 1 when any update is refused (git then refuses the whole push), else 0. git runs it with the
+ * pushed objects in quarantine; the git processes acu starts inherit the quarantine's object
+ * directories (exec.ts), so the new commits and a pushed notes commit are readable.
+ */
+export async function runPreReceive(cwd: string, stdin: string, io: HookIo): Promise<0 | 1> {
+  const [{ GitRepo }, { checkRefUpdates, parseRefUpdates }] = await Promise.all([import('../git/index.js'), import('./gate.js')]);
+  const updates = parseRefUpdates(stdin);
+  const repo = await GitRepo.open(cwd);
+  const budget = deadline(preReceiveBudgetMs);
+  try {
+    const verdicts = await Promise.race([checkRefUpdates(repo, updates), budget.promise]);
+    if (verdicts === 'late') {
+      io.stderr(`error: acu: the certificate check did not finish within ${preReceiveBudgetMs / 1000} s; nothing was accepted\nhint: push fewer commits at once\n`);
+      return 1;
+    }
+    let refused = 0;
+    for (const verdict of verdicts) {
+      if (verdict.ok) {
+        if (verdict.message !== '') io.stderr(`acu: ${verdict.message}\n`);
+        continue;
+      }
+      refused += 1;
+      io.stderr(`error: ${verdict.message}\n`);
+      if (verdict.hint !== '') io.stderr(`hint: ${verdict.hint}\n`);
+    }
+    return refused === 0 ? 0 : 1;
+  } finally {
+    budget.cancel();
+    await repo.close();
+  }
 }

@@ -4,7 +4,10 @@
  * - `post-commit` queues the new commit in the outbox (fsynced) and pokes the local node. It always
  *   exits 0 and does no heavy work: extraction and proposal happen in the node.
  * - `pre-push` refuses to push the protected branch beyond what the cluster certified
- *   (`refs/acu/<branch>`). It reads only local state, so an unreachable peer never blocks a push.
+ *   (`refs/acu/<branch>`), or to commits whose certificates do not hold. It reads only local state,
+ *   so an unreachable peer never blocks a push.
+ * - `pre-receive` (`acu hooks install --server`, in the shared repository) is the gate where
+ *   commits land: the protected branch moves only to certified commits, the notes only forward.
  *
  * Install writes a small shim per hook into git's hooks directory (`git rev-parse --git-path
  * hooks`, which honours `core.hooksPath`). A hook that is already there and is not acu's is moved
@@ -18,11 +21,26 @@ import { AcuError } from '../core/errors.js';
 import { gitHooksDirectory } from '../git/oneoff.js';
 import { launcherCommand } from '../git/launcher.js';
 
-/** The hooks acu installs. */
-export const hookNames = ['post-commit', 'pre-push'] as const;
+/** The hooks acu installs in a clone where people commit. */
+export const clientHookNames = ['post-commit', 'pre-push'] as const;
+
+/** The hooks acu installs in the shared repository pushes land in (`--server`). */
+export const serverHookNames = ['pre-receive'] as const;
+
+/** Every hook acu knows: status and uninstall cover them all. */
+export const hookNames = [...clientHookNames, ...serverHookNames] as const;
 
 /** One of {@link hookNames}. */
 export type HookName = (typeof hookNames)[number];
+
+/** Which hooks an install writes. */
+export interface InstallOptions {
+  /** The server's gate (pre-receive) instead of the client hooks. */
+  readonly server?: boolean;
+}
+
+/** Hooks that read their input on stdin: the shim keeps a copy for the chained hook and for acu. */
+const stdinHooks: ReadonlySet<HookName> = new Set(['pre-push', 'pre-receive']);
 
 const shimMarker = '# acu hook shim (acu hooks install)';
 const chainedSuffix = '.acu-chained';
@@ -33,13 +51,14 @@ export function hooksDirectory(cwd: string): Promise<string> {
 }
 
 /**
- * The shim for one hook. pre-push reads the refs being pushed on stdin; the shim keeps a copy so
- * that both a chained hook and acu can read them.
+ * The shim for one hook. pre-push and pre-receive read the refs being pushed on stdin; the shim
+ * keeps a copy so that both a chained hook and acu can read them, and a chained hook that refuses
+ * ends the push before acu runs.
  */
 export function shimText(name: HookName): string {
   const chained = `"$(dirname "$0")/${name}${chainedSuffix}"`;
   const acu = `${launcherCommand()} hook ${name} "$@"`;
-  if (name === 'pre-push') {
+  if (stdinHooks.has(name)) {
     return [
       '#!/bin/sh',
       shimMarker,
@@ -84,11 +103,14 @@ export async function hookStatus(cwd: string): Promise<{ directory: string; hook
   return { directory, hooks };
 }
 
-/** Install every hook; idempotent. Returns each hook's state afterwards. */
-export async function installHooks(cwd: string): Promise<{ directory: string; hooks: { name: HookName; state: HookState }[] }> {
+/**
+ * Install the client hooks, or with `server` the pre-receive gate; idempotent. Returns every
+ * hook's state afterwards.
+ */
+export async function installHooks(cwd: string, options: InstallOptions = {}): Promise<{ directory: string; hooks: { name: HookName; state: HookState }[] }> {
   const directory = await hooksDirectory(cwd);
   await mkdir(directory, { recursive: true });
-  for (const name of hookNames) {
+  for (const name of options.server === true ? serverHookNames : clientHookNames) {
     const path = join(directory, name);
     if ((await exists(path)) && !(await isShim(path))) {
       if (await exists(path + chainedSuffix)) {

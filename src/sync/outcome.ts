@@ -35,7 +35,7 @@ export interface OutcomeInput {
 }
 
 /** Compose the applied records onto the parent and write the agreed commit object. */
-export async function computeOutcome(chain: Chain, input: OutcomeInput): Promise<AgreedOutcome> {
+export async function computeOutcome(chain: Pick<Chain, 'compose' | 'writeCommit'>, input: OutcomeInput): Promise<AgreedOutcome> {
   const { draft, verdict, items } = input;
   const split = outcomeOf(draft.batch.acuIds, draft.validation.conflicts, draft.resolution);
   const deferred: Rejection[] = split.deferred.map((id) => ({ id, reason: deferralReason(id, input.height, draft) }));

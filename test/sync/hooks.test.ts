@@ -1,12 +1,13 @@
 /**
  * acu's hooks, run by real `git commit` and `git push` in fixture repositories: post-commit queues
- * durably and never fails; pre-push refuses what the cluster has not certified; install chains an
+ * durably and never fails; pre-push refuses what the cluster has not certified, certificates that
+ * do not hold, and every push while the cluster document cannot be read; install chains an
  * existing hook, honours core.hooksPath, and uninstall puts everything back.
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
-import { chmod, mkdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { after, before, describe, it } from 'node:test';
@@ -17,6 +18,7 @@ import { runCli } from '../../src/cli/main.js';
 import { writeCluster } from '../../src/store/cluster.js';
 import { nodeIdOf } from '../../src/store/identity.js';
 import { readOutbox } from '../../src/store/outbox.js';
+import { agree, commitOnTop, git as datedGit, makeClone, makeCluster } from '../support/gate-fixture.js';
 
 let top = '';
 
@@ -142,5 +144,63 @@ describe('pre-push', () => {
     assert.equal(git(dir, 'push', '-q', 'origin', 'HEAD:refs/heads/feature').status, 0, 'other branches are not checked');
     git(dir, 'update-ref', 'refs/acu/main', 'HEAD');
     assert.equal(git(dir, 'push', '-q', 'origin', 'main').status, 0);
+  });
+});
+
+describe('pre-push certificate check', () => {
+  /** A clone with the cluster document committed (genesis), hooks installed, and an empty bare remote. */
+  async function clone(name: string): Promise<{ dir: string; genesis: string; keys: Awaited<ReturnType<typeof makeCluster>> }> {
+    await mkdir(join(top, `${name}-keys`));
+    const keys = await makeCluster(join(top, `${name}-keys`));
+    const dir = join(top, name);
+    const genesis = await makeClone(dir, keys.cluster);
+    const remote = join(top, `${name}.git`);
+    assert.equal(datedGit(top, 'init', '-q', '--bare', '-b', 'main', remote).status, 0);
+    datedGit(dir, 'remote', 'add', 'origin', remote);
+    assert.equal((await acu(dir, 'hooks', 'install')).code, 0);
+    return { dir, genesis, keys };
+  }
+
+  it('lets agreed commits through, and checks only what a later push adds', async () => {
+    const { dir, genesis, keys } = await clone('agreed');
+    const h1 = await agree(dir, keys.cluster, keys.replicas, { genesis }, 2);
+    const first = datedGit(dir, 'push', '-q', 'origin', 'refs/acu/main:refs/heads/main');
+    assert.equal(first.status, 0, first.stderr);
+    await agree(dir, keys.cluster, keys.replicas, h1, 1);
+    const second = datedGit(dir, 'push', '-q', 'origin', 'refs/acu/main:refs/heads/main');
+    assert.equal(second.status, 0, second.stderr);
+  });
+
+  it('refuses a certificate note copied onto a commit with other content, even when refs/acu says it is agreed', async () => {
+    const { dir, genesis, keys } = await clone('copied-note');
+    const h0 = await agree(dir, keys.cluster, keys.replicas, { genesis }, 1);
+    const h1 = await agree(dir, keys.cluster, keys.replicas, h0, 1);
+    const forged = await commitOnTop(dir, h0.commit, 'backdoor.ts');
+    assert.equal(datedGit(dir, 'notes', '--ref=acu', 'copy', h1.commit, forged).status, 0);
+    // refs/acu/main is local state a fetch from the wrong remote could have set.
+    datedGit(dir, 'update-ref', 'refs/acu/main', forged);
+    const pushed = datedGit(dir, 'push', '-q', 'origin', `${forged}:refs/heads/main`);
+    assert.notEqual(pushed.status, 0);
+    assert.match(pushed.stderr, new RegExp(`error: refusing to push main: 1 of 2 commits pushed do not carry a valid acu certificate; first: ${forged.slice(0, 12)} \\(height 1\\): its tree, parent or message is not what the certificate certifies`));
+    assert.match(pushed.stderr, /hint: run 'acu verify [0-9a-f]{12}' to see every problem/);
+    assert.equal(datedGit(dir, 'ls-remote', 'origin', 'refs/heads/main').stdout.trim(), '', 'nothing reached the remote');
+  });
+
+  it('blocks every push while the cluster document cannot be read', async () => {
+    const { dir, genesis, keys } = await clone('unreadable');
+    await agree(dir, keys.cluster, keys.replicas, { genesis }, 1);
+    const document = join(dir, '.acu', 'cluster.json');
+    await writeFile(document, '{ "version": 1, "branch": ');
+    const corrupt = datedGit(dir, 'push', '-q', 'origin', 'refs/acu/main:refs/heads/main');
+    assert.notEqual(corrupt.status, 0);
+    assert.match(corrupt.stderr, /error: refusing to push: the acu cluster document cannot be read \(\.acu\/cluster\.json is not valid JSON\), so acu cannot tell which branch it protects/);
+    assert.match(corrupt.stderr, /hint: restore it \('git checkout HEAD -- \.acu\/cluster\.json'\) and push again/);
+    await rm(document);
+    const missing = datedGit(dir, 'push', '-q', 'origin', 'refs/acu/main:refs/heads/main');
+    assert.notEqual(missing.status, 0);
+    assert.match(missing.stderr, /error: refusing to push: the acu cluster document cannot be read \(\.acu\/cluster\.json is missing from the work tree\)/);
+    datedGit(dir, 'checkout', '-q', 'HEAD', '--', '.acu/cluster.json');
+    const restored = datedGit(dir, 'push', '-q', 'origin', 'refs/acu/main:refs/heads/main');
+    assert.equal(restored.status, 0, restored.stderr);
   });
 });
