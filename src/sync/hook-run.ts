@@ -12,7 +12,7 @@ import { runGitRaw } from '../git/exec.js';
 import type { GitRepo } from '../git/index.js';
 import type { ClusterDoc } from '../store/cluster.js';
 import { parseCluster } from '../store/cluster.js';
-import { enqueueCommit, readOutbox } from '../store/outbox.js';
+import { enqueueCommit } from '../store/outbox.js';
 import type { VerifyFinding } from './verify-chain.js';
 
 /** Where a hook writes its messages (git shows a hook's stderr to the user). */
@@ -123,16 +123,12 @@ export async function runPostCommit(cwd: string, io: HookIo): Promise<void> {
     return;
   }
   const short = queued.commit.slice(0, 12);
-  // A node that misses this poke still takes the record on its next start or poke.
-  const told = await Promise.race([Promise.all([poke(nodeSocketPath(queued.commonDir)), readOutbox(queued.commonDir)]), budget.promise]).catch(() => 'late' as const);
+  // A node that misses this poke still takes the record on its next scan, start or poke.
+  const told = await Promise.race([poke(nodeSocketPath(queued.commonDir)), budget.promise]).catch(() => 'late' as const);
   budget.cancel();
-  if (told === 'late') {
-    io.stderr(`acu: queued ${short} for the sync node\n`);
-    return;
-  }
-  const [running, outbox] = told;
-  if (running) io.stderr(`acu: proposed ${short} to the sync node\n`);
-  else io.stderr(`acu: queued ${short} for the sync node (${outbox.records.length} in the outbox); no node is running, so it waits there\n`);
+  if (told === true) io.stderr(`acu: proposed ${short} to the sync node\n`);
+  else if (told === false) io.stderr(`acu: queued ${short} for the sync node; no node is running, so it waits in the outbox\n`);
+  else io.stderr(`acu: queued ${short} for the sync node (it is busy; it takes the commit from the outbox)\n`);
 }
 
 /** One line of pre-push's stdin: `<local ref> <local sha> <remote ref> <remote sha>`. */

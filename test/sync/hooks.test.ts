@@ -55,7 +55,7 @@ describe('post-commit', () => {
     assert.match(status.out, /pre-push +installed/);
     const committed = git(dir, 'commit', '--allow-empty', '-q', '-m', 'first');
     assert.equal(committed.status, 0, committed.stderr);
-    assert.match(committed.stderr, /acu: queued [0-9a-f]{12} for the sync node \(1 in the outbox\); no node is running/);
+    assert.match(committed.stderr, /acu: queued [0-9a-f]{12} for the sync node; no node is running/);
     git(dir, 'commit', '--allow-empty', '-q', '-m', 'second');
     const head = git(dir, 'rev-parse', 'HEAD').stdout.trim();
     const { records } = await readOutbox(join(dir, '.git'));
