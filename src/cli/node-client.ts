@@ -31,6 +31,11 @@ function ago(ms: number | null): string {
   return ms < 1_000 ? `heard ${ms} ms ago` : `heard ${(ms / 1000).toFixed(1)} s ago`;
 }
 
+function linksText(links: NonNullable<NodeStatus['links']>): string {
+  const how = links.verify === 'pinned' ? 'wss:// TLS 1.3, certificates pinned by the cluster document' : links.verify === 'ca' ? "wss:// TLS 1.3, certificates from the operator's CA" : 'plain ws://';
+  return `${how}${links.insecure ? ' (INSECURE: --insecure; nothing on these links is encrypted)' : links.verify === 'none' ? ' (every member on loopback)' : ''}; listening on ${links.listen}`;
+}
+
 function printStatus(status: NodeStatus, io: Io): void {
   const c = paint(io);
   const { n, f, quorum, branch } = status.cluster;
@@ -38,6 +43,7 @@ function printStatus(status: NodeStatus, io: Io): void {
   io.stdout(`branch ${branch}: agreed height ${status.agreed.height}${status.agreed.commit === null ? ' (no agreed commit yet)' : `, refs/acu/${branch} at ${status.agreed.commit.slice(0, 12)}`}\n`);
   io.stdout(`consensus: height ${status.height}, round ${status.round}, phase ${status.phase}, leader ${status.leader}${status.leader === status.id ? ' (this node)' : ''}\n`);
   io.stdout(`validation: ${status.validation}; pending ACUs: ${status.pendingAcus}\n`);
+  if (status.links !== null) io.stdout(`links: ${linksText(status.links)}\n`);
   io.stdout('peers:\n');
   for (const peer of status.peers) {
     const state = peer.connected ? c.green('connected') : c.red('unreachable');
