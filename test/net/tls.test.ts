@@ -75,7 +75,7 @@ function transport(members: readonly ClusterMember[], index: number, inbox: [str
   const t = new WsTransport({
     identity: site.identity,
     members,
-    listen: { host: url.hostname, port: Number(url.port) },
+    listen: { host: url.hostname.replace(/^\[(.*)\]$/, '$1'), port: Number(url.port) },
     tls: tls ?? { key: site.tls.key, cert: site.tls.cert, ca: null },
     events: { onMessage: (from, value) => inbox.push([from, value]) },
   });
@@ -160,6 +160,18 @@ it('members on three addresses connect over TLS 1.3 and exchange messages', asyn
   assert.deepEqual(inboxes[2], [[members[0]!.id, { over: 'tls' }]]);
   assert.deepEqual(nodes[0]!.links, { scheme: 'wss', verify: 'pinned', insecure: false, listen: members[0]!.address.slice('wss://'.length) });
   for (const n of nodes) assert.equal(n.counters.authRefusedCertificate, 0);
+  await Promise.all(nodes.map((n) => n.stop()));
+});
+
+it('links over IPv6 (wss://[::1]:port) the same way', async (t) => {
+  const probe = await freePort('::1').catch(() => null);
+  if (probe === null) return t.skip('this machine has no IPv6 loopback');
+  const members = await membersOf(2);
+  const v6 = await Promise.all(members.map(async (m) => ({ ...m, address: `wss://[::1]:${await freePort('::1')}` })));
+  const nodes = [0, 1].map((i) => transport(v6, i, []));
+  await Promise.all(nodes.map((n) => n.start()));
+  await until(() => nodes.every((n) => n.connectedPeers().length === 1), 'an IPv6 link');
+  assert.match(nodes[0]!.links.listen, /^\[::1\]:\d+$/);
   await Promise.all(nodes.map((n) => n.stop()));
 });
 
