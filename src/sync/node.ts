@@ -140,7 +140,7 @@ export class SyncNode {
       const policy = await configuredPolicy(repo.workTree, cluster);
       const validator = options.validation === 'typecheck' ? new Validator(jsBitsetBackend()) : null;
       const me = cluster.members[replicaIndexOf(cluster, identity.id)]!;
-      const links = await setUpLinks({ gitCommonDir: repo.commonDir, cluster, self: me, ...options });
+      const links = await setUpLinks({ ...options, gitCommonDir: repo.commonDir, cluster, self: me });
       const host: NodeHost = {
         cluster, identity, opened, policy, clock: systemClock, apiSocket: nodeSocketPath(repo.commonDir),
         chain: new GitChain(repo, options.validation, validator, { identity, member: me }),
