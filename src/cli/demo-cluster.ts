@@ -3,16 +3,20 @@
  * developers commit concurrently through the real git hooks — different methods of one class, an
  * import both extend, and one method both change differently, settled by people's votes — while
  * one node is killed with SIGKILL and restarted. Every node must end up holding the same agreed
- * commits, with certificates that verify.
+ * commits, with certificates that verify. The nodes link over TLS 1.3 with the certificates
+ * `acu init` makes, pinned by the cluster document, as a real deployment does.
  */
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { buildClusterFixture } from '../../fixtures/cluster.js';
+import { fixtureEpochSeconds } from '../../fixtures/builder.js';
+import { buildClusterFixture, commitAll } from '../../fixtures/cluster.js';
 import type { ClusterFixture, ClusterSite } from '../../fixtures/cluster.js';
 import { runGit } from '../git/exec.js';
+import { readCluster, writeCluster } from '../store/cluster.js';
+import { initTlsIdentity } from '../store/identity.js';
 import { callNode } from '../sync/api.js';
 import type { NodeEvent, NodeStatus } from '../sync/node.js';
 import type { Io } from './io.js';
@@ -109,6 +113,24 @@ export class ClusterDemo {
     return result;
   }
 
+  /**
+   * Turn the fixture's loopback cluster into the product default: each site's TLS certificate
+   * (what `acu init` makes), wss:// addresses and every member's pin, committed on main and pulled.
+   */
+  private async secureCluster(): Promise<void> {
+    const { origin, sites } = this.fixture;
+    const doc = await readCluster(origin);
+    const members = [];
+    for (const member of doc.members) {
+      const site = sites.find((s) => s.id === member.id)!;
+      const { tls } = await initTlsIdentity(join(site.dir, '.git'), site.id);
+      members.push({ ...member, address: `wss://127.0.0.1:${site.port}`, tlsPin: tls.pin });
+    }
+    await writeCluster(origin, { ...doc, members });
+    await commitAll(origin, 'acu cluster: wss:// addresses and TLS pins', fixtureEpochSeconds + 7200);
+    for (const site of sites) await runGit(['pull', '-q', '--ff-only'], { cwd: site.dir, gitDir: null });
+  }
+
   private site(name: string): ClusterSite {
     return this.fixture.sites.find((site) => site.name === name)!;
   }
@@ -171,16 +193,17 @@ export class ClusterDemo {
     const names = ['paris', 'tokyo', 'lima', 'oslo'];
     this.narration.section('4. Four sites agree on one branch: a real cluster on loopback');
     this.fixture = await buildClusterFixture(this.top, { sites: names, files: { 'src/store.ts': store, 'README.md': '# store\n' }, config: { 'acu.policy': 'vote', 'acu.voteTimeoutTicks': '200', 'acu.voteFallback': 'score' } });
+    await this.secureCluster();
     const paris = this.site('paris');
     const tokyo = this.site('tokyo');
     const lima = this.site('lima');
-    this.say(`Four clones of one repository, one per site, each with its node key (acu init), and the cluster document on main:`);
+    this.say(`Four clones of one repository, one per site, each with its node key and TLS certificate (acu init), and the cluster document on main:`);
     await this.acu(paris, ['cluster', 'show']);
     try {
       for (const site of this.fixture.sites) this.startNode(site);
       this.say(`Started 4 node processes: ${this.fixture.sites.map((s) => `${s.name} (port ${s.port})`).join(', ')}`);
       const connected = await this.until(names, (s) => s.peers.every((p) => p.connected), 30_000);
-      this.narration.check('all 4 nodes connect and authenticate each other', connected);
+      this.narration.check('all 4 nodes connect and authenticate each other over TLS 1.3, by the pins in the cluster document', connected && (await this.until(names, (s) => s.links?.verify === 'pinned', 1_000)));
       if (!connected) return;
 
       this.narration.section('5. Two developers commit at the same time; the hooks hand the commits to their nodes');

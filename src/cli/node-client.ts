@@ -31,6 +31,11 @@ function ago(ms: number | null): string {
   return ms < 1_000 ? `heard ${ms} ms ago` : `heard ${(ms / 1000).toFixed(1)} s ago`;
 }
 
+function linksText(links: NonNullable<NodeStatus['links']>): string {
+  const how = links.verify === 'pinned' ? 'wss:// TLS 1.3, certificates pinned by the cluster document' : links.verify === 'ca' ? "wss:// TLS 1.3, certificates from the operator's CA" : 'plain ws://';
+  return `${how}${links.insecure ? ' (INSECURE: --insecure; nothing on these links is encrypted)' : links.verify === 'none' ? ' (every member on loopback)' : ''}; listening on ${links.listen}`;
+}
+
 function printStatus(status: NodeStatus, io: Io): void {
   const c = paint(io);
   const { n, f, quorum, branch } = status.cluster;
@@ -42,6 +47,7 @@ function printStatus(status: NodeStatus, io: Io): void {
   if (failed !== null) {
     io.stdout(`${c.red('write-failed')}: height ${failed.height} (attempt ${failed.attempts}, retrying in ${failed.retryInMs} ms): ${failed.message}\n${failed.hint === null ? '' : `  hint: ${failed.hint}\n`}`);
   }
+  if (status.links !== null) io.stdout(`links: ${linksText(status.links)}\n`);
   io.stdout('peers:\n');
   for (const peer of status.peers) {
     const state = peer.connected ? c.green('connected') : c.red('unreachable');

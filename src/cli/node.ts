@@ -8,6 +8,8 @@ import { join } from 'node:path';
 import { AcuError, ExitCode } from '../core/errors.js';
 import type { ExitCodeValue } from '../core/errors.js';
 import { GitRepo } from '../git/index.js';
+import { parseListen } from '../net/link.js';
+import type { ListenAddress, OperatorTlsFiles } from '../net/link.js';
 import { launcherPath } from '../git/launcher.js';
 import { askNode, callNode } from '../sync/api.js';
 import { nodeSocketPath } from '../sync/hook-run.js';
@@ -20,6 +22,9 @@ export type NodeCommandOptions =
   | {
       readonly action: 'start';
       readonly port: number | undefined;
+      readonly listen: ListenAddress | undefined;
+      readonly insecure: boolean;
+      readonly operatorTls: OperatorTlsFiles | undefined;
       readonly detach: boolean;
       readonly validation: 'parse' | 'typecheck';
       readonly tickMs: number;
@@ -45,6 +50,11 @@ function parse(argv: readonly string[]): NodeCommandOptions {
   if (action !== 'start') throw usage(action === undefined ? 'which action? start or stop' : `unknown action '${action}'`);
   const { values, positionals } = parseCommandArgs('node', rest, {
     port: { type: 'string' },
+    listen: { type: 'string' },
+    insecure: { type: 'boolean' },
+    'tls-cert': { type: 'string' },
+    'tls-key': { type: 'string' },
+    'tls-ca': { type: 'string' },
     detach: { type: 'boolean' },
     validation: { type: 'string' },
     'tick-ms': { type: 'string' },
@@ -58,14 +68,39 @@ function parse(argv: readonly string[]): NodeCommandOptions {
   if (validation !== 'parse' && validation !== 'typecheck') throw usage(`--validation is 'parse' or 'typecheck', not '${validation}'`);
   const port = parseCount('node', 'port', values.port);
   if (port !== undefined && port > 65535) throw usage(`--port ${port} is not a port`);
+  const listen = listenOption(values.listen);
+  if (listen !== undefined && port !== undefined) throw usage('give --listen <host>:<port> or --port <p>, not both');
+  const operatorTls = operatorTlsOption(values['tls-cert'], values['tls-key'], values['tls-ca']);
   const tickMs = parseCount('node', 'tick-ms', values['tick-ms']) ?? 100;
   if (tickMs < 5 || tickMs > 10_000) throw usage('--tick-ms is between 5 and 10000');
   const batchMs = parseCount('node', 'batch-ms', values['batch-ms']) ?? 0;
   if (batchMs > 60_000) throw usage('--batch-ms is at most 60000');
   return {
-    action: 'start', port, detach: values.detach === true, validation, tickMs, batchMs, genesis: values.genesis,
+    action: 'start', port, listen, insecure: values.insecure === true, operatorTls, detach: values.detach === true, validation, tickMs, batchMs, genesis: values.genesis,
     fastForward: values['fast-forward'] === true, json: values.json === true, argv: rest.filter((arg) => arg !== '--detach'),
   };
+}
+
+/**
+ * `--listen host:port`. A malformed address is the same situation as one that cannot be listened
+ * on (ERR_CONFIG, exit 128): the operator named an address this node cannot use.
+ */
+function listenOption(text: string | undefined): ListenAddress | undefined {
+  if (text === undefined) return undefined;
+  const listen = parseListen(text);
+  if (listen === null) {
+    throw new AcuError('ERR_CONFIG', `--listen '${text}' is not an address to listen on`, {
+      hint: 'write <host>:<port>: 0.0.0.0:7401 (every IPv4 interface), 192.0.2.7:7401, [::]:7401 or [2001:db8::7]:7401 (IPv6 in brackets)',
+    });
+  }
+  return listen;
+}
+
+/** `--tls-cert`, `--tls-key` and `--tls-ca` go together. */
+function operatorTlsOption(cert: string | undefined, key: string | undefined, ca: string | undefined): OperatorTlsFiles | undefined {
+  if (cert === undefined && key === undefined && ca === undefined) return undefined;
+  if (cert === undefined || key === undefined || ca === undefined) throw usage("an operator's PKI needs all three of --tls-cert, --tls-key and --tls-ca");
+  return { cert, key, ca };
 }
 
 function clock(ms: number): string {
@@ -81,9 +116,15 @@ async function startForeground(options: Extract<NodeCommandOptions, { action: 's
     batchMs: options.batchMs,
     fastForward: options.fastForward,
     ...(options.port === undefined ? {} : { port: options.port }),
+    ...(options.listen === undefined ? {} : { listen: options.listen }),
+    ...(options.operatorTls === undefined ? {} : { operatorTls: options.operatorTls }),
+    insecure: options.insecure,
     ...(options.genesis === undefined ? {} : { genesis: options.genesis }),
     onEvent: (event) => io.stdout(options.json ? `${JSON.stringify(event)}\n` : `${clock(event.atMs)} ${event.kind.padEnd(9)} ${event.text}\n`),
   });
+  if (node.status().links?.insecure === true) {
+    io.stderr('warning: --insecure: peer links are plain ws://, neither encrypted nor bound to a TLS session; anyone on the path can read and alter them\n');
+  }
   // The CLI's own SIGINT handler exits at once; a node finishes its durable work first.
   process.removeAllListeners('SIGINT');
   const stop = (): void => void node.stop();
@@ -138,14 +179,23 @@ async function stop(json: boolean, io: Io): Promise<ExitCodeValue> {
 /** The `acu node` command. */
 export const nodeCommand: Command<NodeCommandOptions> = {
   name: 'node',
-  usage: 'node start [--port <p>] [--detach] [--validation parse|typecheck] [--tick-ms <ms>] [--batch-ms <ms>] [--genesis <rev>] [--fast-forward] [--json] | node stop [--json]',
+  usage: 'node start [--listen <host>:<port> | --port <p>] [--tls-cert <f> --tls-key <f> --tls-ca <f>] [--insecure] [--detach] [--validation parse|typecheck] [--tick-ms <ms>] [--batch-ms <ms>] [--genesis <rev>] [--fast-forward] [--json] | node stop [--json]',
   summary: "run this repository's sync node (start [--detach], stop)",
   help: `start runs the sync node: it connects to every member of .acu/cluster.json, takes the
 commits the post-commit hook queues, agrees with its peers on them, and writes each decision as a
 commit on refs/acu/<branch> with its certificate as a git note (refs/notes/acu). It stops cleanly
 on SIGTERM or Ctrl-C, and resumes from its write-ahead log (acu/node.wal in the git directory).
 
-  --port <p>               listen here (default: the port of this node's address in the cluster)
+  --listen <host>:<port>   listen here: 0.0.0.0:7401, [::]:7401, 192.0.2.7:7401 (default: the host
+                           and port of this node's address in the cluster document, which is
+                           what peers dial)
+  --port <p>               listen on this port of the default host
+  --tls-cert <file>        this node's certificate from an operator's PKI (PEM), with
+  --tls-key <file>         its key, and
+  --tls-ca <file>          the CA that signs every member's certificate: peers are checked by
+                           chain and host name instead of the tlsPin pins of the cluster document
+  --insecure               allow plain ws:// links on a cluster not all on loopback (unencrypted;
+                           'acu status' shows it)
   --detach                 run in the background; the log goes to acu/node.log in the git directory
   --validation <mode>      typecheck (default): compose, type-check and score each batch;
                            parse: compose and parse-check only

@@ -2,11 +2,18 @@
  * The peer transport: authenticated WebSocket connections between the sync nodes of one cluster.
  *
  * - One connection per pair: the node with the smaller id dials, the other accepts.
+ * - TLS 1.3 only (`wss://`, see link.ts), both sides presenting certificates: each checks the
+ *   other's by its pin in the cluster document (SHA-256 of its SubjectPublicKeyInfo), or, with an
+ *   operator's PKI, by chain verification against the CA and the member's host. A certificate
+ *   that fits no member ends the connection and is counted. Plain `ws://` where link.ts allows it.
  * - Mutual challenge-response authentication against the cluster document: the acceptor sends a
  *   fresh nonce; the dialer answers with its id, a nonce of its own and a signature over both
- *   nonces and both ids; the acceptor checks it with the member's key and signs the same facts
- *   back. A replayed hello fails (the acceptor's nonce is new each time); an unknown key, a forged
- *   signature or a silent peer closes the connection and is counted.
+ *   nonces, both ids and the TLS session's exported keying material (RFC 5705/8446, label
+ *   {@link channelBindingLabel}); the acceptor checks it with the member's key and signs the same
+ *   facts back. A replayed hello fails (the acceptor's nonce is new each time), and so does a
+ *   hello relayed from another TLS session (its keying material differs): a member cannot splice
+ *   an honest node's handshake into a session of its own. An unknown key, a forged signature or
+ *   a silent peer closes the connection and is counted.
  * - Until a socket has authenticated, its frames are tiny and cheap: ws refuses any over
  *   `handshakeFrameLimits.bytesMax` before buffering it, and they decode under a budget of a few
  *   values; anything else ends the connection. Only then is the limit raised to `frameBytesMax`.
@@ -27,17 +34,24 @@
  *   which never throw.
  */
 import { randomBytes } from 'node:crypto';
+import { createServer as createHttpServer } from 'node:http';
+import type { IncomingMessage, Server as HttpServer } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
+import { checkServerIdentity } from 'node:tls';
+import type { TLSSocket } from 'node:tls';
 import { WebSocket, WebSocketServer } from 'ws';
 import type { RawData } from 'ws';
 import { canonicalBytes } from '../core/acu/canonical.js';
-import { assert, assertNever } from '../core/errors.js';
+import { AcuError, assert, assertNever } from '../core/errors.js';
 import type { ClusterMember } from '../store/cluster.js';
 import type { NodeIdentity } from '../store/identity.js';
-import { signBytes, verifyBytes } from '../store/identity.js';
+import { signBytes, spkiPinOf, verifyBytes } from '../store/identity.js';
 import type { FrameLimits } from './frame.js';
 import { decodeFrame, encodeFrame, frameBytesMax, frameLimits, handshakeFrameLimits, messageBytesMax, messageLimits } from './frame.js';
 import { Reassembler, fragmentChunkBytes, fragmentHeaderBytes, fragmentsOf, isFragment } from './fragment.js';
+import type { LinkSecurity, ListenAddress } from './link.js';
+import { formatListen, listenOfAddress } from './link.js';
 
 /**
  * Limits of a transport, with their units in their names. Per peer, bytes waiting to be sent stay
@@ -111,6 +125,11 @@ export interface TransportCounters {
   authRefusedUnknownPeer: number;
   authRefusedBadSignature: number;
   authRefusedProtocol: number;
+  /**
+   * TLS links refused: a handshake that failed (no certificate, one the operator's CA did not
+   * sign or that names another host), or a certificate whose pin is not the member's.
+   */
+  authRefusedCertificate: number;
   authTimeouts: number;
   reconnects: number;
 }
@@ -125,12 +144,26 @@ export interface TransportEvents {
   onPeerDown?(id: string): void;
 }
 
+/**
+ * TLS material of a transport (PEM): this node's key and certificate, and the operator's CA. With
+ * `ca` null, peers' certificates are accepted by their pins in the cluster document.
+ */
+export interface TransportTls {
+  readonly key: string;
+  readonly cert: string;
+  readonly ca: string | null;
+}
+
 /** Options of a {@link WsTransport}. */
 export interface TransportOptions {
   readonly identity: NodeIdentity;
   readonly members: readonly ClusterMember[];
   /** Host and port to listen on (port 0: any free port). */
-  readonly listen: { readonly host: string; readonly port: number };
+  readonly listen: ListenAddress;
+  /** TLS (the members' addresses are `wss://`), or null/absent for plain `ws://`. */
+  readonly tls?: TransportTls | null;
+  /** How the links are secured, for status; default: derived from `tls`. */
+  readonly security?: LinkSecurity;
   readonly events: TransportEvents;
   readonly limits?: Partial<TransportLimits>;
 }
@@ -158,9 +191,25 @@ interface Peer {
   timer: NodeJS.Timeout | null;
 }
 
-/** Bytes signed by each side of the handshake: the purpose, both ids and both nonces. */
-export function handshakeBytes(purpose: 'client' | 'server', dialer: string, acceptor: string, acceptorNonce: string, dialerNonce: string): Uint8Array {
-  return canonicalBytes({ purpose: `acu-peer-auth-${purpose}`, dialer, acceptor, acceptorNonce, dialerNonce });
+/** The exporter label of the keying material that binds the handshake to its TLS session. */
+export const channelBindingLabel = 'EXPORTER-acu-peer-auth-v1';
+const channelBindingBytes = 32;
+
+/** The channel binding of a link: exported keying material of its TLS session as hex; '' for plain links. */
+export function channelBindingOf(socket: TLSSocket | null): string {
+  if (socket === null) return '';
+  const binding = socket.exportKeyingMaterial(channelBindingBytes, channelBindingLabel, Buffer.alloc(0)).toString('hex');
+  assert(binding.length === 2 * channelBindingBytes, 'channelBindingOf: exported keying material of the asked length');
+  return binding;
+}
+
+/**
+ * Bytes signed by each side of the handshake: the purpose, both ids, both nonces and the channel
+ * binding (the TLS session's exported keying material; '' on a plain link).
+ */
+export function handshakeBytes(purpose: 'client' | 'server', dialer: string, acceptor: string, acceptorNonce: string, dialerNonce: string, binding: string): Uint8Array {
+  assert(binding === '' || /^[0-9a-f]{64}$/.test(binding), 'handshakeBytes: a binding is 32 bytes of hex, or empty');
+  return canonicalBytes({ purpose: `acu-peer-auth-${purpose}`, dialer, acceptor, acceptorNonce, dialerNonce, binding });
 }
 
 /** Authenticated WebSocket links to every other member of the cluster. */
@@ -168,15 +217,23 @@ export class WsTransport {
   readonly counters: TransportCounters = {
     framesIn: 0, framesOut: 0, framesRefused: 0, framesDropped: 0, messagesIn: 0, messagesOut: 0, messagesDropped: 0,
     messagesOversized: 0, fragmentsRefused: 0, reassemblyEvictions: 0, pingTimeouts: 0, authRefusedUnknownPeer: 0,
-    authRefusedBadSignature: 0, authRefusedProtocol: 0, authTimeouts: 0, reconnects: 0,
+    authRefusedBadSignature: 0, authRefusedProtocol: 0, authRefusedCertificate: 0, authTimeouts: 0, reconnects: 0,
   };
+  /** How the links are secured, for `acu status`. */
+  readonly links: LinkSecurity;
   private readonly limits: TransportLimits;
   private readonly peers = new Map<string, Peer>();
+  private readonly tls: TransportTls | null;
   private server: WebSocketServer | null = null;
+  private http: HttpServer | null = null;
+  /** Accepted sockets not yet authenticated (ended on stop: the listener's close waits for them). */
+  private readonly pending = new Set<WebSocket>();
   private stopped = false;
 
   constructor(private readonly options: TransportOptions) {
     this.limits = { ...defaultTransportLimits, ...options.limits };
+    this.tls = options.tls ?? null;
+    this.links = options.security ?? { scheme: this.tls === null ? 'ws' : 'wss', verify: this.tls === null ? 'none' : this.tls.ca === null ? 'pinned' : 'ca', insecure: false, listen: formatListen(options.listen) };
     for (const member of options.members) {
       if (member.id === options.identity.id) continue;
       this.peers.set(member.id, {
@@ -185,6 +242,8 @@ export class WsTransport {
       });
     }
     assert(options.members.some((m) => m.id === options.identity.id), 'WsTransport: this node is a member');
+    assert(options.members.every((m) => m.address.startsWith(this.tls === null ? 'ws:' : 'wss:')), 'WsTransport: addresses of the links\' scheme');
+    assert(this.tls === null || this.tls.ca !== null || options.members.every((m) => m.tlsPin !== undefined), 'WsTransport: pinned TLS needs every member\'s pin');
     const l = this.limits;
     // A queue smaller than the largest message is allowed (tests use one): a message that cannot
     // fit even an empty queue is dropped and counted.
@@ -194,18 +253,57 @@ export class WsTransport {
     assert(l.pingIntervalMs > 0 && l.pingTimeoutMs > 0, 'WsTransport: positive ping limits');
   }
 
-  /** Listen, and dial every peer this node dials. Resolves with the port listened on. */
+  /**
+   * Listen, and dial every peer this node dials. Resolves with the port listened on. An address
+   * that cannot be listened on (in use, not this machine's, unresolvable) is an AcuError.
+   */
   async start(): Promise<number> {
+    const http = this.createListener();
+    this.http = http;
     // Sockets start with the handshake's frame limit; `up` raises it once the peer is authenticated.
-    const server = new WebSocketServer({ host: this.options.listen.host, port: this.options.listen.port, maxPayload: handshakeFrameLimits.bytesMax, perMessageDeflate: false });
+    const server = new WebSocketServer({ server: http, maxPayload: handshakeFrameLimits.bytesMax, perMessageDeflate: false });
     this.server = server;
-    server.on('connection', (socket) => this.accept(socket));
+    server.on('connection', (socket, request) => this.accept(socket, request));
+    // ws re-emits the listener's errors; listening errors are handled below, later ones end sockets.
+    server.on('error', () => undefined);
+    const { host, port } = this.options.listen;
     await new Promise<void>((resolve, reject) => {
-      server.once('listening', resolve);
-      server.once('error', reject);
+      const onError = (error: NodeJS.ErrnoException): void => reject(listenError(this.options.listen, error));
+      http.once('error', onError);
+      http.listen(port, host, () => {
+        http.off('error', onError);
+        resolve();
+      });
     });
     for (const peer of this.peers.values()) if (this.dials(peer.member.id)) this.dial(peer);
-    return (server.address() as AddressInfo).port;
+    return (http.address() as AddressInfo).port;
+  }
+
+  /** The HTTP(S) listener the WebSocket server upgrades from: TLS 1.3 only, client certificates required. */
+  private createListener(): HttpServer {
+    const tls = this.tls;
+    const http = tls === null
+      ? createHttpServer()
+      : createHttpsServer({ key: tls.key, cert: tls.cert, ...(tls.ca === null ? {} : { ca: tls.ca }), minVersion: 'TLSv1.3', maxVersion: 'TLSv1.3', requestCert: true, rejectUnauthorized: tls.ca !== null });
+    // Not a WebSocket upgrade: nothing here for it.
+    http.on('request', (_request: IncomingMessage, response: { writeHead(code: number): void; end(): void }) => {
+      response.writeHead(426);
+      response.end();
+    });
+    if (tls === null) return http;
+    http.on('tlsClientError', () => {
+      this.counters.authRefusedCertificate += 1;
+    });
+    // Pinned links: a certificate that is no member's is refused before a byte of WebSocket is read.
+    if (tls.ca === null) {
+      const pins = new Set(this.options.members.map((m) => m.tlsPin));
+      http.on('secureConnection', (socket: TLSSocket) => {
+        if (pins.has(peerPin(socket) ?? '')) return;
+        this.counters.authRefusedCertificate += 1;
+        socket.destroy();
+      });
+    }
+    return http;
   }
 
   /** Close every connection and stop listening. */
@@ -216,8 +314,15 @@ export class WsTransport {
       this.stopHeartbeat(peer);
       peer.socket?.terminate();
     }
+    for (const socket of this.pending) socket.terminate();
     const server = this.server;
     if (server !== null) await new Promise<void>((resolve) => server.close(() => resolve()));
+    const http = this.http;
+    if (http !== null) {
+      // Connections still in a TLS or HTTP handshake would hold the close up until they time out.
+      http.closeAllConnections();
+      await new Promise<void>((resolve) => http.close(() => resolve()));
+    }
   }
 
   /**
@@ -320,23 +425,37 @@ export class WsTransport {
   /** Dial a peer and authenticate it; on failure, try again later. */
   private dial(peer: Peer): void {
     if (this.stopped) return;
-    const socket = new WebSocket(peer.member.address, { maxPayload: handshakeFrameLimits.bytesMax, handshakeTimeout: this.limits.handshakeTimeoutMs, perMessageDeflate: false });
+    const tls = this.tls;
+    const tlsOptions = tls === null ? {} : {
+      key: tls.key, cert: tls.cert, ...(tls.ca === null ? {} : { ca: tls.ca }), minVersion: 'TLSv1.3' as const, maxVersion: 'TLSv1.3' as const,
+      // Pinned: the peer's self-signed certificate is checked by its pin on 'upgrade' below.
+      rejectUnauthorized: tls.ca !== null,
+    };
+    const socket = new WebSocket(peer.member.address, { maxPayload: handshakeFrameLimits.bytesMax, handshakeTimeout: this.limits.handshakeTimeoutMs, perMessageDeflate: false, ...tlsOptions });
     peer.socket = socket;
     const nonce = randomBytes(32).toString('hex');
     const deadline = setTimeout(() => this.refuse(socket, 'timeout'), this.limits.handshakeTimeoutMs);
     let stage: 'challenge' | 'welcome' | 'open' = 'challenge';
     let acceptorNonce = '';
+    let binding: string | null = tls === null ? '' : null;
+    // ws emits 'upgrade' before 'open' and before any message, and lets a listener end the socket.
+    socket.on('upgrade', (response: IncomingMessage) => {
+      if (tls === null) return;
+      const tlsSocket = response.socket as TLSSocket;
+      if (tls.ca === null && peerPin(tlsSocket) !== peer.member.tlsPin) return this.refuse(socket, 'certificate');
+      binding = channelBindingOf(tlsSocket);
+    });
     socket.on('message', (data: RawData) => {
       if (stage === 'open') return this.receive(peer, data);
       const msg = this.decodeHandshake(data);
-      if (msg === undefined) return this.refuse(socket, 'protocol');
+      if (msg === undefined || binding === null) return this.refuse(socket, 'protocol');
       if (stage === 'challenge' && msg.t === 'challenge' && msg.acceptor === peer.member.id && typeof msg.nonce === 'string') {
         acceptorNonce = msg.nonce;
-        const sig = signBytes(this.options.identity, handshakeBytes('client', this.options.identity.id, peer.member.id, acceptorNonce, nonce));
+        const sig = signBytes(this.options.identity, handshakeBytes('client', this.options.identity.id, peer.member.id, acceptorNonce, nonce, binding));
         socket.send(encodeFrame({ t: 'hello', dialer: this.options.identity.id, nonce, sig }));
         stage = 'welcome';
       } else if (stage === 'welcome' && msg.t === 'welcome' && typeof msg.sig === 'string') {
-        const signed = handshakeBytes('server', this.options.identity.id, peer.member.id, acceptorNonce, nonce);
+        const signed = handshakeBytes('server', this.options.identity.id, peer.member.id, acceptorNonce, nonce, binding);
         if (!verifyBytes(peer.member.publicKey, signed, msg.sig)) return this.refuse(socket, 'signature');
         clearTimeout(deadline);
         stage = 'open';
@@ -367,15 +486,21 @@ export class WsTransport {
     }, delayMs);
   }
 
-  /** An incoming connection: challenge it, and accept it only from a member that proves its key. */
-  private accept(socket: WebSocket): void {
+  /**
+   * An incoming connection: challenge it, and accept it only from a member that proves its key,
+   * over a TLS session whose certificate is that member's.
+   */
+  private accept(socket: WebSocket, request: IncomingMessage): void {
     if (this.stopped) {
       socket.terminate();
       return;
     }
+    const tlsSocket = this.tls === null ? null : (request.socket as TLSSocket);
+    const binding = channelBindingOf(tlsSocket);
     const nonce = randomBytes(32).toString('hex');
     const deadline = setTimeout(() => this.refuse(socket, 'timeout'), this.limits.handshakeTimeoutMs);
     let peer: Peer | null = null;
+    this.pending.add(socket);
     socket.send(encodeFrame({ t: 'challenge', acceptor: this.options.identity.id, nonce }));
     socket.on('message', (data: RawData) => {
       if (peer !== null) return this.receive(peer, data);
@@ -383,10 +508,12 @@ export class WsTransport {
       if (msg === undefined || msg.t !== 'hello' || typeof msg.dialer !== 'string' || typeof msg.nonce !== 'string' || typeof msg.sig !== 'string') return this.refuse(socket, 'protocol');
       const candidate = this.peers.get(msg.dialer);
       if (candidate === undefined || this.dials(msg.dialer)) return this.refuse(socket, 'unknown');
-      const signed = handshakeBytes('client', msg.dialer, this.options.identity.id, nonce, msg.nonce);
+      if (tlsSocket !== null && !this.certificateIsMember(tlsSocket, candidate.member)) return this.refuse(socket, 'certificate');
+      const signed = handshakeBytes('client', msg.dialer, this.options.identity.id, nonce, msg.nonce, binding);
       if (!verifyBytes(candidate.member.publicKey, signed, msg.sig)) return this.refuse(socket, 'signature');
       clearTimeout(deadline);
-      const sig = signBytes(this.options.identity, handshakeBytes('server', msg.dialer, this.options.identity.id, nonce, msg.nonce));
+      this.pending.delete(socket);
+      const sig = signBytes(this.options.identity, handshakeBytes('server', msg.dialer, this.options.identity.id, nonce, msg.nonce, binding));
       socket.send(encodeFrame({ t: 'welcome', sig }));
       // A newer authenticated connection from the same peer replaces the old one (it restarted).
       candidate.socket?.terminate();
@@ -396,8 +523,22 @@ export class WsTransport {
     socket.on('error', (error) => this.onSocketError(error));
     socket.on('close', () => {
       clearTimeout(deadline);
+      this.pending.delete(socket);
       if (peer !== null) this.down(peer, socket);
     });
+  }
+
+  /**
+   * Whether a dialer's TLS certificate is the member's it claims to be: its pin, or (operator
+   * PKI, the chain already verified by TLS) a certificate that names the member's host.
+   */
+  private certificateIsMember(socket: TLSSocket, member: ClusterMember): boolean {
+    const tls = this.tls;
+    assert(tls !== null, 'certificateIsMember: a TLS link');
+    if (tls.ca === null) return peerPin(socket) === member.tlsPin;
+    const certificate = socket.getPeerCertificate();
+    if (certificate === null || Object.keys(certificate).length === 0) return false;
+    return checkServerIdentity(listenOfAddress(member.address).host, certificate) === undefined;
   }
 
   /** A handshake frame, decoded under the handshake's tiny limits; undefined (counted) if refused. */
@@ -446,9 +587,14 @@ export class WsTransport {
     }
   }
 
-  /** Socket errors end the connection (and a redial); an oversized frame is also counted. */
+  /**
+   * Socket errors end the connection (and a redial); an oversized frame is also counted, and so is
+   * a TLS handshake our side refused (the peer's certificate is not the CA's, or names another host).
+   */
   private onSocketError(error: Error): void {
-    if ((error as { code?: string }).code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') this.counters.framesRefused += 1;
+    const code = (error as { code?: string }).code ?? '';
+    if (code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') this.counters.framesRefused += 1;
+    else if (tlsRefusalCode.test(code)) this.counters.authRefusedCertificate += 1;
   }
 
   private deliver(peer: Peer, value: unknown): void {
@@ -456,11 +602,26 @@ export class WsTransport {
     this.options.events.onMessage(peer.member.id, value);
   }
 
-  private refuse(socket: WebSocket, why: 'timeout' | 'signature' | 'unknown' | 'protocol'): void {
-    if (why === 'timeout') this.counters.authTimeouts += 1;
-    else if (why === 'signature') this.counters.authRefusedBadSignature += 1;
-    else if (why === 'unknown') this.counters.authRefusedUnknownPeer += 1;
-    else this.counters.authRefusedProtocol += 1;
+  private refuse(socket: WebSocket, why: 'timeout' | 'signature' | 'unknown' | 'protocol' | 'certificate'): void {
+    switch (why) {
+      case 'timeout':
+        this.counters.authTimeouts += 1;
+        break;
+      case 'signature':
+        this.counters.authRefusedBadSignature += 1;
+        break;
+      case 'unknown':
+        this.counters.authRefusedUnknownPeer += 1;
+        break;
+      case 'protocol':
+        this.counters.authRefusedProtocol += 1;
+        break;
+      case 'certificate':
+        this.counters.authRefusedCertificate += 1;
+        break;
+      default:
+        assertNever(why, 'refusal');
+    }
     socket.terminate();
   }
 
@@ -525,6 +686,35 @@ export class WsTransport {
     peer.ready = false;
     peer.socket = null;
     if (wasReady) this.options.events.onPeerDown?.(peer.member.id);
+  }
+}
+
+/** Error codes of a TLS handshake that failed verification (Node's and OpenSSL's names). */
+const tlsRefusalCode = /^(ERR_TLS_CERT|ERR_SSL_|UNABLE_TO_|DEPTH_ZERO_SELF_SIGNED_CERT|SELF_SIGNED_CERT_IN_CHAIN|CERT_)/;
+
+/** The pin of the certificate a TLS peer presented, or null when it presented none. */
+function peerPin(socket: TLSSocket): string | null {
+  const certificate = socket.getPeerX509Certificate();
+  return certificate === undefined ? null : spkiPinOf(certificate);
+}
+
+/** A listening failure as the user's situation, with what to do about it. */
+function listenError(listen: ListenAddress, error: NodeJS.ErrnoException): AcuError {
+  const at = formatListen(listen);
+  const elsewhere = 'pass --listen <host>:<port> with an address of this machine (0.0.0.0:<port> for every IPv4 interface); peers still dial the address in .acu/cluster.json';
+  switch (error.code ?? '') {
+    case 'EADDRINUSE':
+      return new AcuError('ERR_NODE', `cannot listen on ${at}: the port is in use`, { hint: `stop what listens there (another sync node?), or ${elsewhere}`, cause: error });
+    case 'EADDRNOTAVAIL':
+      return new AcuError('ERR_CONFIG', `cannot listen on ${at}: no interface of this machine has that address`, { hint: elsewhere, cause: error });
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+    case 'EAI_FAIL':
+      return new AcuError('ERR_CONFIG', `cannot listen on ${at}: the host name does not resolve`, { hint: elsewhere, cause: error });
+    case 'EACCES':
+      return new AcuError('ERR_CONFIG', `cannot listen on ${at}: not allowed (ports below 1024 need privileges)`, { hint: elsewhere, cause: error });
+    default:
+      return new AcuError('ERR_NODE', `cannot listen on ${at}: ${error.message}`, { hint: elsewhere, cause: error });
   }
 }
 

@@ -16,8 +16,18 @@ export interface ClusterMember {
   readonly id: string;
   /** Raw Ed25519 public key, 64 hex digits. */
   readonly publicKey: string;
-  /** Where peers reach its WebSocket endpoint: `ws://host:port`. */
+  /**
+   * Where peers dial its WebSocket endpoint: `wss://host:port` (TLS, the default) or `ws://host:port`
+   * (plain: only where every member is on loopback, or with `--insecure`). IPv6 hosts in brackets.
+   * Every member of one document uses the same scheme. The node listens here unless told otherwise.
+   */
   readonly address: string;
+  /**
+   * SHA-256 of the member's TLS certificate's SubjectPublicKeyInfo (64 hex digits, as `acu init`
+   * prints it): peers accept its certificate by this pin, with no certificate authority. Needed
+   * for `wss://` addresses unless the nodes use an operator's PKI (`--tls-ca`).
+   */
+  readonly tlsPin?: string;
   /** A human name for its site (`paris`, `ci-east`). */
   readonly site: string;
   /** Site priority for the site-priority conflict policy: lower wins. */
@@ -60,6 +70,8 @@ export function clusterIssues(value: unknown): string[] {
   }
   const seen = new Set<string>();
   doc.members.forEach((m: unknown, i) => issues.push(...memberIssues(m, `members[${i}]`, seen)));
+  const schemes = new Set((doc.members as { address?: unknown }[]).map((m) => (typeof m.address === 'string' ? m.address.split(':')[0] : '')));
+  if (schemes.size > 1) issues.push('members: every address uses one scheme (all wss://, or all ws://)');
   const ids = (doc.members as { id?: unknown }[]).map((m) => String(m.id));
   if (ids.some((id, i) => i > 0 && ids[i - 1]! >= id)) issues.push('members: sorted by id, without repeats');
   return issues;
@@ -71,7 +83,8 @@ function memberIssues(value: unknown, at: string, seen: Set<string>): string[] {
   const issues: string[] = [];
   if (typeof m.publicKey !== 'string' || !/^[0-9a-f]{64}$/.test(m.publicKey)) issues.push(`${at}.publicKey: 64 lowercase hex digits`);
   else if (m.id !== nodeIdOf(m.publicKey)) issues.push(`${at}.id: does not match its public key (expected ${nodeIdOf(m.publicKey)})`);
-  if (typeof m.address !== 'string' || !/^wss?:\/\/[^\s/]+(:\d+)?\/?$/.test(m.address)) issues.push(`${at}.address: ws://host:port`);
+  if (typeof m.address !== 'string' || !/^wss?:\/\/[^\s/]+(:\d+)?\/?$/.test(m.address)) issues.push(`${at}.address: wss://host:port or ws://host:port`);
+  if (m.tlsPin !== undefined && (typeof m.tlsPin !== 'string' || !/^[0-9a-f]{64}$/.test(m.tlsPin))) issues.push(`${at}.tlsPin: 64 lowercase hex digits (SHA-256 of the certificate's public key)`);
   if (typeof m.site !== 'string' || m.site.length === 0 || m.site.length > 64) issues.push(`${at}.site: a name of 1 to 64 characters`);
   if (!Number.isSafeInteger(m.priority)) issues.push(`${at}.priority: a whole number`);
   if (typeof m.address === 'string') {

@@ -1,11 +1,14 @@
 /**
  * A sync node's identity: an Ed25519 key pair kept in the repository's git directory
  * (`<git-common-dir>/acu/node.key`, mode 0600), and the node id derived from the public key.
+ * Beside it, the node's TLS key (`acu/tls.key`, 0600) and self-signed certificate (`acu/tls.crt`):
+ * peers pin that certificate by the SHA-256 of its SubjectPublicKeyInfo, written in the cluster
+ * document, so links need no certificate authority.
  *
  * Signing and verifying use node:crypto (native Ed25519, many times faster than a JavaScript
  * implementation on the hot path of every message), with public keys parsed once and cached.
  */
-import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify } from 'node:crypto';
+import { X509Certificate, createHash, createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes, sign, verify, webcrypto } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
 import { mkdir, open, readFile, rename, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
@@ -61,13 +64,7 @@ export async function initIdentity(gitCommonDir: string): Promise<{ identity: No
   const { privateKey } = generateKeyPairSync('ed25519');
   const pem = privateKey.export({ format: 'pem', type: 'pkcs8' });
   const temporary = `${path}.tmp-${process.pid}`;
-  const handle = await open(temporary, 'wx', 0o600);
-  try {
-    await handle.writeFile(pem);
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
+  await writeSynced(temporary, pem, 0o600);
   await rename(temporary, path);
   await syncDirectory(dirname(path));
   return { identity: identityFrom(privateKey), created: true };
@@ -91,6 +88,16 @@ export async function loadIdentity(gitCommonDir: string): Promise<NodeIdentity> 
     return identityFrom(createPrivateKey(await readFile(path)));
   } catch (cause) {
     throw new AcuError('ERR_CONFIG', `the node key ${path} is not an Ed25519 private key`, { hint: "move it aside and run 'acu init' again", cause });
+  }
+}
+
+async function writeSynced(path: string, text: string | Uint8Array, mode: number): Promise<void> {
+  const handle = await open(path, 'wx', mode);
+  try {
+    await handle.writeFile(text);
+    await handle.sync();
+  } finally {
+    await handle.close();
   }
 }
 
@@ -136,3 +143,131 @@ export function verifyBytes(publicKeyHex: string, bytes: Uint8Array, signatureHe
     return false;
   }
 }
+
+// ---- TLS ------------------------------------------------------------------------------------------
+
+/** A node's TLS key and certificate (PEM), and the pin its peers check the certificate by. */
+export interface TlsIdentity {
+  readonly key: string;
+  readonly cert: string;
+  /** SHA-256 of the certificate's DER SubjectPublicKeyInfo, 64 lowercase hex digits. */
+  readonly pin: string;
+}
+
+/** Where a repository's TLS key lives (mode 0600). */
+export function tlsKeyPath(gitCommonDir: string): string {
+  return join(gitCommonDir, 'acu', 'tls.key');
+}
+
+/** Where a repository's self-signed TLS certificate lives. */
+export function tlsCertPath(gitCommonDir: string): string {
+  return join(gitCommonDir, 'acu', 'tls.crt');
+}
+
+/**
+ * The pin of a certificate: SHA-256 of its public key's DER SubjectPublicKeyInfo, as hex. Pinning
+ * the key rather than the whole certificate lets an operator re-issue the certificate (new dates)
+ * with the same key without touching the cluster document.
+ */
+export function spkiPinOf(cert: X509Certificate): string {
+  return createHash('sha256').update(cert.publicKey.export({ format: 'der', type: 'spki' })).digest('hex');
+}
+
+/** Years a self-signed certificate is valid for: peers check its pin, never its dates. */
+const selfSignedYears = 100;
+
+/**
+ * A fresh ECDSA P-256 key and a self-signed certificate for it. @peculiar/x509 builds the
+ * certificate (no hand-written ASN.1); it needs a Reflect metadata polyfill, loaded here and only
+ * here, lazily, so that no other command pays for it.
+ */
+async function selfSignedCertificate(commonName: string): Promise<{ key: string; cert: string }> {
+  await import('reflect-metadata');
+  const x509 = await import('@peculiar/x509');
+  x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
+  const crypto = webcrypto;
+  const algorithm = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' };
+  const keys = await crypto.subtle.generateKey(algorithm, true, ['sign', 'verify']);
+  const notBefore = new Date(Date.now() - 3_600_000);
+  const notAfter = new Date(notBefore.getTime() + selfSignedYears * 365 * 86_400_000);
+  // A positive serial number of 16 random bytes (the top bit cleared keeps the DER integer positive).
+  const serial = randomBytes(16);
+  serial[0] = serial[0]! & 0x7f;
+  const cert = await x509.X509CertificateGenerator.createSelfSigned({
+    serialNumber: serial.toString('hex'),
+    name: `CN=${commonName}`,
+    notBefore,
+    notAfter,
+    keys,
+    signingAlgorithm: algorithm,
+    extensions: [
+      new x509.BasicConstraintsExtension(false, undefined, true),
+      new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
+      new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth, x509.ExtendedKeyUsage.clientAuth]),
+    ],
+  });
+  const pkcs8 = Buffer.from(await crypto.subtle.exportKey('pkcs8', keys.privateKey));
+  const key = createPrivateKey({ key: pkcs8, format: 'der', type: 'pkcs8' }).export({ format: 'pem', type: 'pkcs8' }).toString();
+  return { key, cert: cert.toString('pem') };
+}
+
+/**
+ * Create the node's TLS key and self-signed certificate if it has none (the node id names the
+ * certificate's subject). Both are written to temporary files, synced, then renamed key first:
+ * a crash in between leaves a key without a certificate, which the next run replaces whole.
+ */
+export async function initTlsIdentity(gitCommonDir: string, nodeId: string): Promise<{ tls: TlsIdentity; created: boolean }> {
+  try {
+    return { tls: await loadTlsIdentity(gitCommonDir), created: false };
+  } catch (error) {
+    if (!(error instanceof AcuError) || error.code !== 'ERR_NO_IDENTITY') throw error;
+  }
+  const keyFile = tlsKeyPath(gitCommonDir);
+  const certFile = tlsCertPath(gitCommonDir);
+  await mkdir(dirname(keyFile), { recursive: true, mode: 0o700 });
+  const { key, cert } = await selfSignedCertificate(`acu node ${nodeId}`);
+  const suffix = `.tmp-${process.pid}`;
+  await writeSynced(`${keyFile}${suffix}`, key, 0o600);
+  await writeSynced(`${certFile}${suffix}`, cert, 0o644);
+  await rename(`${keyFile}${suffix}`, keyFile);
+  await rename(`${certFile}${suffix}`, certFile);
+  await syncDirectory(dirname(keyFile));
+  const tls = await loadTlsIdentity(gitCommonDir);
+  return { tls, created: true };
+}
+
+/**
+ * Load the node's TLS key and certificate. ERR_NO_IDENTITY when either is missing (`acu init`
+ * makes them); ERR_CONFIG when the key is readable by others, either does not parse, or the
+ * certificate is not for the key.
+ */
+export async function loadTlsIdentity(gitCommonDir: string): Promise<TlsIdentity> {
+  const keyFile = tlsKeyPath(gitCommonDir);
+  const certFile = tlsCertPath(gitCommonDir);
+  let mode: number;
+  let key: string;
+  let certText: string;
+  try {
+    mode = (await stat(keyFile)).mode;
+    key = await readFile(keyFile, 'utf8');
+    certText = await readFile(certFile, 'utf8');
+  } catch {
+    throw new AcuError('ERR_NO_IDENTITY', `this repository has no acu TLS key and certificate (${keyFile}, ${certFile})`, { hint: "create them with 'acu init'" });
+  }
+  if ((mode & 0o077) !== 0) {
+    throw new AcuError('ERR_CONFIG', `the TLS key ${keyFile} can be read by other users (mode ${(mode & 0o777).toString(8)})`, { hint: `restrict it with 'chmod 600 ${keyFile}'` });
+  }
+  let cert: X509Certificate;
+  let keyPin: string;
+  try {
+    cert = new X509Certificate(certText);
+    keyPin = createHash('sha256').update(createPublicKey(createPrivateKey(key)).export({ format: 'der', type: 'spki' })).digest('hex');
+  } catch (cause) {
+    throw new AcuError('ERR_CONFIG', `the TLS key ${keyFile} or certificate ${certFile} does not parse`, { hint: "move both aside and run 'acu init' again", cause });
+  }
+  const pin = spkiPinOf(cert);
+  if (pin !== keyPin) throw new AcuError('ERR_CONFIG', `the TLS certificate ${certFile} is not for the key ${keyFile}`, { hint: "move both aside and run 'acu init' again" });
+  assert(/^[0-9a-f]{64}$/.test(pin), 'loadTlsIdentity: a pin is 32 bytes of hex');
+  return { key, cert: certText, pin };
+}
+

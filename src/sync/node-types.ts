@@ -5,6 +5,7 @@
  */
 import type { Input, ReplicaConfig, ReplicaPhase } from '../core/consensus/index.js';
 import type { Resolution } from '../core/policy/index.js';
+import type { LinkSecurity, ListenAddress, OperatorTlsFiles } from '../net/link.js';
 import type { TransportCounters } from '../net/transport.js';
 import type { ClusterDoc } from '../store/cluster.js';
 import type { NodeIdentity } from '../store/identity.js';
@@ -17,9 +18,14 @@ import type { Clock, NodeLogPort, PeerTransport } from './ports.js';
 export interface NodeOptions {
   /** A directory inside the node's repository (its work tree holds `.acu/cluster.json`). */
   readonly cwd: string;
-  /** Port to listen on; default: the port of this node's address in the cluster document. */
+  /** Where to listen (`--listen`); default: the host and port of this node's address in the cluster document. */
+  readonly listen?: ListenAddress;
+  /** Port to listen on, with the default host (`--port`; not with `listen`). */
   readonly port?: number;
-  readonly host?: string;
+  /** Allow plain `ws://` links on a cluster that is not all loopback (`--insecure`). */
+  readonly insecure?: boolean;
+  /** An operator's PKI instead of pinned self-signed certificates (`--tls-cert`, `--tls-key`, `--tls-ca`). */
+  readonly operatorTls?: OperatorTlsFiles;
   readonly validation: ValidationMode;
   /** Milliseconds per consensus tick (round timeouts are counted in ticks). */
   readonly tickMs: number;
@@ -91,6 +97,8 @@ export interface NodeStatus {
   /** Set while an agreed commit fails to be written. */
   readonly writeFailure: WriteFailure | null;
   readonly validation: ValidationMode;
+  /** How the peer links are secured and where the node listens (null: a transport without sockets). */
+  readonly links: LinkSecurity | null;
   readonly counters: Readonly<TransportCounters> & { readonly ignoredMessages: number; readonly duplicateMessages: number; readonly evidence: number; readonly decisions: number; readonly fsyncs: number; readonly recordsRefused: number };
 }
 

@@ -18,6 +18,7 @@ import { decodeLimitsOf, decodeMessage, defaultReplicaConfig, quorumSize, Replic
 import { AcuError } from '../core/errors.js';
 import type { Policy } from '../core/policy/index.js';
 import { GitRepo } from '../git/index.js';
+import { setUpLinks } from '../net/link.js';
 import { WsTransport } from '../net/transport.js';
 import type { TransportEvents } from '../net/transport.js';
 import type { ClusterDoc } from '../store/cluster.js';
@@ -139,12 +140,11 @@ export class SyncNode {
       const policy = await configuredPolicy(repo.workTree, cluster);
       const validator = options.validation === 'typecheck' ? new Validator(jsBitsetBackend()) : null;
       const me = cluster.members[replicaIndexOf(cluster, identity.id)]!;
-      const port = options.port ?? Number(new URL(me.address).port);
-      const listen = { host: options.host ?? '127.0.0.1', port };
+      const links = await setUpLinks({ ...options, gitCommonDir: repo.commonDir, cluster, self: me });
       const host: NodeHost = {
         cluster, identity, opened, policy, clock: systemClock, apiSocket: nodeSocketPath(repo.commonDir),
         chain: new GitChain(repo, options.validation, validator, { identity, member: me }),
-        transport: (events) => new WsTransport({ identity, members: cluster.members, listen, events }),
+        transport: (events) => new WsTransport({ identity, members: cluster.members, listen: links.listen, tls: links.tls, security: links.security, events }),
       };
       // From here on the node owns the log and the repository, and closes them when it stops.
       handedOver = true;
@@ -402,6 +402,7 @@ export class SyncNode {
       agreed: { height: memory.writtenHeight, commit: memory.writtenCommit },
       writeFailure: this.writer.writeFailure(),
       validation: this.options.validation,
+      links: transport.links ?? null,
       counters: { ...transport.counters, ...this.replica.stats, fsyncs: this.fsyncs, recordsRefused: this.exchange.recordsRefused },
     };
   }

@@ -9,6 +9,7 @@
  *   (real: `NodeLog`).
  * - {@link Clock}: time, for ticks and waits (real: {@link systemClock}).
  */
+import type { LinkSecurity } from '../net/link.js';
 import type { SendOutcome, TransportCounters, TransportEvents } from '../net/transport.js';
 import type { NodeLogEntry, NodeMemory } from './node-log.js';
 
@@ -24,6 +25,8 @@ export interface PeerTransport {
   /** Members with an authenticated link up now. */
   connectedPeers(): string[];
   readonly counters: TransportCounters;
+  /** How the links are secured, where the transport has sockets. */
+  readonly links?: LinkSecurity;
 }
 
 /** Builds the node's transport once the node knows where to deliver what arrives. */

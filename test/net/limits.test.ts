@@ -95,7 +95,7 @@ async function impostorDialer(p: Pair, options: { autoPong?: boolean } = {}): Pr
       const frame = decodeFrame(data);
       const msg = (frame.ok ? frame.value : {}) as { t?: string; nonce?: string };
       if (msg.t === 'challenge') {
-        const sig = signBytes(p.ids[0], handshakeBytes('client', p.ids[0].id, p.ids[1].id, msg.nonce!, 'dd'));
+        const sig = signBytes(p.ids[0], handshakeBytes('client', p.ids[0].id, p.ids[1].id, msg.nonce!, 'dd', ''));
         socket.send(encodeFrame({ t: 'hello', dialer: p.ids[0].id, nonce: 'dd', sig }));
       } else if (msg.t === 'welcome') resolve();
     });
@@ -217,7 +217,7 @@ it('terminates a silent half-open link on a ping timeout, and redials, on the di
       const frame = decodeFrame(data);
       const msg = (frame.ok ? frame.value : {}) as { t?: string; nonce?: string };
       if (msg.t !== 'hello') return;
-      socket.send(encodeFrame({ t: 'welcome', sig: signBytes(p.ids[1], handshakeBytes('server', p.ids[0].id, p.ids[1].id, 'ee', msg.nonce!)) }));
+      socket.send(encodeFrame({ t: 'welcome', sig: signBytes(p.ids[1], handshakeBytes('server', p.ids[0].id, p.ids[1].id, 'ee', msg.nonce!, '')) }));
     });
   });
   const a = transport(p, 0, [], { pingIntervalMs: 10, pingTimeoutMs: 30, reconnectBaseMs: 1, reconnectMaxMs: 5 });

@@ -100,10 +100,10 @@ it('refuses unknown keys, forged signatures and replayed handshakes, and counts 
   const dialerIdentity = identities[members.indexOf(dialer)]!;
   const before = { ...acceptorNode.counters };
 
-  await rogue(acceptor.address, (c) => ({ t: 'hello', dialer: outsider.id, nonce: 'aa', sig: signBytes(outsider, handshakeBytes('client', outsider.id, c.acceptor, c.nonce, 'aa')) }));
-  await rogue(acceptor.address, (c) => ({ t: 'hello', dialer: dialer.id, nonce: 'bb', sig: signBytes(outsider, handshakeBytes('client', dialer.id, c.acceptor, c.nonce, 'bb')) }));
+  await rogue(acceptor.address, (c) => ({ t: 'hello', dialer: outsider.id, nonce: 'aa', sig: signBytes(outsider, handshakeBytes('client', outsider.id, c.acceptor, c.nonce, 'aa', '')) }));
+  await rogue(acceptor.address, (c) => ({ t: 'hello', dialer: dialer.id, nonce: 'bb', sig: signBytes(outsider, handshakeBytes('client', dialer.id, c.acceptor, c.nonce, 'bb', '')) }));
   // A hello recorded from an earlier connection signs an earlier challenge: replaying it fails.
-  const recorded = signBytes(dialerIdentity, handshakeBytes('client', dialer.id, acceptor.id, 'an-old-challenge', 'cc'));
+  const recorded = signBytes(dialerIdentity, handshakeBytes('client', dialer.id, acceptor.id, 'an-old-challenge', 'cc', ''));
   await rogue(acceptor.address, () => ({ t: 'hello', dialer: dialer.id, nonce: 'cc', sig: recorded }));
   await rogue(acceptor.address, () => ({ t: 'garbage' }));
 
