@@ -3,7 +3,7 @@
  * replays each one. Shared by `npm run sim -- --hosts`, the test and the benchmark.
  */
 import { runHostSeed } from './host-world.js';
-import type { HostResult } from './host-world.js';
+import type { HostFlags, HostResult } from './host-world.js';
 
 /** Which seeds to run, on how many nodes. */
 export interface HostRange {
@@ -12,6 +12,7 @@ export interface HostRange {
   readonly nodes: number;
   /** Seeds left out of the run, each with the reason (a known bug it finds). */
   readonly skip?: ReadonlyMap<number, string>;
+  readonly flags?: HostFlags;
 }
 
 /** What a range of seeds found. */
@@ -28,8 +29,9 @@ export interface HostReport {
 }
 
 /** The exact command that replays one seed. */
-export function hostReplayCommand(seed: number, nodes: number): string {
-  return `npm run sim -- --hosts --seeds 1 --from ${seed} --replicas ${nodes}`;
+export function hostReplayCommand(seed: number, nodes: number, flags: HostFlags = {}): string {
+  const extra = `${flags.oversized === true ? ' --oversized' : ''}${flags.retrySameNode === true ? ' --retry-same-node' : ''}`;
+  return `npm run sim -- --hosts --seeds 1 --from ${seed} --replicas ${nodes}${extra}`;
 }
 
 /** Run `range.seeds` seeds from `range.from`, one after another; stop after `stopAfterFailures`. */
@@ -48,7 +50,7 @@ export async function runHostRange(range: HostRange, stopAfterFailures = Infinit
       skipped += 1;
       continue;
     }
-    const result = await runHostSeed(seed, range.nodes);
+    const result = await runHostSeed(seed, range.nodes, range.flags);
     seeds += 1;
     heights += result.heights;
     steps += result.steps;
@@ -57,7 +59,7 @@ export async function runHostRange(range: HostRange, stopAfterFailures = Infinit
     if (result.violations.length > 0) safetyViolations += 1;
     else if (result.liveness !== null) livenessFailures += 1;
     if (result.violations.length > 0 || result.liveness !== null) {
-      failures.push({ result, replay: hostReplayCommand(seed, range.nodes) });
+      failures.push({ result, replay: hostReplayCommand(seed, range.nodes, range.flags) });
       if (failures.length >= stopAfterFailures) break;
     }
   }
