@@ -109,11 +109,8 @@ export class ModelChain implements Chain {
 
   private run<T>(work: () => T): Promise<T> {
     if (this.dead) return new Promise<T>(() => undefined);
-    try {
-      return Promise.resolve(work());
-    } catch (error) {
-      return Promise.reject(error as Error);
-    }
+    // A throw of `work` becomes a rejection, as a failed git call would be.
+    return Promise.resolve().then(work);
   }
 
   revParse(rev: string): Promise<string | null> {
