@@ -110,7 +110,11 @@ export class ModelChain implements Chain {
   private run<T>(work: () => T): Promise<T> {
     if (this.dead) return new Promise<T>(() => undefined);
     // A throw of `work` becomes a rejection, as a failed git call would be.
-    return Promise.resolve().then(work);
+    try {
+      return Promise.resolve(work());
+    } catch (error) {
+      return Promise.reject(error instanceof Error ? error : new Error(String(error)));
+    }
   }
 
   revParse(rev: string): Promise<string | null> {
