@@ -65,9 +65,9 @@ export interface HostScenario {
 /**
  * Faults that find known bugs of the host, off in the default run:
  * - `oversized`: records larger than a frame. One that reaches a leader's pool stalls the cluster
- *   (no liveness), e.g. `--oversized` seed 74 at n = 4 (see the report in docs/sync.md).
+ *   (no liveness), e.g. `--oversized` seed 4 at n = 4.
  * - `retrySameNode`: a client retries a failed proposal on the same node at once; the node then
- *   acknowledges a record it never logged (exchange.ts `learn`), e.g. seed 2 at n = 4.
+ *   acknowledges a record it never logged (exchange.ts `learn`), e.g. seed 17 at n = 4.
  */
 export interface HostFlags {
   readonly oversized?: boolean;
@@ -364,7 +364,7 @@ export class HostWorld {
       () => {
         // Known bug (exchange.ts, `learn`): a record is marked known before its append is durable,
         // so after a failed append the same node takes the record again as already known and
-        // acknowledges it unlogged (replay with --retry-same-node, e.g. seed 2). The default
+        // acknowledges it unlogged (replay with --retry-same-node, e.g. seed 17). The default
         // client waits for that node's restart before trying again.
         if (this.scenario.retrySameNode) this.clock.after(100, () => this.propose(site, item, oversized));
         else this.afterRestart(site, incarnation, () => this.propose(site, item, oversized));
