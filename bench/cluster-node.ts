@@ -17,10 +17,13 @@ import { Session } from 'node:inspector';
 import { performance } from 'node:perf_hooks';
 import { fixtureEpochSeconds } from '../fixtures/builder.js';
 import type { FileAcu } from '../src/core/acu/model.js';
+import { GitRepo } from '../src/git/index.js';
+import { readCluster } from '../src/store/cluster.js';
+import { loadIdentity } from '../src/store/identity.js';
 import { SyncNode } from '../src/sync/node.js';
 import type { NodeEvent } from '../src/sync/node.js';
-import { recordId } from '../src/sync/records.js';
-import type { AcuOrigin, AcuRecord, IdentifiedRecord } from '../src/sync/records.js';
+import { signRecord } from '../src/sync/records.js';
+import type { AcuOrigin, IdentifiedRecord, RecordSigner } from '../src/sync/records.js';
 
 /** What the parent passes on the command line. */
 export interface NodeSpec {
@@ -78,14 +81,15 @@ function sha1Hex(text: string | Uint8Array): string {
  * directory, `perCommit` ACUs per (made-up) origin commit. The cheapest ACU there is: one blob, no
  * parsing, no three-way merge.
  */
-function synthetic(site: string, prefix: string, count: number, perCommit: number, fanout: number): IdentifiedRecord[] {
+function synthetic(signer: RecordSigner, prefix: string, count: number, perCommit: number, fanout: number): IdentifiedRecord[] {
+  const site = signer.member.site;
   const out: IdentifiedRecord[] = [];
-  let origin: AcuOrigin | null = null;
+  let origin: Omit<AcuOrigin, 'node' | 'site'> | null = null;
   for (let k = 0; k < count; k += 1) {
     if (k % perCommit === 0 || origin === null) {
       const commit = sha1Hex(`${prefix}/${site}/commit/${k / perCommit}`);
       origin = {
-        commit, parent: sha1Hex(`${commit}^`), site, authorName: 'Bench Mark', authorEmail: 'bench@example.com',
+        commit, parent: sha1Hex(`${commit}^`), authorName: 'Bench Mark', authorEmail: 'bench@example.com',
         authorTime: fixtureEpochSeconds + 7_200, subject: `synthetic ${prefix} ${k / perCommit}`,
       };
     }
@@ -96,10 +100,22 @@ function synthetic(site: string, prefix: string, count: number, perCommit: numbe
       afterOid: sha1Hex(Buffer.concat([Buffer.from(`blob ${Buffer.byteLength(data)}\0`), Buffer.from(data)])),
       data, hunks: null, reason: null,
     };
-    const record: AcuRecord = { v: 1, acu, origin };
-    out.push({ id: recordId(record), record });
+    out.push(signRecord(signer, acu, origin));
   }
   return out;
+}
+
+/** The site clone's node, as the signer of the records it proposes. */
+async function signerOf(cwd: string): Promise<RecordSigner> {
+  const repo = await GitRepo.open(cwd);
+  try {
+    const identity = await loadIdentity(repo.commonDir);
+    const member = (await readCluster(repo.workTree ?? cwd)).members.find((m) => m.id === identity.id);
+    if (member === undefined) throw new Error(`${cwd}: this node is not a member of the cluster`);
+    return { identity, member };
+  } finally {
+    await repo.close();
+  }
 }
 
 /**
@@ -164,13 +180,14 @@ async function main(): Promise<void> {
     cwd: spec.cwd, validation: 'parse', tickMs: spec.tickMs, batchMs: spec.batchMs, onEvent,
     replica: { batchAcusMax: spec.batchAcusMax, pendingAcusMax: spec.pendingAcusMax, roundTimeoutTicks: spec.roundTimeoutTicks },
   });
+  const signer = await signerOf(spec.cwd);
   let profiler: Profiler | null = null;
   const queue: IdentifiedRecord[] = [];
   let next = 0;
   process.on('message', (message: ToNode) => {
     switch (message.t) {
       case 'gen':
-        for (const item of synthetic(spec.site, message.prefix, message.count, message.perCommit, message.fanout)) queue.push(item);
+        for (const item of synthetic(signer, message.prefix, message.count, message.perCommit, message.fanout)) queue.push(item);
         send({ t: 'generated', count: message.count });
         break;
       case 'propose': {

@@ -8,8 +8,8 @@
 import { AcuError, ExitCode } from '../core/errors.js';
 import type { ExitCodeValue } from '../core/errors.js';
 import { GitRepo } from '../git/index.js';
-import { verifyAgreedChain } from '../sync/agreed.js';
-import type { VerifyFinding } from '../sync/agreed.js';
+import { notesFromRef, verifyChain } from '../sync/verify-chain.js';
+import type { VerifyFinding } from '../sync/verify-chain.js';
 import type { Command } from './command.js';
 import { parseCommandArgs } from './command.js';
 import type { Io } from './io.js';
@@ -21,14 +21,16 @@ export interface VerifyOptions {
   /** The revision to start from; null: the cluster's agreed ref. */
   readonly ref: string | null;
   readonly json: boolean;
+  /** Check only the commits after this one (exclusive), which must all be agreed commits. */
+  readonly since: string | null;
 }
 
 function parse(argv: readonly string[]): VerifyOptions {
-  const { values, positionals } = parseCommandArgs('verify', argv, { json: { type: 'boolean' } });
+  const { values, positionals } = parseCommandArgs('verify', argv, { json: { type: 'boolean' }, since: { type: 'string' } });
   if (positionals.length > 1) {
     throw new AcuError('ERR_USAGE', `verify: unexpected argument '${positionals[1] ?? ''}'`, { hint: "run 'acu verify --help' for its usage" });
   }
-  return { ref: positionals[0] ?? null, json: values.json === true };
+  return { ref: positionals[0] ?? null, json: values.json === true, since: typeof values.since === 'string' ? values.since : null };
 }
 
 async function run(options: VerifyOptions, io: Io): Promise<ExitCodeValue> {
@@ -36,7 +38,11 @@ async function run(options: VerifyOptions, io: Io): Promise<ExitCodeValue> {
   try {
     const cluster = await clusterOfRepo(repo, 'verify');
     const tip = await startCommit(repo, cluster, options.ref);
-    const findings = await verifyAgreedChain(repo, cluster, tip);
+    const since = options.since === null ? null : await repo.revParseCommit(options.since);
+    if (options.since !== null && since === null) {
+      throw new AcuError('ERR_UNKNOWN_REVISION', `verify: '${options.since}' does not name a commit`, { hint: 'pass the commit the protected branch was at before (CI: the previous tip)' });
+    }
+    const findings = await verifyChain(repo, tip, { notes: notesFromRef(repo), stopAt: since });
     const ok = findings.every((finding) => finding.ok);
     if (options.json) io.stdout(`${JSON.stringify({ ok, commits: findings }, null, 2)}\n`);
     else io.stdout(renderFindings(io, findings));
@@ -69,16 +75,19 @@ export function summaryLine(findings: readonly VerifyFinding[]): string {
 /** The `acu verify` command. */
 export const verifyCommand: Command<VerifyOptions> = {
   name: 'verify',
-  usage: 'verify [<ref>] [--json]',
+  usage: 'verify [<ref>] [--since <commit>] [--json]',
   summary: "check every agreed commit's certificate against the cluster's public keys (offline)",
   help: `Walks the agreed commits from refs/acu/<branch> (or <ref>) back to height 0 and checks each
-certificate against the members' public keys in .acu/cluster.json: a quorum of valid FINAL
-signatures from distinct members for the note's value, heights counting down by one, each value
-extending the previous decision, the commit message naming the certified value. Prints one line
-per commit and a summary; exits 0 when every certificate is valid, 1 otherwise.
+certificate against the membership in force at the commit's parent (the .acu/cluster.json of the
+parent's tree, never the work tree): a quorum of valid FINAL signatures from distinct members for
+the note's value; the certified value names this very commit (so its tree, parent and message are
+what the cluster agreed on); heights count down by one, each value extending the previous one.
+Prints one line per commit and a summary; exits 0 when every certificate is valid, 1 otherwise.
 
-  <ref>     start from this revision instead of refs/acu/<branch>
-  --json    print {ok, commits: [{commit, height, ok, problems}]}`,
+  <ref>              start from this revision instead of refs/acu/<branch>
+  --since <commit>   check only the commits after <commit>; every one must be an agreed commit
+                     (a CI step: 'acu verify origin/main --since <previous tip>')
+  --json             print {ok, commits: [{commit, height, ok, problems}]}`,
   parse,
   run,
 };

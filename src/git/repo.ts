@@ -276,7 +276,9 @@ export class GitRepo {
   /**
    * Write the tree that results from `baseTree` (null: the empty tree) with per-path changes: a
    * path maps to its new mode and id, or to null to delete it. Directories left empty disappear;
-   * untouched subtrees keep their ids. A path under a name that stays a file is ERR_APPLY_FAILED.
+   * untouched subtrees keep their ids. A directory turns into a file when the changes name it and
+   * delete every file below it. A path under a name that stays a file, or a directory named as a
+   * file that still holds files, is ERR_APPLY_FAILED.
    */
   async writeTreeFromPaths(baseTree: string | null, changes: ReadonlyMap<string, PathChange>): Promise<string> {
     const list: Array<[string[], PathChange]> = [];
@@ -301,6 +303,22 @@ export class GitRepo {
     assert(!rev.startsWith('-'), `a revision is not an option: ${JSON.stringify(rev)}`);
     const result = await runGitRaw(['rev-parse', '--verify', '--quiet', '--end-of-options', `${rev}^{commit}`], { cwd: this.gitDir, gitDir: this.gitDir });
     return result.exitCode === 0 ? result.stdout.toString('utf8').trim() : null;
+  }
+
+  /** The blob at `path` in `commit`'s tree, or null when there is none (or it is not a blob). */
+  async blobAtPath(commit: string, path: string): Promise<Uint8Array | null> {
+    this.checkOid(commit);
+    assert(!path.startsWith('/') && !path.includes('\0'), `a relative path: ${JSON.stringify(path)}`);
+    const result = await runGitRaw(['rev-parse', '--verify', '--quiet', `${commit}:${path}`], { cwd: this.gitDir, gitDir: this.gitDir });
+    if (result.exitCode !== 0) return null;
+    const answer = await this.batch.request(result.stdout.toString('utf8').trim());
+    return answer.kind === 'missing' || answer.type !== 'blob' ? null : answer.content;
+  }
+
+  /** The entries of one tree, not recursive (`name` is the entry's own name). */
+  async treeEntries(tree: string): Promise<{ readonly mode: string; readonly name: string; readonly oid: string }[]> {
+    this.checkOid(tree);
+    return (await this.readRawTree(tree)).map((entry) => ({ mode: entry.mode, name: entry.name, oid: entry.oid }));
   }
 
   /** Whether `ancestor` is `descendant` or one of its ancestors. */
@@ -339,6 +357,7 @@ export class GitRepo {
     if (tree !== null) {
       for (const entry of await this.readRawTree(tree)) entries.set(entry.name, { mode: entry.mode, oid: entry.oid });
     }
+    const original = new Map(entries);
     const nested = new Map<string, Array<[string[], PathChange]>>();
     for (const [parts, change] of changes) {
       const [name, ...rest] = parts;
@@ -351,6 +370,16 @@ export class GitRepo {
       }
     }
     for (const [name, subChanges] of nested) {
+      const before = original.get(name);
+      const after = entries.get(name);
+      if (before !== undefined && typeForMode(before.mode) === 'tree' && after !== undefined && typeForMode(after.mode) !== 'tree') {
+        // A directory becomes a file: the changes below it must empty it, or the two would collide.
+        if ((await this.writeDirectory(before.oid, subChanges, `${prefix}${name}/`)) === null) continue;
+        throw new AcuError('ERR_APPLY_FAILED', `cannot write ${prefix}${name} as a file: the directory still holds files`, {
+          hint: `delete every file below ${prefix}${name} in the same change set`,
+          data: { path: `${prefix}${name}` },
+        });
+      }
       const current = entries.get(name);
       if (current !== undefined && typeForMode(current.mode) !== 'tree') {
         throw new AcuError('ERR_APPLY_FAILED', `cannot write below ${prefix}${name}: it is a file, not a directory`, {

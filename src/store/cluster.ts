@@ -90,15 +90,20 @@ export async function readCluster(workTree: string): Promise<ClusterDoc> {
   } catch {
     throw new AcuError('ERR_CONFIG', `there is no cluster document at ${path}`, { hint: "create one with 'acu cluster create'" });
   }
+  return parseCluster(raw, path);
+}
+
+/** Parse and check a cluster document's text; `where` names it in errors (ERR_CONFIG). */
+export function parseCluster(raw: string, where: string): ClusterDoc {
   let value: unknown;
   try {
     value = JSON.parse(raw);
   } catch (cause) {
-    throw new AcuError('ERR_CONFIG', `${path} is not valid JSON`, { hint: 'fix the file, or restore it with git checkout', cause });
+    throw new AcuError('ERR_CONFIG', `${where} is not valid JSON`, { hint: 'fix the file, or restore it with git checkout', cause });
   }
   const issues = clusterIssues(value);
   if (issues.length > 0) {
-    throw new AcuError('ERR_CONFIG', `${path} is not a valid cluster document: ${issues.join('; ')}`, { hint: "see 'acu cluster --help'", data: { issues } });
+    throw new AcuError('ERR_CONFIG', `${where} is not a valid cluster document: ${issues.join('; ')}`, { hint: "see 'acu cluster --help'", data: { issues } });
   }
   return value as ClusterDoc;
 }

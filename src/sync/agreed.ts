@@ -9,12 +9,11 @@
  */
 import { canonicalString } from '../core/acu/canonical.js';
 import type { DecisionCert } from '../core/consensus/index.js';
-import { genesisParent, isDecisionCert, quorumSize, valueIdOf, verifyMessage } from '../core/consensus/index.js';
+import { valueIdOf } from '../core/consensus/index.js';
 import { AcuError } from '../core/errors.js';
 import { runGit, runGitRaw } from '../git/exec.js';
 import type { GitRepo } from '../git/index.js';
-import type { ClusterDoc } from '../store/cluster.js';
-import { clusterVerifier, sha256Hex } from './crypto.js';
+import { sha256Hex } from './crypto.js';
 import type { Rejection } from './batch.js';
 import type { IdentifiedRecord } from './records.js';
 
@@ -32,7 +31,7 @@ export interface NoteAcu {
   /** `file#symbol`, or the file for a file-level ACU. */
   readonly where: string;
   readonly op: string;
-  /** The commit it was extracted from, and its site. */
+  /** The commit it was extracted from, and the site of the member that signed the record. */
   readonly commit: string;
   readonly site: string;
 }
@@ -63,8 +62,15 @@ function noteAcu({ id, record }: IdentifiedRecord): NoteAcu {
   return { id, where, op: acu.op, commit: record.origin.commit, site: record.origin.site };
 }
 
-/** The message of an agreed commit: a summary, the origin commits, and Co-authored-by trailers. */
-export function agreedMessage(height: number, valueId: string, applied: readonly IdentifiedRecord[]): string {
+/**
+ * The message of an agreed commit: a summary, the origin commits, and Co-authored-by trailers.
+ * Records come from `decodeRecord` or this node's own extraction, so each origin's site is its
+ * signer's site and each author line one a cluster member signed for (docs/sync.md, step 2).
+ *
+ * It names no value id: the certified value names this commit (its outcome), so the commit cannot
+ * name the value back. The note carries the value and its certificate.
+ */
+export function agreedMessage(height: number, applied: readonly IdentifiedRecord[]): string {
   const commits = new Map<string, IdentifiedRecord['record']['origin']>();
   for (const { record } of applied) if (!commits.has(record.origin.commit)) commits.set(record.origin.commit, record.origin);
   const acuWord = applied.length === 1 ? 'ACU' : 'ACUs';
@@ -72,20 +78,49 @@ export function agreedMessage(height: number, valueId: string, applied: readonly
   const lines = [`acu: height ${height}, ${applied.length} ${acuWord} from ${commits.size} ${commitWord}`, ''];
   for (const origin of commits.values()) lines.push(`${origin.commit.slice(0, 12)} ${origin.subject} (${origin.site})`);
   if (commits.size > 0) lines.push('');
-  lines.push(`Acu-Height: ${height}`, `Acu-Value: ${valueId}`);
+  lines.push(`Acu-Height: ${height}`);
   const authors = [...new Set([...commits.values()].map((o) => `${o.authorName} <${o.authorEmail}>`))].sort();
   for (const author of authors) lines.push(`Co-authored-by: ${author}`);
   return `${lines.join('\n')}\n`;
 }
 
-/** Inputs of one agreed commit. */
+/** What an agreed commit is made of: all of it known before the decision, so its id can be certified. */
 export interface AgreedCommitInput {
+  readonly height: number;
+  readonly parentCommit: string;
+  /** Every record of the batch, in batch order. */
+  readonly records: readonly IdentifiedRecord[];
+  readonly tree: string;
+  /** Ids of the records the tree applies. */
+  readonly applied: readonly string[];
+}
+
+/**
+ * Write the agreed commit object (no ref, no note); returns its id. Author and committer are acu,
+ * at the latest of the parent's commit time and the applied records' author times, in UTC: a
+ * function of the inputs alone, so every honest node writes the same id.
+ */
+export async function writeAgreedCommit(repo: GitRepo, input: AgreedCommitInput): Promise<string> {
+  const appliedSet = new Set(input.applied);
+  const applied = input.records.filter((item) => appliedSet.has(item.id));
+  const parent = await repo.commitInfo(input.parentCommit);
+  const parentTime = Math.floor(Date.parse(parent.committerDate) / 1000);
+  const timestamp = Math.max(parentTime, ...applied.map((item) => item.record.origin.authorTime));
+  const signature = { ...acuSignature, timestamp, timezoneOffset: 0 };
+  return await repo.writeCommit({
+    tree: input.tree, parents: [input.parentCommit], message: agreedMessage(input.height, applied),
+    author: signature, committer: signature,
+  });
+}
+
+/** What the note of an agreed commit says, beside the commit itself. */
+export interface AgreedNoteInput {
   readonly branch: string;
+  readonly commit: string;
   readonly parentCommit: string;
   readonly cert: DecisionCert;
   /** Every record of the batch, in batch order. */
   readonly records: readonly IdentifiedRecord[];
-  readonly tree: string;
   readonly applied: readonly string[];
   readonly deferred: readonly Rejection[];
   readonly rejected: readonly Rejection[];
@@ -93,33 +128,55 @@ export interface AgreedCommitInput {
   readonly memberIds: readonly string[];
 }
 
-/** Write the agreed commit and its note; returns the commit id. Does not move any ref. */
-export async function writeAgreedCommit(repo: GitRepo, input: AgreedCommitInput): Promise<{ commit: string; note: AgreedNote }> {
+/** The notes ref that keeps each agreed commit's record bodies (for `acu verify --rebuild` and catching up). */
+export const recordsNotesRef = 'refs/notes/acu-records';
+
+/** The record bodies of one agreed commit, as its records note holds them. */
+export interface RecordsNote {
+  readonly v: 1;
+  readonly height: number;
+  /** Every record of the batch, in batch order (signed bodies; their ids are their hashes). */
+  readonly records: readonly IdentifiedRecord['record'][];
+}
+
+/**
+ * Write the certificate note (`refs/notes/acu`) and the record bodies note
+ * (`refs/notes/acu-records`) of an agreed commit; returns the certificate note.
+ */
+export async function writeAgreedNote(repo: GitRepo, input: AgreedNoteInput): Promise<AgreedNote> {
   const valueId = valueIdOf({ digestHex: sha256Hex }, input.cert.value);
-  const appliedSet = new Set(input.applied);
-  const applied = input.records.filter((item) => appliedSet.has(item.id));
-  const parent = await repo.commitInfo(input.parentCommit);
-  const parentTime = Math.floor(Date.parse(parent.committerDate) / 1000);
-  const timestamp = Math.max(parentTime, ...applied.map((item) => item.record.origin.authorTime));
-  const signature = { ...acuSignature, timestamp, timezoneOffset: 0 };
-  const commit = await repo.writeCommit({
-    tree: input.tree, parents: [input.parentCommit], message: agreedMessage(input.cert.height, valueId, applied),
-    author: signature, committer: signature,
-  });
   const note: AgreedNote = {
     v: 1, branch: input.branch, height: input.cert.height, round: input.cert.round, valueId, parent: input.parentCommit,
     acus: input.records.map(noteAcu), applied: input.applied, deferred: input.deferred, rejected: input.rejected,
     signers: input.cert.finals.map((f) => input.memberIds[f.from] ?? `replica ${f.from}`), cert: input.cert,
   };
+  const bodies: RecordsNote = { v: 1, height: input.cert.height, records: input.records.map((item) => item.record) };
+  const info = await repo.commitInfo(input.commit);
   // `git notes` commits to the notes ref and needs an identity: pin it (and the date) so a node
   // needs no git configuration, and the notes commit does not depend on whose machine wrote it.
-  const gitDate = `${timestamp} +0000`;
+  const gitDate = `${Math.floor(Date.parse(info.committerDate) / 1000)} +0000`;
   const env = {
     GIT_AUTHOR_NAME: acuSignature.name, GIT_AUTHOR_EMAIL: acuSignature.email, GIT_AUTHOR_DATE: gitDate,
     GIT_COMMITTER_NAME: acuSignature.name, GIT_COMMITTER_EMAIL: acuSignature.email, GIT_COMMITTER_DATE: gitDate,
   };
-  await runGit(['notes', `--ref=${notesRef}`, 'add', '-f', '-F', '-', commit], { cwd: repo.gitDir, gitDir: repo.gitDir, env, input: `${JSON.stringify(note, null, 1)}\n` });
-  return { commit, note };
+  const git = { cwd: repo.gitDir, gitDir: repo.gitDir, env };
+  // Bodies first: a certificate note always has its bodies beside it.
+  await runGit(['notes', `--ref=${recordsNotesRef}`, 'add', '-f', '-F', '-', input.commit], { ...git, input: `${JSON.stringify(bodies)}\n` });
+  await runGit(['notes', `--ref=${notesRef}`, 'add', '-f', '-F', '-', input.commit], { ...git, input: `${JSON.stringify(note, null, 1)}\n` });
+  return note;
+}
+
+/** The record bodies note of an agreed commit, or null when there is none or it is not one. */
+export async function readRecordsNote(repo: GitRepo, commit: string): Promise<RecordsNote | null> {
+  const result = await runGitRaw(['notes', `--ref=${recordsNotesRef}`, 'show', commit], { cwd: repo.gitDir, gitDir: repo.gitDir });
+  if (result.exitCode !== 0) return null;
+  try {
+    const value = JSON.parse(result.stdout.toString('utf8')) as Partial<RecordsNote>;
+    if (value.v !== 1 || !Number.isSafeInteger(value.height) || !Array.isArray(value.records)) return null;
+    return value as RecordsNote;
+  } catch {
+    return null;
+  }
 }
 
 /** What reading an agreed commit's note found. */
@@ -201,6 +258,7 @@ const valueShape = objectOf({
   batch: objectOf({ height: count, parent: text, acuIds: listOf(text), bodyDigest: text }),
   validation: objectOf({ ok: flag, conflicts: listOf(objectOf({ a: text, b: text })), detailDigest: text }),
   resolution: listOf(text),
+  outcome: text,
 });
 const noteShape = objectOf({
   v: exactly(1), branch: text, height: count, round: count, valueId: text, parent: text,
@@ -272,80 +330,6 @@ function entryOf(commit: string, read: NoteRead): AgreedEntry {
 async function commitMessage(repo: GitRepo, commit: string): Promise<string> {
   const result = await runGit(['cat-file', 'commit', commit], { cwd: repo.gitDir, gitDir: repo.gitDir });
   return result.stdout.toString('utf8');
-}
-
-/** What an offline check of one agreed commit found. */
-export interface VerifyFinding {
-  readonly commit: string;
-  readonly height: number | null;
-  readonly ok: boolean;
-  readonly problems: readonly string[];
-}
-
-/**
- * Check every agreed commit from `tip` back to height 0 against the cluster document: each has a
- * note; its certificate holds a quorum of valid FINAL signatures from distinct members for the
- * note's value; heights count down by one and each value names the previous one as its parent; the
- * commit message names the certified value; applied records are in the certified batch.
- */
-export async function verifyAgreedChain(repo: GitRepo, cluster: ClusterDoc, tip: string): Promise<VerifyFinding[]> {
-  const verifier = clusterVerifier(cluster);
-  const quorum = quorumSize(cluster.members.length);
-  const chain = await readAgreedChain(repo, tip);
-  const findings: VerifyFinding[] = [];
-  for (let i = 0; i < chain.length; i += 1) {
-    const { commit, note, noteProblem } = chain[i]!;
-    if (note === null) {
-      findings.push({ commit, height: null, ok: false, problems: [noteProblem ?? `no certificate note (${notesRef})`] });
-      continue;
-    }
-    const problems = [
-      ...certificateProblems(note, verifier, quorum),
-      ...(await commitProblems(repo, commit, note)),
-      ...linkProblems(note, chain[i + 1]),
-    ];
-    findings.push({ commit, height: note.height, ok: problems.length === 0, problems });
-  }
-  return findings;
-}
-
-/** The certificate proves the note's value: a quorum of valid FINALs from distinct members. */
-function certificateProblems(note: AgreedNote, verifier: ReturnType<typeof clusterVerifier>, quorum: number): string[] {
-  const problems: string[] = [];
-  const cert = note.cert;
-  const digest = { digestHex: sha256Hex };
-  if (cert.height !== note.height) problems.push(`the certificate is for height ${cert.height}, the note says ${note.height}`);
-  if (valueIdOf(digest, cert.value) !== note.valueId) problems.push('the note names another value than its certificate');
-  const badSignatures = cert.finals.filter((f) => !verifyMessage(verifier, f)).map((f) => f.from);
-  if (badSignatures.length > 0) problems.push(`invalid signatures from replicas ${badSignatures.join(', ')}`);
-  else if (!isDecisionCert(cert, quorum, digest)) problems.push(`fewer than ${quorum} matching FINAL signatures from distinct members`);
-  return problems;
-}
-
-/** The commit names the certified value, and applies only records of the certified batch. */
-async function commitProblems(repo: GitRepo, commit: string, note: AgreedNote): Promise<string[]> {
-  const problems: string[] = [];
-  const valueId = valueIdOf({ digestHex: sha256Hex }, note.cert.value);
-  const message = await commitMessage(repo, commit);
-  if (!message.includes(`\nAcu-Value: ${valueId}\n`)) problems.push('the commit message does not name the certified value');
-  const batchIds = new Set(note.cert.value.batch.acuIds);
-  if (note.applied.some((id) => !batchIds.has(id))) problems.push('applies a record outside the certified batch');
-  return problems;
-}
-
-/** Heights count down by one to a height 0 that starts from genesis; each value extends the one before. */
-function linkProblems(note: AgreedNote, older: AgreedEntry | undefined): string[] {
-  const parent = note.cert.value.batch.parent;
-  // An older agreed commit without a readable note reports that itself; nothing to link against.
-  if (older !== undefined && older.note === null) return [];
-  if (older?.note != null) {
-    const problems: string[] = [];
-    if (older.note.height !== note.height - 1) problems.push(`follows height ${older.note.height}, not ${note.height - 1}`);
-    if (parent !== older.note.valueId) problems.push('its value does not extend the previous decision');
-    return problems;
-  }
-  if (note.height !== 0) return [`the chain stops at height ${note.height}; heights below it are missing`];
-  return parent === genesisParent ? [] : ['height 0 does not start from genesis'];
 }
 
 /** The tip of the cluster's agreed commits; throws ERR_UNKNOWN_REVISION when there is none yet. */

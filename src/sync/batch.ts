@@ -13,9 +13,8 @@ import { createHash } from 'node:crypto';
 import { deflateSync } from 'node:zlib';
 import { canonicalString } from '../core/acu/canonical.js';
 import type { Conflict, ValidationResult as ConsensusResult } from '../core/consensus/index.js';
-import { assert } from '../core/errors.js';
+import { AcuError, assert } from '../core/errors.js';
 import { runGit } from '../git/exec.js';
-import { gitBlobOid } from '../git/index.js';
 import type { GitRepo, PathChange } from '../git/index.js';
 import { isSourcePath } from '../extract/segment.js';
 import { encodeText } from '../extract/text.js';
@@ -65,34 +64,30 @@ function proposalsOf(records: readonly IdentifiedRecord[]): { proposals: Proposa
   return { proposals, acus };
 }
 
-/** Binary contents ride in the records; put them in the object store so the tree can name them. */
-async function storeBinaryContent(repo: GitRepo, records: readonly IdentifiedRecord[]): Promise<void> {
-  for (const { record } of records) {
-    const acu = record.acu;
-    if (acu.level === 'file' && acu.content === 'binary' && acu.data !== null) await repo.writeBlob(Buffer.from(acu.data, 'base64'));
-  }
-}
-
 function orderedPair(order: ReadonlyMap<string, number>, pair: readonly [string, string]): Conflict {
   const [x, y] = pair;
   return (order.get(x) ?? 0) <= (order.get(y) ?? 0) ? { a: x, b: y } : { a: y, b: x };
 }
 
-/** Validate a batch of records over the base commit. */
+/**
+ * Validate a batch of records over the base commit. Null: no verdict — the type-check could not
+ * finish (its worker crashed or ran past the safety net); the node then signs nothing for the
+ * batch rather than a digest other nodes would not compute.
+ */
 export async function validateRecords(
   repo: GitRepo,
   baseCommit: string,
   records: readonly IdentifiedRecord[],
   options: { readonly mode: ValidationMode; readonly validator: Validator | null },
-): Promise<BatchVerdict> {
-  await storeBinaryContent(repo, records);
+): Promise<BatchVerdict | null> {
   const base = await baseTreeOf(repo, baseCommit);
   const rebased = await rebaseRecords(base, records);
   const { proposals, acus } = proposalsOf(rebased);
   const order = new Map(records.map((item, i) => [item.id, i]));
   if (options.mode === 'typecheck') {
     assert(options.validator !== null, 'typecheck mode has a validator');
-    const run = await options.validator.validate(base, proposals);
+    const run = await options.validator.validateOrAbstain(base, proposals);
+    if (run.kind === 'no-verdict') return null;
     return verdictOf(run.result, run.digest, order);
   }
   const composition = await composeBatch(base, acus, proposals.length);
@@ -134,7 +129,7 @@ function parseVerdict(baseId: string, acus: readonly BatchAcu[], composition: Ba
     }
   }
   for (const [path, text] of composition.changes) {
-    if (text === null || !isSourcePath(path) || text.startsWith('\u0000acu-opaque:') || outline(path, text) !== null) continue;
+    if (text === null || !isSourcePath(path) || outline(path, text) !== null) continue;
     for (const entry of acus) if (entry.item.acu.file === path) add(entry.index, 'parse-error', `${path} does not parse after composition`);
   }
   const verdicts = acus.map((entry): AcuVerdict => {
@@ -182,7 +177,6 @@ const composePassesMax = 64;
  * is a function of the inputs alone, so every node writes the same tree.
  */
 export async function composeAgreed(repo: GitRepo, parentCommit: string, records: readonly IdentifiedRecord[]): Promise<AgreedTree> {
-  await storeBinaryContent(repo, records);
   const base: BaseTree = await baseTreeOf(repo, parentCommit);
   // Validation composed these very records onto this very tree: the first pass is its composition.
   const validated = lastCompositions.get(repo);
@@ -197,7 +191,7 @@ export async function composeAgreed(repo: GitRepo, parentCommit: string, records
       for (const index of problem.later) failed.set(acus[index]!.item.id, problem.message);
     }
     if (failed.size === 0) {
-      const tree = await writeComposedTree(repo, base, remaining, composition);
+      const tree = await writeComposedTree(repo, base, composition);
       return { tree, applied: remaining.map((item) => item.id), rejected };
     }
     for (const [id, reason] of failed) rejected.push({ id, reason: `did not compose onto the agreed parent: ${reason}` });
@@ -206,38 +200,21 @@ export async function composeAgreed(repo: GitRepo, parentCommit: string, records
   assert(false, 'composeAgreed: composition settles');
 }
 
-/** How composition names content that is not text (compose-batch.ts): the marker, then the blob id. */
-const opaqueMarker = '\u0000acu-opaque:';
-
-async function writeComposedTree(repo: GitRepo, base: BaseTree, records: readonly IdentifiedRecord[], composition: BatchComposition): Promise<string> {
-  // The mode of a changed path: the last record that sets one, else the base's, else a regular file.
-  const modes = new Map<string, string>();
-  for (const { record } of records) {
-    const acu = record.acu;
-    if (acu.level === 'file' && acu.modeAfter !== null) modes.set(acu.file, acu.modeAfter);
-  }
-  const changes = new Map<string, PathChange>();
-  const blobs = new Map<string, Uint8Array>();
-  for (const [path, text] of composition.changes) {
-    if (text === null) {
-      changes.set(path, null);
-      continue;
-    }
-    const mode = modes.get(path) ?? base.entries.get(path)?.mode ?? '100644';
-    const opaque = text.startsWith(opaqueMarker) ? text.slice(opaqueMarker.length) : null;
-    let oid: string;
-    if (opaque !== null && /^[0-9a-f]{40,64}$/.test(opaque)) {
-      oid = opaque;
-    } else {
-      const bytes = encodeText(text);
-      oid = gitBlobOid(bytes);
-      blobs.set(oid, bytes);
-    }
-    changes.set(path, { mode, oid });
-  }
-  await writeBlobs(repo, blobs);
+async function writeComposedTree(repo: GitRepo, base: BaseTree, composition: BatchComposition): Promise<string> {
+  // The composition is the tree (validate/tree-model.ts): every changed path's entry, every new
+  // blob. Git is only asked to store it, never to decide what it is.
+  await writeBlobs(repo, composition.blobs);
+  const changes: ReadonlyMap<string, PathChange> = composition.entries;
   const baseTree = await repo.resolveTree(base.id);
-  const tree = await repo.writeTreeFromPaths(baseTree, changes);
+  let tree: string;
+  try {
+    tree = await repo.writeTreeFromPaths(baseTree, changes);
+  } catch (error) {
+    // Validation composed the same records with the same model: a tree it accepted that git will
+    // not write is our bug, never the records' fault.
+    assert(!(error instanceof AcuError && error.code === 'ERR_APPLY_FAILED'), `the agreed tree is writable (${String(error)})`);
+    throw error;
+  }
   rememberDerived(repo, base, changes, tree);
   return tree;
 }

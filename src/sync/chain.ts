@@ -9,12 +9,12 @@ import type { GitRepo } from '../git/index.js';
 import { readOutbox } from '../store/outbox.js';
 import type { OutboxRecord } from '../store/outbox.js';
 import type { Validator } from '../validate/validate.js';
-import { agreedRef, writeAgreedCommit } from './agreed.js';
-import type { AgreedCommitInput } from './agreed.js';
+import { agreedRef, writeAgreedCommit, writeAgreedNote } from './agreed.js';
+import type { AgreedCommitInput, AgreedNoteInput } from './agreed.js';
 import { composeAgreed, validateRecords } from './batch.js';
 import type { AgreedTree, BatchVerdict, ValidationMode } from './batch.js';
 import { recordsOfCommit } from './records.js';
-import type { IdentifiedRecord } from './records.js';
+import type { IdentifiedRecord, RecordSigner } from './records.js';
 
 /** What moving the protected branch to an agreed commit did. */
 export type FastForwardResult = 'moved' | 'checked-out' | 'not-fast-forward';
@@ -23,20 +23,22 @@ export type FastForwardResult = 'moved' | 'checked-out' | 'not-fast-forward';
 export interface Chain {
   /** The commit `rev` names, or null when it names none. */
   revParse(rev: string): Promise<string | null>;
-  /** Validate records composed onto `base` (a commit id): the verdict every honest node signs. */
-  validate(base: string, items: readonly IdentifiedRecord[]): Promise<BatchVerdict>;
+  /** Validate records composed onto `base` (a commit id): the verdict every honest node signs; null: none (abstain). */
+  validate(base: string, items: readonly IdentifiedRecord[]): Promise<BatchVerdict | null>;
   /** The tree of an agreed commit: `candidates` composed onto `parent`, failures rejected. */
   compose(parent: string, candidates: readonly IdentifiedRecord[]): Promise<AgreedTree>;
-  /** Write the agreed commit and its note; returns the commit id. Moves no branch. */
-  writeAgreed(input: AgreedCommitInput): Promise<string>;
+  /** Write an agreed commit object (no ref, no note); returns its id. */
+  writeCommit(input: AgreedCommitInput): Promise<string>;
+  /** Write the certificate note and the record bodies note of a written agreed commit. */
+  writeNote(input: AgreedNoteInput): Promise<void>;
   /** Point the agreed ref of `branch` at `commit`. */
   setAgreed(branch: string, commit: string): Promise<void>;
   /** Move `refs/heads/<branch>` to `commit` when that is a fast-forward and no work tree has it checked out. */
   fastForward(branch: string, commit: string): Promise<FastForwardResult>;
   /** Every entry of the post-commit outbox, oldest first. */
   readOutbox(): Promise<readonly OutboxRecord[]>;
-  /** The records of a commit, extracted against its first parent. */
-  recordsOfCommit(commit: string, site: string): Promise<IdentifiedRecord[]>;
+  /** The records of a commit, extracted against its first parent and signed by this node. */
+  recordsOfCommit(commit: string): Promise<IdentifiedRecord[]>;
   close(): Promise<void>;
 }
 
@@ -46,13 +48,14 @@ export class GitChain implements Chain {
     private readonly repo: GitRepo,
     private readonly mode: ValidationMode,
     private readonly validator: Validator | null,
+    private readonly signer: RecordSigner,
   ) {}
 
   revParse(rev: string): Promise<string | null> {
     return this.repo.revParseCommit(rev);
   }
 
-  validate(base: string, items: readonly IdentifiedRecord[]): Promise<BatchVerdict> {
+  validate(base: string, items: readonly IdentifiedRecord[]): Promise<BatchVerdict | null> {
     return validateRecords(this.repo, base, items, { mode: this.mode, validator: this.validator });
   }
 
@@ -60,8 +63,12 @@ export class GitChain implements Chain {
     return composeAgreed(this.repo, parent, candidates);
   }
 
-  async writeAgreed(input: AgreedCommitInput): Promise<string> {
-    return (await writeAgreedCommit(this.repo, input)).commit;
+  writeCommit(input: AgreedCommitInput): Promise<string> {
+    return writeAgreedCommit(this.repo, input);
+  }
+
+  async writeNote(input: AgreedNoteInput): Promise<void> {
+    await writeAgreedNote(this.repo, input);
   }
 
   setAgreed(branch: string, commit: string): Promise<void> {
@@ -83,8 +90,8 @@ export class GitChain implements Chain {
     return (await readOutbox(this.repo.commonDir)).records;
   }
 
-  recordsOfCommit(commit: string, site: string): Promise<IdentifiedRecord[]> {
-    return recordsOfCommit(this.repo, commit, site);
+  recordsOfCommit(commit: string): Promise<IdentifiedRecord[]> {
+    return recordsOfCommit(this.repo, commit, this.signer);
   }
 
   async close(): Promise<void> {

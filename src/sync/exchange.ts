@@ -6,13 +6,16 @@
  * so a body from any peer is as good as one from its origin.
  */
 import { AcuError } from '../core/errors.js';
-import { acuRefOf, decodeRecord } from './records.js';
+import { encodedBytesOf, groupByBytes } from '../net/frame.js';
+import { acuRefOf, decodeRecord, recordVerifier } from './records.js';
 import type { IdentifiedRecord } from './records.js';
 import type { CancelTimer } from './ports.js';
 import type { NodeContext, PeerFrame } from './node-types.js';
 
 /** Records shipped per frame, at most (keeps frames well under the frame size limit). */
 export const recordsPerFrameMax = 256;
+/** Bytes of record bodies per message, about: a group of small records stays within one frame. */
+const recordsMessageBytesMax = 1024 * 1024;
 /** Ids asked for per request, at most. */
 export const needIdsMax = 4096;
 /** How long a validation or a decision waits for missing record bodies before asking again. */
@@ -47,7 +50,8 @@ export class RecordExchange {
   /** A `records` or `need` frame; false when the frame is malformed (the caller counts it). */
   onFrame(from: string, frame: Partial<Record<string, unknown>>): boolean {
     if (frame.t === 'records' && Array.isArray(frame.records) && frame.records.length <= recordsPerFrameMax) {
-      const items = frame.records.map(decodeRecord).filter((item): item is IdentifiedRecord => item !== null);
+      const verifier = recordVerifier(this.ctx.cluster);
+      const items = frame.records.map((raw) => decodeRecord(raw, verifier)).filter((item): item is IdentifiedRecord => item !== null);
       void this.learn(items).catch((error: unknown) => this.ctx.fail(error));
       return true;
     }
@@ -62,13 +66,19 @@ export class RecordExchange {
     return false;
   }
 
-  /** Ship record bodies to one peer or to all. */
+  /**
+   * Ship record bodies to one peer or to all, in messages of at most {@link recordsPerFrameMax}
+   * records and about {@link recordsMessageBytesMax} bytes. A record larger than that (a big file)
+   * goes alone; the transport splits such a message into fragments.
+   */
   send(to: string /* a node id, or 'all' */, items: readonly IdentifiedRecord[]): void {
     const { transport } = this.ctx;
-    for (let at = 0; at < items.length; at += recordsPerFrameMax) {
-      const frame: PeerFrame = { t: 'records', records: items.slice(at, at + recordsPerFrameMax).map((item) => item.record) };
-      if (to === 'all') transport.broadcast(frame);
-      else transport.send(to, frame);
+    for (const group of groupByBytes(items, (item) => encodedBytesOf(item.record), recordsMessageBytesMax)) {
+      for (let at = 0; at < group.length; at += recordsPerFrameMax) {
+        const frame: PeerFrame = { t: 'records', records: group.slice(at, at + recordsPerFrameMax).map((item) => item.record) };
+        if (to === 'all') transport.broadcast(frame);
+        else transport.send(to, frame);
+      }
     }
   }
 
@@ -77,8 +87,15 @@ export class RecordExchange {
     const { memory } = this.ctx;
     const fresh = items.filter((item) => !memory.records.has(item.id) && !memory.settled.has(item.id));
     if (fresh.length === 0) return [];
+    try {
+      await this.ctx.log.append([{ k: 'records', records: fresh.map((item) => item.record) }]);
+    } catch (error) {
+      // A log that failed takes the node down before it signs anything more.
+      this.ctx.fail(error);
+      throw error;
+    }
+    // Known only once durable: a record acknowledged before its append must not be lost in a crash.
     for (const item of fresh) memory.records.set(item.id, item);
-    await this.ctx.log.append([{ k: 'records', records: fresh.map((item) => item.record) }]);
     this.pool(fresh);
     for (const wake of [...this.bodyWaiters]) wake();
     return fresh;
@@ -157,7 +174,7 @@ export class RecordExchange {
     const { ctx } = this;
     let items: IdentifiedRecord[];
     try {
-      items = await ctx.chain.recordsOfCommit(commit, ctx.cluster.members[ctx.self]!.site);
+      items = await ctx.chain.recordsOfCommit(commit);
     } catch (error) {
       ctx.event('error', `could not extract ${commit.slice(0, 12)}: ${error instanceof Error ? error.message : String(error)}`);
       return 0;

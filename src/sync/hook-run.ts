@@ -6,7 +6,7 @@ import { createConnection } from 'node:net';
 import { isAbsolute, join, resolve } from 'node:path';
 import { runGitRaw } from '../git/exec.js';
 import { readCluster } from '../store/cluster.js';
-import { enqueueCommit } from '../store/outbox.js';
+import { enqueueCommit, readOutbox } from '../store/outbox.js';
 
 /** Where a hook writes its messages (git shows a hook's stderr to the user). */
 export interface HookIo {
@@ -63,24 +63,65 @@ function poke(socketPath: string): Promise<boolean> {
   });
 }
 
-/** post-commit: queue HEAD for the node and poke it. Never fails; always within its budget. */
-export async function runPostCommit(cwd: string, io: HookIo): Promise<void> {
+/**
+ * How long post-commit waits for its outbox write to become durable before it gives up on it. Far
+ * past the budget, on purpose: the hook's process exits when it returns, and a write still in
+ * flight then is lost, with the commit (the node could not take it). A slow commit is the lesser
+ * harm; this only bounds a disk that hangs.
+ */
+export const postCommitWriteMsMax = 5_000;
+
+/** Resolves 'late' after `ms`; `cancel` clears the timer so the process can exit at once. */
+function deadline(ms: number): { promise: Promise<'late'>; cancel: () => void } {
   let timer: NodeJS.Timeout | undefined;
-  const budget = new Promise<'late'>((done) => {
-    timer = setTimeout(() => done('late'), postCommitBudgetMs);
+  const promise = new Promise<'late'>((done) => {
+    timer = setTimeout(() => done('late'), ms);
   });
-  const work = (async (): Promise<string> => {
-    const head = await headInfo(cwd);
-    if (head === null) return 'acu: could not read HEAD; nothing queued (the commit itself is fine)\n';
-    const queued = await enqueueCommit(head.commonDir, { v: 1, type: 'commit', commit: head.commit, branch: head.branch, queuedAtMs: Date.now() });
-    const running = await poke(nodeSocketPath(head.commonDir));
-    const short = head.commit.slice(0, 12);
-    if (running) return `acu: proposed ${short} to the sync node\n`;
-    return `acu: queued ${short} for the sync node (${queued} in the outbox); no node is running, so it waits there\n`;
-  })().catch((error: unknown) => `acu: could not queue the commit (${error instanceof Error ? error.message : String(error)}); the commit itself is fine\n`);
-  const outcome = await Promise.race([work, budget]);
-  clearTimeout(timer);
-  io.stderr(outcome === 'late' ? 'acu: the outbox is slow to answer; the commit is kept and will be queued by the node\n' : outcome);
+  return { promise, cancel: () => clearTimeout(timer) };
+}
+
+/** Read HEAD and append it to the outbox, durably; null when HEAD cannot be read. */
+async function queueHead(cwd: string, seen: { commit: string | null }): Promise<HeadInfo | null> {
+  const head = await headInfo(cwd);
+  if (head === null) return null;
+  seen.commit = head.commit;
+  await enqueueCommit(head.commonDir, { v: 1, type: 'commit', commit: head.commit, branch: head.branch, queuedAtMs: Date.now() });
+  return head;
+}
+
+/**
+ * post-commit: queue HEAD for the node and poke it. Never fails. It returns (and prints) only once
+ * the outbox record is durable or has definitely failed, so what it prints is true; the poke and
+ * the count get what is left of {@link postCommitBudgetMs}.
+ */
+export async function runPostCommit(cwd: string, io: HookIo): Promise<void> {
+  const budget = deadline(postCommitBudgetMs);
+  const cap = deadline(postCommitWriteMsMax);
+  const seen: { commit: string | null } = { commit: null };
+  const queued = await Promise.race([queueHead(cwd, seen), cap.promise]).catch((error: unknown) => (error instanceof Error ? error : new Error(String(error))));
+  cap.cancel();
+  if (queued === null) {
+    budget.cancel();
+    io.stderr('acu: could not read HEAD; nothing queued (the commit itself is fine)\n');
+    return;
+  }
+  if (queued === 'late' || queued instanceof Error) {
+    budget.cancel();
+    const why = queued === 'late' ? `the outbox write did not finish within ${postCommitWriteMsMax / 1000} s` : `the outbox write failed (${queued.message})`;
+    io.stderr(`acu: ${why}, so this commit may not be queued (the commit itself is fine); run 'acu propose ${seen.commit ?? 'HEAD'}' once the disk is fixed\n`);
+    return;
+  }
+  const short = queued.commit.slice(0, 12);
+  // A node that misses this poke still takes the record on its next start or poke.
+  const told = await Promise.race([Promise.all([poke(nodeSocketPath(queued.commonDir)), readOutbox(queued.commonDir)]), budget.promise]).catch(() => 'late' as const);
+  budget.cancel();
+  if (told === 'late') {
+    io.stderr(`acu: queued ${short} for the sync node\n`);
+    return;
+  }
+  const [running, outbox] = told;
+  if (running) io.stderr(`acu: proposed ${short} to the sync node\n`);
+  else io.stderr(`acu: queued ${short} for the sync node (${outbox.records.length} in the outbox); no node is running, so it waits there\n`);
 }
 
 /** One line of pre-push's stdin: `<local ref> <local sha> <remote ref> <remote sha>`. */

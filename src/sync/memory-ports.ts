@@ -8,19 +8,23 @@
  *   (due time, creation order) order. {@link ManualClock.scope} gives a node a view whose timers
  *   can all be dropped at once (a simulated crash).
  * - {@link MemoryNetwork}: a hub handing out {@link PeerTransport}s to the members of one cluster.
- *   Every frame goes through the wire encoding (so frame limits hold) and is delivered through the
- *   clock after a delay the network's {@link NetworkFaults} draw: drops, duplicates, reordering,
- *   partitions, slow peers, and peers that stop reading (their frames pile up to a bound, then drop).
+ *   Every message goes through the wire encoding (so message limits hold: one over
+ *   `messageBytesMax` is 'oversized' and not sent, as WsTransport does) and is delivered whole
+ *   through the clock after a delay the network's {@link NetworkFaults} draw: drops, duplicates,
+ *   reordering, partitions, slow peers, and peers that stop reading (their messages pile up to a
+ *   bound, then drop). A message larger than a frame counts as its fragments, and is lost when any
+ *   one of them is.
  * - {@link MemoryNodeLog}: the write-ahead log on a {@link MemoryDisk} whose durable part survives
  *   a simulated crash; faults: a full disk, an fsync error, a torn last entry at a crash.
  */
 import { Packr, Unpackr } from 'msgpackr';
 import { AcuError, assert } from '../core/errors.js';
-import { decodeFrame, encodeFrame, frameBytesMax } from '../net/frame.js';
-import type { TransportCounters, TransportEvents } from '../net/transport.js';
+import { decodeFrame, encodeFrame, frameBytesMax, frameLimits, messageBytesMax, messageLimits } from '../net/frame.js';
+import type { SendOutcome, TransportCounters, TransportEvents } from '../net/transport.js';
 import { walRecordBytesMax } from '../store/wal.js';
 import { applyEntry } from './node-log.js';
 import type { NodeLogEntry, NodeMemory } from './node-log.js';
+import type { RecordVerifier } from './records.js';
 import type { CancelTimer, Clock, NodeLogPort, OpenedLog, PeerTransport, TransportFactory } from './ports.js';
 
 // ---- randomness -----------------------------------------------------------------------------
@@ -196,9 +200,11 @@ export interface NetworkFaults {
 
 /** Limits of the memory network, with their units in their names. */
 export interface NetworkLimits {
-  /** Frames larger than this are refused by the receiver (as a WebSocket's maxPayload would). */
+  /** A message larger than this travels as several fragments (WsTransport's frame limit). */
   readonly frameBytesMax: number;
-  /** Frames held for a member that is not reading, at most; beyond it they are dropped and counted. */
+  /** A message larger than this is not sent: `send` answers 'oversized' and counts it. */
+  readonly messageBytesMax: number;
+  /** Messages held for a member that is not reading, at most; beyond it they are dropped and counted. */
   readonly unreadFramesMax: number;
 }
 
@@ -210,7 +216,10 @@ export interface NetworkStats {
   duplicated: number;
   /** Dropped because the receiver was not reading and its pile was full. */
   droppedUnread: number;
+  /** Messages refused at the sender for being over `messageBytesMax`. */
   refusedOversized: number;
+  /** Messages that went as more than one fragment. */
+  fragmented: number;
 }
 
 interface Endpoint {
@@ -225,7 +234,7 @@ interface Endpoint {
  */
 export class MemoryNetwork {
   readonly faults: NetworkFaults = { dropP: 0, duplicateP: 0, delayMsMax: 1, slowMs: new Map(), partition: null };
-  readonly stats: NetworkStats = { sent: 0, delivered: 0, dropped: 0, duplicated: 0, droppedUnread: 0, refusedOversized: 0 };
+  readonly stats: NetworkStats = { sent: 0, delivered: 0, dropped: 0, duplicated: 0, droppedUnread: 0, refusedOversized: 0, fragmented: 0 };
   readonly limits: NetworkLimits;
   private readonly endpoints = new Map<string, Endpoint>();
   private readonly notReading = new Map<string, { from: string; bytes: Uint8Array }[]>();
@@ -237,11 +246,12 @@ export class MemoryNetwork {
     options: { readonly seed: number; readonly limits?: Partial<NetworkLimits> },
   ) {
     this.random = new SeededRandom(options.seed);
-    this.limits = { frameBytesMax, unreadFramesMax: 1_000, ...options.limits };
+    this.limits = { frameBytesMax, messageBytesMax, unreadFramesMax: 1_000, ...options.limits };
+    assert(this.limits.messageBytesMax >= this.limits.frameBytesMax, 'MemoryNetwork: a message holds at least one frame');
   }
 
   /** The transport factory of member (or, for the refusal tests, non-member) `id`. */
-  transport(id: string): TransportFactory {
+  transport(id: string): (events: TransportEvents) => MemoryTransport {
     return (events) => new MemoryTransport(this, id, events);
   }
 
@@ -297,13 +307,17 @@ export class MemoryNetwork {
     return this.endpoints.get(id)?.up === true;
   }
 
-  /** @internal Put one frame on the wire. */
-  carry(from: string, to: string, bytes: Uint8Array): void {
+  /** @internal Put one message on the wire, as `fragments` frames; returns how many frames that is. */
+  carry(from: string, to: string, bytes: Uint8Array): number {
     const { faults } = this;
     this.stats.sent += 1;
-    if (this.random.chance(faults.dropP) || this.partitioned(from, to)) {
+    const fragments = Math.max(1, Math.ceil(bytes.length / this.limits.frameBytesMax));
+    if (fragments > 1) this.stats.fragmented += 1;
+    // A fragmented message is lost when any of its fragments is: one draw for all of them.
+    const dropP = faults.dropP <= 0 ? 0 : 1 - (1 - faults.dropP) ** fragments;
+    if (this.random.chance(dropP) || this.partitioned(from, to)) {
       this.stats.dropped += 1;
-      return;
+      return fragments;
     }
     const copies = this.random.chance(faults.duplicateP) ? 2 : 1;
     if (copies === 2) this.stats.duplicated += 1;
@@ -312,6 +326,7 @@ export class MemoryNetwork {
       const delayMs = 1 + this.random.int(Math.max(1, faults.delayMsMax)) + slow;
       this.clock.after(delayMs, () => this.arrive(from, to, bytes));
     }
+    return fragments;
   }
 
   private partitioned(from: string, to: string): boolean {
@@ -337,11 +352,6 @@ export class MemoryNetwork {
       this.stats.dropped += 1;
       return;
     }
-    if (bytes.length > this.limits.frameBytesMax) {
-      this.stats.refusedOversized += 1;
-      target.transport.counters.framesRefused += 1;
-      return;
-    }
     this.stats.delivered += 1;
     target.transport.receive(from, bytes, this.memberIds.includes(from));
   }
@@ -350,15 +360,16 @@ export class MemoryNetwork {
 /** One member's links on a {@link MemoryNetwork}. */
 export class MemoryTransport implements PeerTransport {
   readonly counters: TransportCounters = {
-    framesIn: 0, framesOut: 0, framesRefused: 0, framesDropped: 0, authRefusedUnknownPeer: 0,
+    framesIn: 0, framesOut: 0, framesRefused: 0, framesDropped: 0, messagesIn: 0, messagesOut: 0, messagesDropped: 0,
+    messagesOversized: 0, fragmentsRefused: 0, reassemblyEvictions: 0, pingTimeouts: 0, authRefusedUnknownPeer: 0,
     authRefusedBadSignature: 0, authRefusedProtocol: 0, authTimeouts: 0, reconnects: 0,
   };
   /** Set once the network cut this transport off (stopped, replaced, or its node crashed). */
   detached = false;
   private started = false;
   private readonly connected = new Set<string>();
-  /** Called for every value this transport sends (the simulator's send log); may be null. */
-  onSend: ((to: string, value: unknown) => void) | null = null;
+  /** Called for every value this transport sends (`to` null: a broadcast), for the simulator's send log. */
+  onSend: ((to: string | null, value: unknown) => void) | null = null;
 
   constructor(
     private readonly network: MemoryNetwork,
@@ -379,22 +390,33 @@ export class MemoryTransport implements PeerTransport {
     return Promise.resolve();
   }
 
-  send(to: string, value: unknown): boolean {
+  send(to: string, value: unknown): SendOutcome {
     assert(to !== this.id, 'MemoryTransport: no sends to self');
     this.onSend?.(to, value);
-    // Like WsTransport's queue for a peer that is away, but without the queue: the consensus
-    // retransmits on its timeouts, and record bodies are asked for again.
-    if (this.detached || !this.started) {
-      this.counters.framesDropped += 1;
-      return true;
-    }
-    this.counters.framesOut += 1;
-    this.network.carry(this.id, to, encodeFrame(value));
-    return true;
+    return this.enqueue(to, encodeFrame(value));
   }
 
   broadcast(value: unknown): void {
-    for (const id of this.network.memberIds) if (id !== this.id) this.send(id, value);
+    this.onSend?.(null, value);
+    const encoded = encodeFrame(value);
+    for (const id of this.network.memberIds) if (id !== this.id) this.enqueue(id, encoded);
+  }
+
+  private enqueue(to: string, encoded: Uint8Array): SendOutcome {
+    if (encoded.length > this.network.limits.messageBytesMax) {
+      this.counters.messagesOversized += 1;
+      this.network.stats.refusedOversized += 1;
+      return 'oversized';
+    }
+    // Like WsTransport's queue for a peer that is away, but without the queue: the consensus
+    // retransmits on its timeouts, and record bodies are asked for again.
+    if (this.detached || !this.started) {
+      this.counters.messagesDropped += 1;
+      return 'dropped';
+    }
+    this.counters.messagesOut += 1;
+    this.counters.framesOut += this.network.carry(this.id, to, encoded);
+    return 'queued';
   }
 
   connectedPeers(): string[] {
@@ -416,7 +438,7 @@ export class MemoryTransport implements PeerTransport {
 
   /** @internal */
   countDropped(): void {
-    this.counters.framesDropped += 1;
+    this.counters.messagesDropped += 1;
   }
 
   /** @internal A frame arrived; a sender that is not a member is refused, as a failed handshake is. */
@@ -426,12 +448,15 @@ export class MemoryTransport implements PeerTransport {
       this.counters.authRefusedUnknownPeer += 1;
       return;
     }
-    const frame = decodeFrame(bytes);
+    // As WsTransport decodes: a whole frame under the frame limits, a reassembled message under the message limits.
+    const fragmented = bytes.length > this.network.limits.frameBytesMax;
+    const frame = decodeFrame(bytes, fragmented ? messageLimits : frameLimits);
     if (!frame.ok || typeof frame.value !== 'object' || frame.value === null) {
       this.counters.framesRefused += 1;
       return;
     }
-    this.counters.framesIn += 1;
+    this.counters.framesIn += Math.max(1, Math.ceil(bytes.length / this.network.limits.frameBytesMax));
+    this.counters.messagesIn += 1;
     this.events.onMessage(from, frame.value);
   }
 }
@@ -502,14 +527,24 @@ export class MemoryNodeLog implements NodeLogPort {
     private readonly writeMs: number,
   ) {}
 
-  /** Open the log on `disk`: cut a torn tail, replay the durable entries. */
-  static open(disk: MemoryDisk, decisionsKept: number, options: { readonly clock?: Clock; readonly writeMs?: number } = {}): OpenedLog & { readonly log: MemoryNodeLog } {
-    assert(disk.openLog === null, 'MemoryNodeLog: one log open per disk');
+  /**
+   * Open the log on `disk`: cut a torn tail, replay the durable entries (records checked by
+   * `verifier`, as NodeLog does). A second open while one is open is refused, as NodeLog's lock does.
+   */
+  static open(
+    disk: MemoryDisk,
+    decisionsKept: number,
+    verifier: RecordVerifier,
+    options: { readonly clock?: Clock; readonly writeMs?: number } = {},
+  ): OpenedLog & { readonly log: MemoryNodeLog } {
+    if (disk.openLog !== null) {
+      throw new AcuError('ERR_NODE', 'another sync node is already using this log', { hint: 'stop that node first' });
+    }
     const memory: NodeMemory = {
       genesis: null, state: null, decisions: new Map(), records: new Map(), settled: new Set(), settledAt: new Map(), writtenHeight: -1,
       writtenCommit: null, outboxTaken: 0, votes: new Map(),
     };
-    for (const bytes of disk.durable) applyEntry(memory, unpackr.unpack(bytes) as NodeLogEntry, decisionsKept);
+    for (const bytes of disk.durable) applyEntry(memory, unpackr.unpack(bytes) as NodeLogEntry, decisionsKept, verifier);
     const truncatedBytes = disk.tornBytes;
     disk.tornBytes = 0;
     const log = new MemoryNodeLog(disk, options.clock ?? null, options.writeMs ?? 1);

@@ -11,17 +11,21 @@
  * - `outbox`: how many outbox entries the node has taken;
  * - `vote`: a person's vote on a conflict.
  *
- * On start the node replays the log into {@link NodeMemory}. When the log has grown large it is
- * rewritten with only what the memory still needs, to a temporary file that is synced and renamed
- * over the old one.
+ * Compaction writes only `snapshot*` entries besides these, which restore memory exactly (see
+ * {@link snapshotEntries}).
+ *
+ * On start the node takes the log's lock (one writer per log) and replays the log into
+ * {@link NodeMemory}. When the log has grown large it is rewritten with only what the memory still
+ * needs, as entries each under the record limit, to a new file that is synced and renamed over the
+ * old one (the directory synced after).
  */
-import { open, rename } from 'node:fs/promises';
+import { open, rename, rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { Packr, Unpackr } from 'msgpackr';
 import type { DecisionCert, PersistedState } from '../core/consensus/index.js';
 import { AcuError, assert } from '../core/errors.js';
-import { encodeRecords, Wal, walRecordBytesMax } from '../store/wal.js';
-import type { AcuRecord, IdentifiedRecord } from './records.js';
+import { damagedLogHint, encodeRecords, LogLock, Wal, walRecordBytesMax } from '../store/wal.js';
+import type { AcuRecord, IdentifiedRecord, RecordVerifier } from './records.js';
 import { decodeRecord } from './records.js';
 
 /** One log entry. */
@@ -32,7 +36,12 @@ export type NodeLogEntry =
   | { readonly k: 'records'; readonly records: readonly AcuRecord[] }
   | { readonly k: 'written'; readonly height: number; readonly commit: string; readonly settled: readonly string[] }
   | { readonly k: 'outbox'; readonly taken: number }
-  | { readonly k: 'vote'; readonly conflict: string; readonly choice: string; readonly sides?: readonly [string, string] | null };
+  | { readonly k: 'vote'; readonly conflict: string; readonly choice: string; readonly sides?: readonly [string, string] | null }
+  // Written by compaction only: settled ids, a written height's ids, and the last written commit,
+  // each without the side effects a `written` entry has (dropping old bodies).
+  | { readonly k: 'snapshotSettled'; readonly ids: readonly string[] }
+  | { readonly k: 'snapshotSettledAt'; readonly height: number; readonly ids: readonly string[] }
+  | { readonly k: 'snapshotWritten'; readonly height: number; readonly commit: string };
 
 /**
  * A person's vote. `sides` are the ACU ids of the conflict's sides a and b when the vote was cast
@@ -68,8 +77,11 @@ const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: true, moreTypes:
 const pack = (value: unknown): Uint8Array => packr.pack(value);
 const unpack = (bytes: Uint8Array): unknown => unpackr.unpack(bytes);
 
-/** Rewrite the log once it is larger than this and most of it is history. */
-const compactBytesMin = 32 * 1024 * 1024;
+/** By default, rewrite the log once it is larger than this and most of it is history. */
+export const compactBytesMinDefault = 32 * 1024 * 1024;
+
+/** Compaction packs lists (records, settled ids) into entries of about this size, well under the record limit. */
+const snapshotChunkBytes = 1024 * 1024;
 
 function emptyMemory(): NodeMemory {
   return {
@@ -78,8 +90,12 @@ function emptyMemory(): NodeMemory {
   };
 }
 
-/** Fold one entry into the memory. */
-export function applyEntry(memory: NodeMemory, entry: NodeLogEntry, decisionsKept: number): void {
+/**
+ * Fold one entry into the memory. Logged records are verified again, like a peer's: the log is
+ * local and checksummed, but the cluster document may have changed since they were logged, and a
+ * record whose signer is no longer a member (or has moved site) must not come back into the pool.
+ */
+export function applyEntry(memory: NodeMemory, entry: NodeLogEntry, decisionsKept: number, verifier: RecordVerifier): void {
   switch (entry.k) {
     case 'genesis':
       memory.genesis ??= entry.commit;
@@ -93,7 +109,7 @@ export function applyEntry(memory: NodeMemory, entry: NodeLogEntry, decisionsKep
       break;
     case 'records':
       for (const raw of entry.records) {
-        const item = decodeRecord(raw);
+        const item = decodeRecord(raw, verifier);
         if (item !== null) memory.records.set(item.id, item);
       }
       break;
@@ -111,7 +127,61 @@ export function applyEntry(memory: NodeMemory, entry: NodeLogEntry, decisionsKep
       memory.votes.set(entry.conflict, { choice: entry.choice, sides: valid ? [sides[0], sides[1]] : null });
       break;
     }
+    case 'snapshotSettled':
+      for (const id of entry.ids) memory.settled.add(id);
+      break;
+    case 'snapshotSettledAt':
+      for (const id of entry.ids) memory.settled.add(id);
+      memory.settledAt.set(entry.height, [...(memory.settledAt.get(entry.height) ?? []), ...entry.ids]);
+      break;
+    case 'snapshotWritten':
+      memory.writtenHeight = entry.height;
+      memory.writtenCommit = entry.commit;
+      break;
   }
+}
+
+/**
+ * Entries that rebuild `memory` exactly when replayed into an empty one, each small: lists are cut
+ * into chunks of about {@link snapshotChunkBytes}, so a snapshot of any size fits the log's record
+ * limit. Order matters: settled ids come before the per-height lists (which re-add them), so the
+ * set keeps its order; decisions, records and votes are written in their maps' order.
+ */
+export function snapshotEntries(memory: NodeMemory): NodeLogEntry[] {
+  const entries: NodeLogEntry[] = [];
+  if (memory.genesis !== null) entries.push({ k: 'genesis', commit: memory.genesis });
+  for (const cert of memory.decisions.values()) entries.push({ k: 'decision', cert });
+  if (memory.state !== null) entries.push({ k: 'state', state: memory.state });
+  for (const records of chunks([...memory.records.values()].map((item) => item.record), (record) => pack(record).length)) entries.push({ k: 'records', records });
+  for (const ids of chunks([...memory.settled], (id) => id.length)) entries.push({ k: 'snapshotSettled', ids });
+  for (const [height, all] of memory.settledAt) {
+    const parts = chunks(all, (id) => id.length);
+    if (parts.length === 0) entries.push({ k: 'snapshotSettledAt', height, ids: [] });
+    for (const ids of parts) entries.push({ k: 'snapshotSettledAt', height, ids });
+  }
+  if (memory.writtenCommit !== null) entries.push({ k: 'snapshotWritten', height: memory.writtenHeight, commit: memory.writtenCommit });
+  entries.push({ k: 'outbox', taken: memory.outboxTaken });
+  for (const [conflict, vote] of memory.votes) entries.push({ k: 'vote', conflict, choice: vote.choice, sides: vote.sides });
+  return entries;
+}
+
+/** Cut a list into runs whose sizes add up to about {@link snapshotChunkBytes} each. */
+function chunks<T>(items: readonly T[], sizeOf: (item: T) => number): T[][] {
+  const out: T[][] = [];
+  let run: T[] = [];
+  let runBytes = 0;
+  for (const item of items) {
+    const bytes = sizeOf(item) + 8;
+    if (run.length > 0 && runBytes + bytes > snapshotChunkBytes) {
+      out.push(run);
+      run = [];
+      runBytes = 0;
+    }
+    run.push(item);
+    runBytes += bytes;
+  }
+  if (run.length > 0) out.push(run);
+  return out;
 }
 
 /** Entries waiting for the write in flight to finish, with the promises of their appends. */
@@ -143,28 +213,42 @@ export class NodeLog {
   private pending: PendingAppend[] = [];
   private writing: Promise<void> | null = null;
 
-  private constructor(private wal: Wal, readonly path: string) {}
+  private constructor(private wal: Wal, private readonly lock: LogLock, readonly path: string) {}
 
-  /** Open the log, replay it and compact it when it has grown large. */
-  static async open(path: string, decisionsKept: number): Promise<{ log: NodeLog; memory: NodeMemory; truncatedBytes: number }> {
-    const { wal, recovery } = await Wal.open(path);
-    const memory = emptyMemory();
-    for (const bytes of recovery.records) {
-      let entry: NodeLogEntry;
-      try {
-        entry = unpack(bytes) as NodeLogEntry;
-      } catch (cause) {
-        await wal.close();
-        throw new AcuError('ERR_CORRUPT_LOG', `${path} holds an entry that does not decode`, { hint: 'move the log aside; the node will catch up from its peers', cause });
-      }
-      applyEntry(memory, entry, decisionsKept);
+  /**
+   * Take the log's lock, open it, replay it (records checked by `verifier`), and compact it when it is larger than
+   * `compactBytesMin` (default {@link compactBytesMinDefault}) and mostly history. A second opener
+   * of the same log, in this process or another, gets an AcuError naming the holder.
+   */
+  static async open(
+    path: string,
+    decisionsKept: number,
+    verifier: RecordVerifier,
+    options: { readonly compactBytesMin?: number } = {},
+  ): Promise<{ log: NodeLog; memory: NodeMemory; truncatedBytes: number }> {
+    const compactBytesMin = options.compactBytesMin ?? compactBytesMinDefault;
+    assert(compactBytesMin >= 0, 'NodeLog.open: a compaction threshold');
+    const lock = await LogLock.acquire(path);
+    let wal: Wal | null = null;
+    try {
+      const opened = await Wal.open(path);
+      wal = opened.wal;
+      const memory = replay(path, opened.recovery.records, decisionsKept, verifier);
+      const log = new NodeLog(wal, lock, path);
+      if (wal.sizeBytes > compactBytesMin) await log.compact(memory);
+      return { log, memory, truncatedBytes: opened.recovery.truncatedBytes };
+    } catch (error) {
+      await wal?.close().catch(() => undefined);
+      await lock.release();
+      throw error;
     }
-    const log = new NodeLog(wal, path);
-    if (wal.sizeBytes > compactBytesMin) await log.compact(memory);
-    return { log, memory, truncatedBytes: recovery.truncatedBytes };
   }
 
-  /** Append entries; resolves once they are on disk (after every entry appended before them). */
+  /**
+   * Append entries; resolves once they are on disk (after every entry appended before them).
+   * Once an append has failed, every later one is refused: the node must not send what it could
+   * not make durable, and a write is never retried after a failed sync.
+   */
   append(entries: readonly NodeLogEntry[]): Promise<void> {
     if (entries.length === 0) return Promise.resolve();
     return new Promise<void>((resolve, reject) => {
@@ -174,6 +258,11 @@ export class NodeLog {
       this.pending.push({ payloads, resolve, reject });
       this.writing ??= this.writePending();
     });
+  }
+
+  /** The error that stopped the log, or null while appends are accepted. */
+  get failed(): unknown {
+    return this.wal.failed;
   }
 
   private async writePending(): Promise<void> {
@@ -195,29 +284,41 @@ export class NodeLog {
     return this.wal.sizeBytes;
   }
 
+  /** Wait for appends in flight, close the log and give its lock back. */
   async close(): Promise<void> {
     await this.writing;
-    await this.wal.close();
+    try {
+      await this.wal.close();
+    } finally {
+      await this.lock.release();
+    }
   }
 
-  /** Replace the log with the entries that rebuild `memory`. */
+  /**
+   * Replace the log with the entries that rebuild `memory`, when they are at most half of it. The
+   * new log is written beside the old one and renamed over it, so a crash at any point leaves
+   * either the old log or the new one, whole. The lock is held throughout.
+   */
   private async compact(memory: NodeMemory): Promise<void> {
-    const entries: NodeLogEntry[] = [];
-    if (memory.genesis !== null) entries.push({ k: 'genesis', commit: memory.genesis });
-    for (const cert of [...memory.decisions.values()].sort((a, b) => a.height - b.height)) entries.push({ k: 'decision', cert });
-    if (memory.state !== null) entries.push({ k: 'state', state: memory.state });
-    entries.push({ k: 'records', records: [...memory.records.values()].map((item) => item.record) });
-    if (memory.writtenCommit !== null) entries.push({ k: 'written', height: memory.writtenHeight, commit: memory.writtenCommit, settled: [...memory.settled] });
-    entries.push({ k: 'outbox', taken: memory.outboxTaken });
-    for (const [conflict, vote] of memory.votes) entries.push({ k: 'vote', conflict, choice: vote.choice, sides: vote.sides });
+    const payloads = snapshotEntries(memory).map((entry) => pack(entry));
+    for (const payload of payloads) assert(payload.length <= walRecordBytesMax, 'a snapshot entry fits the record limit');
+    const snapshotBytes = payloads.reduce((n, p) => n + p.length + 8, 8);
+    if (snapshotBytes * 2 > this.wal.sizeBytes) return;
     const temporary = `${this.path}.compact`;
-    const handle = await open(temporary, 'w', 0o600);
     try {
-      await handle.write(Buffer.from('ACUWAL1\n', 'latin1'));
-      await handle.write(encodeRecords(entries.map((entry) => pack(entry))));
-      await handle.sync();
-    } finally {
-      await handle.close();
+      await rm(temporary, { force: true }); // left by a compaction that crashed
+      const handle = await open(temporary, 'wx', 0o600);
+      try {
+        await handle.writeFile(Buffer.concat([Buffer.from('ACUWAL1\n', 'latin1'), encodeRecords(payloads)]));
+        await handle.sync();
+      } finally {
+        await handle.close();
+      }
+    } catch {
+      // The old log is untouched and whole: start on it uncompacted rather than not at all (a
+      // full disk then fails the first append, which stops the node before it signs anything).
+      await rm(temporary, { force: true }).catch(() => undefined);
+      return;
     }
     await this.wal.close();
     await rename(temporary, this.path);
@@ -227,6 +328,23 @@ export class NodeLog {
     } finally {
       await directory.close();
     }
-    this.wal = (await Wal.open(this.path)).wal;
+    const reopened = await Wal.open(this.path);
+    assert(reopened.recovery.records.length === payloads.length, 'the compacted log holds every snapshot entry');
+    this.wal = reopened.wal;
   }
+}
+
+/** Fold a log's records into a fresh memory. */
+function replay(path: string, records: readonly Uint8Array[], decisionsKept: number, verifier: RecordVerifier): NodeMemory {
+  const memory = emptyMemory();
+  for (const bytes of records) {
+    let entry: NodeLogEntry;
+    try {
+      entry = unpack(bytes) as NodeLogEntry;
+    } catch (cause) {
+      throw new AcuError('ERR_CORRUPT_LOG', `${path} holds an entry that does not decode`, { hint: damagedLogHint, cause });
+    }
+    applyEntry(memory, entry, decisionsKept, verifier);
+  }
+  return memory;
 }

@@ -41,6 +41,7 @@ import { decisionsKept, SerialQueue } from './node-types.js';
 import type { NodeContext, NodeEvent, NodeOptions, NodeStatus, PeerFrame } from './node-types.js';
 import { systemClock } from './ports.js';
 import type { CancelTimer, Clock, OpenedLog, TransportFactory } from './ports.js';
+import { recordVerifier } from './records.js';
 import type { IdentifiedRecord } from './records.js';
 import { NodeValidation } from './validation.js';
 import { ConflictVotes } from './votes.js';
@@ -134,7 +135,7 @@ export class SyncNode {
           hint: `add it with 'acu cluster add ${identity.publicKey} ws://<host>:<port>' and commit .acu/cluster.json`,
         });
       }
-      opened = await NodeLog.open(join(repo.commonDir, 'acu', 'node.wal'), decisionsKept);
+      opened = await NodeLog.open(join(repo.commonDir, 'acu', 'node.wal'), decisionsKept, recordVerifier(cluster));
       const policy = await configuredPolicy(repo.workTree, cluster);
       const validator = options.validation === 'typecheck' ? new Validator(jsBitsetBackend()) : null;
       const me = cluster.members[replicaIndexOf(cluster, identity.id)]!;
@@ -142,7 +143,7 @@ export class SyncNode {
       const listen = { host: options.host ?? '127.0.0.1', port };
       const host: NodeHost = {
         cluster, identity, opened, policy, clock: systemClock, apiSocket: nodeSocketPath(repo.commonDir),
-        chain: new GitChain(repo, options.validation, validator),
+        chain: new GitChain(repo, options.validation, validator, { identity, member: me }),
         transport: (events) => new WsTransport({ identity, members: cluster.members, listen, events }),
       };
       // From here on the node owns the log and the repository, and closes them when it stops.
@@ -292,6 +293,9 @@ export class SyncNode {
         break;
       case 'policy':
         this.votes.start(effect, this.validation.verdictOf(effect.batchDigest));
+        break;
+      case 'outcome':
+        void this.ctx.gitQueue.run(() => this.validation.outcome(effect.height, effect.round, effect.draft)).catch((error: unknown) => this.fail(error));
         break;
       case 'decide': {
         const { cert } = effect;

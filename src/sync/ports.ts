@@ -9,7 +9,7 @@
  *   (real: `NodeLog`).
  * - {@link Clock}: time, for ticks and waits (real: {@link systemClock}).
  */
-import type { TransportCounters, TransportEvents } from '../net/transport.js';
+import type { SendOutcome, TransportCounters, TransportEvents } from '../net/transport.js';
 import type { NodeLogEntry, NodeMemory } from './node-log.js';
 
 /** Links to the other members of the cluster. Sends never throw; a frame that cannot go is dropped. */
@@ -17,8 +17,8 @@ export interface PeerTransport {
   /** Listen and dial; resolves with the port listened on (0 for transports without one). */
   start(): Promise<number>;
   stop(): Promise<void>;
-  /** Send one plain value to a member; false when it could not even be queued. */
-  send(to: string, value: unknown): boolean;
+  /** Send one plain value to a member: whether it was queued, and whether older ones were dropped for it. */
+  send(to: string, value: unknown): SendOutcome;
   /** Send to every other member. */
   broadcast(value: unknown): void;
   /** Members with an authenticated link up now. */

@@ -4,20 +4,25 @@
  * previous agreed commit (through the chain port), and hand the verdict back to the replica. The
  * verdicts are kept by batch digest, for the conflict votes and for writing the agreed commit.
  */
-import type { Batch } from '../core/consensus/index.js';
-import { batchDigestOf, bodyDigestOf, leaderOf } from '../core/consensus/index.js';
+import type { Batch, ValueDraft } from '../core/consensus/index.js';
+import { batchDigestOf, bodyDigestOf, draftIdOf, leaderOf } from '../core/consensus/index.js';
 import type { BatchVerdict } from './batch.js';
+import { computeOutcome } from './outcome.js';
+import type { AgreedOutcome } from './outcome.js';
+import type { IdentifiedRecord } from './records.js';
 import { sha256Hex } from './crypto.js';
 import type { RecordExchange } from './exchange.js';
 import type { NodeContext } from './node-types.js';
 import { acuRefOf } from './records.js';
 
-/** Verdicts kept, most recent first out (a round's votes and the decision need only recent ones). */
+/** Verdicts and outcomes kept, oldest dropped first (a round's votes and the decision need only recent ones). */
 const verdictsKept = 64;
 
 /** The validation side of a sync node. */
 export class NodeValidation {
   private readonly verdicts = new Map<string, BatchVerdict>();
+  /** Outcomes computed for drafts, by draft id: the writer writes the notes of the one decided. */
+  private readonly outcomes = new Map<string, AgreedOutcome>();
 
   constructor(
     private readonly ctx: NodeContext,
@@ -52,11 +57,61 @@ export class NodeValidation {
     const base = this.baseFor(height);
     if (base === null) return; // Behind: catch-up will bring the decision.
     const verdict = await ctx.chain.validate(base, items);
+    if (verdict === null) {
+      // No verdict (the type-check did not finish): sign nothing rather than a digest the other
+      // nodes would not compute; the round times out or the others certify without this node.
+      ctx.event('error', `height ${height} round ${round}: no verdict (the type-check did not finish); this node abstains`, { height, round });
+      return;
+    }
     const batchDigest = batchDigestOf({ digestHex: sha256Hex }, batch);
     this.remember(batchDigest, verdict);
     const invalid = verdict.invalid.length;
     const conflicts = verdict.conflicts.length;
     ctx.event('validated', `height ${height} round ${round}: ${items.length} ACUs, ${conflicts} conflict${conflicts === 1 ? '' : 's'}${invalid > 0 ? `, ${invalid} invalid` : ''}`, { height, round });
     ctx.submit({ type: 'validated', height, round, batchDigest, result: verdict.consensus });
+  }
+
+  /** This node's verdict on a batch built on `base`: the one kept, or a fresh one (null: no verdict). */
+  async verdictFor(batch: Batch, base: string, items: readonly IdentifiedRecord[]): Promise<BatchVerdict | null> {
+    const batchDigest = batchDigestOf({ digestHex: sha256Hex }, batch);
+    const kept = this.verdicts.get(batchDigest);
+    if (kept !== undefined) return kept;
+    const verdict = await this.ctx.chain.validate(base, items);
+    if (verdict !== null) this.remember(batchDigest, verdict);
+    return verdict;
+  }
+
+  /**
+   * The agreed commit a draft becomes on this node, computed and kept; null when this node cannot
+   * say (behind, bodies missing, no verdict, or its verdict is not the certified one).
+   */
+  async outcomeOf(height: number, draft: ValueDraft, patience: number): Promise<AgreedOutcome | null> {
+    const draftId = draftIdOf({ digestHex: sha256Hex }, draft);
+    const kept = this.outcomes.get(draftId);
+    if (kept !== undefined) return kept;
+    const items = await this.exchange.bodiesOf(draft.batch.acuIds, 'all', patience);
+    if (items === null) return null;
+    const base = this.baseFor(height);
+    if (base === null) return null;
+    const verdict = await this.verdictFor(draft.batch, base, items);
+    if (verdict === null) return null;
+    if (verdict.consensus.detailDigest !== draft.validation.detailDigest) {
+      // Another verdict than the certified one would give another commit: say nothing rather
+      // than PREPARE a value the honest quorum does not compute.
+      this.ctx.event('error', `height ${height}: this node's validation differs from the certified one; it does not vote on the outcome`, { height });
+      return null;
+    }
+    const outcome = await computeOutcome(this.ctx.chain, { height, parent: base, draft, items, verdict });
+    this.outcomes.set(draftId, outcome);
+    if (this.outcomes.size > verdictsKept) this.outcomes.delete(this.outcomes.keys().next().value!);
+    return outcome;
+  }
+
+  /** The replica's `outcome` effect: compute the draft's agreed commit and answer with its id. */
+  async outcome(height: number, round: number, draft: ValueDraft): Promise<void> {
+    const outcome = await this.outcomeOf(height, draft, 3);
+    if (outcome === null) return; // The replica asks again.
+    const draftId = draftIdOf({ digestHex: sha256Hex }, draft);
+    this.ctx.submit({ type: 'outcome', height, round, draftId, outcome: outcome.commit });
   }
 }

@@ -12,6 +12,9 @@ import type { PersonVote } from './node-log.js';
 import type { NodeContext, OpenConflict } from './node-types.js';
 import type { BatchVerdict } from './batch.js';
 
+/** Conflict ids whose sides are remembered for late votes, at most. */
+const lastSidesMax = 1024;
+
 interface PendingPolicy {
   readonly height: number;
   readonly round: number;
@@ -31,6 +34,12 @@ export interface ReplicaPosition {
 /** The conflict-vote side of a sync node. */
 export class ConflictVotes {
   private pending: PendingPolicy | null = null;
+  /**
+   * The sides of every conflict id opened so far, latest round's: a person votes on what
+   * `acu status` showed, and between two rounds (no conflict open at that instant) the vote must
+   * still follow those ACUs rather than whatever the next round lists under the same id.
+   */
+  private readonly lastSides = new Map<string, [string, string]>();
 
   constructor(
     private readonly ctx: NodeContext,
@@ -64,6 +73,8 @@ export class ConflictVotes {
       file: verdict?.conflicts[i]?.file ?? '', message: verdict?.conflicts[i]?.message ?? '', vote: null,
     }));
     this.pending = { ...effect, conflicts, startedTick: this.nowTick(), views };
+    for (const c of conflicts) this.lastSides.set(c.id, [c.a.acuIds[0]!, c.b.acuIds[0]!]);
+    if (this.lastSides.size > lastSidesMax) this.lastSides.delete(this.lastSides.keys().next().value!);
     for (const view of views) this.ctx.event('conflict', `conflict ${view.id}: ${view.a} vs ${view.b} (${view.message})`, { conflict: view.id });
     this.evaluate();
   }
@@ -103,7 +114,7 @@ export class ConflictVotes {
     }
     if (!/^\d+\.\d+$/.test(conflict)) throw new AcuError('ERR_USAGE', `'${conflict}' is not a conflict id`, { hint: "conflict ids look like '3.0'; 'acu status' lists the open ones" });
     const current = this.pending?.conflicts.find((c) => c.id === conflict);
-    const sides: [string, string] | null = current === undefined ? null : [current.a.acuIds[0]!, current.b.acuIds[0]!];
+    const sides: [string, string] | null = current === undefined ? this.lastSides.get(conflict) ?? null : [current.a.acuIds[0]!, current.b.acuIds[0]!];
     // Logged before it counts: a vote that was acted on must survive a restart.
     await this.ctx.log.append([{ k: 'vote', conflict, choice, sides }]);
     this.ctx.memory.votes.set(conflict, { choice, sides });

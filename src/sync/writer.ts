@@ -9,10 +9,7 @@
  * node. The record bodies and the certificate stay in the node's log, so a restart writes it too.
  */
 import type { DecisionCert } from '../core/consensus/index.js';
-import { batchDigestOf, outcomeOf } from '../core/consensus/index.js';
 import { AcuError, assert, AssertionFailure } from '../core/errors.js';
-import type { Rejection } from './batch.js';
-import { sha256Hex } from './crypto.js';
 import type { RecordExchange } from './exchange.js';
 import { settle } from './node-log.js';
 import type { CancelTimer } from './ports.js';
@@ -84,7 +81,10 @@ export class AgreedWriter {
     const attempts = (this.failure?.height === height ? this.failure.attempts : 0) + 1;
     const delayMs = Math.min(retryDelayMsMax, retryDelayMsMin * 2 ** Math.min(attempts - 1, 16));
     const message = error instanceof Error ? error.message : String(error);
-    const hint = error instanceof AcuError ? error.hint ?? null : null;
+    const lock = /'([^']+\.lock)': File exists/.exec(message)?.[1];
+    const hint = lock !== undefined
+      ? `git's lock ${lock} is held; if no git process is running in this repository, remove that file`
+      : error instanceof AcuError ? error.hint ?? null : null;
     this.failure = { height, message, hint, attempts, retryInMs: delayMs, atMs: this.ctx.clock.nowMs() + delayMs };
     this.ctx.event('write-failed', `height ${height}: could not write the agreed commit (attempt ${attempts}, retrying in ${delayMs} ms): ${message}${hint === null ? '' : ` (hint: ${hint})`}`, {
       height, attempts, retryInMs: delayMs,
@@ -100,41 +100,44 @@ export class AgreedWriter {
     const height = cert.height;
     const parent = this.validation.baseFor(height);
     assert(parent !== null, 'decisions are written in height order');
-    const batch = cert.value.batch;
-    const items = await this.exchange.bodiesOf(batch.acuIds, 'all', Number.MAX_SAFE_INTEGER);
-    if (items === null) return; // Stopping.
-    const outcome = outcomeOf(batch.acuIds, cert.value.validation.conflicts, cert.value.resolution);
-    const deferred: Rejection[] = outcome.deferred.map((id) => ({ id, reason: deferralReason(id, cert) }));
-    const batchDigest = batchDigestOf({ digestHex: sha256Hex }, batch);
-    let verdict = this.validation.verdictOf(batchDigest);
-    if (verdict?.consensus.detailDigest !== cert.value.validation.detailDigest) {
-      verdict = await ctx.chain.validate(parent, items);
-      this.validation.remember(batchDigest, verdict);
-      if (verdict.consensus.detailDigest !== cert.value.validation.detailDigest) {
-        ctx.event('error', `height ${height}: this node's validation differs from the certified one; writing the certified outcome`);
-      }
+    const outcome = await this.validation.outcomeOf(height, cert.value, Number.MAX_SAFE_INTEGER);
+    if (outcome === null) {
+      if (ctx.isStopped()) return;
+      throw new AcuError('ERR_NODE', `height ${height}: this node cannot compute the decided commit (its validation of the batch differs, or gives no verdict)`, {
+        hint: "every node must run the same acu version with the same --validation mode; 'acu status' on the other sites shows theirs",
+      });
     }
-    const invalid = new Map(verdict.invalid.map((r) => [r.id, r.reason]));
-    const appliedSet = new Set(outcome.applied.filter((id) => !invalid.has(id)));
-    const candidates = items.filter((item) => appliedSet.has(item.id));
-    const composed = await ctx.chain.compose(parent, candidates);
-    const rejected: Rejection[] = [...[...invalid].filter(([id]) => outcome.applied.includes(id)).map(([id, reason]) => ({ id, reason })), ...composed.rejected];
-    const commit = await ctx.chain.writeAgreed({
-      branch: ctx.cluster.branch, parentCommit: parent, cert, records: items, tree: composed.tree, applied: composed.applied,
-      deferred, rejected, memberIds: ctx.memberIds,
+    if (outcome.commit !== cert.value.outcome) {
+      throw new AcuError('ERR_NODE', `height ${height}: the cluster certified commit ${cert.value.outcome.slice(0, 12)}, but this node composes ${outcome.commit.slice(0, 12)}`, {
+        hint: 'this node builds on other history or runs another acu version than the quorum; restart it from the same genesis and version',
+      });
+    }
+    const commit = outcome.commit;
+    const items = (await this.exchange.bodiesOf(cert.value.batch.acuIds, 'all', 0)) ?? [];
+    await ctx.chain.writeNote({
+      branch: ctx.cluster.branch, commit, parentCommit: parent, cert, records: items, applied: outcome.applied,
+      deferred: outcome.deferred, rejected: outcome.rejected, memberIds: ctx.memberIds,
     });
     await ctx.chain.setAgreed(ctx.cluster.branch, commit);
     if (ctx.options.fastForward === true) {
       const moved = await ctx.chain.fastForward(ctx.cluster.branch, commit);
       if (moved === 'checked-out') ctx.event('skipped', `height ${height}: '${ctx.cluster.branch}' is checked out in a work tree; not moved (fast-forward it there with 'git merge --ff-only ${commit.slice(0, 12)}')`);
     }
-    await ctx.log.append([{ k: 'written', height, commit, settled: batch.acuIds }]);
+    const settled = cert.value.batch.acuIds;
+    try {
+      await ctx.log.append([{ k: 'written', height, commit, settled }]);
+    } catch (error) {
+      // The log failing is not a local git failure to retry: the node stops signing now.
+      ctx.fail(error);
+      return;
+    }
     ctx.memory.writtenHeight = height;
     ctx.memory.writtenCommit = commit;
-    settle(ctx.memory, height, batch.acuIds, decisionsKept);
-    for (const id of batch.acuIds) this.exchange.decidedUnwritten.delete(id);
-    ctx.event('agreed', `height ${height}: agreed commit ${commit.slice(0, 12)} (${composed.applied.length} applied, ${deferred.length} deferred, ${rejected.length} rejected)`, {
-      height, commit, applied: composed.applied.length, deferred: deferred.length, rejected: rejected.length,
+    settle(ctx.memory, height, settled, decisionsKept);
+    for (const id of settled) this.exchange.decidedUnwritten.delete(id);
+    const { applied, deferred, rejected } = outcome;
+    ctx.event('agreed', `height ${height}: agreed commit ${commit.slice(0, 12)} (${applied.length} applied, ${deferred.length} deferred, ${rejected.length} rejected)`, {
+      height, commit, applied: applied.length, deferred: deferred.length, rejected: rejected.length,
     });
   }
 
@@ -154,11 +157,4 @@ function isLocalFailure(error: unknown): boolean {
   if (error instanceof AcuError) return true;
   const code = (error as { code?: unknown } | null)?.code;
   return typeof code === 'string' && /^E[A-Z]+$/.test(code);
-}
-
-function deferralReason(id: string, cert: DecisionCert): string {
-  const { conflicts } = cert.value.validation;
-  const i = conflicts.findIndex((c) => c.a === id || c.b === id);
-  const other = i < 0 ? '' : conflicts[i]!.a === id ? conflicts[i]!.b : conflicts[i]!.a;
-  return `conflict ${cert.height}.${i} with ${other.slice(0, 12)}: the cluster resolved it as ${cert.value.resolution[i] ?? 'defer_both'}`;
 }

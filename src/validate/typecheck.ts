@@ -11,7 +11,11 @@
 import { createHash } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
 import { Project, ts } from 'ts-morph';
+import { qualifiedSymbol } from '../core/acu/model.js';
 import { assert } from '../core/errors.js';
+import type { BatchAcu, Outline } from './attribute.js';
+import { causesOf, diagnosticModules, diagnosticNames, fileCausesOf, outline, ownerOf, statementNames, usedIdentifiers } from './attribute.js';
+import type { AcuReason, UnattributedDiagnostic } from './result.js';
 
 /** The virtual root the repository is mounted at. */
 export const repoRoot = '/repo/';
@@ -309,8 +313,12 @@ export class TypeCheckSession {
     // Every batch gets a fresh type checker: a checker's messages (union member order, say) can
     // depend on what it resolved before, and a replica that validated other batches first must
     // print the same messages as one that did not. Unchanged files make the service keep the old
-    // program, checker included, so drop it then.
-    if (this.composed.program() === previous) this.composed.service.cleanupSemanticCache();
+    // program, checker included, so drop it then (cleanupSemanticCache forgets the program; only
+    // a new project version makes the service build another, else it answers none).
+    if (this.composed.program() === previous) {
+      this.composed.service.cleanupSemanticCache();
+      this.composed.replace(files);
+    }
     this.lastComposed = this.composed.program();
   }
 
@@ -408,4 +416,273 @@ export function compareDiagnostics(a: DiagnosticRecord, b: DiagnosticRecord): nu
   if (a.start !== b.start) return a.start - b.start;
   if (a.code !== b.code) return a.code - b.code;
   return a.message < b.message ? -1 : a.message > b.message ? 1 : 0;
+}
+
+// ---- the budget ---------------------------------------------------------------------------------
+
+/**
+ * Limits on one batch's type-check. Every measure is a function of the batch and its base tree
+ * alone (string lengths in UTF-16 code units, counts of paths and ACUs), so every honest replica
+ * computes the same measures, compares them with the same constants and reaches the same
+ * "over budget" verdict; wall time never enters (docs/validate.md, "The type-check budget").
+ */
+export interface TypecheckLimits {
+  /** ACUs in the batch: attribution and the names check walk every ACU per diagnostic. */
+  readonly typecheckBatchAcusMax: number;
+  /** Characters of the batch's changed program files (composed texts): parsed and bound afresh. */
+  readonly typecheckChangedCharsMax: number;
+  /** Repository files in the composed program. */
+  readonly typecheckProgramFilesMax: number;
+  /** Characters of the repository files in the composed program (lib files and node_modules not counted). */
+  readonly typecheckProgramCharsMax: number;
+}
+
+/** The limits every replica uses. Changing one changes verdicts: it is a protocol change. */
+export const typecheckLimits: TypecheckLimits = {
+  typecheckBatchAcusMax: 4_096,
+  typecheckChangedCharsMax: 4_000_000,
+  typecheckProgramFilesMax: 20_000,
+  typecheckProgramCharsMax: 40_000_000,
+};
+
+/** The measures of a batch the budget compares with its limits. */
+export interface TypecheckMeasures {
+  readonly acus: number;
+  readonly changedChars: number;
+  readonly programFiles: number;
+  readonly programChars: number;
+}
+
+/**
+ * Measure the program the checker would build: the base's program files with the batch's changes
+ * laid over them (`changes`: path -> composed text, null for a deleted path).
+ */
+export function typecheckMeasures(baseFiles: ReadonlyMap<string, string>, changes: ReadonlyMap<string, string | null>, acus: number): TypecheckMeasures {
+  let programFiles = 0;
+  let programChars = 0;
+  for (const [path, text] of baseFiles) {
+    if (!isProgramPath(path) || changes.has(path)) continue;
+    programFiles += 1;
+    programChars += text.length;
+  }
+  let changedChars = 0;
+  for (const [path, text] of changes) {
+    if (!isProgramPath(path) || text === null) continue;
+    programFiles += 1;
+    programChars += text.length;
+    changedChars += text.length;
+  }
+  assert(programChars >= changedChars, 'typecheckMeasures: changed files are part of the program');
+  return { acus, changedChars, programFiles, programChars };
+}
+
+/**
+ * Why the batch is over budget (the first limit exceeded, in a fixed order, so every replica
+ * words it the same), or null when it is within every limit.
+ */
+export function overBudget(measures: TypecheckMeasures, limits: TypecheckLimits = typecheckLimits): string | null {
+  const checks: readonly [number, number, string][] = [
+    [measures.acus, limits.typecheckBatchAcusMax, 'ACUs'],
+    [measures.changedChars, limits.typecheckChangedCharsMax, 'changed chars'],
+    [measures.programFiles, limits.typecheckProgramFilesMax, 'program files'],
+    [measures.programChars, limits.typecheckProgramCharsMax, 'program chars'],
+  ];
+  for (const [value, max, unit] of checks) {
+    if (value > max) return `not type-checked: over budget (${value} ${unit} > ${max})`;
+  }
+  return null;
+}
+
+// ---- one type-check job -----------------------------------------------------------------------
+
+/**
+ * One batch's type-check, as plain data (it crosses to the worker thread by structured clone).
+ * `changes` holds the composed texts of the changed program files and package.json files.
+ */
+export interface TypeCheckJob {
+  readonly baseId: string;
+  /** The base's files (path -> text); null when the checker is known to hold this base already. */
+  readonly baseFiles: ReadonlyMap<string, string> | null;
+  readonly options: ts.CompilerOptions;
+  readonly acus: readonly BatchAcu[];
+  readonly changes: ReadonlyMap<string, string | null>;
+  readonly fastPath: boolean;
+}
+
+/** What the check found, in the order it found it (the validator records them in that order). */
+export type TypeCheckFinding =
+  | { readonly kind: 'reason'; readonly index: number; readonly reason: Omit<AcuReason, 'related'>; readonly related: readonly number[] }
+  | { readonly kind: 'conflict'; readonly a: number; readonly b: number; readonly file: string; readonly message: string }
+  | { readonly kind: 'unattributed'; readonly diagnostic: UnattributedDiagnostic };
+
+/** The answer to a job: plain data. */
+export interface TypeCheckOutput {
+  /** Files type-checked (touched and dependents), sorted. */
+  readonly checked: string[];
+  readonly findings: TypeCheckFinding[];
+  /** The environment digest of the composed program, or null without an environment. */
+  readonly environment: string | null;
+}
+
+/** Outlines (segmented texts) kept between batches, at most. */
+const outlinesMax = 512;
+
+/** Outlines of texts, cached by path and text; bounded, cleared when the base changes. */
+export class OutlineCache {
+  private readonly outlines = new Map<string, Outline | null>();
+
+  of(path: string, text: string): Outline | null {
+    const key = `${path}\u0000${text}`;
+    if (!this.outlines.has(key)) {
+      // A long-lived validator on one base must not keep every batch's syntax trees.
+      if (this.outlines.size >= outlinesMax) this.outlines.clear();
+      this.outlines.set(key, outline(path, text));
+    }
+    return this.outlines.get(key) ?? null;
+  }
+
+  clear(): void {
+    this.outlines.clear();
+  }
+}
+
+function isPackageJsonPath(path: string): boolean {
+  return path === 'package.json' || path.endsWith('/package.json');
+}
+
+/**
+ * Run one job on a session: type-check the touched program files and (off the fast path) their
+ * direct dependents, find the new diagnostics, attribute each, and check the names ACUs use.
+ * The same function runs in the worker thread and in process: the answer depends only on the job
+ * and the session's base (docs/validate.md).
+ */
+export function runTypeCheckJob(session: TypeCheckSession, job: TypeCheckJob, outlines: OutlineCache): TypeCheckOutput {
+  if (session.baseId !== job.baseId) {
+    assert(job.baseFiles !== null, 'a job for a base the checker does not hold carries its files');
+    session.setBase(job.baseId, job.baseFiles, job.options);
+    outlines.clear();
+  }
+  const run = new JobRun(session, job, outlines);
+  const touched = new Set([...job.changes.keys()].filter(isProgramPath));
+  const dependents = job.fastPath ? [] : session.dependentsOf(touched);
+  const checked = [...new Set([...touched, ...dependents])].sort();
+  const before = session.baseDiagnosticsOf(checked.filter((path) => session.baseText(path) !== null));
+  session.overlay(new Map([...job.changes].filter(([path]) => isProgramPath(path) || isPackageJsonPath(path))));
+  for (const path of checked) {
+    const text = job.changes.has(path) ? job.changes.get(path) ?? null : session.baseText(path);
+    if (text === null) continue;
+    for (const diagnostic of run.newDiagnostics(path, before.get(path) ?? [], session.diagnosticsOf(path), text)) run.attribute(diagnostic, text);
+  }
+  run.checkNames();
+  assert(run.findings.every((f) => f.kind !== 'reason' || f.index < job.acus.length), 'findings name ACUs of the batch');
+  return { checked, findings: run.findings, environment: session.environmentDigest() };
+}
+
+/** The state of one job while it runs. */
+class JobRun {
+  readonly findings: TypeCheckFinding[] = [];
+
+  constructor(private readonly session: TypeCheckSession, private readonly job: TypeCheckJob, private readonly outlines: OutlineCache) {}
+
+  private add(index: number, reason: Omit<AcuReason, 'related'>, related: readonly number[]): void {
+    this.findings.push({ kind: 'reason', index, reason, related });
+  }
+
+  /**
+   * Diagnostics after composition that were not there before, matched by file, code and enclosing
+   * declaration, and counted. Messages are left out of the match: the base view's long-lived
+   * checker may word a type differently (union member order) depending on what it checked before.
+   */
+  newDiagnostics(path: string, before: readonly DiagnosticRecord[], afterAll: readonly DiagnosticRecord[], text: string): DiagnosticRecord[] {
+    const after = this.session.environment === null ? afterAll.filter((d) => !isEnvironmentDiagnostic(d)) : afterAll;
+    if (after.length === 0) return [];
+    const baseText = this.session.baseText(path);
+    const baseOutline = baseText === null || before.length === 0 ? null : this.outlines.of(path, baseText);
+    const afterOutline = this.outlines.of(path, text);
+    const key = (d: DiagnosticRecord, o: Outline | null): string => `${d.code}\u0000${o?.symbolAt(d.start) ?? ''}`;
+    const counts = new Map<string, number>();
+    for (const d of before) counts.set(key(d, baseOutline), (counts.get(key(d, baseOutline)) ?? 0) + 1);
+    const fresh: DiagnosticRecord[] = [];
+    for (const d of after) {
+      const k = key(d, afterOutline);
+      const left = counts.get(k) ?? 0;
+      if (left > 0) counts.set(k, left - 1);
+      else fresh.push(d);
+    }
+    return fresh;
+  }
+
+  attribute(d: DiagnosticRecord, text: string): void {
+    const acus = this.job.acus;
+    const symbol = this.outlines.of(d.file, text)?.symbolAt(d.start) ?? null;
+    const owner = ownerOf(acus, d.file, symbol);
+    const names = diagnosticNames(this.session.sourceFile(d.file), d.start, d.length, d.message);
+    const excluded = owner?.proposal ?? null;
+    let causes = [...causesOf(acus, names, excluded), ...fileCausesOf(acus, diagnosticModules(d.file, d.message), excluded)];
+    if (causes.length === 0) causes = causesOf(acus, statementNames(this.session.sourceFile(d.file), d.start), excluded);
+    const message = `TS${d.code}: ${d.message}`;
+    const base = { file: d.file, line: d.line, message };
+    if (owner !== null && causes.length > 0) {
+      this.add(owner.index, { code: 'semantic-conflict', ...base }, causes.map((c) => c.index));
+      for (const cause of causes) {
+        this.add(cause.index, { code: 'semantic-conflict', ...base }, [owner.index]);
+        this.findings.push({ kind: 'conflict', a: owner.index, b: cause.index, file: d.file, message });
+      }
+    } else if (owner !== null) {
+      // TypeScript numbers syntax errors 1000-1999.
+      this.add(owner.index, { code: d.code < 2000 ? 'parse-error' : 'type-error', ...base }, []);
+    } else if (causes.length > 0) {
+      for (const cause of causes) this.add(cause.index, { code: 'breaks-dependent', ...base }, []);
+    } else {
+      this.findings.push({ kind: 'unattributed', diagnostic: { file: d.file, line: d.line, code: d.code, message: d.message } });
+    }
+  }
+
+  /** Names an ACU uses that no longer resolve in its composed declaration. */
+  checkNames(): void {
+    const acus = this.job.acus;
+    const checker = this.session.program().getTypeChecker();
+    for (const entry of acus) {
+      const acu = entry.item.acu;
+      if (acu.level !== 'decl' || acu.op === 'remove' || acu.uses.length === 0 || !isProgramPath(acu.file)) continue;
+      const text = this.job.changes.get(acu.file) ?? null;
+      const sf = this.session.sourceFile(acu.file);
+      const segment = text === null ? undefined : this.outlines.of(acu.file, text)?.bySymbol.get(acu.symbol);
+      if (sf === undefined || segment === undefined) continue;
+      for (const [name, ids] of usedIdentifiers(sf, segment, acu)) {
+        if (ids.some((id) => resolves(checker, id))) continue;
+        const causes = causesOf(acus, new Set([name]), entry.proposal);
+        const line = ts.getLineAndCharacterOfPosition(sf, ids[0]!.getStart(sf)).line + 1;
+        const message = `'${name}' does not resolve after composition`;
+        this.add(entry.index, { code: 'missing-name', file: acu.file, line, message }, causes.map((c) => c.index));
+        for (const cause of causes) {
+          this.add(cause.index, { code: 'semantic-conflict', file: acu.file, line, message: `removes or changes '${name}', used by ${qualifiedSymbol(acu.file, acu.symbol)}` }, [entry.index]);
+          this.findings.push({ kind: 'conflict', a: entry.index, b: cause.index, file: acu.file, message });
+        }
+      }
+    }
+  }
+}
+
+/** Codes of "install type definitions for ..." (Node, jQuery, test runners) and a missing declaration file. */
+const environmentCodes: ReadonlySet<number> = new Set([2580, 2581, 2582, 2583, 2584, 2591, 2592, 2593, 7016, 2688]);
+
+/**
+ * Diagnostics that only say the environment is missing: a package (bare module specifier), its
+ * types, Node's globals. The tree holds no node_modules, and replicas' node_modules may differ,
+ * so these are never validated (docs/validate.md).
+ */
+export function isEnvironmentDiagnostic(d: DiagnosticRecord): boolean {
+  if (environmentCodes.has(d.code)) return true;
+  if (d.code === 2307 || d.code === 2792) return /^Cannot find module '(?!\.{0,2}\/)/.test(d.message);
+  if (d.code === 2503) return d.message.includes("'NodeJS'");
+  return false;
+}
+
+function resolves(checker: ts.TypeChecker, id: ts.Identifier): boolean {
+  const symbol = checker.getSymbolAtLocation(id);
+  if (symbol !== undefined) return true;
+  // A shorthand property `{ a }` resolves through its value symbol.
+  const parent = id.parent as ts.Node | undefined;
+  return parent !== undefined && ts.isShorthandPropertyAssignment(parent) && checker.getShorthandAssignmentValueSymbol(parent) !== undefined;
 }

@@ -1,41 +1,37 @@
 /**
  * Validation of a proposed batch over its base tree (docs/validate.md): compose; parse-check;
- * type-check the touched files and their dependents with a warm language service; attribute every
- * new diagnostic to the ACU that introduced it and to the ACUs of other proposals that caused it;
- * flag names an ACU uses that no longer resolve; score the batch. The result is deterministic and
- * its digest is what replicas vote on.
+ * within a deterministic budget, type-check the touched files and their dependents with a warm
+ * language service in a worker thread; attribute every new diagnostic to the ACU that introduced
+ * it and to the ACUs of other proposals that caused it; flag names an ACU uses that no longer
+ * resolve; score the batch. The result is deterministic and its digest is what replicas vote on.
  */
 import { performance } from 'node:perf_hooks';
-import { ts } from 'ts-morph';
+import type { ts } from 'ts-morph';
 import type { IdentifiedAcu } from '../core/acu/model.js';
 import { qualifiedSymbol } from '../core/acu/model.js';
-import { assert } from '../core/errors.js';
+import { assert, assertNever } from '../core/errors.js';
 import { isSourcePath } from '../extract/segment.js';
-import type { BatchAcu, Outline } from './attribute.js';
-import { causesOf, diagnosticModules, diagnosticNames, fileCausesOf, outline, ownerOf, statementNames, usedIdentifiers } from './attribute.js';
+import type { BatchAcu } from './attribute.js';
 import { composeBatch } from './compose-batch.js';
+import { isRegularMode } from './tree-model.js';
 import type { BaseTree, BatchComposition } from './compose-batch.js';
 import type { AcuReason, AcuVerdict, ConflictRecord, UnattributedDiagnostic, ValidationResult } from './result.js';
 import { invalidatingCodes, resultDigest } from './result.js';
 import { scoreAcus } from './score.js';
 import type { BatchScores } from './score.js';
 import type { ScoringBackend } from './scoring/backend.js';
-import { compilerOptionsFrom, Environment, isProgramPath, TypeCheckSession } from './typecheck.js';
-import type { DiagnosticRecord } from './typecheck.js';
+import { compilerOptionsFrom, isProgramPath, OutlineCache, overBudget, typecheckLimits, typecheckMeasures } from './typecheck.js';
+import type { TypeCheckFinding, TypecheckLimits } from './typecheck.js';
+import { InProcessTypeChecker, typecheckSafetyNetMs, WorkerTypeChecker } from './typecheck-worker.js';
+import type { TypeChecker } from './typecheck-worker.js';
 
 export type { BaseTree } from './compose-batch.js';
+export { isEnvironmentDiagnostic } from './typecheck.js';
 
 /** One proposal of the batch: a site's ACUs, extracted against the base. */
 export interface Proposal {
   readonly site: string;
   readonly acus: readonly IdentifiedAcu[];
-}
-
-/** A validation: the result, its digest, and local measurements (not part of the digest). */
-export interface ValidationRun {
-  readonly result: ValidationResult;
-  readonly digest: string;
-  readonly timings: { readonly loadMs: number; readonly composeMs: number; readonly scoreMs: number; readonly checkMs: number };
 }
 
 /** Collects reasons and conflicts while validating. */
@@ -53,6 +49,23 @@ class Findings {
     this.reasons.set(index, list);
   }
 
+  /** Record what the type-check found, in the order it found it. */
+  record(finding: TypeCheckFinding): void {
+    switch (finding.kind) {
+      case 'reason':
+        this.add(finding.index, finding.reason, finding.related);
+        return;
+      case 'conflict':
+        this.conflict('semantic', finding.a, finding.b, finding.file, finding.message);
+        return;
+      case 'unattributed':
+        this.unattributed.push(finding.diagnostic);
+        return;
+      default:
+        assertNever(finding);
+    }
+  }
+
   conflict(kind: ConflictRecord['kind'], a: number, b: number, file: string, message: string): void {
     const pair = [this.acus[a]!.item.id, this.acus[b]!.item.id].sort() as [string, string];
     const key = `${kind}\u0000${pair[0]}\u0000${pair[1]}`;
@@ -60,30 +73,95 @@ class Findings {
   }
 }
 
-/** Outlines (segmented texts) kept between batches, at most. */
-const outlinesMax = 512;
 /** Base blob texts kept between bases, at most (beyond, the cache starts over). */
 const blobTextsMax = 50_000;
 
-/** A validator: holds the warm type-checking session and a scoring backend across batches. */
-export class Validator {
-  private readonly session: TypeCheckSession;
-  private readonly blobTexts = new Map<string, string>();
-  private readonly outlines = new Map<string, Outline | null>();
+/** How far the type-check went: all the way, or not at all because the batch is over budget. */
+export type TypeCheckStatus = { readonly kind: 'checked' } | { readonly kind: 'over-budget'; readonly reason: string };
 
+/**
+ * The validation result with how far its type-check went. `typeCheck` is part of the digest: an
+ * over-budget batch gets the same verdict, and the same digest, on every replica.
+ */
+export type CheckedValidationResult = ValidationResult & { readonly typeCheck: TypeCheckStatus };
+
+/** A validation: the result, its digest, and local measurements (not part of the digest). */
+export interface ValidationRun {
+  readonly kind: 'verdict';
+  readonly result: CheckedValidationResult;
+  readonly digest: string;
+  readonly timings: { readonly loadMs: number; readonly composeMs: number; readonly scoreMs: number; readonly checkMs: number };
+}
+
+/**
+ * No verdict: the type-check worker crashed or ran past the wall-clock safety net. Nothing about
+ * the batch follows from it; a replica that gets it signs nothing for the round (it abstains).
+ */
+export interface NoVerdict {
+  readonly kind: 'no-verdict';
+  readonly reason: string;
+}
+
+/** Thrown by {@link Validator.validate} where {@link Validator.validateOrAbstain} returns {@link NoVerdict}. */
+export class NoVerdictError extends Error {
+  constructor(readonly reason: string) {
+    super(`no verdict: ${reason}`);
+    this.name = 'NoVerdictError';
+  }
+}
+
+/** Options of a {@link Validator}. */
+export interface ValidatorOptions {
   /**
-   * `environmentRoot`: a directory whose `node_modules` provides packages and their types (a work
-   * tree installed from the lock file). Without it, what needs the environment is not validated.
+   * A directory whose `node_modules` provides packages and their types (a work tree installed
+   * from the lock file). Without it, what needs the environment is not validated.
    */
-  constructor(private readonly backend: ScoringBackend, options: { readonly environmentRoot?: string | null } = {}) {
+  readonly environmentRoot?: string | null;
+  /** Where the type-check runs: a worker thread (the default) or this thread (tools, tests). */
+  readonly typecheckIn?: 'worker' | 'process';
+  /** The wall-clock safety net of the worker (default {@link typecheckSafetyNetMs}). */
+  readonly typecheckSafetyNetMs?: number;
+  /** The budget. Tests only: replicas that use different limits sign different digests. */
+  readonly typecheckLimits?: TypecheckLimits;
+}
+
+/** A validator: holds the warm type-checker (in a worker thread) and a scoring backend across batches. */
+export class Validator {
+  private readonly checker: TypeChecker;
+  private readonly environment: boolean;
+  private readonly limits: TypecheckLimits;
+  private readonly blobTexts = new Map<string, string>();
+  private readonly outlines = new OutlineCache();
+  /** The loaded base: its id, files (path -> text) and compiler options. */
+  private base: { readonly id: string; readonly files: ReadonlyMap<string, string>; readonly options: ts.CompilerOptions } | null = null;
+
+  constructor(private readonly backend: ScoringBackend, options: ValidatorOptions = {}) {
     const root = options.environmentRoot ?? null;
-    this.session = new TypeCheckSession(undefined, root === null ? null : new Environment(root));
+    this.environment = root !== null;
+    this.limits = options.typecheckLimits ?? typecheckLimits;
+    this.checker =
+      options.typecheckIn === 'process'
+        ? new InProcessTypeChecker(root)
+        : new WorkerTypeChecker({ environmentRoot: root, safetyNetMs: options.typecheckSafetyNetMs ?? typecheckSafetyNetMs });
   }
 
-  /** Validate `proposals` (in proposal order) over `base`. */
+  /**
+   * Validate `proposals` (in proposal order) over `base`. Throws {@link NoVerdictError} where
+   * {@link validateOrAbstain} abstains; a sync node, which must not sign then, uses that instead.
+   */
   async validate(base: BaseTree, proposals: readonly Proposal[]): Promise<ValidationRun> {
+    const outcome = await this.validateOrAbstain(base, proposals);
+    if (outcome.kind === 'no-verdict') throw new NoVerdictError(outcome.reason);
+    return outcome;
+  }
+
+  /**
+   * Validate `proposals` (in proposal order) over `base`, or abstain: `no-verdict` when the
+   * type-check worker crashed or ran past the safety net (the next call gets a fresh worker).
+   */
+  async validateOrAbstain(base: BaseTree, proposals: readonly Proposal[]): Promise<ValidationRun | NoVerdict> {
     const t0 = performance.now();
-    await this.loadBase(base);
+    const loaded = await this.loadBase(base);
     const t1 = performance.now();
     const acus: BatchAcu[] = [];
     proposals.forEach((proposal, p) => {
@@ -95,139 +173,64 @@ export class Validator {
     const t2 = performance.now();
     const scores = await scoreAcus(acus.map((entry) => entry.item.acu), acus.map((entry) => entry.proposal), this.backend);
     const t3 = performance.now();
-    const checked = this.typeCheck(composition, acus, findings, scores.fastPath === null);
+    const checked = await this.typeCheck(loaded, composition, acus, findings, scores.fastPath === null);
+    if (checked.kind === 'no-verdict') return checked;
     const t4 = performance.now();
-    const result = buildResult(base.id, acus, findings, scores, checked, this.session.environmentDigest());
-    return { result, digest: resultDigest(result), timings: { loadMs: t1 - t0, composeMs: t2 - t1, scoreMs: t3 - t2, checkMs: t4 - t3 } };
+    const result = { ...buildResult(base.id, acus, findings, scores, checked.checked, checked.environment), typeCheck: checked.status };
+    return { kind: 'verdict', result, digest: resultDigest(result), timings: { loadMs: t1 - t0, composeMs: t2 - t1, scoreMs: t3 - t2, checkMs: t4 - t3 } };
   }
 
-  /** Release the language service. */
+  /** Release the type-checker (and its worker thread). */
   dispose(): void {
-    this.session.dispose();
+    this.checker.dispose();
   }
 
-  private async loadBase(base: BaseTree): Promise<void> {
-    if (this.session.baseId === base.id) return;
+  private async loadBase(base: BaseTree): Promise<NonNullable<Validator['base']>> {
+    if (this.base?.id === base.id) return this.base;
     // package.json files decide how modules resolve and whether a file is ESM (`type: module`).
-    const wanted = [...base.entries].filter(([path]) => isProgramPath(path) || path === 'tsconfig.json' || isPackageJson(path));
+    const wanted = [...base.entries].filter(([path, entry]) => isRegularMode(entry.mode) && (isProgramPath(path) || path === 'tsconfig.json' || isPackageJson(path)));
     if (this.blobTexts.size > blobTextsMax) this.blobTexts.clear();
     const missing = [...new Set(wanted.map(([, entry]) => entry.oid).filter((oid) => !this.blobTexts.has(oid)))];
     const blobs = await base.readBlobs(missing);
     missing.forEach((oid, k) => this.blobTexts.set(oid, new TextDecoder().decode(blobs[k])));
     const files = new Map(wanted.map(([path, entry]) => [path, this.blobTexts.get(entry.oid)!] as const));
-    this.session.setBase(base.id, files, compilerOptionsFrom(files.get('tsconfig.json') ?? null, this.session.environment !== null));
+    this.base = { id: base.id, files, options: compilerOptionsFrom(files.get('tsconfig.json') ?? null, this.environment) };
     this.outlines.clear();
-  }
-
-  private outlineOf(path: string, text: string): Outline | null {
-    const key = `${path}\u0000${text}`;
-    if (!this.outlines.has(key)) {
-      // A long-lived validator on one base must not keep every batch's syntax trees.
-      if (this.outlines.size >= outlinesMax) this.outlines.clear();
-      this.outlines.set(key, outline(path, text));
-    }
-    return this.outlines.get(key) ?? null;
-  }
-
-  /** Type-check; returns the checked paths. */
-  private typeCheck(composition: BatchComposition, acus: readonly BatchAcu[], findings: Findings, fastPath: boolean): string[] {
-    const changed = [...composition.changes.keys()].filter((path) => isProgramPath(path) || isSourcePath(path));
-    const touched = new Set(changed.filter(isProgramPath));
-    this.parseCheck(composition, changed.filter((path) => !isProgramPath(path)), acus, findings);
-    const dependents = fastPath ? [] : this.session.dependentsOf(touched);
-    const checked = [...new Set([...touched, ...dependents])].sort();
-    const before = this.session.baseDiagnosticsOf(checked.filter((path) => this.session.baseText(path) !== null));
-    this.session.overlay(new Map([...composition.changes].filter(([path]) => isProgramPath(path) || isPackageJson(path))));
-    for (const path of checked) {
-      const text = composition.changes.has(path) ? composition.changes.get(path) ?? null : this.session.baseText(path);
-      if (text === null) continue;
-      const fresh = this.newDiagnostics(path, before.get(path) ?? [], this.session.diagnosticsOf(path), text);
-      for (const diagnostic of fresh) this.attribute(diagnostic, text, acus, findings);
-    }
-    this.checkNames(composition, acus, findings);
-    return checked;
-  }
-
-  /** JavaScript sources are not in the program: they only have to parse. */
-  private parseCheck(composition: BatchComposition, paths: readonly string[], acus: readonly BatchAcu[], findings: Findings): void {
-    for (const path of paths) {
-      const text = composition.changes.get(path) ?? null;
-      if (text === null || this.outlineOf(path, text) !== null) continue;
-      for (const entry of acus.filter((a) => a.item.acu.file === path)) {
-        findings.add(entry.index, { code: 'parse-error', file: path, line: 0, message: `${path} does not parse after composition` }, []);
-      }
-    }
+    return this.base;
   }
 
   /**
-   * Diagnostics after composition that were not there before, matched by file, code and enclosing
-   * declaration, and counted. Messages are left out of the match: the base view's long-lived
-   * checker may word a type differently (union member order) depending on what it checked before.
+   * Parse-check, then type-check within the budget (docs/validate.md): over budget, every changed
+   * source file is only parse-checked and the result says why.
    */
-  private newDiagnostics(path: string, before: readonly DiagnosticRecord[], afterAll: readonly DiagnosticRecord[], text: string): DiagnosticRecord[] {
-    const after = this.session.environment === null ? afterAll.filter((d) => !isEnvironmentDiagnostic(d)) : afterAll;
-    if (after.length === 0) return [];
-    const baseText = this.session.baseText(path);
-    const baseOutline = baseText === null || before.length === 0 ? null : this.outlineOf(path, baseText);
-    const afterOutline = this.outlineOf(path, text);
-    const key = (d: DiagnosticRecord, o: Outline | null): string => `${d.code}\u0000${o?.symbolAt(d.start) ?? ''}`;
-    const counts = new Map<string, number>();
-    for (const d of before) counts.set(key(d, baseOutline), (counts.get(key(d, baseOutline)) ?? 0) + 1);
-    const fresh: DiagnosticRecord[] = [];
-    for (const d of after) {
-      const k = key(d, afterOutline);
-      const left = counts.get(k) ?? 0;
-      if (left > 0) counts.set(k, left - 1);
-      else fresh.push(d);
+  private async typeCheck(
+    base: NonNullable<Validator['base']>,
+    composition: BatchComposition,
+    acus: readonly BatchAcu[],
+    findings: Findings,
+    fastPath: boolean,
+  ): Promise<{ kind: 'checked'; checked: string[]; environment: string | null; status: TypeCheckStatus } | NoVerdict> {
+    const changed = [...composition.changes.keys()].filter((path) => isProgramPath(path) || isSourcePath(path));
+    const changes = new Map([...composition.changes].filter(([path]) => isProgramPath(path) || isPackageJson(path)));
+    const reason = overBudget(typecheckMeasures(base.files, changes, acus.length), this.limits);
+    if (reason !== null) {
+      this.parseCheck(composition, changed, acus, findings);
+      return { kind: 'checked', checked: [], environment: null, status: { kind: 'over-budget', reason } };
     }
-    return fresh;
+    this.parseCheck(composition, changed.filter((path) => !isProgramPath(path)), acus, findings);
+    const outcome = await this.checker.check({ baseId: base.id, baseFiles: base.files, options: base.options, acus, changes, fastPath });
+    if (outcome.kind === 'no-verdict') return outcome;
+    for (const finding of outcome.output.findings) findings.record(finding);
+    return { kind: 'checked', checked: outcome.output.checked, environment: outcome.output.environment, status: { kind: 'checked' } };
   }
 
-  private attribute(d: DiagnosticRecord, text: string, acus: readonly BatchAcu[], findings: Findings): void {
-    const symbol = this.outlineOf(d.file, text)?.symbolAt(d.start) ?? null;
-    const owner = ownerOf(acus, d.file, symbol);
-    const names = diagnosticNames(this.session.sourceFile(d.file), d.start, d.length, d.message);
-    const excluded = owner?.proposal ?? null;
-    let causes = [...causesOf(acus, names, excluded), ...fileCausesOf(acus, diagnosticModules(d.file, d.message), excluded)];
-    if (causes.length === 0) causes = causesOf(acus, statementNames(this.session.sourceFile(d.file), d.start), excluded);
-    const message = `TS${d.code}: ${d.message}`;
-    const base = { file: d.file, line: d.line, message };
-    if (owner !== null && causes.length > 0) {
-      findings.add(owner.index, { code: 'semantic-conflict', ...base }, causes.map((c) => c.index));
-      for (const cause of causes) {
-        findings.add(cause.index, { code: 'semantic-conflict', ...base }, [owner.index]);
-        findings.conflict('semantic', owner.index, cause.index, d.file, message);
-      }
-    } else if (owner !== null) {
-      // TypeScript numbers syntax errors 1000-1999.
-      findings.add(owner.index, { code: d.code < 2000 ? 'parse-error' : 'type-error', ...base }, []);
-    } else if (causes.length > 0) {
-      for (const cause of causes) findings.add(cause.index, { code: 'breaks-dependent', ...base }, []);
-    } else {
-      findings.unattributed.push({ file: d.file, line: d.line, code: d.code, message: d.message });
-    }
-  }
-
-  /** Names an ACU uses that no longer resolve in its composed declaration. */
-  private checkNames(composition: BatchComposition, acus: readonly BatchAcu[], findings: Findings): void {
-    const checker = this.session.program().getTypeChecker();
-    for (const entry of acus) {
-      const acu = entry.item.acu;
-      if (acu.level !== 'decl' || acu.op === 'remove' || acu.uses.length === 0 || !isProgramPath(acu.file)) continue;
-      const text = composition.changes.get(acu.file) ?? null;
-      const sf = this.session.sourceFile(acu.file);
-      const segment = text === null ? undefined : this.outlineOf(acu.file, text)?.bySymbol.get(acu.symbol);
-      if (sf === undefined || segment === undefined) continue;
-      for (const [name, ids] of usedIdentifiers(sf, segment, acu)) {
-        if (ids.some((id) => resolves(checker, id))) continue;
-        const causes = causesOf(acus, new Set([name]), entry.proposal);
-        const line = ts.getLineAndCharacterOfPosition(sf, ids[0]!.getStart(sf)).line + 1;
-        const message = `'${name}' does not resolve after composition`;
-        findings.add(entry.index, { code: 'missing-name', file: acu.file, line, message }, causes.map((c) => c.index));
-        for (const cause of causes) {
-          findings.add(cause.index, { code: 'semantic-conflict', file: acu.file, line, message: `removes or changes '${name}', used by ${qualifiedSymbol(acu.file, acu.symbol)}` }, [entry.index]);
-          findings.conflict('semantic', entry.index, cause.index, acu.file, message);
-        }
+  /** JavaScript sources are not in the program: they only have to parse (nor are any sources over budget). */
+  private parseCheck(composition: BatchComposition, paths: readonly string[], acus: readonly BatchAcu[], findings: Findings): void {
+    for (const path of paths) {
+      const text = composition.changes.get(path) ?? null;
+      if (text === null || this.outlines.of(path, text) !== null) continue;
+      for (const entry of acus.filter((a) => a.item.acu.file === path)) {
+        findings.add(entry.index, { code: 'parse-error', file: path, line: 0, message: `${path} does not parse after composition` }, []);
       }
     }
   }
@@ -235,29 +238,6 @@ export class Validator {
 
 function isPackageJson(path: string): boolean {
   return path === 'package.json' || path.endsWith('/package.json');
-}
-
-/** Codes of "install type definitions for ..." (Node, jQuery, test runners) and a missing declaration file. */
-const environmentCodes: ReadonlySet<number> = new Set([2580, 2581, 2582, 2583, 2584, 2591, 2592, 2593, 7016, 2688]);
-
-/**
- * Diagnostics that only say the environment is missing: a package (bare module specifier), its
- * types, Node's globals. The tree holds no node_modules, and replicas' node_modules may differ,
- * so these are never validated (docs/validate.md).
- */
-export function isEnvironmentDiagnostic(d: DiagnosticRecord): boolean {
-  if (environmentCodes.has(d.code)) return true;
-  if (d.code === 2307 || d.code === 2792) return /^Cannot find module '(?!\.{0,2}\/)/.test(d.message);
-  if (d.code === 2503) return d.message.includes("'NodeJS'");
-  return false;
-}
-
-function resolves(checker: ts.TypeChecker, id: ts.Identifier): boolean {
-  const symbol = checker.getSymbolAtLocation(id);
-  if (symbol !== undefined) return true;
-  // A shorthand property `{ a }` resolves through its value symbol.
-  const parent = id.parent as ts.Node | undefined;
-  return parent !== undefined && ts.isShorthandPropertyAssignment(parent) && checker.getShorthandAssignmentValueSymbol(parent) !== undefined;
 }
 
 function recordComposeProblems(composition: BatchComposition, acus: readonly BatchAcu[], findings: Findings): void {

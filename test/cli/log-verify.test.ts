@@ -10,8 +10,8 @@ import { after, before, describe, it } from 'node:test';
 import { buildFixtureRepo } from '../../fixtures/builder.js';
 import type { FixtureSpec } from '../../fixtures/builder.js';
 import { makeTempDir, removeTempDir } from '../../fixtures/tmp.js';
-import { bodyDigestOf, genesisParent, signMessage, signingBytes, valueIdOf } from '../../src/core/consensus/index.js';
-import type { DecisionCert, FinalMsg, Value } from '../../src/core/consensus/index.js';
+import { genesisParent, signingBytes, valueIdOf } from '../../src/core/consensus/index.js';
+import type { DecisionCert, Value } from '../../src/core/consensus/index.js';
 import type { ExitCodeValue } from '../../src/core/errors.js';
 import { runGit } from '../../src/git/exec.js';
 import { GitRepo } from '../../src/git/index.js';
@@ -25,11 +25,12 @@ import { writeCluster } from '../../src/store/cluster.js';
 import type { ClusterDoc } from '../../src/store/cluster.js';
 import { initIdentity, signBytes } from '../../src/store/identity.js';
 import type { NodeIdentity } from '../../src/store/identity.js';
-import { agreedRef, notesRef, writeAgreedCommit } from '../../src/sync/agreed.js';
+import { agreedRef, notesRef } from '../../src/sync/agreed.js';
 import type { Rejection } from '../../src/sync/batch.js';
-import { identitySigner, sha256Hex } from '../../src/sync/crypto.js';
-import { acuRefOf, recordsOfCommit } from '../../src/sync/records.js';
+import { sha256Hex } from '../../src/sync/crypto.js';
+import { recordsOfCommit } from '../../src/sync/records.js';
 import type { IdentifiedRecord } from '../../src/sync/records.js';
+import { commitClusterDoc, writeAgreedStep } from '../support/agreed-chain.js';
 
 // No machine's git configuration may leak in: the notes commit must work without a user identity.
 process.env.GIT_CONFIG_NOSYSTEM = '1';
@@ -87,17 +88,6 @@ interface Step {
   readonly skip?: boolean;
 }
 
-function certify(height: number, round: number, parent: string, records: readonly IdentifiedRecord[], signers: readonly number[]): DecisionCert {
-  const value: Value = {
-    batch: { height, parent, acuIds: records.map((r) => r.id), bodyDigest: bodyDigestOf(sha256Hex, records.map(acuRefOf)) },
-    validation: { ok: true, conflicts: [], detailDigest: sha256Hex(new TextEncoder().encode(`detail of height ${height}`)) },
-    resolution: [],
-  };
-  const valueId = valueIdOf({ digestHex: sha256Hex }, value);
-  const finals = signers.map((i) => signMessage<FinalMsg>(identitySigner(cluster, replicas[i]!), { v: 1, type: 'final', from: i, height, round, body: { valueId } }));
-  return { height, round, value, finals };
-}
-
 /** A fixture repository with the cluster document; returns it and each commit label's id. */
 async function makeRepo(name: string): Promise<{ dir: string; oids: Record<string, string>; records: Record<string, IdentifiedRecord[]> }> {
   const dir = join(top, name);
@@ -106,33 +96,37 @@ async function makeRepo(name: string): Promise<{ dir: string; oids: Record<strin
   const repo = await GitRepo.open(dir);
   try {
     const records: Record<string, IdentifiedRecord[]> = {};
-    for (const site of sites) records[site] = await recordsOfCommit(repo, oids[site]!, site);
+    for (const site of sites) {
+      const at = cluster.members.findIndex((m) => m.site === site);
+      records[site] = await recordsOfCommit(repo, oids[site]!, { identity: replicas[at]!, member: cluster.members[at]! });
+    }
     return { dir, oids, records };
   } finally {
     await repo.close();
   }
 }
 
-/** Write `steps` as heights 0, 1, ... onto the fixture's root and point refs/acu/main at the tip. */
+/**
+ * Write `steps` as heights 0, 1, ... onto a commit that adds the cluster document to the fixture's
+ * root, and point refs/acu/main at the tip.
+ */
 async function writeChain(dir: string, root: string, steps: readonly Step[]): Promise<string[]> {
   const repo = await GitRepo.open(dir);
   try {
     const commits: string[] = [];
-    let parentCommit = root;
+    let parentCommit = await commitClusterDoc(repo, root, cluster);
     let parentValue = genesisParent;
     for (const [height, step] of steps.entries()) {
-      const honest = certify(height, step.round ?? 0, parentValue, step.records, step.signers ?? [0, 1, 2]);
-      parentValue = valueIdOf({ digestHex: sha256Hex }, honest.value);
-      if (step.skip === true) continue;
-      const cert = step.tamper?.(honest) ?? honest;
-      const out = (step.deferred ?? []).concat(step.rejected ?? []).map((r) => r.id);
-      const { commit } = await writeAgreedCommit(repo, {
-        branch: 'main', parentCommit, cert, records: step.records, tree: await repo.resolveTree(parentCommit),
-        applied: step.records.map((r) => r.id).filter((id) => !out.includes(id)),
-        deferred: step.deferred ?? [], rejected: step.rejected ?? [], memberIds: cluster.members.map((m) => m.id),
-      });
+      if (step.skip === true) {
+        // Decided, but its agreed commit is missing: the next height names its value all the same.
+        const lost = await writeAgreedStep(repo, cluster, replicas, { ...step, height, parentCommit, parentValue, signers: step.signers ?? [0, 1, 2] });
+        parentValue = valueIdOf({ digestHex: sha256Hex }, lost.cert.value);
+        continue;
+      }
+      const { commit, cert } = await writeAgreedStep(repo, cluster, replicas, { ...step, height, parentCommit, parentValue, signers: step.signers ?? [0, 1, 2] });
       commits.push(commit);
       parentCommit = commit;
+      parentValue = valueIdOf({ digestHex: sha256Hex }, cert.value);
     }
     await repo.updateRef(agreedRef('main'), parentCommit);
     return commits;
@@ -268,9 +262,33 @@ describe('acu verify finds forged and broken chains', () => {
     await runGit(['notes', `--ref=${notesRef}`, 'add', '-f', '-F', '-', commits[1]!], { cwd: dir, gitDir: null, input: JSON.stringify(edited) });
     const { code, out } = await acu(verifyCommand, dir);
     assert.equal(code, 1, out);
-    assert.match(out, /^FAIL [0-9a-f]{12} height 1: fewer than 3 matching FINAL signatures from distinct members; the commit message does not name the certified value; applies a record outside the certified batch$/m);
+    assert.match(out, /^FAIL [0-9a-f]{12} height 1: fewer than 3 matching FINAL signatures from distinct members; applies a record outside the certified batch$/m);
     assert.match(out, /^FAIL [0-9a-f]{12} height 2: its value does not extend the previous decision$/m);
-    assert.match(out, /^verified 3 agreed commits: 4 problems$/m);
+    assert.match(out, /^verified 3 agreed commits: 3 problems$/m);
+  });
+
+  it('a certificate note copied onto a commit with other content', async () => {
+    const { dir, commits } = await verifyChain('copied-note', (steps) => steps);
+    const repo = await GitRepo.open(dir);
+    try {
+      // Same parent, same message, same author and dates: only the tree differs (a file removed).
+      const honest = await repo.commitInfo(commits[2]!);
+      const message = (await runGit(['cat-file', 'commit', commits[2]!], { cwd: dir, gitDir: null })).stdout.toString('utf8').split('\n\n').slice(1).join('\n\n');
+      const tree = await repo.writeTreeFromPaths(honest.tree, new Map([['README.md', null]]));
+      const when = { timestamp: Date.parse(honest.committerDate) / 1000, timezoneOffset: 0 };
+      const forged = await repo.writeCommit({
+        tree, parents: honest.parents, message, author: { name: 'acu', email: 'acu@cluster', ...when }, committer: { name: 'acu', email: 'acu@cluster', ...when },
+      });
+      const note = await runGit(['notes', `--ref=${notesRef}`, 'show', commits[2]!], { cwd: dir, gitDir: null });
+      await runGit(['notes', `--ref=${notesRef}`, 'add', '-f', '-F', '-', forged], { cwd: dir, gitDir: null, input: note.stdout.toString('utf8') });
+      await repo.updateRef(agreedRef('main'), forged);
+    } finally {
+      await repo.close();
+    }
+    const { code, out } = await acu(verifyCommand, dir);
+    assert.equal(code, 1, out);
+    assert.match(out, new RegExp(`^FAIL [0-9a-f]{12} height 2: its tree, parent or message is not what the certificate certifies \\(the certificate is for commit ${commits[2]!.slice(0, 12)}\\)$`, 'm'));
+    assert.match(out, /^ok {3}[0-9a-f]{12} height 1$/m);
   });
 
   it('a missing height: height 2 written onto height 0', async () => {

@@ -1,7 +1,8 @@
 /**
- * `npm run sim -- --seeds N [--from S] [--replicas n] [--byzantine k] [--mutation m]`: runs seeds
- * through the simulator, prints every failure with its replay command, and ends with the line
- * `sim: N seeds, V safety violations, L liveness failures`; exits 1 when V + L > 0, 129 on bad usage.
+ * `npm run sim -- [--hosts] --seeds N [--from S] [--replicas n] [--byzantine k] [--mutation m]`:
+ * runs seeds through the simulator (`--hosts`: the host simulator, whole sync nodes, host-world.ts),
+ * prints every failure with its replay command, and ends with a summary line (`sim: N seeds, V safety
+ * violations, L liveness failures`); exits 1 when V + L > 0, 129 on bad usage.
  */
 import type { Mutation } from '../../src/core/consensus/index.js';
 import { byzantineStrategies } from './options.js';
@@ -9,8 +10,8 @@ import type { ByzantineStrategy } from './options.js';
 import { describeHostFailure, hostSummaryLine, runHostRange } from './host-run.js';
 import { describeFailure, runRange, summaryLine } from './run.js';
 
-const mutations: readonly Mutation[] = ['none', 'skip_lock_check', 'quorum_minus_one', 'send_before_persist'];
-const usage = 'usage: npm run sim -- [--hosts [--oversized] [--retry-same-node]] --seeds N [--from S] [--replicas n] [--byzantine k] [--mutation m] [--strategy s]';
+const mutations: readonly Mutation[] = ['none', 'skip_lock_check', 'quorum_minus_one', 'send_before_persist', 'prepare_without_outcome'];
+const usage = 'usage: npm run sim -- [--hosts] --seeds N [--from S] [--replicas n] [--byzantine k] [--mutation m] [--strategy s]';
 
 interface Args {
   seeds: number;
@@ -21,19 +22,15 @@ interface Args {
   strategy: ByzantineStrategy | null;
   /** Run whole sync nodes on the in-memory ports (host-world.ts) instead of replicas alone. */
   hosts: boolean;
-  oversized: boolean;
-  retrySameNode: boolean;
 }
 
 function parse(argv: readonly string[]): Args | string {
-  const out: Args = { seeds: 100, from: 1, replicas: 4, byzantine: null, mutation: 'none', strategy: null, hosts: false, oversized: false, retrySameNode: false };
+  const out: Args = { seeds: 100, from: 1, replicas: 4, byzantine: null, mutation: 'none', strategy: null, hosts: false };
   for (let i = 0; i < argv.length; i += 2) {
     const flag = argv[i];
-    // Switches take no value.
-    if (flag === '--hosts' || flag === '--oversized' || flag === '--retry-same-node') {
-      if (flag === '--hosts') out.hosts = true;
-      else if (flag === '--oversized') out.oversized = true;
-      else out.retrySameNode = true;
+    // A switch takes no value.
+    if (flag === '--hosts') {
+      out.hosts = true;
       i -= 1;
       continue;
     }
@@ -69,7 +66,7 @@ async function main(): Promise<number> {
     return 129;
   }
   if (args.hosts) {
-    const report = await runHostRange({ from: args.from, seeds: args.seeds, nodes: args.replicas, flags: { oversized: args.oversized, retrySameNode: args.retrySameNode } });
+    const report = await runHostRange({ from: args.from, seeds: args.seeds, nodes: args.replicas });
     for (const failure of report.failures) for (const line of describeHostFailure(failure)) console.log(line);
     console.log(hostSummaryLine(report, args.replicas));
     return report.safetyViolations + report.livenessFailures > 0 ? 1 : 0;

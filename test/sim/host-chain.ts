@@ -5,13 +5,14 @@
  * - A tree is a map path -> content digest; its id is a digest of its sorted entries. Composing
  *   records onto a commit's tree sets each applied record's file to its content digest.
  * - A commit id is a digest of (parent, tree, message), and the message names the height and the
- *   applied, deferred and rejected record ids, never anything node-specific (the certificate's
- *   signatures differ between nodes): honest nodes write the same id.
+ *   applied record ids, never anything node-specific: honest nodes write the same id, which is the
+ *   outcome the cluster certifies. The notes (certificate, record bodies) are kept per commit.
  * - Validation: two records of one batch on the same file with different content conflict (in
  *   batch order); a record whose data starts with `invalid` is invalid on its own. The verdict is a
  *   function of the base and the records, so every honest node signs the same one.
- * - Faults: a held lock or a full disk makes the next `writeAgreed` or `setAgreed` throw an
- *   `AcuError` (a local failure the writer retries).
+ * - Faults: a held lock or a full disk makes the next `writeNote` or `setAgreed` throw an
+ *   `AcuError` (a local failure the writer retries). `writeCommit` runs before the decision (the
+ *   outcome the replica asks for) and takes no fault: see docs/sync.md, "Testing the host".
  *
  * {@link ModelRepo} is the repository (it outlives crashes); {@link ModelChain} is one process's
  * view of it (a crashed process's view hangs forever, as its git children died with it).
@@ -19,7 +20,7 @@
 import { createHash } from 'node:crypto';
 import { AcuError } from '../../src/core/errors.js';
 import type { Conflict } from '../../src/core/consensus/index.js';
-import type { AgreedCommitInput } from '../../src/sync/agreed.js';
+import type { AgreedCommitInput, AgreedNoteInput } from '../../src/sync/agreed.js';
 import { agreedRef } from '../../src/sync/agreed.js';
 import type { AgreedTree, BatchVerdict, Rejection } from '../../src/sync/batch.js';
 import type { Chain, FastForwardResult } from '../../src/sync/chain.js';
@@ -32,7 +33,7 @@ function digest(text: string): string {
 
 /** Faults the repository has in store; each count is used up one failure at a time. */
 export interface ChainFaults {
-  /** Failures of `writeAgreed` or `setAgreed` left to happen. */
+  /** Failures of `writeNote` or `setAgreed` left to happen. */
   lockHeld: number;
   diskFull: number;
 }
@@ -45,6 +46,8 @@ export class ModelRepo {
   readonly trees = new Map<string, ReadonlyMap<string, string>>([[digest(''), new Map()]]);
   readonly commits = new Map<string, { readonly parent: string | null; readonly tree: string }>([[modelGenesis, { parent: null, tree: digest('') }]]);
   readonly refs = new Map<string, string>();
+  /** Notes by commit: the height and signers of its certificate, and its record ids. */
+  readonly notes = new Map<string, { readonly height: number; readonly records: readonly string[] }>();
   readonly faults: ChainFaults = { lockHeld: 0, diskFull: 0 };
   /** Writes refused by a fault so far. */
   failedWrites = 0;
@@ -136,16 +139,19 @@ export class ModelChain implements Chain {
     });
   }
 
-  writeAgreed(input: AgreedCommitInput): Promise<string> {
+  writeCommit(input: AgreedCommitInput): Promise<string> {
     return this.run(() => {
-      this.repo.maybeFail('write the agreed commit');
-      const message = [
-        `height ${input.cert.height}`, `applied ${input.applied.join(',')}`,
-        `deferred ${input.deferred.map((r) => r.id).join(',')}`, `rejected ${input.rejected.map((r) => r.id).join(',')}`,
-      ].join('\n');
+      const message = `height ${input.height}\napplied ${input.applied.join(',')}`;
       const commit = digest(`${input.parentCommit}\n${input.tree}\n${message}`);
       this.repo.commits.set(commit, { parent: input.parentCommit, tree: input.tree });
       return commit;
+    });
+  }
+
+  writeNote(input: AgreedNoteInput): Promise<void> {
+    return this.run(() => {
+      this.repo.maybeFail('write the agreed commit\'s notes');
+      this.repo.notes.set(input.commit, { height: input.cert.height, records: input.records.map((item) => item.id) });
     });
   }
 

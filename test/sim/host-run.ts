@@ -3,22 +3,18 @@
  * replays each one. Shared by `npm run sim -- --hosts`, the test and the benchmark.
  */
 import { runHostSeed } from './host-world.js';
-import type { HostFlags, HostResult } from './host-world.js';
+import type { HostResult } from './host-world.js';
 
 /** Which seeds to run, on how many nodes. */
 export interface HostRange {
   readonly from: number;
   readonly seeds: number;
   readonly nodes: number;
-  /** Seeds left out of the run, each with the reason (a known bug it finds). */
-  readonly skip?: ReadonlyMap<number, string>;
-  readonly flags?: HostFlags;
 }
 
 /** What a range of seeds found. */
 export interface HostReport {
   readonly seeds: number;
-  readonly skipped: number;
   readonly safetyViolations: number;
   readonly livenessFailures: number;
   readonly failures: readonly { readonly result: HostResult; readonly replay: string }[];
@@ -29,9 +25,8 @@ export interface HostReport {
 }
 
 /** The exact command that replays one seed. */
-export function hostReplayCommand(seed: number, nodes: number, flags: HostFlags = {}): string {
-  const extra = `${flags.oversized === true ? ' --oversized' : ''}${flags.retrySameNode === true ? ' --retry-same-node' : ''}`;
-  return `npm run sim -- --hosts --seeds 1 --from ${seed} --replicas ${nodes}${extra}`;
+export function hostReplayCommand(seed: number, nodes: number): string {
+  return `npm run sim -- --hosts --seeds 1 --from ${seed} --replicas ${nodes}`;
 }
 
 /** Run `range.seeds` seeds from `range.from`, one after another; stop after `stopAfterFailures`. */
@@ -43,14 +38,9 @@ export async function runHostRange(range: HostRange, stopAfterFailures = Infinit
   let crashes = 0;
   let faults = 0;
   let seeds = 0;
-  let skipped = 0;
   const failures: { result: HostResult; replay: string }[] = [];
   for (let seed = range.from; seed < range.from + range.seeds; seed += 1) {
-    if (range.skip?.has(seed) === true) {
-      skipped += 1;
-      continue;
-    }
-    const result = await runHostSeed(seed, range.nodes, range.flags);
+    const result = await runHostSeed(seed, range.nodes);
     seeds += 1;
     heights += result.heights;
     steps += result.steps;
@@ -59,16 +49,16 @@ export async function runHostRange(range: HostRange, stopAfterFailures = Infinit
     if (result.violations.length > 0) safetyViolations += 1;
     else if (result.liveness !== null) livenessFailures += 1;
     if (result.violations.length > 0 || result.liveness !== null) {
-      failures.push({ result, replay: hostReplayCommand(seed, range.nodes, range.flags) });
+      failures.push({ result, replay: hostReplayCommand(seed, range.nodes) });
       if (failures.length >= stopAfterFailures) break;
     }
   }
-  return { seeds, skipped, safetyViolations, livenessFailures, failures, heights, steps, crashes, faults };
+  return { seeds, safetyViolations, livenessFailures, failures, heights, steps, crashes, faults };
 }
 
 /** The summary line the CLI ends with. */
 export function hostSummaryLine(report: HostReport, nodes: number): string {
-  return `sim --hosts: ${report.seeds} seeds at n = ${nodes} (${report.skipped} skipped), ${report.safetyViolations} safety violations, ${report.livenessFailures} liveness failures, ${report.heights} heights written, ${report.crashes} crashes, ${report.faults} faults`;
+  return `sim --hosts: ${report.seeds} seeds at n = ${nodes}, ${report.safetyViolations} safety violations, ${report.livenessFailures} liveness failures, ${report.heights} heights written, ${report.crashes} crashes, ${report.faults} faults`;
 }
 
 /** Human-readable lines for one failure: what broke, the seed, and how to replay it. */

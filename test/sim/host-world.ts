@@ -14,8 +14,7 @@
  * Invariants: every honest node writes the same agreed commit at each height; no node raises an
  * error event unless its log failed; no promise rejects unhandled; a node whose log failed signs
  * nothing new after the failure; at the end every proposed record is settled (agreed, deferred or
- * rejected) on every node, or — for records that cannot travel (larger than a frame) — still kept
- * in the log of the node it was proposed to. Faults stop at `faultMs` ("GST"); every node that is
+ * rejected) on every node — records larger than a frame too (they travel as fragments). Faults stop at `faultMs` ("GST"); every node that is
  * down is then restarted, and liveness is expected within `stableMsMax`.
  */
 import { createHash, createPrivateKey, createPublicKey } from 'node:crypto';
@@ -30,8 +29,8 @@ import { ManualClock, MemoryDisk, MemoryNetwork, MemoryNodeLog } from '../../src
 import type { NodeHost, NodeOptions } from '../../src/sync/node.js';
 import { SyncNode } from '../../src/sync/node.js';
 import { decisionsKept } from '../../src/sync/node-types.js';
-import { recordId } from '../../src/sync/records.js';
-import type { AcuOrigin, AcuRecord, IdentifiedRecord } from '../../src/sync/records.js';
+import { recordVerifier, signRecord } from '../../src/sync/records.js';
+import type { IdentifiedRecord, RecordSigner } from '../../src/sync/records.js';
 import { ModelChain, ModelRepo } from './host-chain.js';
 import { Prng } from './prng.js';
 
@@ -47,7 +46,7 @@ export interface HostScenario {
   /** Files the records write: two records on one file with different content conflict. */
   readonly files: number;
   readonly invalidP: number;
-  /** Chance a record is larger than a frame (it can never reach a peer). */
+  /** Chance a record is larger than a frame (it travels as fragments, in a message of its own). */
   readonly oversizedP: number;
   readonly dropP: number;
   readonly duplicateP: number;
@@ -58,28 +57,20 @@ export interface HostScenario {
   readonly partitions: number;
   readonly slowPeers: number;
   readonly deafPeers: number;
-  /** A client retries a failed proposal on the same node at once (exposes the `learn` bug). */
+  /**
+   * A client retries a failed proposal on the same node at once (the node's log failed, so it is
+   * stopping: the retry must fail too, never be acknowledged unlogged); otherwise it waits for the
+   * node's restart.
+   */
   readonly retrySameNode: boolean;
 }
 
-/**
- * Faults that find known bugs of the host, off in the default run:
- * - `oversized`: records larger than a frame. One that reaches a leader's pool stalls the cluster
- *   (no liveness), e.g. `--oversized` seed 4 at n = 4.
- * - `retrySameNode`: a client retries a failed proposal on the same node at once; the node then
- *   acknowledges a record it never logged (exchange.ts `learn`), e.g. seed 17 at n = 4.
- */
-export interface HostFlags {
-  readonly oversized?: boolean;
-  readonly retrySameNode?: boolean;
-}
-
-/** Frames larger than this are refused (a small frame limit keeps oversized records cheap). */
+/** A message larger than this goes as fragments (a small frame limit keeps oversized records cheap). */
 export const hostFrameBytesMax = 64 * 1024;
 const oversizedRecordBytes = 3 * hostFrameBytesMax;
 
 /** The scenario of `seed` on `nodes` nodes. */
-export function hostScenarioFor(seed: number, nodes: number, flags: HostFlags = {}): HostScenario {
+export function hostScenarioFor(seed: number, nodes: number): HostScenario {
   const prng = new Prng(seed * 31 + nodes);
   const calm = prng.chance(0.1);
   const records = prng.range(3, 16);
@@ -90,8 +81,7 @@ export function hostScenarioFor(seed: number, nodes: number, flags: HostFlags = 
     records,
     files: prng.range(Math.max(2, Math.ceil(records / 2)), 40),
     invalidP: prng.pick([0, 0.05, 0.15]),
-    // Known bug: off by default (see HostFlags.oversized).
-    oversizedP: flags.oversized === true ? prng.pick([0.05, 0.15]) : 0,
+    oversizedP: prng.pick([0, 0.05, 0.15]),
     dropP: calm ? 0 : prng.pick([0, 0.02, 0.1]),
     duplicateP: prng.pick([0, 0.05]),
     delayMsMax: prng.pick([2, 10, 40]),
@@ -101,7 +91,7 @@ export function hostScenarioFor(seed: number, nodes: number, flags: HostFlags = 
     partitions: calm ? 0 : prng.range(0, 1),
     slowPeers: calm ? 0 : prng.range(0, 1),
     deafPeers: calm ? 0 : prng.range(0, 1),
-    retrySameNode: flags.retrySameNode === true,
+    retrySameNode: prng.chance(0.5),
   };
 }
 
@@ -122,6 +112,8 @@ export interface HostResult {
 interface Site {
   readonly index: number;
   readonly identity: NodeIdentity;
+  /** Signs the records proposed at this site (their origin is this member). */
+  readonly signer: RecordSigner;
   readonly disk: MemoryDisk;
   readonly repo: ModelRepo;
   incarnation: Incarnation | null;
@@ -156,18 +148,31 @@ function sha1Hex(text: string): string {
   return createHash('sha1').update(text).digest('hex');
 }
 
-/** A synthetic record: one whole-file write, like bench/cluster-node.ts builds. */
-export function syntheticRecord(site: string, file: string, data: string): IdentifiedRecord {
-  const commit = sha1Hex(`${site}/${file}/${data}`);
-  const origin: AcuOrigin = {
-    commit, parent: sha1Hex(`${commit}^`), site, authorName: 'Host Sim', authorEmail: 'sim@example.com', authorTime: 1_704_067_200, subject: `sim ${file}`,
+/** A cluster document of `identities` (sorted by id, as replica indices are), sites s0, s1, ... */
+export function simCluster(identities: readonly NodeIdentity[]): ClusterDoc {
+  return {
+    version: 1, branch: 'main',
+    members: identities.map((identity, i) => ({ id: identity.id, publicKey: identity.publicKey, address: `ws://sim-${i}:1`, site: `s${i}`, priority: i })),
   };
+}
+
+/** The record signer of member `index` of `cluster`. */
+export function simSigner(cluster: ClusterDoc, identity: NodeIdentity): RecordSigner {
+  const member = cluster.members.find((m) => m.id === identity.id);
+  if (member === undefined) throw new Error(`simSigner: ${identity.id} is not a member`);
+  return { identity, member };
+}
+
+/** A synthetic record: one whole-file write, like bench/cluster-node.ts builds, signed by `signer`. */
+export function syntheticRecord(signer: RecordSigner, file: string, data: string): IdentifiedRecord {
+  const commit = sha1Hex(`${signer.member.site}/${file}/${data}`);
   const acu: FileAcu = {
     v: 1, level: 'file', file, fromFile: null, op: 'add', content: 'text', modeBefore: null, modeAfter: '100644', beforeOid: null,
     afterOid: sha1Hex(`blob ${data.length}\0${data}`), data, hunks: null, reason: null,
   };
-  const record: AcuRecord = { v: 1, acu, origin };
-  return { id: recordId(record), record };
+  return signRecord(signer, acu, {
+    commit, parent: sha1Hex(`${commit}^`), authorName: 'Host Sim', authorEmail: 'sim@example.com', authorTime: 1_704_067_200, subject: `sim ${file}`,
+  });
 }
 
 /** Steps per run at most: a bound on a livelocked run, far above what a healthy one takes. */
@@ -193,15 +198,12 @@ export class HostWorld {
     this.prng = new Prng(scenario.seed);
     const identities = [...Array(scenario.nodes).keys()].map((i) => seededIdentity(`host-sim ${scenario.seed} node ${i}`));
     identities.sort((a, b) => (a.id < b.id ? -1 : 1));
-    this.cluster = {
-      version: 1, branch: 'main',
-      members: identities.map((identity, i) => ({ id: identity.id, publicKey: identity.publicKey, address: `ws://sim-${i}:1`, site: `s${i}`, priority: i })),
-    };
+    this.cluster = simCluster(identities);
     this.network = new MemoryNetwork(this.clock, identities.map((identity) => identity.id), { seed: scenario.seed, limits: { frameBytesMax: hostFrameBytesMax, unreadFramesMax: 64 } });
     this.network.faults.dropP = scenario.dropP;
     this.network.faults.duplicateP = scenario.duplicateP;
     this.network.faults.delayMsMax = scenario.delayMsMax;
-    this.sites = identities.map((identity, index) => ({ index, identity, disk: new MemoryDisk(), repo: new ModelRepo('main'), incarnation: null, restarting: false }));
+    this.sites = identities.map((identity, index) => ({ index, identity, signer: simSigner(this.cluster, identity), disk: new MemoryDisk(), repo: new ModelRepo('main'), incarnation: null, restarting: false }));
   }
 
   /** Run the scenario to its end; never throws (a thrown error is a violation). */
@@ -247,14 +249,14 @@ export class HostWorld {
 
   private startSite(site: Site): void {
     const { clock, drop } = this.clock.scope();
-    const opened = MemoryNodeLog.open(site.disk, decisionsKept, { clock, writeMs: 1 });
+    const opened = MemoryNodeLog.open(site.disk, decisionsKept, recordVerifier(this.cluster), { clock, writeMs: 1 });
     const chain = new ModelChain(site.repo);
     const incarnation: Incarnation = { node: null, log: opened.log, chain, dropTimers: drop, transport: null, signed: new Set(), ended: false };
     site.incarnation = incarnation;
     const host: NodeHost = {
       cluster: this.cluster, identity: site.identity, opened, chain, clock, policy: defaultPolicy, apiSocket: null,
       transport: (events) => {
-        const transport = this.network.transport(site.identity.id)(events) as MemoryTransport;
+        const transport = this.network.transport(site.identity.id)(events);
         transport.onSend = (_to, value) => this.onSend(site, incarnation, value);
         incarnation.transport = transport;
         return transport;
@@ -346,7 +348,7 @@ export class HostWorld {
       const oversized = prng.chance(scenario.oversizedP);
       const invalid = prng.chance(scenario.invalidP);
       const data = `${invalid ? 'invalid ' : ''}record ${k} of seed ${scenario.seed}\n${oversized ? 'x'.repeat(oversizedRecordBytes) : ''}`;
-      const item = syntheticRecord(`s${site.index}`, file, data);
+      const item = syntheticRecord(site.signer, file, data);
       this.clock.after(atMs, () => this.propose(site, item, oversized));
     }
   }
@@ -362,10 +364,8 @@ export class HostWorld {
     node.proposeRecords([item]).then(
       () => void this.proposed.set(item.id, { site: site.index, oversized }),
       () => {
-        // Known bug (exchange.ts, `learn`): a record is marked known before its append is durable,
-        // so after a failed append the same node takes the record again as already known and
-        // acknowledges it unlogged (replay with --retry-same-node, e.g. seed 17). The default
-        // client waits for that node's restart before trying again.
+        // A failed proposal (the node's log failed): the client tries again on the same node at
+        // once (which must fail too: nothing is acknowledged unlogged), or after its restart.
         if (this.scenario.retrySameNode) this.clock.after(100, () => this.propose(site, item, oversized));
         else this.afterRestart(site, incarnation, () => this.propose(site, item, oversized));
       },
@@ -453,8 +453,7 @@ export class HostWorld {
   /** Every site up, and every record that can travel settled on every site. */
   private live(): boolean {
     for (const site of this.sites) if (this.memoryOf(site) === null) return false;
-    for (const [id, proposal] of this.proposed) {
-      if (proposal.oversized) continue;
+    for (const id of this.proposed.keys()) {
       for (const site of this.sites) if (!this.memoryOf(site)?.settled.has(id)) return false;
     }
     return true;
@@ -468,7 +467,7 @@ export class HostWorld {
 
   private livenessReport(): string {
     const down = this.sites.filter((site) => this.memoryOf(site) === null).map((site) => site.index);
-    const unsettled = [...this.proposed].filter(([id, p]) => !p.oversized && this.sites.some((site) => !this.memoryOf(site)?.settled.has(id)));
+    const unsettled = [...this.proposed.keys()].filter((id) => this.sites.some((site) => !this.memoryOf(site)?.settled.has(id)));
     const heights = this.sites.map((site) => site.incarnation?.node?.status().agreed.height ?? 'down');
     return `no liveness after GST + ${this.scenario.stableMsMax} ms: sites down [${down.join(', ')}], ${unsettled.length} of ${this.proposed.size} records unsettled, agreed heights [${heights.join(', ')}]`;
   }
@@ -500,8 +499,8 @@ export class HostWorld {
 }
 
 /** Run one seed on `nodes` nodes. */
-export function runHostSeed(seed: number, nodes: number, flags: HostFlags = {}): Promise<HostResult> {
-  return new HostWorld(hostScenarioFor(seed, nodes, flags)).run();
+export function runHostSeed(seed: number, nodes: number): Promise<HostResult> {
+  return new HostWorld(hostScenarioFor(seed, nodes)).run();
 }
 
 /** Faulty sites a cluster of `nodes` tolerates (for reports). */

@@ -11,6 +11,7 @@ const mutations: readonly { mutation: Mutation; rule: string }[] = [
   { mutation: 'quorum_minus_one', rule: 'certificates need a full quorum (2f + 1 when n = 3f + 1)' },
   { mutation: 'send_before_persist', rule: 'persist before send' },
   { mutation: 'skip_lock_check', rule: 'the lock rule' },
+  { mutation: 'prepare_without_outcome', rule: 'prepare only the outcome its own host computed' },
 ];
 
 for (const { mutation, rule } of mutations) {

@@ -4,14 +4,14 @@
  * was not fsynced, and Byzantine replicas. Checkers run on every effect (agreement, validity,
  * certificates, no honest double-sign); liveness is checked once faults stop.
  */
-import { canonicalString } from '../../src/core/acu/canonical.js';
+import { canonicalBytes, canonicalString } from '../../src/core/acu/canonical.js';
 import {
-  Replica, batchDigestOf, bodyDigestOf, decodeLimitsOf, decodeMessage, defaultReplicaConfig, faultsTolerated,
+  Replica, batchDigestOf, bodyDigestOf, decodeLimitsOf, decodeMessage, defaultReplicaConfig, draftIdOf, faultsTolerated,
   isDecisionCert, quorumSize, signMessage, valueIdOf, verifyMessage,
 } from '../../src/core/consensus/index.js';
 import type {
   AcuRef, Batch, Choice, DecisionCert, DecodeLimits, DecodeResult, Effect, Input, Message, PersistedState,
-  ReplicaConfig, Signer, ValidationResult, Verifier,
+  ReplicaConfig, Signer, ValidationResult, ValueDraft, Verifier,
 } from '../../src/core/consensus/index.js';
 import { fakeDigestHex, fakeSigner, fakeVerifier } from './fake-crypto.js';
 import { Prng } from './prng.js';
@@ -55,6 +55,8 @@ interface SimNode {
   readonly decided: Set<string>;
   /** Heights this node has applied, so a restore re-applies only what it lacks. */
   appliedHeight: number;
+  /** The outcome of the last decision it applied ({@link genesisOutcome} before any): its "HEAD". */
+  lastOutcome: string;
   /** Messages received, for the replay strategy. */
   readonly heard: Message[];
   /** Value ids seen at the node's height, for equivocating votes. */
@@ -110,6 +112,21 @@ function before(a: Event, b: Event): boolean {
 }
 
 const choiceList: readonly Choice[] = ['keep_a', 'keep_b', 'keep_both', 'defer_both'];
+
+/** What the simulated hosts build height 0's outcome on: there is no previous decision. */
+const genesisOutcome = 'genesis';
+
+/**
+ * The outcome an honest simulated host computes for a draft: a digest of the previous decision's
+ * outcome and the draft, as acu's sync node computes the agreed commit from the previous agreed
+ * commit and what the draft says to apply. Never the draft id alone, so a replica that stands in
+ * the draft id for its host's answer is caught (the `prepare_without_outcome` mutation).
+ */
+export function simOutcomeOf(previous: string, draft: ValueDraft): string {
+  return fakeDigestHex(canonicalBytes({
+    previous, draft: { batch: draft.batch, validation: draft.validation, resolution: draft.resolution },
+  }));
+}
 const signedTypes = new Set(['proposal', 'validate', 'vote', 'resolve', 'prepare', 'final', 'timeout']);
 
 /** One simulated cluster for one seed. */
@@ -132,6 +149,8 @@ export class World {
   private readonly decodeCache = new WeakMap<object, DecodeResult>();
   // Checker state.
   private readonly chain: string[] = [];
+  /** The outcome decided at each height, as `chain` holds the value id. */
+  private readonly chainOutcomes: string[] = [];
   private readonly acuHeight = new Map<string, number>();
   private readonly signedBy = new Map<string, string>();
   private readonly violations: string[] = [];
@@ -181,7 +200,7 @@ export class World {
       copies: [...Array(copies).keys()].map(() => Replica.create(this.configFor(id), signer)),
       durable: [...Array(copies).keys()].map(() => null),
       pendingWrite: [...Array(copies).keys()].map(() => null),
-      decided: new Set(), appliedHeight: 0, heard: [], seenValueIds: new Set(), echoed: new Set(), ownVotes: new Set(),
+      decided: new Set(), appliedHeight: 0, lastOutcome: genesisOutcome, heard: [], seenValueIds: new Set(), echoed: new Set(), ownVotes: new Set(),
     };
   }
 
@@ -375,6 +394,9 @@ export class World {
         case 'policy':
           this.schedulePolicy(node, copy, effect);
           break;
+        case 'outcome':
+          this.scheduleOutcome(node, copy, effect);
+          break;
         case 'decide':
           this.onDecide(node, copy, effect.cert);
           break;
@@ -507,6 +529,23 @@ export class World {
     });
   }
 
+  /**
+   * The host's outcome for a draft, computed on the node's own last decision. A node that has not
+   * applied the draft's parent yet (or has moved past it) does not answer: the replica asks again.
+   * Byzantine hosts answer another outcome (wrong_validation, the second twin) or random hex (garbage).
+   */
+  private scheduleOutcome(node: SimNode, copy: number, effect: Extract<Effect, { type: 'outcome' }>): void {
+    if (node.appliedHeight !== effect.height) return;
+    let outcome = simOutcomeOf(node.lastOutcome, effect.draft);
+    if (node.strategy === 'wrong_validation' || (node.strategy === 'twins' && copy === 1)) {
+      outcome = simOutcomeOf(`bogus${node.id}`, effect.draft);
+    }
+    if (node.strategy === 'garbage') outcome = this.prng.u32().toString(16).padStart(8, '0') + this.prng.u32().toString(16).padStart(8, '0');
+    const draftId = draftIdOf({ digestHex: fakeDigestHex }, effect.draft);
+    const time = this.now + this.prng.range(0, this.opts.validationDelayTicksMax);
+    this.push({ kind: 'input', time, to: node.id, copy, input: { type: 'outcome', height: effect.height, round: effect.round, draftId, outcome } });
+  }
+
   // ---- checkers -----------------------------------------------------------------------------
 
   private violation(text: string): void {
@@ -554,6 +593,7 @@ export class World {
       if (cert.value.batch.parent !== parent) this.violation(`height ${cert.height} does not extend the previous decision`);
       this.chain[cert.height] = valueId;
       this.checkValidity(cert);
+      this.checkOutcome(cert);
     } else if (agreed !== valueId) {
       this.violation(`agreement: replica ${node.id} decided ${valueId} at height ${cert.height}, another honest replica ${agreed}`);
     }
@@ -571,9 +611,22 @@ export class World {
     }
   }
 
+  /** Outcome: the decided value's outcome is the one an honest host computes for its draft. */
+  private checkOutcome(cert: DecisionCert): void {
+    const previous = cert.height === 0 ? genesisOutcome : this.chainOutcomes[cert.height - 1];
+    // A height decided out of order was already reported as a violation; nothing to build on.
+    if (previous === undefined) return;
+    const honest = simOutcomeOf(previous, cert.value);
+    if (cert.value.outcome !== honest) {
+      this.violation(`outcome: height ${cert.height} decided outcome ${cert.value.outcome}, an honest host computes ${honest}`);
+    }
+    this.chainOutcomes[cert.height] = cert.value.outcome;
+  }
+
   private applyDecision(node: SimNode, cert: DecisionCert): void {
     if (cert.height < node.appliedHeight) return;
     node.appliedHeight = cert.height + 1;
+    node.lastOutcome = cert.value.outcome;
     for (const id of cert.value.batch.acuIds) node.decided.add(id);
     node.seenValueIds.clear();
   }

@@ -9,19 +9,20 @@ import { after, before, it } from 'node:test';
 import { buildFixtureRepo } from '../../fixtures/builder.js';
 import type { FixtureSpec } from '../../fixtures/builder.js';
 import { makeTempDir, removeTempDir } from '../../fixtures/tmp.js';
-import { bodyDigestOf, genesisParent, signMessage, valueIdOf } from '../../src/core/consensus/index.js';
-import type { DecisionCert, FinalMsg, Value } from '../../src/core/consensus/index.js';
+import { genesisParent, valueIdOf } from '../../src/core/consensus/index.js';
+import type { DecisionCert } from '../../src/core/consensus/index.js';
 import { AcuError } from '../../src/core/errors.js';
 import { runGit } from '../../src/git/exec.js';
 import { GitRepo } from '../../src/git/index.js';
 import type { ClusterDoc } from '../../src/store/cluster.js';
 import { initIdentity } from '../../src/store/identity.js';
 import type { NodeIdentity } from '../../src/store/identity.js';
-import { agreedRef, agreedTip, noteIssue, readAgreedChain, readNote, verifyAgreedChain, writeAgreedCommit } from '../../src/sync/agreed.js';
-import type { AgreedCommitInput } from '../../src/sync/agreed.js';
-import { identitySigner, sha256Hex } from '../../src/sync/crypto.js';
-import { acuRefOf, recordsOfCommit } from '../../src/sync/records.js';
-import type { IdentifiedRecord } from '../../src/sync/records.js';
+import { agreedRef, agreedTip, noteIssue, readAgreedChain, readNote, readRecordsNote } from '../../src/sync/agreed.js';
+import { sha256Hex } from '../../src/sync/crypto.js';
+import { recordsOfCommit } from '../../src/sync/records.js';
+import { notesFromRef, verifyChain } from '../../src/sync/verify-chain.js';
+import { certifyValue, commitClusterDoc, writeAgreedStep } from '../support/agreed-chain.js';
+import type { IdentifiedRecord, RecordSigner } from '../../src/sync/records.js';
 
 // No machine's git configuration may leak in: writing the note must need no user identity.
 process.env.GIT_CONFIG_NOSYSTEM = '1';
@@ -60,15 +61,14 @@ after(async () => {
   await removeTempDir(top);
 });
 
-function certify(height: number, parent: string, records: readonly IdentifiedRecord[], signers: readonly number[]): DecisionCert {
-  const value: Value = {
-    batch: { height, parent, acuIds: records.map((r) => r.id), bodyDigest: bodyDigestOf(sha256Hex, records.map(acuRefOf)) },
+/** A certificate of a value with a placeholder outcome (for the note's shape checks). */
+function certify(height: number, parent: string, signers: readonly number[]): DecisionCert {
+  const value = {
+    batch: { height, parent, acuIds: [], bodyDigest: sha256Hex(new Uint8Array()) },
     validation: { ok: true, conflicts: [], detailDigest: sha256Hex(new TextEncoder().encode(`detail ${height}`)) },
-    resolution: [],
+    resolution: [], outcome: 'ab'.repeat(20),
   };
-  const valueId = valueIdOf({ digestHex: sha256Hex }, value);
-  const finals = signers.map((i) => signMessage<FinalMsg>(identitySigner(cluster, replicas[i]!), { v: 1, type: 'final', from: i, height, round: 0, body: { valueId } }));
-  return { height, round: 0, value, finals };
+  return certifyValue(cluster, replicas, height, 0, value, signers);
 }
 
 /** A fixture repository and the records of its two site commits. */
@@ -77,32 +77,36 @@ async function makeRepo(name: string): Promise<{ dir: string; root: string; pari
   const { oids } = await buildFixtureRepo(dir, spec);
   const repo = await GitRepo.open(dir);
   try {
-    return { dir, root: oids.root!, paris: await recordsOfCommit(repo, oids.paris!, 'paris'), tokyo: await recordsOfCommit(repo, oids.tokyo!, 'tokyo') };
+    // The paris commit is proposed by replica 0, the tokyo commit by replica 1 (sites from the cluster document).
+    const signer = (i: number): RecordSigner => ({ identity: replicas[i]!, member: cluster.members[i]! });
+    return { dir, root: oids.root!, paris: await recordsOfCommit(repo, oids.paris!, signer(0)), tokyo: await recordsOfCommit(repo, oids.tokyo!, signer(1)) };
   } finally {
     await repo.close();
   }
 }
 
-/** Heights 0 (paris) and 1 (tokyo) onto `root`; returns both commits and notes' text. */
-async function writeTwo(dir: string, root: string, certs: readonly DecisionCert[], records: readonly IdentifiedRecord[][]): Promise<{ commits: string[]; notes: string[] }> {
+/**
+ * The cluster document committed onto `root`, then heights 0 (paris, signed by `signers[0]`) and 1
+ * (tokyo, by `signers[1]`) on top; returns the commits, their certificates and the notes' text.
+ */
+async function writeTwo(dir: string, root: string, signers: readonly (readonly number[])[], records: readonly IdentifiedRecord[][], doc = cluster): Promise<{ commits: string[]; certs: DecisionCert[]; notes: string[] }> {
   const repo = await GitRepo.open(dir);
   try {
     const commits: string[] = [];
+    const certs: DecisionCert[] = [];
     const notes: string[] = [];
-    let parentCommit = root;
-    for (const [height, cert] of certs.entries()) {
-      const batch = records[height]!;
-      const input: AgreedCommitInput = {
-        branch: 'main', parentCommit, cert, records: batch, tree: await repo.resolveTree(parentCommit),
-        applied: batch.map((r) => r.id), deferred: [], rejected: [], memberIds: cluster.members.map((m) => m.id),
-      };
-      const { commit } = await writeAgreedCommit(repo, input);
+    let parentCommit = await commitClusterDoc(repo, root, doc);
+    let parentValue = genesisParent;
+    for (const [height, batch] of records.entries()) {
+      const { commit, cert } = await writeAgreedStep(repo, cluster, replicas, { height, parentCommit, parentValue, records: batch, signers: signers[height]! });
       commits.push(commit);
+      certs.push(cert);
       notes.push((await runGit(['notes', '--ref=refs/notes/acu', 'show', commit], { cwd: dir, gitDir: null })).stdout.toString('utf8'));
       parentCommit = commit;
+      parentValue = valueIdOf({ digestHex: sha256Hex }, cert.value);
     }
     await repo.updateRef(agreedRef('main'), parentCommit);
-    return { commits, notes };
+    return { commits, certs, notes };
   } finally {
     await repo.close();
   }
@@ -116,11 +120,10 @@ it('two repositories writing the same decisions write the same agreed commits, w
   for (const dir of [one.dir, two.dir]) {
     for (const key of ['user.name', 'user.email']) await runGit(['config', '--unset', key], { cwd: dir, gitDir: null });
   }
-  const c0 = certify(0, genesisParent, one.paris, [0, 1, 2]);
-  const c1 = certify(1, valueIdOf({ digestHex: sha256Hex }, c0.value), one.tokyo, [1, 2, 3]);
-  const a = await writeTwo(one.dir, one.root, [c0, c1], [one.paris, one.tokyo]);
-  const b = await writeTwo(two.dir, two.root, [c0, c1], [two.paris, two.tokyo]);
+  const a = await writeTwo(one.dir, one.root, [[0, 1, 2], [1, 2, 3]], [one.paris, one.tokyo]);
+  const b = await writeTwo(two.dir, two.root, [[0, 1, 2], [1, 2, 3]], [two.paris, two.tokyo]);
   assert.deepEqual(a.commits, b.commits);
+  assert.deepEqual(a.certs.map((c) => c.value.outcome), a.commits, 'each certificate names its commit');
   assert.deepEqual(a.notes, b.notes);
   const notesTips = await Promise.all([one.dir, two.dir].map(async (dir) => (await runGit(['rev-parse', 'refs/notes/acu'], { cwd: dir, gitDir: null })).stdout.toString('utf8')));
   assert.equal(notesTips[0], notesTips[1], 'the notes commits are pinned too');
@@ -131,15 +134,14 @@ it('two repositories writing the same decisions write the same agreed commits, w
   assert.match(body, new RegExp(`^author acu <acu@cluster> ${tokyoTime} \\+0000$`, 'm'));
   assert.match(body, new RegExp(`^committer acu <acu@cluster> ${tokyoTime} \\+0000$`, 'm'));
   assert.match(body, /^acu: height 1, 1 ACU from 1 commit$/m);
-  assert.match(body, new RegExp(`^Acu-Value: ${valueIdOf({ digestHex: sha256Hex }, c1.value)}$`, 'm'));
+  assert.match(body, /^Acu-Height: 1$/m);
+  assert.doesNotMatch(body, /Acu-Value/, 'the value names the commit, so the commit cannot name the value');
   assert.match(body, /^Co-authored-by: A U Thor <author@example\.com>$/m);
 });
 
 it('the chain reads back newest first and verifies against the cluster document', async () => {
   const made = await makeRepo('chain');
-  const c0 = certify(0, genesisParent, made.paris, [0, 1, 2]);
-  const c1 = certify(1, valueIdOf({ digestHex: sha256Hex }, c0.value), made.tokyo, [0, 1, 2, 3]);
-  const { commits } = await writeTwo(made.dir, made.root, [c0, c1], [made.paris, made.tokyo]);
+  const { commits } = await writeTwo(made.dir, made.root, [[0, 1, 2], [0, 1, 2, 3]], [made.paris, made.tokyo]);
   const repo = await GitRepo.open(made.dir);
   try {
     const tip = await agreedTip(repo, 'main');
@@ -148,12 +150,34 @@ it('the chain reads back newest first and verifies against the cluster document'
     assert.deepEqual(chain.map((e) => [e.commit, e.note?.height, e.noteProblem]), [[commits[1], 1, null], [commits[0], 0, null]]);
     assert.deepEqual(chain[0]!.note?.signers, cluster.members.map((m) => m.id));
     assert.equal((await readAgreedChain(repo, tip, 1)).length, 1);
-    const findings = await verifyAgreedChain(repo, cluster, tip);
+    const findings = await verifyChain(repo, tip, { notes: notesFromRef(repo) });
     assert.deepEqual(findings.map((f) => [f.height, f.ok, f.problems]), [[1, true, []], [0, true, []]]);
-    // Another cluster's keys: every signature is foreign.
-    const stranger: ClusterDoc = { ...cluster, members: cluster.members.map((m, i) => ({ ...m, publicKey: cluster.members[(i + 1) % 4]!.publicKey })) };
-    const foreign = await verifyAgreedChain(repo, stranger, tip);
-    assert.deepEqual(foreign.map((f) => f.problems), [['invalid signatures from replicas 0, 1, 2, 3'], ['invalid signatures from replicas 0, 1, 2']]);
+    const bodies = await readRecordsNote(repo, commits[1]!);
+    assert.deepEqual(bodies?.records, made.tokyo.map((r) => r.record), 'the record bodies are kept in git beside the certificate');
+  } finally {
+    await repo.close();
+  }
+});
+
+it('signatures are checked against the membership committed at the parent, not the work tree', async () => {
+  const made = await makeRepo('stranger');
+  // Another membership in the tree the chain builds on (same sites, other keys): every signature is foreign.
+  const others: NodeIdentity[] = [];
+  for (let i = 0; i < 4; i += 1) {
+    const keyDir = join(top, `stranger-key-${i}`);
+    await runGit(['init', '-q', keyDir], { cwd: top, gitDir: null });
+    others.push((await initIdentity(join(keyDir, '.git'))).identity);
+  }
+  others.sort((a, b) => (a.id < b.id ? -1 : 1));
+  const stranger: ClusterDoc = { ...cluster, members: cluster.members.map((m, i) => ({ ...m, id: others[i]!.id, publicKey: others[i]!.publicKey })) };
+  await writeTwo(made.dir, made.root, [[0, 1, 2], [0, 1, 2, 3]], [made.paris, made.tokyo], stranger);
+  const repo = await GitRepo.open(made.dir);
+  try {
+    const foreign = await verifyChain(repo, await agreedTip(repo, 'main'), { notes: notesFromRef(repo) });
+    assert.deepEqual(foreign.map((f) => f.problems), [
+      ['invalid signatures from replicas 0, 1, 2, 3'],
+      ['invalid signatures from replicas 0, 1, 2'],
+    ]);
   } finally {
     await repo.close();
   }
@@ -171,7 +195,7 @@ it('agreedTip says there is no agreed commit yet', async () => {
 });
 
 it('a note is checked field by field: wrong shapes and numbers the canonical encoding refuses are named', () => {
-  const cert = certify(0, genesisParent, [], [0, 1, 2]);
+  const cert = certify(0, genesisParent, [0, 1, 2]);
   const note = {
     v: 1, branch: 'main', height: 0, round: 0, valueId: valueIdOf({ digestHex: sha256Hex }, cert.value), parent: 'p',
     acus: [], applied: [], deferred: [], rejected: [], signers: [], cert,

@@ -12,8 +12,9 @@
  *
  * SIGTERM stops the node cleanly (the parent also SIGKILLs it, which is the point of the test).
  */
+import { readCluster } from '../../src/store/cluster.js';
 import { SyncNode } from '../../src/sync/node.js';
-import { decodeRecord } from '../../src/sync/records.js';
+import { decodeRecord, recordVerifier } from '../../src/sync/records.js';
 import type { IdentifiedRecord } from '../../src/sync/records.js';
 
 type ParentMessage = { readonly t: 'propose'; readonly seq: number; readonly records: readonly unknown[] };
@@ -35,11 +36,13 @@ const node = await SyncNode.start({
   batchMs: 0,
   onEvent: (event) => send({ t: 'event', event }),
 });
+// Proposals are checked like a peer's records: signed by a member, with that member's site.
+const verifier = recordVerifier(await readCluster(cwd));
 send({ t: 'ready' });
 
 process.on('message', (raw: ParentMessage) => {
   if (raw.t !== 'propose') return;
-  const items = raw.records.map(decodeRecord);
+  const items = raw.records.map((value) => decodeRecord(value, verifier));
   if (items.some((item) => item === null)) {
     send({ t: 'failed', seq: raw.seq, message: 'a record did not decode' });
     return;

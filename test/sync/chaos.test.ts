@@ -37,8 +37,10 @@ import { readAgreedChain } from '../../src/sync/agreed.js';
 import type { AgreedEntry } from '../../src/sync/agreed.js';
 import { callNode } from '../../src/sync/api.js';
 import type { NodeEvent, NodeStatus } from '../../src/sync/node.js';
-import { recordId } from '../../src/sync/records.js';
-import type { AcuRecord } from '../../src/sync/records.js';
+import { readCluster } from '../../src/store/cluster.js';
+import { loadIdentity } from '../../src/store/identity.js';
+import { signRecord } from '../../src/sync/records.js';
+import type { AcuRecord, RecordSigner } from '../../src/sync/records.js';
 import { baseSeed, rng } from '../support/random.js';
 import type { Rng } from '../support/random.js';
 
@@ -230,17 +232,22 @@ async function statusOf(node: ChaosNode): Promise<NodeStatus | null> {
   return answer?.ok === true ? (answer.result as NodeStatus) : null;
 }
 
-/** A synthetic ACU: add `file` as a new text file. */
-function addFileRecord(file: string, text: string, commit: string, parent: string, site: string, time: number): { id: string; record: AcuRecord } {
+/** A synthetic ACU: add `file` as a new text file, signed by the node it is proposed to. */
+function addFileRecord(file: string, text: string, commit: string, parent: string, signer: RecordSigner, time: number): { id: string; record: AcuRecord } {
   const acu: FileAcu = {
     v: 1, level: 'file', file, fromFile: null, op: 'add', content: 'text', modeBefore: null, modeAfter: '100644',
     beforeOid: null, afterOid: gitBlobOid(new TextEncoder().encode(text)), data: text, hunks: null, reason: null,
   };
-  const record: AcuRecord = {
-    v: 1, acu,
-    origin: { commit, parent, site, authorName: `chaos ${site}`, authorEmail: `${site}@chaos.example`, authorTime: time, subject: `chaos load ${file}` },
-  };
-  return { id: recordId(record), record };
+  const site = signer.member.site;
+  return signRecord(signer, acu, { commit, parent, authorName: `chaos ${site}`, authorEmail: `${site}@chaos.example`, authorTime: time, subject: `chaos load ${file}` });
+}
+
+/** A site's node as a record signer: its key (in the clone's git directory) and its member entry. */
+async function signerOf(site: ClusterSite): Promise<RecordSigner> {
+  const identity = await loadIdentity(join(site.dir, '.git'));
+  const member = (await readCluster(site.dir)).members.find((m) => m.id === identity.id);
+  assert.ok(member !== undefined, `${site.name} is a member of its cluster`);
+  return { identity, member };
 }
 
 function spawnText(command: string, args: readonly string[], cwd: string): Promise<{ status: number; output: string }> {
@@ -301,6 +308,7 @@ it('chaos: four node processes agree on every ACU while one at a time is SIGKILL
   try {
     const fixture = await buildClusterFixture(top, { sites: ['s0', 's1', 's2', 's3'], files: { 'README.md': '# chaos\n' } });
     for (const site of fixture.sites) nodes.push(new ChaosNode(site));
+    const signers = new Map(await Promise.all(fixture.sites.map(async (site) => [site.name, await signerOf(site)] as const)));
     for (const node of nodes) node.start();
     await until('all four nodes to start', async () => {
       await Promise.race([Promise.all(nodes.map((node) => node.whenStarted())), sleep(1_000)]);
@@ -333,7 +341,7 @@ it('chaos: four node processes agree on every ACU while one at a time is SIGKILL
         const records = Array.from({ length: count }, () => {
           fileSeq += 1;
           const file = `chaos/${String(fileSeq).padStart(4, '0')}.txt`;
-          return addFileRecord(file, `chaos file ${fileSeq} of seed ${seed}\nproposed to ${node.site.name}\n`, commit, fixture.genesis, node.site.name, 1_700_000_000 + seq);
+          return addFileRecord(file, `chaos file ${fileSeq} of seed ${seed}\nproposed to ${node.site.name}\n`, commit, fixture.genesis, signers.get(node.site.name)!, 1_700_000_000 + seq);
         });
         outcomes.push(new Promise<'returned' | 'lost'>((resolve) => node.propose({ seq, site: node.site.name, records, resolve })).then((outcome) => {
           for (const item of records) (outcome === 'returned' ? returned : unknown).set(item.id, item);

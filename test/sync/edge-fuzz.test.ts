@@ -15,7 +15,7 @@ import type { ClusterDoc } from '../../src/store/cluster.js';
 import type { NodeIdentity } from '../../src/store/identity.js';
 import { nodeIdOf } from '../../src/store/identity.js';
 import { clusterVerifier, identitySigner } from '../../src/sync/crypto.js';
-import { decodeRecord, recordId } from '../../src/sync/records.js';
+import { decodeRecord, recordId, recordVerifier, signRecord } from '../../src/sync/records.js';
 import type { AcuRecord } from '../../src/sync/records.js';
 import { baseSeed, rng } from '../support/random.js';
 
@@ -37,14 +37,17 @@ const byIndex = cluster.members.map((m) => identities.find((id) => id.id === m.i
 const limits = decodeLimitsOf(defaultReplicaConfig(4, 0));
 const verifier = clusterVerifier(cluster);
 
-const record: AcuRecord = {
-  v: 1,
-  acu: {
+const recordSigner = { identity: identities[0]!, member: cluster.members.find((m) => m.id === identities[0]!.id)! };
+const signed0 = signRecord(
+  recordSigner,
+  {
     v: 1, level: 'file', file: 'src/new.ts', fromFile: null, op: 'add', content: 'text', modeBefore: null, modeAfter: '100644',
     beforeOid: null, afterOid: 'e69de29bb2d1d6434b8b29ae775ad8c2e48c5391', data: '', hunks: null, reason: 'added',
   },
-  origin: { commit: 'a'.repeat(40), parent: 'b'.repeat(40), site: 's0', authorName: 'A', authorEmail: 'a@example.com', authorTime: 1_700_000_000, subject: 'x' },
-};
+  { commit: 'a'.repeat(40), parent: 'b'.repeat(40), authorName: 'A', authorEmail: 'a@example.com', authorTime: 1_700_000_000, subject: 'x' },
+);
+const record: AcuRecord = signed0.record;
+const records = recordVerifier(cluster);
 
 function mutate(r: ReturnType<typeof rng>, bytes: Uint8Array): Uint8Array {
   let frame = Uint8Array.from(bytes);
@@ -55,9 +58,10 @@ function mutate(r: ReturnType<typeof rng>, bytes: Uint8Array): Uint8Array {
 }
 
 it('the sample record and message decode (the fuzz starts from valid frames)', () => {
-  const decoded = decodeRecord(record);
+  const decoded = decodeRecord(record, records);
   assert.ok(decoded !== null, 'the sample record is valid');
   assert.equal(decoded.id, recordId(record));
+  assert.equal(decoded.record.origin.site, 's0');
   const msg = signMessage<Message>(identitySigner(cluster, byIndex[1]!), { v: 1, type: 'prepare', from: 1, height: 3, round: 0, body: { valueId: 'ab'.repeat(32) } });
   assert.equal(decodeMessage(msg, limits, verifier).ok, true);
 });
@@ -93,13 +97,17 @@ it('never throws on 100,000 random and mutated consensus and record frames, and 
           if (JSON.stringify(decoded.msg) !== canonical) forged += 1;
         }
       } else if (Array.isArray(value.records)) {
-        for (const raw of value.records) decodeRecord(raw);
+        for (const raw of value.records) {
+          const item = decodeRecord(raw, records);
+          // A record that still verifies must be the signed one: its id is the hash of every byte.
+          if (item !== null && item.id !== signed0.id) forged += 1;
+        }
       }
     } catch (error) {
       assert.fail(`a decoder threw on frame ${i} (replay: ACU_SEED=${seed}): ${String(error)}`);
     }
   }
-  assert.equal(forged, 0, `mutated messages passed signature checks (ACU_SEED=${seed})`);
+  assert.equal(forged, 0, `mutated messages or records passed signature checks (ACU_SEED=${seed})`);
   assert.ok(accepted < 100_000, 'mutations are refused');
 });
 

@@ -8,6 +8,7 @@ import { spawnSync } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
 import { chmod, mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { buildFixtureRepo } from '../../fixtures/builder.js';
 import { makeTempDir, removeTempDir } from '../../fixtures/tmp.js';
@@ -59,6 +60,28 @@ describe('post-commit', () => {
     assert.equal(records.length, 2);
     assert.equal(records[1]!.commit, head);
     assert.equal(records[1]!.branch, 'main');
+  });
+
+  it('keeps the commit when the disk is slower than the hook\'s budget (the hook exits only once the record is durable)', async () => {
+    const dir = await repo('slow-disk');
+    assert.equal((await acu(dir, 'hooks', 'install')).code, 0);
+    // Loaded into the hook's process through NODE_OPTIONS: every fsync takes 400 ms, past the
+    // 150 ms budget, as on a busy disk.
+    const slow = join(top, 'slow-fsync.mjs');
+    await writeFile(slow, [
+      "import { open } from 'node:fs/promises';",
+      "const probe = await open(process.execPath, 'r'); const proto = Object.getPrototypeOf(probe); await probe.close();",
+      'for (const name of ["sync", "datasync"]) { const real = proto[name]; proto[name] = async function () { await new Promise((d) => setTimeout(d, 400)); return real.call(this); }; }',
+      '',
+    ].join('\n'));
+    const result = spawnSync('git', ['commit', '--allow-empty', '-q', '-m', 'slow'], {
+      cwd: dir, encoding: 'utf8', env: { ...process.env, GIT_TERMINAL_PROMPT: '0', NODE_OPTIONS: `--import=${pathToFileURL(slow).href}` },
+    });
+    assert.equal(result.status, 0, result.stderr);
+    const head = git(dir, 'rev-parse', 'HEAD').stdout.trim();
+    const { records } = await readOutbox(join(dir, '.git'));
+    assert.deepEqual(records.map((r) => r.commit), [head], `the hook said: ${result.stderr}`);
+    assert.match(result.stderr, /acu: queued [0-9a-f]{12} for the sync node/);
   });
 
   it('chains a hook that was there before, and uninstall puts it back', async () => {

@@ -5,6 +5,7 @@
  * loses nothing); after a failed append every later append rejects.
  */
 import assert from 'node:assert/strict';
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { makeTempDir, removeTempDir } from '../../fixtures/tmp.js';
@@ -13,14 +14,19 @@ import { applyEntry, NodeLog } from '../../src/sync/node-log.js';
 import type { NodeLogEntry, NodeMemory } from '../../src/sync/node-log.js';
 import { decisionsKept } from '../../src/sync/node-types.js';
 import type { OpenedLog } from '../../src/sync/ports.js';
-import { syntheticRecord } from '../sim/host-world.js';
+import { recordVerifier } from '../../src/sync/records.js';
+import { seededIdentity, simCluster, simSigner, syntheticRecord } from '../sim/host-world.js';
+
+const identities = [seededIdentity('log conformance 0'), seededIdentity('log conformance 1')].sort((x, y) => (x.id < y.id ? -1 : 1));
+const cluster = simCluster(identities);
+const verifier = recordVerifier(cluster);
 
 /** How a suite reaches one implementation. */
 interface LogHarness {
   /** Open (or reopen after a crash) the one log this harness holds. */
   open(): Promise<OpenedLog>;
   /** The process dies right now: nothing is closed; the next `open` replays what is durable. */
-  crash(): void;
+  crash(): Promise<void>;
   /** Make the next write fail as a disk would (an I/O error). */
   failNextWrite(log: OpenedLog['log']): void;
   cleanup(): Promise<void>;
@@ -30,15 +36,17 @@ async function nodeLogHarness(): Promise<LogHarness> {
   const dir = await makeTempDir('log-conformance');
   const path = join(dir, 'node.wal');
   return {
-    open: () => NodeLog.open(path, decisionsKept),
-    // A second open of the file, without closing the first, sees exactly what reached the disk.
-    crash: () => undefined,
+    open: () => NodeLog.open(path, decisionsKept, verifier),
+    // A second open of the file, without closing the first, sees exactly what reached the disk; the
+    // dead process's lock is gone with it (here: removed, as a stale lock would be broken).
+    crash: () => rm(`${path}.lock`, { force: true }),
     failNextWrite: (log) => {
-      const wal = (log as unknown as { wal: { append: (payloads: readonly Uint8Array[]) => Promise<void> } }).wal;
-      const real = wal.append.bind(wal);
+      // The disk refuses the next write (an I/O error): the real Wal sees it and fails the log.
+      const handle = (log as unknown as { wal: { handle: { write: (...args: unknown[]) => Promise<unknown> } } }).wal.handle;
+      const real = handle.write.bind(handle);
       let failed = false;
-      wal.append = (payloads) => {
-        if (failed) return real(payloads);
+      handle.write = (...args) => {
+        if (failed) return real(...args);
         failed = true;
         return Promise.reject(Object.assign(new Error('EIO: i/o error, write'), { code: 'EIO' }));
       };
@@ -50,8 +58,8 @@ async function nodeLogHarness(): Promise<LogHarness> {
 function memoryLogHarness(): LogHarness {
   const disk = new MemoryDisk();
   return {
-    open: () => Promise.resolve(MemoryNodeLog.open(disk, decisionsKept)),
-    crash: () => disk.crash(false),
+    open: () => Promise.resolve(MemoryNodeLog.open(disk, decisionsKept, verifier)),
+    crash: () => Promise.resolve(disk.crash(false)),
     failNextWrite: () => void (disk.nextFault = 'fsync-eio'),
     cleanup: () => Promise.resolve(),
   };
@@ -64,8 +72,8 @@ function emptyMemory(): NodeMemory {
   };
 }
 
-const a = syntheticRecord('s0', 'src/a.txt', 'alpha\n');
-const b = syntheticRecord('s1', 'src/b.txt', 'beta\n');
+const a = syntheticRecord(simSigner(cluster, identities[0]!), 'src/a.txt', 'alpha\n');
+const b = syntheticRecord(simSigner(cluster, identities[1]!), 'src/b.txt', 'beta\n');
 const sample: readonly NodeLogEntry[] = [
   { k: 'genesis', commit: 'c'.repeat(40) },
   { k: 'records', records: [a.record, b.record] },
@@ -76,15 +84,13 @@ const sample: readonly NodeLogEntry[] = [
 
 function expectedMemory(entries: readonly NodeLogEntry[]): NodeMemory {
   const memory = emptyMemory();
-  for (const entry of entries) applyEntry(memory, entry, decisionsKept);
+  for (const entry of entries) applyEntry(memory, entry, decisionsKept, verifier);
   return memory;
 }
 
-const implementations: readonly { readonly name: string; readonly make: () => Promise<LogHarness>; readonly refusesAfterFailure: boolean }[] = [
-  // NodeLog does not refuse appends after a failed one yet (being added on another branch): that
-  // single case is marked todo for it below.
-  { name: 'NodeLog (temp dir)', make: nodeLogHarness, refusesAfterFailure: false },
-  { name: 'MemoryNodeLog', make: () => Promise.resolve(memoryLogHarness()), refusesAfterFailure: true },
+const implementations: readonly { readonly name: string; readonly make: () => Promise<LogHarness> }[] = [
+  { name: 'NodeLog (temp dir)', make: nodeLogHarness },
+  { name: 'MemoryNodeLog', make: () => Promise.resolve(memoryLogHarness()) },
 ];
 
 for (const impl of implementations) {
@@ -123,14 +129,23 @@ for (const impl of implementations) {
       const first = await harness.open();
       // Several appends in flight at once go out together (group commit); each resolves durable.
       await Promise.all(sample.map((entry) => first.log.append([entry])));
-      harness.crash();
+      await harness.crash();
       const second = await harness.open();
       assert.deepEqual(second.memory, expectedMemory(sample));
       await second.log.close();
       await first.log.close().catch(() => undefined);
     });
 
-    void it('a failed append rejects, and so does every later one', { todo: impl.refusesAfterFailure ? false : 'NodeLog does not refuse appends after a failed one yet' }, async () => {
+    void it('one log open at a time: a second open is refused until the first is closed', async () => {
+      const harness = await make();
+      const first = await harness.open();
+      await assert.rejects(harness.open(), (error: unknown) => (error as { code?: unknown }).code === 'ERR_NODE');
+      await first.log.close();
+      const second = await harness.open();
+      await second.log.close();
+    });
+
+    void it('a failed append rejects, and so does every later one', async () => {
       const harness = await make();
       const opened = await harness.open();
       await opened.log.append(sample.slice(0, 1));

@@ -14,6 +14,7 @@ import { wasmBackend } from '../../src/validate/scoring/wasm.js';
 import type { AcuVerdict, ValidationResult } from '../../src/validate/result.js';
 import type { BaseTree, Proposal, ValidationRun } from '../../src/validate/validate.js';
 import { Validator } from '../../src/validate/validate.js';
+import { typecheckLimits } from '../../src/validate/typecheck.js';
 import { policyConflicts } from '../../src/validate/conflicts.js';
 import { resolveConflict } from '../../src/core/policy/index.js';
 
@@ -158,6 +159,68 @@ describe('validation of composed batches', () => {
     assert.equal(broken.verdict, 'invalid');
     assert.ok(broken.reasons.some((r) => r.code === 'type-error' && r.message.includes('nowhere')), show(run));
     assert.ok(broken.reasons.some((r) => r.code === 'missing-name'), show(run));
+  });
+
+  describe('the type-check worker and the budget', () => {
+    const specs: [string, FixtureSpec][] = [
+      ['w-signature', signatureChangeSpec], ['w-rename', exportRenameSpec], ['w-removal', fileRemovalSpec],
+      ['w-return', returnTypeSpec], ['w-clean', cleanSpec], ['w-broken', brokenSpec], ['w-package', packageSpec],
+    ];
+
+    it('gives the same result in the worker as in process, on every fixture', async () => {
+      const inProcess = new Validator(jsBitsetBackend(), { typecheckIn: 'process' });
+      try {
+        for (const [name, spec] of specs) {
+          const { base, proposals } = await load(name, spec);
+          const inWorker = await validator.validate(base, proposals);
+          const here = await inProcess.validate(base, proposals);
+          assert.deepEqual(inWorker.result, here.result, name);
+          assert.equal(inWorker.digest, here.digest, name);
+          assert.deepEqual(inWorker.result.typeCheck, { kind: 'checked' }, name);
+        }
+      } finally {
+        inProcess.dispose();
+      }
+    });
+
+    it('gives an over-budget batch the same parse-only verdict every time, without calling the checker', async () => {
+      const { base, proposals } = await load('budget', signatureChangeSpec);
+      // A safety net of 0 ms: any call to the checker would come back as no verdict.
+      const options = { typecheckLimits: { ...typecheckLimits, typecheckBatchAcusMax: 1 }, typecheckSafetyNetMs: 0 };
+      const first = new Validator(jsBitsetBackend(), options);
+      const second = new Validator(jsBitsetBackend(), options);
+      try {
+        const a = await first.validateOrAbstain(base, proposals);
+        const b = await second.validateOrAbstain(base, proposals);
+        const again = await first.validateOrAbstain(base, proposals);
+        assert.ok(a.kind === 'verdict' && b.kind === 'verdict' && again.kind === 'verdict', 'the checker was never called');
+        const count = a.result.acus.length;
+        assert.deepEqual(a.result.typeCheck, { kind: 'over-budget', reason: `not type-checked: over budget (${count} ACUs > 1)` });
+        assert.equal(b.digest, a.digest);
+        assert.equal(again.digest, a.digest);
+        assert.deepEqual(a.result.checked, []);
+        assert.equal(a.result.verdict, 'accept', 'the semantic conflict goes unseen: only parsing was checked');
+        const checked = await validator.validate(base, proposals);
+        assert.notEqual(checked.digest, a.digest);
+      } finally {
+        first.dispose();
+        second.dispose();
+      }
+    });
+
+    it('abstains (no verdict) when the worker does not answer in time, and validates the next batch', async () => {
+      const { base, proposals } = await load('abstain', cleanSpec);
+      const hasty = new Validator(jsBitsetBackend(), { typecheckSafetyNetMs: 0 });
+      try {
+        const outcome = await hasty.validateOrAbstain(base, proposals);
+        assert.equal(outcome.kind, 'no-verdict');
+        await assert.rejects(hasty.validate(base, proposals), { name: 'NoVerdictError' });
+      } finally {
+        hasty.dispose();
+      }
+      const run = await validator.validate(base, proposals);
+      assert.equal(run.result.verdict, 'accept');
+    });
   });
 
   describe('determinism', () => {

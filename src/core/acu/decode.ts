@@ -115,12 +115,25 @@ function issue(path: string, message: string): DecodeIssue {
 }
 
 /**
- * A repository path acu may write: relative, `/`-separated, no empty, `.` or `..` segment, nothing
- * inside `.git`. A peer's ACU must never reach outside the work tree.
+ * A repository path acu may write, with the same answer on every platform: relative,
+ * `/`-separated, no empty, `.` or `..` component, no NUL or backslash (a separator on Windows),
+ * and no component that is `.git` on some file system git runs on — any case, trailing dots and
+ * spaces (Windows drops them), an NTFS stream suffix (`.git::$INDEX_ALLOCATION`), the 8.3 short
+ * name `git~1`, or characters HFS+ ignores (`.g\u200cit`). A peer's ACU must never reach into
+ * `.git` on any node, whatever its file system.
  */
 export function isSafePath(path: string): boolean {
-  if (path === '' || path.includes('\0')) return false;
-  return path.split('/').every((segment) => segment !== '' && segment !== '.' && segment !== '..' && segment.toLowerCase() !== '.git');
+  if (path === '' || path.includes('\0') || path.includes('\\')) return false;
+  return path.split('/').every((component) => component !== '' && component !== '.' && component !== '..' && !aliasesDotGit(component));
+}
+
+/** Code points HFS+ leaves out when it compares names (git's is_hfs_dotgit list). */
+const hfsIgnorable = /[\u200c-\u200f\u202a-\u202e\u206a-\u206f\ufeff]/g;
+
+function aliasesDotGit(component: string): boolean {
+  const stream = component.indexOf(':');
+  const name = (stream === -1 ? component : component.slice(0, stream)).replace(hfsIgnorable, '').toLowerCase().replace(/[. ]+$/, '');
+  return name === '.git' || name === 'git~1';
 }
 
 function sortedUnique(values: readonly string[]): boolean {

@@ -29,6 +29,8 @@ export interface ReplicaConfig {
   readonly catchUpDecisionsMax: number;
   /** At most one FETCH, and one unasked decision per peer, per this many ticks. */
   readonly catchUpIntervalTicks: number;
+  /** While a replica waits for its host's outcome of the round's draft, it asks again this often (L19a). */
+  readonly outcomeRetryTicks: number;
   /** Above this many replicas, votes go to the leader, which relays quorums (O(n) per phase). */
   readonly relayThresholdReplicas: number;
   /** Test-only: breaks one rule (protocol.md §9). Always 'none' outside tests. */
@@ -52,6 +54,7 @@ export function defaultReplicaConfig(replicas: number, self: ReplicaId): Replica
     decisionsRetainedMax: 256,
     catchUpDecisionsMax: 8,
     catchUpIntervalTicks: 8,
+    outcomeRetryTicks: 8,
     relayThresholdReplicas: 16,
     mutation: 'none',
   };
@@ -67,6 +70,7 @@ export function checkConfig(config: ReplicaConfig): void {
   assert(config.roundTimeoutTicksMax >= config.roundTimeoutTicks, 'the timeout cap is above the base');
   assert(config.batchAcusMax >= 1, 'a batch holds at least one ACU');
   assert(config.roundsAheadMax >= 1, 'rounds ahead are buffered');
+  assert(config.outcomeRetryTicks >= 1, 'outcome requests are re-sent at most once a tick');
   assert(config.decisionsRetainedMax >= config.catchUpDecisionsMax, 'catch-up serves retained decisions');
 }
 

@@ -6,6 +6,7 @@
  */
 import { verifyMessage } from './digest.js';
 import type { Verifier } from './digest.js';
+import { outcomeLengthCharsMax, outcomeLengthCharsMin } from './types.js';
 import type {
   Batch, Choice, DecisionCert, Message, MessageType, PreparedCert, ValidationResult, Value,
 } from './types.js';
@@ -31,6 +32,16 @@ const messageTypes: ReadonlySet<string> = new Set<MessageType>([
   'proposal', 'validate', 'vote', 'resolve', 'prepare', 'final', 'timeout', 'fetch', 'decision', 'cert',
 ]);
 const choiceSet: ReadonlySet<string> = new Set<Choice>(['keep_a', 'keep_b', 'keep_both', 'defer_both']);
+
+const outcomePattern = /^[0-9a-f]+$/;
+
+/**
+ * True when `x` is a well-formed outcome: lowercase hex, {@link outcomeLengthCharsMin} to
+ * {@link outcomeLengthCharsMax} characters. One spelling only, so one outcome has one value id.
+ */
+export function isOutcome(x: unknown): x is string {
+  return typeof x === 'string' && x.length >= outcomeLengthCharsMin && x.length <= outcomeLengthCharsMax && outcomePattern.test(x);
+}
 
 /** Nesting depth of certificates inside messages: a timeout in a cert in... is refused past this. */
 const nestingDepthMax = 3;
@@ -126,7 +137,8 @@ function votesOk(raw: unknown, type: MessageType | null, limits: DecodeLimits, v
 
 function valueOk(raw: unknown, limits: DecodeLimits): raw is Value {
   return isObj(raw) && batchOk(raw.batch, limits) && resultOk(raw.validation, limits) &&
-    choicesOk(raw.resolution, limits) && raw.resolution.length === (raw.validation).conflicts.length;
+    choicesOk(raw.resolution, limits) && raw.resolution.length === (raw.validation).conflicts.length &&
+    isOutcome(raw.outcome);
 }
 
 function batchOk(raw: unknown, limits: DecodeLimits): raw is Batch {

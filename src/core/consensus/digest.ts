@@ -5,7 +5,7 @@
  */
 import { canonicalBytes } from '../acu/canonical.js';
 import { assert } from '../errors.js';
-import type { AcuRef, Batch, Message, ReplicaId, Value } from './types.js';
+import type { AcuRef, Batch, Message, ReplicaId, Value, ValueDraft } from './types.js';
 
 /** The replica's own key, and the digest function every replica uses. */
 export interface Signer {
@@ -41,6 +41,8 @@ export function signMessage<M extends Message>(signer: Signer, unsigned: Omit<M,
 // per object identity keeps the canonical encoding from dominating the cost of a step.
 const verified = new WeakMap<object, Verifier>();
 const digests = new WeakMap<object, { readonly fn: (bytes: Uint8Array) => string; readonly hex: string }>();
+// Kept apart from `digests`: one Value object has both a value id and a draft id.
+const draftDigests = new WeakMap<object, { readonly fn: (bytes: Uint8Array) => string; readonly hex: string }>();
 
 function memoDigest(digestHex: (bytes: Uint8Array) => string, value: object): string {
   const known = digests.get(value);
@@ -68,9 +70,23 @@ export function batchDigestOf(signer: Pick<Signer, 'digestHex'>, batch: Batch): 
   return memoDigest(signer.digestHex, batch);
 }
 
-/** Digest that names a value; PREPARE and FINAL sign it. */
+/** Digest that names a value, its outcome included; PREPARE and FINAL sign it. */
 export function valueIdOf(signer: Pick<Signer, 'digestHex'>, value: Value): string {
   return memoDigest(signer.digestHex, value);
+}
+
+/**
+ * Digest that names a draft: the canonical encoding of `{batch, validation, resolution}` only, so a
+ * full {@link Value} passed here names its draft, never itself. Outcome requests and answers carry it.
+ */
+export function draftIdOf(signer: Pick<Signer, 'digestHex'>, draft: ValueDraft): string {
+  const known = draftDigests.get(draft);
+  if (known !== undefined && known.fn === signer.digestHex) return known.hex;
+  // A fresh object of exactly the three fields: an outcome field, if any, must not leak in.
+  const hex = signer.digestHex(canonicalBytes({ batch: draft.batch, validation: draft.validation, resolution: draft.resolution }));
+  assert(hex.length > 0, 'digests are non-empty');
+  draftDigests.set(draft, { fn: signer.digestHex, hex });
+  return hex;
 }
 
 /** Digest of a validation result; VALIDATE signs it. */

@@ -9,13 +9,15 @@ import { assert, assertNever } from '../errors.js';
 import { isDecisionCert, isPreparedCert, isResolveWellFormed, voteKeyOf } from './certs.js';
 import { checkConfig } from './config.js';
 import type { ReplicaConfig } from './config.js';
-import { batchDigestOf, bodyDigestOf, signMessage, validationDigestOf, valueIdOf } from './digest.js';
+import { isOutcome } from './decode.js';
+import { batchDigestOf, bodyDigestOf, draftIdOf, signMessage, validationDigestOf, valueIdOf } from './digest.js';
 import type { Signer } from './digest.js';
 import { faultsTolerated, leaderOf, quorumSize } from './quorum.js';
 import { tallyResolution } from './tally.js';
 import type {
   AcuRef, Batch, CertMsg, DecisionCert, Effect, Evidence, FinalMsg, Input, Message, MessageType, PersistedState,
-  PrepareMsg, PreparedCert, ProposalMsg, ReplicaId, ResolveMsg, TimeoutMsg, ValidateMsg, ValidationResult, Value, VoteMsg,
+  PrepareMsg, PreparedCert, ProposalMsg, ReplicaId, ResolveMsg, TimeoutMsg, ValidateMsg, ValidationResult, Value, ValueDraft,
+  VoteMsg,
 } from './types.js';
 import { genesisParent } from './types.js';
 
@@ -33,7 +35,13 @@ interface RoundLog {
   vcKey: string | null;
   prepareQuorum: string | null;
   finalQuorum: string | null;
+  /** L19: the round's fresh value without its outcome, and its draft id. */
+  draft: ValueDraft | null;
+  draftId: string;
+  /** L19b: the draft with the outcome our own host computed; the only fresh value we PREPARE. */
   candidate: Value | null;
+  /** `nowTicks` of our last outcome request for `draft` (L19a), -Infinity before the first. */
+  outcomeAskedTick: number;
   validationRequested: boolean;
   policyRequested: boolean;
   mismatchReported: Set<ReplicaId>;
@@ -159,6 +167,9 @@ export class Replica {
       case 'policy_vote':
         this.onPolicyVote(input);
         break;
+      case 'outcome':
+        this.onOutcome(input);
+        break;
       case 'propose_request':
         this.onProposeRequest(input.acus);
         break;
@@ -178,7 +189,9 @@ export class Replica {
     // Persist before send (protocol.md L38): the sends may carry votes only this state remembers.
     // The test-only mutation reverses the two so the simulator can show it catches the breakage.
     const head = this.config.mutation === 'send_before_persist' ? [...sends, ...persist] : [...persist, ...sends];
-    const effects = [...head, ...requests, ...decides, ...evidence, ...timers];
+    // Decisions before requests: a request of the next height made in this step (an outcome above
+    // all) builds on the decision, and a host carrying effects out in order must have it first.
+    const effects = [...head, ...decides, ...requests, ...evidence, ...timers];
     this.out.sends = [];
     this.out.requests = [];
     this.out.decides = [];
@@ -300,6 +313,23 @@ export class Replica {
     this.receive(msg);
   }
 
+  /**
+   * L19b: our host's outcome for the round's draft. Only an answer for the draft we hold now counts:
+   * a stale one (another height, round or draft) is dropped, and so is a second answer, so the one
+   * fresh value we may PREPARE in a round is fixed once.
+   */
+  private onOutcome(input: Extract<Input, { type: 'outcome' }>): void {
+    // The host is ours: a malformed outcome is our bug, and peers' decoders would refuse the value.
+    assert(isOutcome(input.outcome), 'the host answers a lowercase hex outcome');
+    assert(input.draftId.length > 0, 'the host names the draft it answers');
+    if (input.height !== this.height || input.round !== this.round) return;
+    const log = this.rounds.get(input.round);
+    if (log?.draft == null || log.candidate !== null || log.draftId !== input.draftId) return;
+    const value: Value = { ...log.draft, outcome: input.outcome };
+    log.candidate = value;
+    this.values.set(valueIdOf(this.signer, value), value);
+  }
+
   // ---- messages -----------------------------------------------------------------------------
 
   /** Route a decoded peer message by height (L34-L37), then store it for its round. */
@@ -372,7 +402,8 @@ export class Replica {
       log = {
         proposal: null, proposalBatchDigest: '', validates: new Map(), votes: new Map(), resolve: null,
         prepares: new Map(), finals: new Map(), timeouts: new Map(), vcKey: null, prepareQuorum: null,
-        finalQuorum: null, candidate: null, validationRequested: false, policyRequested: false,
+        finalQuorum: null, draft: null, draftId: '', candidate: null, outcomeAskedTick: -Infinity,
+        validationRequested: false, policyRequested: false,
         mismatchReported: new Set(), relayed: new Set(),
       };
       this.rounds.set(round, log);
@@ -527,7 +558,8 @@ export class Replica {
   private advance(): void {
     for (let pass = 0; pass < advancePassesMax; pass += 1) {
       const fired = this.tryDecide() || this.tryRoundChange() || this.tryPropose() || this.tryRequestValidation() ||
-        this.tryResolve() || this.tryCandidate() || this.tryPrepare() || this.tryValid() || this.tryFinal() ||
+        this.tryResolve() || this.tryDraft() || this.tryRequestOutcome() || this.tryPrepare() || this.tryValid() ||
+        this.tryFinal() ||
         this.tryRelay() || this.reportMismatches();
       if (!fired) return;
     }
@@ -585,10 +617,10 @@ export class Replica {
     return true;
   }
 
-  /** L19: the round's candidate value, from a conflict-free VC or from the leader's RESOLVE. */
-  private tryCandidate(): boolean {
+  /** L19: the round's draft, from a conflict-free VC or from the leader's RESOLVE. */
+  private tryDraft(): boolean {
     const log = this.rounds.get(this.round);
-    if (log === undefined || log.candidate !== null || log.vcKey === null || log.proposal === null) return false;
+    if (log === undefined || log.draft !== null || log.vcKey === null || log.proposal === null) return false;
     if (log.proposal.body.validRound !== -1) return false;
     const [batchDigest] = log.vcKey.split('|');
     if (batchDigest !== log.proposalBatchDigest) return false;
@@ -602,9 +634,35 @@ export class Replica {
       if (log.resolve === null || voteKeyOf(log.resolve.body.votes[0] ?? certified) !== vcKey) return false;
       resolution = tallyResolution(log.resolve.body.votes, result.conflicts.length); // L18
     }
-    const value: Value = { batch: log.proposal.body.batch, validation: result, resolution };
-    log.candidate = value;
-    this.values.set(valueIdOf(this.signer, value), value);
+    const draft: ValueDraft = { batch: log.proposal.body.batch, validation: result, resolution };
+    log.draft = draft;
+    log.draftId = draftIdOf(this.signer, draft);
+    return true;
+  }
+
+  /**
+   * L19a: ask our host for the draft's outcome while we could still PREPARE it, again every
+   * `outcomeRetryTicks` until it answers: a host that was behind, or that lost the request in a
+   * crash, gets another chance; until then we do not PREPARE (a stall, never a wrong vote).
+   */
+  private tryRequestOutcome(): boolean {
+    if (this.signed.has('prepare') || this.signed.has('timeout')) return false;
+    const log = this.rounds.get(this.round);
+    if (log?.draft == null || log.candidate !== null) return false;
+    if (this.nowTicks - log.outcomeAskedTick < this.config.outcomeRetryTicks) return false;
+    // Locked on another draft, L21 refuses this one whatever its outcome: spare the host the work.
+    const skipLock = this.config.mutation === 'skip_lock_check';
+    if (!skipLock && this.locked !== null && draftIdOf(this.signer, this.locked.value) !== log.draftId) return false;
+    log.outcomeAskedTick = this.nowTicks;
+    if (this.config.mutation === 'prepare_without_outcome') {
+      // Test-only (protocol.md §9): a stand-in outcome instead of the host's, and no waiting.
+      const value: Value = { ...log.draft, outcome: log.draftId };
+      log.candidate = value;
+      this.values.set(valueIdOf(this.signer, value), value);
+      return true;
+    }
+    this.out.requests.push({ type: 'outcome', height: this.height, round: this.round, draft: log.draft });
+    assert(log.draftId.length > 0, 'a draft has an id');
     return true;
   }
 
@@ -622,6 +680,7 @@ export class Replica {
       if (skipLock || this.locked === null || this.locked.round <= vr || this.isLocked(candidate)) value = candidate;
     } else if (log.candidate !== null) {
       // L21: a fresh value is acceptable only to a replica unlocked or locked on that very value.
+      // It is our own host's outcome (L19b): never one a peer or a leader handed us.
       if (skipLock || this.locked === null || this.isLocked(log.candidate)) value = log.candidate;
     }
     if (value === null) return false;

@@ -54,13 +54,34 @@ export type Choice = 'keep_a' | 'keep_b' | 'keep_both' | 'defer_both';
 /** Every {@link Choice}, in tie-break order: the most conservative choice wins a tie. */
 export const choicesInTieBreakOrder: readonly Choice[] = ['defer_both', 'keep_a', 'keep_b', 'keep_both'];
 
-/** The value replicas finalize at a height: the batch, its certified validation and the resolution. */
-export interface Value {
+/**
+ * A value before its outcome is known: the batch, its certified validation and the resolution.
+ * Every honest replica of a round that gets this far holds the same draft; its host then computes
+ * the outcome from it (protocol.md L19a).
+ */
+export interface ValueDraft {
   readonly batch: Batch;
   readonly validation: ValidationResult;
   /** One choice per conflict of `validation.conflicts`, same order. */
   readonly resolution: readonly Choice[];
 }
+
+/**
+ * The value replicas finalize at a height: a draft and its outcome. The outcome is what the hosts
+ * make of the draft, a deterministic function of it and of the previous decision's outcome (in acu,
+ * the id of the agreed git commit). Because the value id covers it, a decision certificate binds
+ * the commit itself, not only what went into it (protocol.md §4).
+ */
+export interface Value extends ValueDraft {
+  /** Lowercase hex, {@link outcomeLengthCharsMin} to {@link outcomeLengthCharsMax} characters. */
+  readonly outcome: string;
+}
+
+/** Shortest outcome accepted: the simulator's 64-bit digests (git's are 40, SHA-256's 64). */
+export const outcomeLengthCharsMin = 16;
+
+/** Longest outcome accepted: a SHA-256 object id. */
+export const outcomeLengthCharsMax = 64;
 
 /** The fields every message carries; `sig` signs the canonical encoding of all the others. */
 interface Envelope<T extends string, B> {
@@ -181,6 +202,14 @@ export type Input =
       readonly validationDigest: string;
       readonly choices: readonly Choice[];
     }
+  | {
+      /** The host's answer to an `outcome` effect; `draftId` is `draftIdOf` the draft it was asked about. */
+      readonly type: 'outcome';
+      readonly height: number;
+      readonly round: number;
+      readonly draftId: string;
+      readonly outcome: string;
+    }
   | { readonly type: 'propose_request'; readonly acus: readonly AcuRef[] };
 
 /**
@@ -192,8 +221,14 @@ export type Input =
  *    this state remembers; a vote that reached a peer and was then lost in a crash would let the
  *    replica sign a different vote for the same height, round and phase after restart.
  * 2. `send` — messages to peers (`to: 'all'` means every replica but this one).
- * 3. `validate`, `policy` — requests for node inputs; the answers come back as inputs later.
- * 4. `decide` — a finalized value with its certificate, in height order, each height once.
+ * 3. `decide` — a finalized value with its certificate, in height order, each height once. It comes
+ *    before the requests because a request of the next height, made in the same step, builds on it.
+ * 4. `validate`, `policy`, `outcome` — requests for node inputs; the answers come back as inputs
+ *    later (`validated`, `policy_vote`, `outcome`). An `outcome` request asks the host for the
+ *    outcome of a draft built on the previous decision; a host that cannot compute it yet (behind,
+ *    bodies missing) just does not answer: the replica asks again every `outcomeRetryTicks` while it
+ *    still waits, and never PREPAREs a fresh value without its own host's answer. A host may get the
+ *    same request more than once and answers each (it may memoize by draft id).
  * 5. `evidence` — peer faults to record.
  * 6. `timer` — the round's timeout, for hosts that sleep between ticks (ticks still drive time).
  */
@@ -209,6 +244,7 @@ export type Effect =
       readonly validationDigest: string;
       readonly conflicts: readonly Conflict[];
     }
+  | { readonly type: 'outcome'; readonly height: number; readonly round: number; readonly draft: ValueDraft }
   | { readonly type: 'decide'; readonly cert: DecisionCert }
   | { readonly type: 'evidence'; readonly evidence: Evidence }
   | { readonly type: 'timer'; readonly height: number; readonly round: number; readonly timeoutTicks: number };
@@ -241,4 +277,4 @@ export interface PersistedState {
  * Test-only switches that each break one rule, so the simulator can show it catches the breakage
  * (docs/protocol.md §9). Production configuration always uses `'none'`.
  */
-export type Mutation = 'none' | 'skip_lock_check' | 'quorum_minus_one' | 'send_before_persist';
+export type Mutation = 'none' | 'skip_lock_check' | 'quorum_minus_one' | 'send_before_persist' | 'prepare_without_outcome';

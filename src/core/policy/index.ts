@@ -22,7 +22,7 @@ export type Policy =
 export interface Candidate {
   /** Ids of the candidate's ACUs, sorted. */
   readonly acuIds: readonly string[];
-  /** The site that proposed it. */
+  /** The site that proposed it: the site of the cluster member that signed its records, never a claim. */
   readonly site: string;
   /** Its position in proposal order (lower = proposed earlier). */
   readonly sequence: number;

@@ -1,0 +1,59 @@
+/**
+ * The outcome of a decision: the agreed commit it becomes. Computed before the decision — the
+ * replica asks for it once a value's resolution is fixed, and PREPAREs the value together with it
+ * (docs/protocol.md, L19) — so the certificate the cluster signs names the very commit every
+ * honest node writes, and no note can be moved onto other content.
+ *
+ * The commit is a function of the previous agreed commit, the batch's record bodies, the certified
+ * validation and the resolution: applied = the batch minus what the resolution defers, minus what
+ * validation found invalid, minus what does not compose (each with its reason).
+ */
+import type { ValueDraft } from '../core/consensus/index.js';
+import { outcomeOf } from '../core/consensus/index.js';
+import type { BatchVerdict, Rejection } from './batch.js';
+import type { Chain } from './chain.js';
+import type { IdentifiedRecord } from './records.js';
+
+/** An agreed commit, written as an object (no ref, no note yet), and what it applies and leaves out. */
+export interface AgreedOutcome {
+  readonly commit: string;
+  readonly applied: readonly string[];
+  readonly deferred: readonly Rejection[];
+  readonly rejected: readonly Rejection[];
+}
+
+/** What computing an outcome needs. */
+export interface OutcomeInput {
+  readonly height: number;
+  /** The agreed commit of height - 1 (or the genesis commit). */
+  readonly parent: string;
+  readonly draft: ValueDraft;
+  /** The batch's records, in batch order. */
+  readonly items: readonly IdentifiedRecord[];
+  /** This node's verdict on the batch; its detail digest is the certified one. */
+  readonly verdict: BatchVerdict;
+}
+
+/** Compose the applied records onto the parent and write the agreed commit object. */
+export async function computeOutcome(chain: Chain, input: OutcomeInput): Promise<AgreedOutcome> {
+  const { draft, verdict, items } = input;
+  const split = outcomeOf(draft.batch.acuIds, draft.validation.conflicts, draft.resolution);
+  const deferred: Rejection[] = split.deferred.map((id) => ({ id, reason: deferralReason(id, input.height, draft) }));
+  const invalid = new Map(verdict.invalid.map((r) => [r.id, r.reason]));
+  const appliedSet = new Set(split.applied.filter((id) => !invalid.has(id)));
+  const candidates = items.filter((item) => appliedSet.has(item.id));
+  const composed = await chain.compose(input.parent, candidates);
+  const rejected: Rejection[] = [
+    ...[...invalid].filter(([id]) => split.applied.includes(id)).map(([id, reason]) => ({ id, reason })),
+    ...composed.rejected,
+  ];
+  const commit = await chain.writeCommit({ height: input.height, parentCommit: input.parent, records: items, tree: composed.tree, applied: composed.applied });
+  return { commit, applied: composed.applied, deferred, rejected };
+}
+
+function deferralReason(id: string, height: number, draft: ValueDraft): string {
+  const { conflicts } = draft.validation;
+  const i = conflicts.findIndex((c) => c.a === id || c.b === id);
+  const other = i < 0 ? '' : conflicts[i]!.a === id ? conflicts[i]!.b : conflicts[i]!.a;
+  return `conflict ${height}.${i} with ${other.slice(0, 12)}: the cluster resolved it as ${draft.resolution[i] ?? 'defer_both'}`;
+}

@@ -1,0 +1,224 @@
+/**
+ * Offline verification of agreed commits, for `acu verify`, pre-push and the server-side gate.
+ *
+ * Each agreed commit is checked on its own facts: its note's certificate holds a quorum of valid
+ * FINAL signatures from the membership in force at the commit's parent (the cluster document in
+ * the parent's tree — never the verifier's work tree, so a later commit cannot rewrite who signed
+ * an earlier one); the certified value's outcome is the commit itself, which binds its tree,
+ * parent, message, author and dates (a certificate copied onto a commit with other content, or
+ * replayed from another repository, names another commit); heights count down by one along first
+ * parents to height 0, each value extending the one before.
+ */
+import type { DecisionCert } from '../core/consensus/index.js';
+import { genesisParent, isDecisionCert, quorumSize, valueIdOf, verifyMessage } from '../core/consensus/index.js';
+import type { GitRepo } from '../git/index.js';
+import type { ClusterDoc } from '../store/cluster.js';
+import { parseCluster } from '../store/cluster.js';
+import { noteIssue, notesRef, readNoteChecked } from './agreed.js';
+import type { AgreedNote, NoteRead } from './agreed.js';
+import { clusterVerifier, sha256Hex } from './crypto.js';
+
+/** Where the cluster document lives in a tree. */
+export const clusterDocPath = '.acu/cluster.json';
+
+/** What an offline check of one agreed commit found. */
+export interface VerifyFinding {
+  readonly commit: string;
+  readonly height: number | null;
+  readonly ok: boolean;
+  readonly problems: readonly string[];
+}
+
+/** Reads the note of a commit: from the notes ref, or from a notes commit not on a ref yet. */
+export type NoteSource = (commit: string) => Promise<NoteRead>;
+
+/** Notes from `refs/notes/acu`. */
+export function notesFromRef(repo: GitRepo): NoteSource {
+  return (commit) => readNoteChecked(repo, commit);
+}
+
+/** Deepest note fan-out git writes (two hex digits per level). */
+const noteFanoutLevelsMax = 19;
+
+/**
+ * Notes from a notes commit that is not on a ref (a push that the server-side gate is checking
+ * brings its notes in the same push; they reach the ref only if the gate says yes). Follows git's
+ * fan-out: a note for `abcdef…` is at `abcdef…`, `ab/cdef…`, `ab/cd/ef…`, and so on.
+ */
+export function notesFromCommit(repo: GitRepo, notesCommit: string): NoteSource {
+  return async (commit) => {
+    const info = await repo.commitInfo(notesCommit);
+    let tree = info.tree;
+    let rest = commit;
+    for (let level = 0; level <= noteFanoutLevelsMax; level += 1) {
+      const entries = await repo.treeEntries(tree);
+      const leaf = entries.find((entry) => entry.name === rest);
+      if (leaf !== undefined) return parseNote(await repo.readBlob(leaf.oid));
+      const fan = entries.find((entry) => entry.mode === '40000' || entry.mode === '040000' ? entry.name === rest.slice(0, 2) : false);
+      if (fan === undefined || rest.length <= 2) break;
+      tree = fan.oid;
+      rest = rest.slice(2);
+    }
+    return { status: 'missing' };
+  };
+}
+
+function parseNote(bytes: Uint8Array): NoteRead {
+  let value: unknown;
+  try {
+    value = JSON.parse(Buffer.from(bytes).toString('utf8'));
+  } catch {
+    return { status: 'malformed', reason: 'not JSON' };
+  }
+  const reason = noteIssue(value);
+  return reason === null ? { status: 'ok', note: value as AgreedNote } : { status: 'malformed', reason };
+}
+
+/** The cluster document in `commit`'s tree, or why there is none usable. */
+export async function clusterAtCommit(repo: GitRepo, commit: string): Promise<{ cluster: ClusterDoc } | { problem: string }> {
+  const bytes = await repo.blobAtPath(commit, clusterDocPath);
+  if (bytes === null) return { problem: `no cluster document (${clusterDocPath}) at ${commit.slice(0, 12)}` };
+  try {
+    return { cluster: parseCluster(Buffer.from(bytes).toString('utf8'), `${commit.slice(0, 12)}:${clusterDocPath}`) };
+  } catch (error) {
+    return { problem: error instanceof Error ? error.message : String(error) };
+  }
+}
+
+/** How far and from where a chain is checked. */
+export interface ChainCheckOptions {
+  readonly notes: NoteSource;
+  /**
+   * Stop below this commit (exclusive): the commits from `tip` down to it must all be agreed
+   * commits, and the first of them must build on it. Null: walk down to height 0.
+   */
+  readonly stopAt?: string | null;
+  /** Most commits walked (a guard against a history that never reaches height 0). */
+  readonly commitsMax?: number;
+}
+
+/** One agreed commit as the walk met it. */
+interface Walked {
+  readonly commit: string;
+  readonly parents: readonly string[];
+  readonly read: NoteRead;
+}
+
+/**
+ * Check the agreed commits from `tip` down (newest first in the result). With `stopAt`, every
+ * commit above it must be an agreed commit; without it, the walk ends at height 0.
+ */
+export async function verifyChain(repo: GitRepo, tip: string, options: ChainCheckOptions): Promise<VerifyFinding[]> {
+  const walked = await walk(repo, tip, options);
+  const findings: VerifyFinding[] = [];
+  const clusters = new Map<string, Promise<{ cluster: ClusterDoc } | { problem: string }>>();
+  const clusterOf = (commit: string): Promise<{ cluster: ClusterDoc } | { problem: string }> => {
+    let found = clusters.get(commit);
+    if (found === undefined) {
+      found = clusterAtCommit(repo, commit);
+      clusters.set(commit, found);
+    }
+    return found;
+  };
+  // The commit the caller already trusts anchors the walk: the first new commit must extend it.
+  const stopAt = options.stopAt ?? null;
+  const anchor: Walked | undefined = stopAt === null ? undefined : { commit: stopAt, parents: [], read: await options.notes(stopAt) };
+  for (let i = 0; i < walked.length; i += 1) {
+    const entry = walked[i]!;
+    // An anchor without a note is the genesis: the chain above it starts at height 0.
+    findings.push(await checkOne(entry, walked[i + 1] ?? (anchor?.read.status === 'ok' ? anchor : undefined), clusterOf));
+  }
+  return findings;
+}
+
+async function walk(repo: GitRepo, tip: string, options: ChainCheckOptions): Promise<Walked[]> {
+  const out: Walked[] = [];
+  const commitsMax = options.commitsMax ?? Number.MAX_SAFE_INTEGER;
+  let at: string | null = tip;
+  while (at !== null && at !== (options.stopAt ?? null) && out.length < commitsMax) {
+    const info = await repo.commitInfo(at);
+    const read = await options.notes(at);
+    out.push({ commit: at, parents: info.parents, read });
+    if (options.stopAt == null && read.status === 'ok' && read.note.height === 0) break;
+    // Without a readable note, an agreed commit is still told by its author; anything else is
+    // where the chain started (the genesis and the history before it).
+    if (options.stopAt == null && read.status !== 'ok' && !(info.authorName === 'acu' && info.authorEmail === 'acu@cluster')) {
+      if (out.length > 1) out.pop();
+      break;
+    }
+    at = info.parents[0] ?? null;
+  }
+  return out;
+}
+
+async function checkOne(
+  entry: Walked,
+  older: Walked | undefined,
+  clusterOf: (commit: string) => Promise<{ cluster: ClusterDoc } | { problem: string }>,
+): Promise<VerifyFinding> {
+  const { commit, read } = entry;
+  if (read.status !== 'ok') {
+    const problem = read.status === 'missing' ? `no certificate note (${notesRef})` : `the certificate note (${notesRef}) is malformed: ${read.reason}`;
+    return { commit, height: null, ok: false, problems: [problem] };
+  }
+  const note = read.note;
+  const problems: string[] = [];
+  const parent = entry.parents[0];
+  if (entry.parents.length !== 1 || parent === undefined) {
+    problems.push(`an agreed commit has exactly one parent; this one has ${entry.parents.length}`);
+  } else {
+    const found = await clusterOf(parent);
+    if ('problem' in found) problems.push(`no membership to check it against: ${found.problem}`);
+    else problems.push(...certificateProblems(note, found.cluster));
+    if (note.parent !== parent) problems.push(`the note names parent ${note.parent.slice(0, 12)}, the commit has ${parent.slice(0, 12)}`);
+  }
+  problems.push(...contentProblems(commit, note));
+  problems.push(...linkProblems(note, older, parent));
+  return { commit, height: note.height, ok: problems.length === 0, problems };
+}
+
+/** The certificate proves the note's value: a quorum of valid FINALs from distinct members. */
+function certificateProblems(note: AgreedNote, cluster: ClusterDoc): string[] {
+  const problems: string[] = [];
+  const cert: DecisionCert = note.cert;
+  const digest = { digestHex: sha256Hex };
+  const quorum = quorumSize(cluster.members.length);
+  if (cert.height !== note.height) problems.push(`the certificate is for height ${cert.height}, the note says ${note.height}`);
+  if (valueIdOf(digest, cert.value) !== note.valueId) problems.push('the note names another value than its certificate');
+  const verifier = clusterVerifier(cluster);
+  const badSignatures = cert.finals.filter((f) => !verifyMessage(verifier, f)).map((f) => f.from);
+  if (badSignatures.length > 0) problems.push(`invalid signatures from replicas ${badSignatures.join(', ')}`);
+  else if (!isDecisionCert(cert, quorum, digest)) problems.push(`fewer than ${quorum} matching FINAL signatures from distinct members`);
+  return problems;
+}
+
+/** The certified outcome is this very commit: same tree, parent, message, author and dates. */
+function contentProblems(commit: string, note: AgreedNote): string[] {
+  const problems: string[] = [];
+  const certified = note.cert.value.outcome;
+  if (certified !== commit) {
+    problems.push(`its tree, parent or message is not what the certificate certifies (the certificate is for commit ${certified.slice(0, 12)})`);
+  }
+  const batchIds = new Set(note.cert.value.batch.acuIds);
+  if (note.applied.some((id) => !batchIds.has(id))) problems.push('applies a record outside the certified batch');
+  return problems;
+}
+
+/**
+ * Heights count down by one to a height 0 that starts from genesis; each value extends the one
+ * before. `older` is the agreed commit below, or the trusted anchor; none: the chain starts here.
+ */
+function linkProblems(note: AgreedNote, older: Walked | undefined, parent: string | undefined): string[] {
+  const valueParent = note.cert.value.batch.parent;
+  if (older !== undefined && older.read.status === 'ok') {
+    const problems: string[] = [];
+    if (older.commit !== parent) problems.push(`does not build on the agreed commit below it (${older.commit.slice(0, 12)})`);
+    if (older.read.note.height !== note.height - 1) problems.push(`follows height ${older.read.note.height}, not ${note.height - 1}`);
+    if (valueParent !== older.read.note.valueId) problems.push('its value does not extend the previous decision');
+    return problems;
+  }
+  // An older commit without a readable note reports that itself.
+  if (older !== undefined) return [];
+  if (note.height !== 0) return [`the chain stops at height ${note.height}; heights below it are missing`];
+  return valueParent === genesisParent ? [] : ['height 0 does not start from genesis'];
+}

@@ -1,0 +1,68 @@
+/**
+ * Agreed commits for tests: a commit that adds the cluster document (the membership the chain is
+ * checked against), and agreed commits written the way a sync node writes them — the commit object
+ * first, then a certificate whose value names that commit as its outcome, then the notes.
+ */
+import { bodyDigestOf, signMessage, valueIdOf } from '../../src/core/consensus/index.js';
+import type { DecisionCert, FinalMsg, Value } from '../../src/core/consensus/index.js';
+import type { GitRepo } from '../../src/git/index.js';
+import type { ClusterDoc } from '../../src/store/cluster.js';
+import type { NodeIdentity } from '../../src/store/identity.js';
+import { writeAgreedCommit, writeAgreedNote } from '../../src/sync/agreed.js';
+import type { Rejection } from '../../src/sync/batch.js';
+import { identitySigner, sha256Hex } from '../../src/sync/crypto.js';
+import { acuRefOf } from '../../src/sync/records.js';
+import type { IdentifiedRecord } from '../../src/sync/records.js';
+import { clusterDocPath } from '../../src/sync/verify-chain.js';
+
+/** Commit `cluster` as `.acu/cluster.json` on top of `parent` (fixed date); returns the commit. */
+export async function commitClusterDoc(repo: GitRepo, parent: string, cluster: ClusterDoc): Promise<string> {
+  const blob = await repo.writeBlob(new TextEncoder().encode(`${JSON.stringify(cluster, null, 2)}\n`));
+  const tree = await repo.writeTreeFromPaths(await repo.resolveTree(parent), new Map([[clusterDocPath, { mode: '100644', oid: blob }]]));
+  const signature = { name: 'Admin', email: 'admin@example.com', timestamp: 1_714_550_400, timezoneOffset: 0 };
+  return await repo.writeCommit({ tree, parents: [parent], message: 'acu cluster\n', author: signature, committer: signature });
+}
+
+/** A certificate for `value`, signed by the replicas at `signers` (indices into `replicas`). */
+export function certifyValue(cluster: ClusterDoc, replicas: readonly NodeIdentity[], height: number, round: number, value: Value, signers: readonly number[]): DecisionCert {
+  const valueId = valueIdOf({ digestHex: sha256Hex }, value);
+  const finals = signers.map((i) => signMessage<FinalMsg>(identitySigner(cluster, replicas[i]!), { v: 1, type: 'final', from: i, height, round, body: { valueId } }));
+  return { height, round, value, finals };
+}
+
+/** One agreed commit to write. */
+export interface AgreedStep {
+  readonly height: number;
+  readonly round?: number;
+  readonly parentCommit: string;
+  /** The previous decision's value id, or `genesis`. */
+  readonly parentValue: string;
+  readonly records: readonly IdentifiedRecord[];
+  readonly deferred?: readonly Rejection[];
+  readonly rejected?: readonly Rejection[];
+  /** Replica indices whose FINALs the certificate holds. */
+  readonly signers: readonly number[];
+  /** Change the certificate after signing (forgeries). */
+  readonly tamper?: (cert: DecisionCert) => DecisionCert;
+}
+
+/** Write one agreed commit (tree: the parent's) with its notes; returns it and its honest certificate. */
+export async function writeAgreedStep(repo: GitRepo, cluster: ClusterDoc, replicas: readonly NodeIdentity[], step: AgreedStep): Promise<{ commit: string; cert: DecisionCert }> {
+  const out = new Set([...(step.deferred ?? []), ...(step.rejected ?? [])].map((r) => r.id));
+  const applied = step.records.map((r) => r.id).filter((id) => !out.has(id));
+  const commit = await writeAgreedCommit(repo, {
+    height: step.height, parentCommit: step.parentCommit, records: step.records, tree: await repo.resolveTree(step.parentCommit), applied,
+  });
+  const value: Value = {
+    batch: { height: step.height, parent: step.parentValue, acuIds: step.records.map((r) => r.id), bodyDigest: bodyDigestOf(sha256Hex, step.records.map(acuRefOf)) },
+    validation: { ok: true, conflicts: [], detailDigest: sha256Hex(new TextEncoder().encode(`detail of height ${step.height}`)) },
+    resolution: [],
+    outcome: commit,
+  };
+  const cert = certifyValue(cluster, replicas, step.height, step.round ?? 0, value, step.signers);
+  await writeAgreedNote(repo, {
+    branch: cluster.branch, commit, parentCommit: step.parentCommit, cert: step.tamper?.(cert) ?? cert, records: step.records, applied,
+    deferred: step.deferred ?? [], rejected: step.rejected ?? [], memberIds: cluster.members.map((m) => m.id),
+  });
+  return { commit, cert };
+}
