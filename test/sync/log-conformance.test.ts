@@ -58,7 +58,8 @@ async function nodeLogHarness(): Promise<LogHarness> {
 function memoryLogHarness(): LogHarness {
   const disk = new MemoryDisk();
   return {
-    open: () => Promise.resolve(MemoryNodeLog.open(disk, decisionsKept, verifier)),
+    // async: a refused open rejects, as NodeLog.open does.
+    open: async () => MemoryNodeLog.open(disk, decisionsKept, verifier),
     crash: () => Promise.resolve(disk.crash(false)),
     failNextWrite: () => void (disk.nextFault = 'fsync-eio'),
     cleanup: () => Promise.resolve(),

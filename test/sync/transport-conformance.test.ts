@@ -2,13 +2,15 @@
  * One conformance suite for the peer-transport port (PeerTransport), run against both
  * implementations: WsTransport on loopback with real Ed25519 keys, and the MemoryNetwork's
  * transport driven by a ManualClock. Members deliver to each other; a sender that is not a member is
- * refused and counted; a send to a peer that is down does not throw; connectedPeers lists the
- * members linked now; stop takes a transport off the cluster.
+ * refused and counted; a message larger than a frame arrives whole, one over the message limit is
+ * not sent ('oversized', counted); a send to a peer that is down does not throw; connectedPeers
+ * lists the members linked now; stop takes a transport off the cluster.
  */
 import assert from 'node:assert/strict';
 import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { after, describe, it } from 'node:test';
+import { frameBytesMax, messageBytesMax } from '../../src/net/frame.js';
 import { WsTransport } from '../../src/net/transport.js';
 import type { ClusterMember } from '../../src/store/cluster.js';
 import type { NodeIdentity } from '../../src/store/identity.js';
@@ -117,11 +119,27 @@ for (const impl of implementations) {
       const ids = harness.members.map((m) => m.id);
       assert.deepEqual(nodes[0]!.connectedPeers(), [ids[1], ids[2]].sort());
       nodes[0]!.broadcast({ hello: 'from 0' });
-      assert.equal(nodes[2]!.send(ids[1]!, { hello: 'from 2' }), true);
+      assert.equal(nodes[2]!.send(ids[1]!, { hello: 'from 2' }), 'queued');
       await harness.until(() => inboxes[1]!.length === 2 && inboxes[2]!.length === 1, 'delivery');
       assert.deepEqual(inboxes[2], [[ids[0], { hello: 'from 0' }]]);
       assert.deepEqual(new Set(inboxes[1]!.map(([from]) => from)), new Set([ids[0], ids[2]]));
       assert.ok(nodes[0]!.counters.framesOut >= 2);
+    });
+
+    void it('a message larger than a frame arrives whole; one over the message limit is refused', async () => {
+      const [a, b] = running as [PeerTransport, PeerTransport];
+      const bId = harness.members[1]!.id;
+      const big = 'x'.repeat(frameBytesMax + 1024);
+      const before = inboxes[1]!.length;
+      assert.equal(a.send(bId, { t: 'big', big }), 'queued');
+      await harness.until(() => inboxes[1]!.length > before, 'the large message');
+      const [from, value] = inboxes[1]![before]!;
+      assert.equal(from, harness.members[0]!.id);
+      assert.equal((value as { big?: string }).big, big, 'delivered whole');
+      assert.ok(b.counters.framesIn - b.counters.messagesIn >= 1, 'it came as several frames');
+      const oversizedBefore = a.counters.messagesOversized;
+      assert.equal(a.send(bId, { t: 'huge', huge: 'y'.repeat(messageBytesMax) }), 'oversized');
+      assert.equal(a.counters.messagesOversized, oversizedBefore + 1);
     });
 
     void it('refuses a sender that is not a member, and counts it', async () => {
