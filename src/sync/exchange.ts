@@ -7,6 +7,7 @@
  */
 import { AcuError } from '../core/errors.js';
 import { encodedBytesOf, groupByBytes } from '../net/frame.js';
+import { walRecordBytesMax } from '../store/wal.js';
 import { acuRefOf, decodeRecord, recordVerifier } from './records.js';
 import type { IdentifiedRecord } from './records.js';
 import type { CancelTimer } from './ports.js';
@@ -16,6 +17,13 @@ import type { NodeContext, PeerFrame } from './node-types.js';
 export const recordsPerFrameMax = 256;
 /** Bytes of record bodies per message, about: a group of small records stays within one frame. */
 const recordsMessageBytesMax = 1024 * 1024;
+/**
+ * Bytes of record bodies per log entry, about: well under the log's entry limit, so the records of
+ * a commit with several large files go in several entries (one append, made durable together).
+ */
+const recordsEntryBytesMax = 4 * 1024 * 1024;
+/** Room for the entry around one record (`{ k: 'records', records: [...] }`). */
+const recordsEntryOverheadBytes = 64;
 /** Ids asked for per request, at most. */
 export const needIdsMax = 4096;
 /** How long a validation or a decision waits for missing record bodies before asking again. */
@@ -82,13 +90,25 @@ export class RecordExchange {
     }
   }
 
-  /** Keep new record bodies durably, then offer them to the replica; returns the new ones. */
+  /**
+   * Keep new record bodies durably, then offer them to the replica; returns the new ones. A record
+   * too large for one log entry can never be durable: it is refused and reported (a peer may send
+   * one; a commit may hold one), never appended, which the log would refuse as our bug.
+   */
   async learn(items: readonly IdentifiedRecord[]): Promise<IdentifiedRecord[]> {
     const { memory } = this.ctx;
-    const fresh = items.filter((item) => !memory.records.has(item.id) && !memory.settled.has(item.id));
+    const sized: { item: IdentifiedRecord; bytes: number }[] = [];
+    for (const item of items) {
+      if (memory.records.has(item.id) || memory.settled.has(item.id)) continue;
+      const bytes = encodedBytesOf(item.record);
+      if (bytes + recordsEntryOverheadBytes <= walRecordBytesMax) sized.push({ item, bytes });
+      else this.ctx.event('skipped', `record ${item.id.slice(0, 12)} (${item.record.acu.file}, ${bytes} bytes) is larger than a log entry can hold (${walRecordBytesMax} bytes); not kept`, { id: item.id, bytes });
+    }
+    const fresh = sized.map(({ item }) => item);
     if (fresh.length === 0) return [];
+    const entries = groupByBytes(sized, ({ bytes }) => bytes, recordsEntryBytesMax).map((group) => ({ k: 'records' as const, records: group.map(({ item }) => item.record) }));
     try {
-      await this.ctx.log.append([{ k: 'records', records: fresh.map((item) => item.record) }]);
+      await this.ctx.log.append(entries);
     } catch (error) {
       // A log that failed takes the node down before it signs anything more.
       this.ctx.fail(error);

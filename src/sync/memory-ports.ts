@@ -25,7 +25,7 @@ import { walRecordBytesMax } from '../store/wal.js';
 import { applyEntry } from './node-log.js';
 import type { NodeLogEntry, NodeMemory } from './node-log.js';
 import type { RecordVerifier } from './records.js';
-import type { CancelTimer, Clock, NodeLogPort, OpenedLog, PeerTransport, TransportFactory } from './ports.js';
+import type { CancelTimer, Clock, NodeLogPort, OpenedLog, PeerTransport } from './ports.js';
 
 // ---- randomness -----------------------------------------------------------------------------
 

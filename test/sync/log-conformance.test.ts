@@ -58,8 +58,8 @@ async function nodeLogHarness(): Promise<LogHarness> {
 function memoryLogHarness(): LogHarness {
   const disk = new MemoryDisk();
   return {
-    // async: a refused open rejects, as NodeLog.open does.
-    open: async () => MemoryNodeLog.open(disk, decisionsKept, verifier),
+    // A refused open rejects, as NodeLog.open does (MemoryNodeLog.open throws).
+    open: () => new Promise((resolve) => resolve(MemoryNodeLog.open(disk, decisionsKept, verifier))),
     crash: () => Promise.resolve(disk.crash(false)),
     failNextWrite: () => void (disk.nextFault = 'fsync-eio'),
     cleanup: () => Promise.resolve(),
