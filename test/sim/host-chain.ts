@@ -11,8 +11,8 @@
  *   batch order); a record whose data starts with `invalid` is invalid on its own. The verdict is a
  *   function of the base and the records, so every honest node signs the same one.
  * - Faults: a held lock or a full disk makes the next `writeNote` or `setAgreed` throw an
- *   `AcuError` (a local failure the writer retries). `writeCommit` runs before the decision (the
- *   outcome the replica asks for) and takes no fault: see docs/sync.md, "Testing the host".
+ *   `AcuError` (a local failure the writer retries); a full disk also fails `writeCommit`, which
+ *   runs before the decision (the outcome the replica asks for, asked again after a failure).
  *
  * {@link ModelRepo} is the repository (it outlives crashes); {@link ModelChain} is one process's
  * view of it (a crashed process's view hangs forever, as its git children died with it).
@@ -56,9 +56,9 @@ export class ModelRepo {
     this.refs.set(`refs/heads/${branch}`, modelGenesis);
   }
 
-  /** Throw the next fault in store, if any. */
-  maybeFail(what: string): void {
-    if (this.faults.lockHeld > 0) {
+  /** Throw the next fault in store, if any (`objectsOnly`: writing objects takes no lock, only disk). */
+  maybeFail(what: string, objectsOnly = false): void {
+    if (this.faults.lockHeld > 0 && !objectsOnly) {
       this.faults.lockHeld -= 1;
       this.failedWrites += 1;
       throw new AcuError('ERR_GIT_FAILED', `${what}: Unable to create '.git/index.lock': File exists`, { hint: 'another git process holds the lock' });
@@ -141,6 +141,7 @@ export class ModelChain implements Chain {
 
   writeCommit(input: AgreedCommitInput): Promise<string> {
     return this.run(() => {
+      this.repo.maybeFail('write the agreed commit object', true);
       const message = `height ${input.height}\napplied ${input.applied.join(',')}`;
       const commit = digest(`${input.parentCommit}\n${input.tree}\n${message}`);
       this.repo.commits.set(commit, { parent: input.parentCommit, tree: input.tree });

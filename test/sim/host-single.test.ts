@@ -1,9 +1,11 @@
-// Regression tests (issue 13, found while sizing the host simulator's oversized commits): record
-// bodies are logged in entries of bounded size. A commit whose records add up to more than one log
-// entry holds (several files of a few MiB) made the node's log refuse the whole append as a BUG and
-// the node stop, again at every restart; a single record larger than a log entry, which a peer can
-// send, did the same to every node that received it. Both run on the in-memory ports of a one-node
-// cluster (it decides alone), driven by a ManualClock.
+// Regression tests of the sync node found with the host simulator (issue 13), each on the in-memory
+// ports of a one-node cluster (it decides alone), driven by a ManualClock:
+// - record bodies are logged in entries of bounded size. A commit whose records add up to more than
+//   one log entry holds (several files of a few MiB) made the node's log refuse the whole append as
+//   a BUG and the node stop, again at every restart; a single record larger than a log entry, which
+//   a peer can send, did the same to every node that received it;
+// - a full disk while writing the agreed commit object the replica asked for (its outcome) stopped
+//   the node; it is a local failure, reported, and the replica's next request tries again.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { defaultPolicy } from '../../src/core/policy/index.js';
@@ -21,6 +23,7 @@ interface Single {
   readonly node: SyncNode;
   readonly clock: ManualClock;
   readonly disk: MemoryDisk;
+  readonly repo: ModelRepo;
   readonly events: NodeEvent[];
 }
 
@@ -31,13 +34,14 @@ async function startSingle(): Promise<Single> {
   const network = new MemoryNetwork(clock, [identities[0]!.id], { seed: 1 });
   const disk = new MemoryDisk();
   const events: NodeEvent[] = [];
+  const repo = new ModelRepo('main');
   const opened = MemoryNodeLog.open(disk, decisionsKept, recordVerifier(cluster), { clock, writeMs: 1 });
   const starting = SyncNode.create(
-    { cluster, identity: identities[0]!, opened, chain: new ModelChain(new ModelRepo('main')), clock, policy: defaultPolicy, apiSocket: null, transport: network.transport(identities[0]!.id) },
+    { cluster, identity: identities[0]!, opened, chain: new ModelChain(repo), clock, policy: defaultPolicy, apiSocket: null, transport: network.transport(identities[0]!.id) },
     { cwd: '/sim', validation: 'parse', tickMs: 20, batchMs: 0, onEvent: (event) => events.push(event) },
   );
   const node = await settle(clock, starting);
-  return { node, clock, disk, events };
+  return { node, clock, disk, repo, events };
 }
 
 /** Step the clock (one timer, then let promises run) until `promise` settles; its value or its rejection. */
@@ -88,5 +92,17 @@ void test('a record larger than a log entry is refused, not a crash, and the res
   await untilSettled(single, [small.id]);
   assert.deepEqual(single.events.filter((e) => e.kind === 'error'), [], 'no error: the node runs on');
   assert.ok(single.events.some((e) => e.kind === 'skipped' && e.text.includes(huge.id.slice(0, 12))), 'the refusal is reported');
+  await settle(single.clock, single.node.stop());
+});
+
+void test('a full disk while writing the proposed agreed commit is reported and tried again', async () => {
+  const single = await startSingle();
+  single.repo.faults.diskFull = 2;
+  const item = bigRecord('src/a.txt', 10);
+  assert.equal(await settle(single.clock, single.node.proposeRecords([item])), 1);
+  await untilSettled(single, [item.id]);
+  assert.deepEqual(single.events.filter((e) => e.kind === 'error'), [], 'no error: the node runs on');
+  assert.ok(single.events.some((e) => e.kind === 'write-failed' && e.text.includes('No space left')), 'the failure is reported');
+  assert.equal(single.repo.faults.diskFull, 0, 'both failures happened');
   await settle(single.clock, single.node.stop());
 });
