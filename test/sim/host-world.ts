@@ -11,11 +11,20 @@
  * real I/O, so nothing else can be waiting). Then the invariants are checked, and the next timer
  * fires. Same seed, same timers, same order: the same run.
  *
+ * Faults, each drawn per seed: dropped, duplicated, delayed and reordered messages; partitions;
+ * slow peers and peers that stop reading; crashes (a torn last log entry half the time); a log
+ * whose next write fails (full disk, fsync error), which stops its node; held git locks and full
+ * disks in the chain (the writer retries; a failed outcome is asked again); records larger than a
+ * frame; invalid and conflicting records; clients that retry a failed proposal at once.
+ *
  * Invariants: every honest node writes the same agreed commit at each height; no node raises an
- * error event unless its log failed; no promise rejects unhandled; a node whose log failed signs
- * nothing new after the failure; at the end every proposed record is settled (agreed, deferred or
- * rejected) on every node — records larger than a frame too (they travel as fragments). Faults stop at `faultMs` ("GST"); every node that is
- * down is then restarted, and liveness is expected within `stableMsMax`.
+ * error event unless its log failed; no node stops on its own unless its log failed; no promise
+ * rejects unhandled; a node whose log failed signs nothing new after the failure; at the end every
+ * proposed record is settled (agreed, deferred or rejected) on every node, records larger than a
+ * frame too (they travel as fragments). Faults stop at `faultMs` ("GST"); every node that is down
+ * is then restarted, and liveness is expected within `stableMsMax`.
+ *
+ * `HOST_SIM_TRACE=1` prints every node event with its simulated time (for replaying one seed).
  */
 import { createHash, createPrivateKey, createPublicKey } from 'node:crypto';
 import type { FileAcu } from '../../src/core/acu/model.js';
@@ -66,17 +75,18 @@ export interface HostScenario {
 }
 
 /** A message larger than this goes as fragments (a small frame limit keeps oversized records cheap). */
-export const hostFrameBytesMax = 64 * 1024;
-const oversizedRecordBytes = 3 * hostFrameBytesMax;
+export const hostFrameBytesMax = 16 * 1024;
+/** An oversized record: a few frames' worth (the transport's fragments), in a message of its own. */
+const oversizedRecordBytes = 2.5 * hostFrameBytesMax;
 
 /** The scenario of `seed` on `nodes` nodes. */
 export function hostScenarioFor(seed: number, nodes: number): HostScenario {
   const prng = new Prng(seed * 31 + nodes);
   const calm = prng.chance(0.1);
-  const records = prng.range(3, 16);
+  const records = prng.range(2, 8);
   return {
-    seed, nodes, tickMs: 10,
-    faultMs: prng.range(400, 2_000),
+    seed, nodes, tickMs: 20,
+    faultMs: prng.range(300, 1_000),
     stableMsMax: 20_000,
     records,
     files: prng.range(Math.max(2, Math.ceil(records / 2)), 40),
@@ -148,6 +158,21 @@ function sha1Hex(text: string): string {
   return createHash('sha1').update(text).digest('hex');
 }
 
+const identitiesByNodes = new Map<number, readonly NodeIdentity[]>();
+
+/**
+ * The identities of an n-node world, sorted by id: the same for every seed (keys are not what a
+ * seed varies, and making them costs more than a calm seed's run).
+ */
+export function simIdentities(nodes: number): readonly NodeIdentity[] {
+  let identities = identitiesByNodes.get(nodes);
+  if (identities === undefined) {
+    identities = [...Array(nodes).keys()].map((i) => seededIdentity(`host-sim n${nodes} node ${i}`)).sort((a, b) => (a.id < b.id ? -1 : 1));
+    identitiesByNodes.set(nodes, identities);
+  }
+  return identities;
+}
+
 /** A cluster document of `identities` (sorted by id, as replica indices are), sites s0, s1, ... */
 export function simCluster(identities: readonly NodeIdentity[]): ClusterDoc {
   return {
@@ -196,8 +221,7 @@ export class HostWorld {
 
   constructor(readonly scenario: HostScenario) {
     this.prng = new Prng(scenario.seed);
-    const identities = [...Array(scenario.nodes).keys()].map((i) => seededIdentity(`host-sim ${scenario.seed} node ${i}`));
-    identities.sort((a, b) => (a.id < b.id ? -1 : 1));
+    const identities = simIdentities(scenario.nodes);
     this.cluster = simCluster(identities);
     this.network = new MemoryNetwork(this.clock, identities.map((identity) => identity.id), { seed: scenario.seed, limits: { frameBytesMax: hostFrameBytesMax, unreadFramesMax: 64 } });
     this.network.faults.dropP = scenario.dropP;
@@ -327,6 +351,7 @@ export class HostWorld {
   }
 
   private onEvent(site: Site, incarnation: Incarnation, kind: string, text: string, data: Readonly<Record<string, unknown>> | undefined): void {
+    if (process.env.HOST_SIM_TRACE === '1') console.log(`${this.clock.nowMs()} s${site.index} ${kind}: ${text.split('\n')[0]}`);
     if (kind === 'agreed') {
       const height = Number(data?.height);
       const commit = String(data?.commit);
