@@ -347,6 +347,8 @@ export class Replica {
     }
     if (msg.type === 'fetch') {
       this.serveFetch(msg.from, msg.body.fromHeight);
+      // L34 holds for a FETCH too: one from a later height (an idle peer's, L36b) says we are behind.
+      if (msg.height > this.height) this.requestFetch(msg.from);
       return;
     }
     if (msg.height < this.height) {
