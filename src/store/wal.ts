@@ -20,8 +20,12 @@ import { AcuError, assert } from '../core/errors.js';
 const magic = Buffer.from('ACUWAL1\n', 'latin1');
 const headerBytes = 8;
 
-/** Largest record the log accepts (a vote with its certificate is a few kilobytes). */
-export const walRecordBytesMax = 16 * 1024 * 1024;
+/**
+ * Largest record the log accepts. A vote with its certificate is a few kilobytes; the large ones
+ * are record bodies, and the log must hold any record a message can carry (64 MiB, net/frame.ts),
+ * so that a commit with a large file is agreed like any other.
+ */
+export const walRecordBytesMax = 80 * 1024 * 1024;
 
 /** What opening a log found. */
 export interface WalRecovery {

@@ -7,7 +7,7 @@
  * so a body from any peer is as good as one from its origin.
  */
 import { AcuError, assert, AssertionFailure } from '../core/errors.js';
-import { encodedBytesOf, groupByBytes } from '../net/frame.js';
+import { encodedBytesOf, groupByBytes, messageBytesMax } from '../net/frame.js';
 import { acuRefOf, decodeRecord, recordVerifier } from './records.js';
 import type { IdentifiedRecord } from './records.js';
 import type { OutboxRecord } from '../store/outbox.js';
@@ -18,6 +18,17 @@ import type { NodeContext, PeerFrame } from './node-types.js';
 export const recordsPerFrameMax = 256;
 /** Bytes of record bodies per message, about: a group of small records stays within one frame. */
 const recordsMessageBytesMax = 1024 * 1024;
+/**
+ * Bytes of record bodies per log entry, about: well under the log's entry limit, so the records of
+ * a commit with several large files go in several entries (one append, made durable together).
+ */
+const recordsEntryBytesMax = 4 * 1024 * 1024;
+/**
+ * The largest record (encoded) a node keeps or proposes: one message must carry it to the peers,
+ * with room to spare for the frame around it. A commit holding a larger one (a file of more than
+ * about 60 MiB) is refused whole, with a clear error; the log holds any record up to this.
+ */
+export const recordBytesMax = messageBytesMax - 1024 * 1024;
 /** Ids asked for per request, at most. */
 export const needIdsMax = 4096;
 /**
@@ -168,13 +179,25 @@ export class RecordExchange {
     return size;
   }
 
-  /** Keep new record bodies durably, then offer them to the replica; returns the new ones. */
+  /**
+   * Keep new record bodies durably, then offer them to the replica; returns the new ones. A record
+   * too large for one log entry can never be durable: it is refused and reported (a peer may send
+   * one; a commit may hold one), never appended, which the log would refuse as our bug.
+   */
   async learn(items: readonly IdentifiedRecord[]): Promise<IdentifiedRecord[]> {
     const { memory } = this.ctx;
-    const fresh = items.filter((item) => !memory.records.has(item.id) && !memory.settled.has(item.id));
+    const sized: { item: IdentifiedRecord; bytes: number }[] = [];
+    for (const item of items) {
+      if (memory.records.has(item.id) || memory.settled.has(item.id)) continue;
+      const bytes = this.sizeOf(item);
+      if (bytes <= recordBytesMax) sized.push({ item, bytes });
+      else this.ctx.event('skipped', `record ${item.id.slice(0, 12)} (${item.record.acu.file}, ${bytes} bytes) is larger than a record may be (${recordBytesMax} bytes); not kept`, { id: item.id, bytes });
+    }
+    const fresh = sized.map(({ item }) => item);
     if (fresh.length === 0) return [];
+    const entries = groupByBytes(sized, ({ bytes }) => bytes, recordsEntryBytesMax).map((group) => ({ k: 'records' as const, records: group.map(({ item }) => item.record) }));
     try {
-      await this.ctx.log.append([{ k: 'records', records: fresh.map((item) => item.record) }]);
+      await this.ctx.log.append(entries);
     } catch (error) {
       // A log that failed takes the node down before it signs anything more.
       this.ctx.fail(error);
@@ -348,6 +371,14 @@ export class RecordExchange {
       items = await ctx.chain.recordsOfCommit(commit);
     } catch (error) {
       ctx.event('error', `could not extract ${commit.slice(0, 12)}: ${error instanceof Error ? error.message : String(error)}`);
+      return 0;
+    }
+    const tooLarge = items.find((item) => this.sizeOf(item) > recordBytesMax);
+    if (tooLarge !== undefined) {
+      // Proposing the rest would land part of a commit; nothing of it is proposed, and it stays on
+      // the branch, so nothing is lost.
+      const mib = (this.sizeOf(tooLarge) / (1024 * 1024)).toFixed(1);
+      ctx.event('error', `commit ${commit.slice(0, 12)} is not proposed: its change to ${tooLarge.record.acu.file} is ${mib} MiB, and a record carries at most ${recordBytesMax / (1024 * 1024)} MiB (hint: keep files that large out of the repository, e.g. with Git LFS, and amend the commit)`, { commit, file: tooLarge.record.acu.file });
       return 0;
     }
     const fresh = await this.proposeRecords(items);

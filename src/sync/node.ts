@@ -295,7 +295,7 @@ export class SyncNode {
         this.votes.start(effect, this.validation.verdictOf(effect.batchDigest));
         break;
       case 'outcome':
-        void this.ctx.gitQueue.run(() => this.validation.outcome(effect.height, effect.round, effect.draft)).catch((error: unknown) => this.fail(error));
+        void this.ctx.gitQueue.run(() => this.validation.outcome(effect.height, effect.round, effect.draft)).catch((error: unknown) => this.writer.outcomeFailed(effect.height, error));
         break;
       case 'decide': {
         const { cert } = effect;

@@ -141,6 +141,21 @@ export class AgreedWriter {
     });
   }
 
+  /**
+   * Computing the outcome the replica asked for failed (writing the agreed commit object: a full
+   * disk, a git process that died). A local failure is reported and left for the replica, which
+   * asks again every `outcomeRetryTicks` (L19a): the next try may succeed, and meanwhile the others
+   * can decide without this node. Anything else is our bug and stops the node.
+   */
+  outcomeFailed(height: number, error: unknown): void {
+    if (!isLocalFailure(error)) {
+      this.ctx.fail(error);
+      return;
+    }
+    const message = error instanceof Error ? error.message : String(error);
+    this.ctx.event('write-failed', `height ${height}: could not write the proposed agreed commit (asked again shortly): ${message}`, { height });
+  }
+
   /** Stop retrying (the node is stopping). */
   stop(): void {
     this.cancelRetry?.();

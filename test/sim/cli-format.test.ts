@@ -9,8 +9,8 @@ import { runScenario } from './world.js';
 void test('summary line and replay command', () => {
   assert.equal(summaryLine({ seeds: 10, safetyViolations: 1, livenessFailures: 2 }), 'sim: 10 seeds, 1 safety violations, 2 liveness failures');
   assert.equal(replayCommand(42, { replicas: 7, byzantine: 2, mutation: 'none' }), 'npm run sim -- --seeds 1 --from 42 --replicas 7 --byzantine 2');
-  const report = runRange({ from: 47, seeds: 1, replicas: 4, byzantine: 1, mutation: 'send_before_persist' });
-  assert.equal(report.failures[0]?.replay, 'npm run sim -- --seeds 1 --from 47 --replicas 4 --byzantine 1 --mutation send_before_persist');
+  const report = runRange({ from: 133, seeds: 1, replicas: 4, byzantine: 1, mutation: 'send_before_persist' });
+  assert.equal(report.failures[0]?.replay, 'npm run sim -- --seeds 1 --from 133 --replicas 4 --byzantine 1 --mutation send_before_persist');
 });
 
 void test('a seed replays exactly', () => {

@@ -1,15 +1,17 @@
 /**
- * `npm run sim -- --seeds N [--from S] [--replicas n] [--byzantine k] [--mutation m]`: runs seeds
- * through the simulator, prints every failure with its replay command, and ends with the line
- * `sim: N seeds, V safety violations, L liveness failures`; exits 1 when V + L > 0, 129 on bad usage.
+ * `npm run sim -- [--hosts] --seeds N [--from S] [--replicas n] [--byzantine k] [--mutation m]`:
+ * runs seeds through the simulator (`--hosts`: the host simulator, whole sync nodes, host-world.ts),
+ * prints every failure with its replay command, and ends with a summary line (`sim: N seeds, V safety
+ * violations, L liveness failures`); exits 1 when V + L > 0, 129 on bad usage.
  */
 import type { Mutation } from '../../src/core/consensus/index.js';
 import { byzantineStrategies } from './options.js';
 import type { ByzantineStrategy } from './options.js';
+import { describeHostFailure, hostSummaryLine, runHostRange } from './host-run.js';
 import { describeFailure, runRange, summaryLine } from './run.js';
 
 const mutations: readonly Mutation[] = ['none', 'skip_lock_check', 'quorum_minus_one', 'send_before_persist', 'prepare_without_outcome'];
-const usage = 'usage: npm run sim -- --seeds N [--from S] [--replicas n] [--byzantine k] [--mutation m] [--strategy s]';
+const usage = 'usage: npm run sim -- [--hosts] --seeds N [--from S] [--replicas n] [--byzantine k] [--mutation m] [--strategy s]';
 
 interface Args {
   seeds: number;
@@ -18,12 +20,20 @@ interface Args {
   byzantine: number | null;
   mutation: Mutation;
   strategy: ByzantineStrategy | null;
+  /** Run whole sync nodes on the in-memory ports (host-world.ts) instead of replicas alone. */
+  hosts: boolean;
 }
 
 function parse(argv: readonly string[]): Args | string {
-  const out: Args = { seeds: 100, from: 1, replicas: 4, byzantine: null, mutation: 'none', strategy: null };
+  const out: Args = { seeds: 100, from: 1, replicas: 4, byzantine: null, mutation: 'none', strategy: null, hosts: false };
   for (let i = 0; i < argv.length; i += 2) {
     const flag = argv[i];
+    // A switch takes no value.
+    if (flag === '--hosts') {
+      out.hosts = true;
+      i -= 1;
+      continue;
+    }
     const value = argv[i + 1];
     if (value === undefined) return `error: ${flag} needs a value`;
     if (flag === '--mutation') {
@@ -48,12 +58,18 @@ function parse(argv: readonly string[]): Args | string {
   return out;
 }
 
-function main(): number {
+async function main(): Promise<number> {
   const args = parse(process.argv.slice(2));
   if (typeof args === 'string') {
     console.error(args);
     console.error(usage);
     return 129;
+  }
+  if (args.hosts) {
+    const report = await runHostRange({ from: args.from, seeds: args.seeds, nodes: args.replicas });
+    for (const failure of report.failures) for (const line of describeHostFailure(failure)) console.log(line);
+    console.log(hostSummaryLine(report, args.replicas));
+    return report.safetyViolations + report.livenessFailures > 0 ? 1 : 0;
   }
   const byzantine = args.byzantine ?? Math.floor((args.replicas - 1) / 3);
   const report = runRange({ from: args.from, seeds: args.seeds, replicas: args.replicas, byzantine, mutation: args.mutation, strategy: args.strategy });
@@ -62,4 +78,4 @@ function main(): number {
   return report.safetyViolations + report.livenessFailures > 0 ? 1 : 0;
 }
 
-process.exitCode = main();
+process.exitCode = await main();

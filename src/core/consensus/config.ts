@@ -29,6 +29,12 @@ export interface ReplicaConfig {
   readonly catchUpDecisionsMax: number;
   /** At most one FETCH, and one unasked decision per peer, per this many ticks. */
   readonly catchUpIntervalTicks: number;
+  /**
+   * An idle replica (nothing to decide at its height) sends one FETCH, to the next peer in turn,
+   * every this many ticks: a replica left behind while the cluster has nothing new to decide hears
+   * no message of a later height, so it must ask (L36b).
+   */
+  readonly idleFetchTicks: number;
   /** While a replica waits for its host's outcome of the round's draft, it asks again this often (L19a). */
   readonly outcomeRetryTicks: number;
   /** Above this many replicas, votes go to the leader, which relays quorums (O(n) per phase). */
@@ -54,6 +60,7 @@ export function defaultReplicaConfig(replicas: number, self: ReplicaId): Replica
     decisionsRetainedMax: 256,
     catchUpDecisionsMax: 8,
     catchUpIntervalTicks: 8,
+    idleFetchTicks: 32,
     outcomeRetryTicks: 8,
     relayThresholdReplicas: 16,
     mutation: 'none',
@@ -71,6 +78,7 @@ export function checkConfig(config: ReplicaConfig): void {
   assert(config.batchAcusMax >= 1, 'a batch holds at least one ACU');
   assert(config.roundsAheadMax >= 1, 'rounds ahead are buffered');
   assert(config.outcomeRetryTicks >= 1, 'outcome requests are re-sent at most once a tick');
+  assert(config.idleFetchTicks >= config.catchUpIntervalTicks, 'an idle replica asks no more often than a lagging one');
   assert(config.decisionsRetainedMax >= config.catchUpDecisionsMax, 'catch-up serves retained decisions');
 }
 

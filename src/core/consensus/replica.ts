@@ -88,6 +88,9 @@ export class Replica {
   private ticksInRound = 0;
   private nowTicks = 0;
   private lastFetchTick = -Infinity;
+  /** Ticks idle since the last idle FETCH, and how many idle FETCHes went out (picks the next peer). */
+  private idleTicks = 0;
+  private idleFetches = 0;
   private readonly lastPushTick = new Map<ReplicaId, number>();
   private dirty = false;
   private readonly out = { sends: [] as Effect[], requests: [] as Effect[], decides: [] as Effect[], evidence: [] as Effect[], timers: [] as Effect[] };
@@ -262,7 +265,10 @@ export class Replica {
   /** L2, L30: the round timer. A round only times out while there is work at this height. */
   private onTick(): void {
     this.nowTicks += 1;
-    if (!this.active()) return;
+    if (!this.active()) {
+      this.fetchWhenIdle();
+      return;
+    }
     this.ticksInRound += 1;
     if (this.ticksInRound < this.timeoutTicks(this.round)) return;
     this.ticksInRound = 0;
@@ -341,6 +347,8 @@ export class Replica {
     }
     if (msg.type === 'fetch') {
       this.serveFetch(msg.from, msg.body.fromHeight);
+      // L34 holds for a FETCH too: one from a later height (an idle peer's, L36b) says we are behind.
+      if (msg.height > this.height) this.requestFetch(msg.from);
       return;
     }
     if (msg.height < this.height) {
@@ -879,6 +887,30 @@ export class Replica {
 
   private requestFetch(peer: ReplicaId): void {
     if (this.nowTicks - this.lastFetchTick < this.config.catchUpIntervalTicks) return;
+    this.sendFetch(peer);
+  }
+
+  /**
+   * L36b: an idle replica asks one peer in turn for the decisions from its height on. Catch-up is
+   * otherwise driven by messages: a peer at a later height answers our votes (L35), and we fetch
+   * when we hear a later height (L34). A replica left behind with nothing to do at its height —
+   * restarted after the others decided, say — sends no votes, and a cluster with nothing new to
+   * decide sends no messages: without asking, it would stay behind for good. A peer at our height
+   * has nothing to serve and answers nothing, so an idle cluster costs one small message per
+   * replica per `idleFetchTicks`.
+   */
+  private fetchWhenIdle(): void {
+    if (this.n === 1) return;
+    this.idleTicks += 1;
+    if (this.idleTicks < this.config.idleFetchTicks) return;
+    this.idleTicks = 0;
+    const peer = (this.config.self + 1 + (this.idleFetches % (this.n - 1))) % this.n;
+    this.idleFetches += 1;
+    this.sendFetch(peer);
+  }
+
+  private sendFetch(peer: ReplicaId): void {
+    assert(peer !== this.config.self, 'a replica fetches from a peer');
     this.lastFetchTick = this.nowTicks;
     const msg = signMessage<Message>(this.signer, {
       v: 1, type: 'fetch', from: this.config.self, height: this.height, round: 0, body: { fromHeight: this.height },
