@@ -303,7 +303,8 @@ export class RecordExchange {
    * Queue, in the outbox, this site's commits on the protected branch that no outbox entry for
    * that branch names yet (docs/sync.md, "Commits the hook missed"). A commit it queues is then
    * taken like any other entry, once, and a restart finds it in the outbox and leaves it. Returns
-   * whether it queued any. Skipped while the branch tip is where the last scan saw it: what the
+   * whether the tip moved (then the outbox may hold new entries, the scan's or the hook's). Skipped
+   * while the branch tip is where the last scan saw it: what the
    * scan excludes (agreed commits, remote-tracking refs, the outbox) only grows.
    */
   private async scanBranch(): Promise<boolean> {
@@ -319,17 +320,17 @@ export class RecordExchange {
       ctx.event('skipped', `'${branch}' has at least ${scanCommitsMax} commits that are not agreed; the node looks for missed ones among the newest ${scanCommitsMax} only (propose older ones with 'acu propose <commit>')`);
     }
     const queued = queuedCommits(await ctx.chain.readOutbox(), branch);
-    let added = 0;
     for (const commit of found) {
       if (queued.has(commit)) continue;
       // Durable before it is taken: the outbox entry is what tells a restart that it was queued.
       await ctx.chain.appendOutbox({ v: 1, type: 'commit', commit, branch, queuedAtMs: ctx.clock.nowMs(), source: 'scan' });
       queued.add(commit);
-      added += 1;
-      ctx.event('queued', `commit ${commit.slice(0, 12)} on '${branch}' was not in the outbox (made without the post-commit hook); queued`, { commit, found: true });
+      ctx.event('queued', `commit ${commit.slice(0, 12)} on '${branch}' was not in the outbox (made without the post-commit hook, or before it ran); queued`, { commit, found: true });
     }
     this.scannedTip = tip;
-    return added > 0;
+    // The tip moved: whether the scan queued the commits or the hook did (its poke may have come
+    // too late for a busy node, or not at all), the outbox has entries to take.
+    return true;
   }
 
   /** Take the outbox entries not taken yet; an entry for a commit an earlier entry proposed is passed over. */

@@ -291,6 +291,19 @@ describe('acu verify finds forged and broken chains', () => {
     assert.match(out, /^ok {3}[0-9a-f]{12} height 1$/m);
   });
 
+  it('a certificate replayed from another repository of the same cluster', async () => {
+    const { dir, commits } = await verifyChain('replay-target', (steps) => steps);
+    // Another repository, same members and keys, whose height 1 agreed on other records.
+    const other = await verifyChain('replay-source', (steps) => [steps[0]!, { records: steps[2]!.records.slice(0, 1) }, steps[2]!]);
+    assert.equal(other.code, 0, other.out);
+    assert.notEqual(other.commits[1], commits[1]);
+    const note = await runGit(['notes', `--ref=${notesRef}`, 'show', other.commits[1]!], { cwd: other.dir, gitDir: null });
+    await runGit(['notes', `--ref=${notesRef}`, 'add', '-f', '-F', '-', commits[1]!], { cwd: dir, gitDir: null, input: note.stdout.toString('utf8') });
+    const { code, out } = await acu(verifyCommand, dir);
+    assert.equal(code, 1, out);
+    assert.match(out, new RegExp(`^FAIL ${commits[1]!.slice(0, 12)} height 1: .*its tree, parent or message is not what the certificate certifies \\(the certificate is for commit ${other.commits[1]!.slice(0, 12)}\\)`, 'm'));
+  });
+
   it('a missing height: height 2 written onto height 0', async () => {
     const { code, out } = await verifyChain('missing-height', (steps) => steps.map((s, h) => (h === 1 ? { ...s, skip: true } : s)));
     assert.equal(code, 1);

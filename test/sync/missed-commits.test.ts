@@ -91,6 +91,29 @@ describe('GitChain.localCommits', () => {
   });
 });
 
+describe('a real node takes what the hook queued when its poke never came', () => {
+  it('a commit queued in the outbox before the branch moved, with no poke, is proposed by the periodic check', async () => {
+    const { site } = await oneSite('no-poke');
+    const node = startNode(site);
+    running.push(node);
+    await until('the node answers', async () => (await nodeStatus(site)) !== null);
+    // What a hook whose poke timed out leaves behind: the outbox entry, durable, and no poke. The
+    // entry is written before the branch moves, so the scan finds the commit already queued.
+    const path = join(site.dir, 'src/math.ts');
+    await writeFile(path, (await readFile(path, 'utf8')) + fn('unpoked'));
+    assert.equal(git(site, ['add', 'src/math.ts']).status, 0);
+    const tree = git(site, ['write-tree']).stdout.trim();
+    const head = git(site, ['rev-parse', 'HEAD']).stdout.trim();
+    const commit = git(site, ['commit-tree', tree, '-p', head, '-m', 'Add unpoked'], 7700).stdout.trim();
+    await enqueueCommit(join(site.dir, '.git'), { v: 1, type: 'commit', commit, branch: 'main', queuedAtMs: 0 });
+    assert.equal(git(site, ['update-ref', 'refs/heads/main', commit]).status, 0);
+    await until('height 0 is agreed', async () => ((await nodeStatus(site))?.agreed.height ?? -1) >= 0);
+    assert.match(git(site, ['show', 'refs/acu/main:src/math.ts']).stdout, /function unpoked\(/);
+    assert.equal(node.events.filter((e) => e.kind === 'queued' && e.data?.['found'] === true).length, 0, 'the hook had queued it; the scan adds nothing');
+    assert.equal(await stopNode(node), 0);
+  });
+});
+
 describe('a real node finds the commits the hook missed', () => {
   const proposals = (events: readonly NodeEvent[], commit: string): NodeEvent[] =>
     events.filter((e) => e.kind === 'queued' && e.data?.['commit'] === commit && typeof e.data['acus'] === 'number');
