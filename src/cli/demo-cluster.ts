@@ -60,6 +60,13 @@ function parisEdit(text: string): string {
 }
 
 /**
+ * How long the demo waits for each step (nodes linked, a vote opened, a height agreed). A step
+ * takes a few seconds on an idle laptop; type-checking a batch on a loaded 2-core machine can take
+ * most of a minute, and a demo that gives up there says nothing about acu.
+ */
+const stepWaitMs = 150_000;
+
+/**
  * The post-commit hook handed its commit to the node: it says `proposed` when the node took the
  * poke within the hook's budget, `queued` when the node was too busy to answer in time (it then
  * takes the entry from the outbox on its next scan). Which one is a matter of scheduling.
@@ -202,7 +209,7 @@ export class ClusterDemo {
     try {
       for (const site of this.fixture.sites) this.startNode(site);
       this.say(`Started 4 node processes: ${this.fixture.sites.map((s) => `${s.name} (port ${s.port})`).join(', ')}`);
-      const connected = await this.until(names, (s) => s.peers.every((p) => p.connected), 30_000);
+      const connected = await this.until(names, (s) => s.peers.every((p) => p.connected), stepWaitMs);
       this.narration.check('all 4 nodes connect and authenticate each other over TLS 1.3, by the pins in the cluster document', connected && (await this.until(names, (s) => s.links?.verify === 'pinned', 1_000)));
       if (!connected) return;
 
@@ -223,7 +230,7 @@ export class ClusterDemo {
       this.narration.check('both commits succeed, and their hooks hand them to the local nodes', parisCommit.status === 0 && tokyoCommit.status === 0 && handedOver(parisCommit.stderr) && handedOver(tokyoCommit.stderr));
 
       this.narration.section('6. Validation finds one true conflict: both changed read(); people vote');
-      const open = await this.until(['paris'], (s) => s.conflicts.length > 0, 60_000);
+      const open = await this.until(['paris'], (s) => s.conflicts.length > 0, stepWaitMs);
       const conflict = (await this.status(paris))?.conflicts[0];
       this.narration.check('the nodes compose the batch and open a vote on the read() conflict', open && conflict !== undefined && /read/.test(`${conflict.a} ${conflict.b}`));
       if (conflict === undefined) return;
@@ -235,11 +242,11 @@ export class ClusterDemo {
       const choice = conflict.aSite === 'tokyo' ? 'keep-a' : 'keep-b';
       this.say(`The team prefers tokyo's read(): people at paris, tokyo and oslo vote ${choice} on conflict ${conflict.id}.`);
       for (const name of ['paris', 'tokyo', 'oslo']) await this.acu(this.site(name), ['vote', conflict.id, choice]);
-      const decided = await this.until(['paris', 'tokyo', 'oslo'], (s) => s.agreed.height >= 0, 60_000);
+      const decided = await this.until(['paris', 'tokyo', 'oslo'], (s) => s.agreed.height >= 0, stepWaitMs);
       this.narration.check('paris, tokyo and oslo agree on height 0 without lima (3 of 4 signatures)', decided);
       this.say('Restart lima: it recovers from its write-ahead log and catches up from its peers.');
       this.startNode(lima);
-      const caughtUp = await this.until(['lima'], (s) => s.agreed.height >= 0, 60_000);
+      const caughtUp = await this.until(['lima'], (s) => s.agreed.height >= 0, stepWaitMs);
       const first = await Promise.all(this.fixture.sites.map((site) => this.agreedRef(site)));
       this.narration.check(`lima catches up; all 4 nodes hold the same agreed commit ${first[0]?.slice(0, 12) ?? ''}`, caughtUp && first[0] !== null && first.every((id) => id === first[0]));
 
@@ -253,7 +260,7 @@ export class ClusterDemo {
       await writeFile(join(paris.dir, storePath), parisFollowUp(await readFile(join(paris.dir, storePath), 'utf8')));
       const follow = await spawnText('git', ['commit', '-q', '-am', 'Add Store.has'], paris.dir);
       this.shell("(paris) git commit -am 'Add Store.has'", follow.stdout + follow.stderr);
-      const again = await this.until(names, (s) => s.agreed.height >= 1, 60_000);
+      const again = await this.until(names, (s) => s.agreed.height >= 1, stepWaitMs);
       const second = await Promise.all(this.fixture.sites.map((site) => this.agreedRef(site)));
       this.narration.check(`height 1 is agreed; all 4 nodes hold the same commit ${second[0]?.slice(0, 12) ?? ''}`, again && second[0] !== null && second.every((id) => id === second[0]));
       const log = await runGit(['log', '--notes=acu', '--format=%h %s', 'refs/acu/main', '-2'], { cwd: lima.dir, gitDir: null });

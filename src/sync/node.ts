@@ -216,6 +216,17 @@ export class SyncNode {
     void this.exchange.takeOutbox().catch((error: unknown) => this.fail(error));
   }
 
+  /**
+   * Whether the replica has moved past (height, round): a validation queued for a round that timed
+   * out meanwhile is skipped (abstaining is always safe). On a slow machine each round's new leader
+   * proposes the batch in its own order, so every round needs a validation of its own; without the
+   * skip they queue up behind each other and each round times out before its own turn comes.
+   */
+  private isPast(height: number, round: number): boolean {
+    const now = this.replica.status();
+    return now.height > height || (now.height === height && now.round > round);
+  }
+
   private siteOf(id: string): string {
     return this.host.cluster.members.find((member) => member.id === id)?.site ?? id;
   }
@@ -289,13 +300,15 @@ export class SyncNode {
         this.sendConsensus(effect.to, effect.msg);
         break;
       case 'validate':
-        void this.ctx.gitQueue.run(() => this.validation.validate(effect.height, effect.round, effect.batch)).catch((error: unknown) => this.fail(error));
+        void this.ctx.gitQueue.run(() => (this.isPast(effect.height, effect.round) ? Promise.resolve() : this.validation.validate(effect.height, effect.round, effect.batch)))
+          .catch((error: unknown) => this.fail(error));
         break;
       case 'policy':
         this.votes.start(effect, this.validation.verdictOf(effect.batchDigest));
         break;
       case 'outcome':
-        void this.ctx.gitQueue.run(() => this.validation.outcome(effect.height, effect.round, effect.draft)).catch((error: unknown) => this.writer.outcomeFailed(effect.height, error));
+        void this.ctx.gitQueue.run(() => this.validation.outcome(effect.height, effect.round, effect.draft))
+          .then(() => this.writer.outcomeDone(effect.height), (error: unknown) => this.writer.outcomeFailed(effect.height, error));
         break;
       case 'decide': {
         const { cert } = effect;

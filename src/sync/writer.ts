@@ -9,6 +9,7 @@
  * node. The record bodies and the certificate stay in the node's log, so a restart writes it too.
  */
 import type { DecisionCert } from '../core/consensus/index.js';
+import { defaultReplicaConfig } from '../core/consensus/index.js';
 import { AcuError, assert, AssertionFailure } from '../core/errors.js';
 import type { RecordExchange } from './exchange.js';
 import { settle } from './node-log.js';
@@ -16,6 +17,9 @@ import type { CancelTimer } from './ports.js';
 import type { NodeContext, WriteFailure } from './node-types.js';
 import { decisionsKept } from './node-types.js';
 import type { NodeValidation } from './validation.js';
+
+/** How often the replica asks again for an outcome its host could not give (L19a). */
+const outcomeRetryTicks = defaultReplicaConfig(1, 0).outcomeRetryTicks;
 
 /** First delay before retrying a failed write; it doubles up to {@link retryDelayMsMax}. */
 const retryDelayMsMin = 250;
@@ -25,7 +29,8 @@ const retryDelayMsMax = 30_000;
 export class AgreedWriter {
   /** Decided heights not written yet, by height. */
   private readonly queued = new Map<number, DecisionCert>();
-  private failure: (WriteFailure & { readonly atMs: number }) | null = null;
+  /** The failing write `acu status` shows: the agreed commit's (`write`) or the proposed one's (`outcome`). */
+  private failure: (WriteFailure & { readonly atMs: number; readonly stage: 'write' | 'outcome' }) | null = null;
   private cancelRetry: CancelTimer | null = null;
 
   constructor(
@@ -37,7 +42,7 @@ export class AgreedWriter {
   /** The write failing now, if any, for `acu status`. */
   writeFailure(): WriteFailure | null {
     if (this.failure === null) return null;
-    const { atMs, ...rest } = this.failure;
+    const { atMs, stage: _stage, ...rest } = this.failure;
     return { ...rest, retryInMs: Math.max(0, atMs - this.ctx.clock.nowMs()) };
   }
 
@@ -85,7 +90,7 @@ export class AgreedWriter {
     const hint = lock !== undefined
       ? `git's lock ${lock} is held; if no git process is running in this repository, remove that file`
       : error instanceof AcuError ? error.hint ?? null : null;
-    this.failure = { height, message, hint, attempts, retryInMs: delayMs, atMs: this.ctx.clock.nowMs() + delayMs };
+    this.failure = { height, message, hint, attempts, retryInMs: delayMs, atMs: this.ctx.clock.nowMs() + delayMs, stage: 'write' };
     this.ctx.event('write-failed', `height ${height}: could not write the agreed commit (attempt ${attempts}, retrying in ${delayMs} ms): ${message}${hint === null ? '' : ` (hint: ${hint})`}`, {
       height, attempts, retryInMs: delayMs,
     });
@@ -154,6 +159,18 @@ export class AgreedWriter {
     }
     const message = error instanceof Error ? error.message : String(error);
     this.ctx.event('write-failed', `height ${height}: could not write the proposed agreed commit (asked again shortly): ${message}`, { height });
+    // Shown in `acu status` unless a failing write of a decided commit is shown already.
+    if (this.failure?.stage === 'write') return;
+    const attempts = (this.failure?.height === height ? this.failure.attempts : 0) + 1;
+    // The replica asks again every outcomeRetryTicks (L19a).
+    const retryInMs = this.ctx.options.tickMs * outcomeRetryTicks;
+    const hint = error instanceof AcuError ? error.hint ?? null : null;
+    this.failure = { height, message: `could not write the proposed agreed commit: ${message}`, hint, attempts, retryInMs, atMs: this.ctx.clock.nowMs() + retryInMs, stage: 'outcome' };
+  }
+
+  /** The replica's request for an outcome was answered: a failure of an earlier try is over. */
+  outcomeDone(height: number): void {
+    if (this.failure?.stage === 'outcome' && this.failure.height <= height) this.failure = null;
   }
 
   /** Stop retrying (the node is stopping). */

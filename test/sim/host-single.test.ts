@@ -102,7 +102,14 @@ void test('a full disk while writing the proposed agreed commit is reported and 
   single.repo.faults.diskFull = 2;
   const item = bigRecord('src/a.txt', 10);
   assert.equal(await settle(single.clock, single.node.proposeRecords([item])), 1);
+  for (let steps = 0; !single.events.some((e) => e.kind === 'write-failed'); steps += 1) {
+    assert.ok(steps < 100_000 && single.clock.step(), 'the write fails');
+    await new Promise<void>((resolve) => setImmediate(resolve));
+  }
+  const shown = single.node.status().writeFailure;
+  assert.ok(shown !== null && /No space left/.test(shown.message) && shown.height === 0, `acu status shows it: ${JSON.stringify(shown)}`);
   await untilSettled(single, [item.id]);
+  assert.equal(single.node.status().writeFailure, null, 'and no longer once the write went through');
   assert.deepEqual(single.events.filter((e) => e.kind === 'error'), [], 'no error: the node runs on');
   assert.ok(single.events.some((e) => e.kind === 'write-failed' && e.text.includes('No space left')), 'the failure is reported');
   assert.equal(single.repo.faults.diskFull, 0, 'both failures happened');
