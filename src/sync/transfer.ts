@@ -133,7 +133,7 @@ export class StateTransfer {
     switch (frame.t) {
       case 'tip':
         if (!isCount(frame.height) && frame.height !== -1) return false;
-        this.onPeerHeight(from, (frame.height) + 1);
+        this.onPeerHeight(from, frame.height + 1);
         return true;
       case 'xfer-ask':
         return this.onAsk(from, frame);
