@@ -20,6 +20,7 @@ import type { AgreedTree, BatchVerdict, ValidationMode } from './batch.js';
 import { recordsOfCommit } from './records.js';
 import type { IdentifiedRecord, RecordSigner } from './records.js';
 import { notesFromCommit, verifyChain } from './verify-chain.js';
+import type { NoteSource } from './verify-chain.js';
 
 /** What moving the protected branch to an agreed commit did. */
 export type FastForwardResult = 'moved' | 'checked-out' | 'not-fast-forward';
@@ -244,7 +245,17 @@ async function checkReceived(repo: GitRepo, tips: AgreedTips, from: AgreedPoint,
   }
   const ours = await repo.revParseCommit(notesRef);
   const whole = ours !== null && !(await repo.isAncestor(ours, tips.notes));
-  const notes = notesFromCommit(repo, tips.notes);
+  // Each note is read twice (the check, then its certificate for the caller): read it once.
+  const read = notesFromCommit(repo, tips.notes);
+  const cache = new Map<string, ReturnType<NoteSource>>();
+  const notes: NoteSource = (commit) => {
+    let found = cache.get(commit);
+    if (found === undefined) {
+      found = read(commit);
+      cache.set(commit, found);
+    }
+    return found;
+  };
   const stopAt = whole ? null : from.commit;
   const findings = await verifyChain(repo, tips.commit, { notes, stopAt, commitsMax: heightsMax + (whole ? from.height + 2 : 1) });
   const bad = findings.find((finding) => !finding.ok);
@@ -252,11 +263,11 @@ async function checkReceived(repo: GitRepo, tips: AgreedTips, from: AgreedPoint,
   const heights: CheckedHeight[] = [];
   for (const finding of [...findings].reverse()) {
     if (finding.height === null || finding.height <= from.height) continue;
-    const read = await notes(finding.commit);
-    assert(read.status === 'ok', 'a commit that verified has a readable note');
-    heights.push({ height: finding.height, commit: finding.commit, cert: read.note.cert });
-    if (heights.length === 1 && read.note.parent !== from.commit) {
-      return { ok: false, problem: `height ${finding.height} builds on ${read.note.parent.slice(0, 12)}, not on this node's ${from.commit.slice(0, 12)}` };
+    const note = await notes(finding.commit);
+    assert(note.status === 'ok', 'a commit that verified has a readable note');
+    heights.push({ height: finding.height, commit: finding.commit, cert: note.note.cert });
+    if (heights.length === 1 && note.note.parent !== from.commit) {
+      return { ok: false, problem: `height ${finding.height} builds on ${note.note.parent.slice(0, 12)}, not on this node's ${from.commit.slice(0, 12)}` };
     }
   }
   if (heights.length === 0) return { ok: false, problem: 'nothing beyond what this node has' };

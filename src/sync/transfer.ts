@@ -170,6 +170,8 @@ export class StateTransfer {
   private startNext(): void {
     if (this.active !== null || this.cancelRetry !== null || this.ctx.isStopped()) return;
     const connected = new Set(this.ctx.transport.connectedPeers());
+    // Peers no longer far ahead (this node caught up some other way meanwhile) drop out.
+    for (const [id, height] of this.ahead) if (height - this.host.replicaHeight() <= this.host.decisionsKept) this.ahead.delete(id);
     const peer = [...this.ahead.keys()].find((id) => connected.has(id) && !this.failed.has(id));
     if (peer === undefined) {
       if (this.failed.size === 0) return;
@@ -181,6 +183,7 @@ export class StateTransfer {
       });
       return;
     }
+    assert(this.ahead.has(peer), 'the chosen peer is ahead');
     this.sequence += 1;
     const { memory } = this.ctx;
     const active: Active = {
@@ -328,6 +331,8 @@ export class StateTransfer {
 
   /** Pack this node's agreed chain beyond the asker's haves and send it in chunks. */
   private async serve(to: string, id: string, height: number, haves: readonly string[]): Promise<void> {
+    assert(this.serving, 'one transfer served at a time');
+    assert(haves.length <= havesMax, 'haves are bounded at the edge');
     const { memory, chain, transport } = this.ctx;
     const tip = memory.writtenCommit;
     const tipHeight = memory.writtenHeight;
