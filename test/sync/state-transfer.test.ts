@@ -151,3 +151,17 @@ it('a site stopped while the others agree on more heights than they retain rejoi
     assert.equal(verified.status, 0, `${name}: ${verified.stdout}${verified.stderr}`);
   }
 });
+
+it('a site that caught up by state transfer restarts from its log where the transfer left it', async () => {
+  const before = await writtenHeight(site('dogwood'));
+  assert.equal(await stopNode(nodes.get('dogwood')!), 0);
+  const dogwood = start(site('dogwood'));
+  await up('dogwood');
+  const recovered = dogwood.events.find((e) => e.kind === 'recovered');
+  assert.ok(recovered !== undefined, 'it recovered from its log');
+  assert.ok((recovered.data?.height as number) > before, `at a height above its written ${before} (${String(recovered.data?.height)})`);
+  assert.equal(await writtenHeight(site('dogwood')), before, 'the written height the log holds');
+  await agreeHeights(site('dogwood'), 1);
+  await sameEverywhere(['ash', 'birch', 'cedar', 'dogwood'], before + 1);
+  assert.ok(!dogwood.events.some((e) => e.kind === 'catch-up'), 'no second transfer was needed');
+});

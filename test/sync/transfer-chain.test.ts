@@ -145,6 +145,26 @@ it('a receiver with no chain adopts a peer chain from zero, then the next height
   assert.equal(verified.exitCode, 0);
 });
 
+it('a receiver whose certificate notes diverged from the peer\'s (a note written twice) still adopts the new heights and the peer\'s notes', async () => {
+  const source = await baseRepo('diverged');
+  await extend(source, 0, 3);
+  const target = await receiver('diverged-target', source);
+  const first = await transfer(source, target, { commit: genesis, height: -1 });
+  assert.ok(first.check.ok);
+  const tip3 = await rev(target, agreedRef('main'));
+  // The same note written again (a write retried after a crash): another notes commit, not the peer's.
+  const shown = await runGit(['notes', `--ref=${notesRef}`, 'show', tip3], { cwd: target, gitDir: null });
+  const date = { GIT_COMMITTER_DATE: '@1714560000 +0000', GIT_AUTHOR_DATE: '@1714560000 +0000', GIT_AUTHOR_NAME: 'acu', GIT_AUTHOR_EMAIL: 'acu@cluster', GIT_COMMITTER_NAME: 'acu', GIT_COMMITTER_EMAIL: 'acu@cluster' };
+  await runGit(['notes', `--ref=${notesRef}`, 'add', '-f', '-F', '-', tip3], { cwd: target, gitDir: null, input: shown.stdout, env: date });
+  const ours = await rev(target, notesRef);
+  assert.notEqual(ours, await rev(source, notesRef));
+  await extend(source, 4, 5);
+  const second = await transfer(source, target, { commit: tip3, height: 3 });
+  assert.ok(second.check.ok, second.check.ok ? '' : second.check.problem);
+  assert.deepEqual(second.check.heights.map((h) => h.height), [4, 5]);
+  assert.equal(await rev(target, notesRef), await rev(source, notesRef));
+});
+
 it('a certificate short of a quorum is refused, and its pack leaves the object store', async () => {
   const source = await baseRepo('short');
   await extend(source, 0, 4, (height) => ({ signers: height === 3 ? [0, 1] : [0, 1, 2] }));
