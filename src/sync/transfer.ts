@@ -17,7 +17,9 @@
  * Nothing a peer sends is trusted: a pack git refuses, or whose chain does not verify, is removed
  * from the object store, counted (`transfersRefused`), and the next peer that is ahead is asked.
  * One transfer runs at a time, each within {@link transferBytesMaxDefault} bytes, and a peer that
- * stops sending for {@link transferIdleMsMax} is given up on.
+ * stops sending for {@link transferIdleMsMax}, or has not finished within {@link transferMsMax}, is
+ * given up on. A node serves one transfer at a time, and each peer at most once per
+ * {@link serveIntervalMs}, so asking cannot keep its git queue busy.
  */
 import { assert } from '../core/errors.js';
 import type { AgreedTips, CheckedHeight } from './chain.js';
@@ -32,6 +34,10 @@ export const transferBytesMaxDefault = 256 * 1024 * 1024;
 export const transferHeightsMax = 100_000;
 /** A transfer whose peer sends nothing for this long is given up on, and another peer asked. */
 export const transferIdleMsMax = 30_000;
+/** A transfer not finished this long after it was asked for is given up on (256 MiB at about 300 KB/s). */
+export const transferMsMax = 15 * 60_000;
+/** A peer is served at most once per this interval (each pack walks the whole agreed chain). */
+export const serveIntervalMs = 5_000;
 /** After every peer that is ahead failed us, wait this long before asking again. */
 const retryDelayMs = 1_000;
 /** Most haves one ask may name (the agreed ref, two notes refs and the genesis). */
@@ -68,6 +74,8 @@ interface Active {
   readonly id: string;
   readonly peer: string;
   readonly from: number;
+  /** When it is given up on however it goes. */
+  readonly deadlineMs: number;
   to: number;
   phase: CatchUpStatus['phase'];
   tips: AgreedTips | null;
@@ -95,6 +103,8 @@ export class StateTransfer {
   private active: Active | null = null;
   private sequence = 0;
   private serving = false;
+  /** When each peer was last served. */
+  private readonly servedAtMs = new Map<string, number>();
   /** Peers seen more than `decisionsKept` ahead, with the height they showed. */
   private readonly ahead = new Map<string, number>();
   private readonly failed = new Set<string>();
@@ -188,6 +198,7 @@ export class StateTransfer {
     const { memory } = this.ctx;
     const active: Active = {
       id: `${this.ctx.identity.id.slice(0, 16)}-${this.sequence}`, peer, from: memory.writtenHeight, to: this.ahead.get(peer)! - 1, phase: 'asking',
+      deadlineMs: this.ctx.clock.nowMs() + transferMsMax,
       tips: null, bytesTotal: null, chunksTotal: 0, chunks: [], bytesReceived: 0, cancelIdle: null,
     };
     this.active = active;
@@ -205,10 +216,11 @@ export class StateTransfer {
   /** (Re)arm the idle timer: a peer that stops sending is given up on. */
   private touch(active: Active): void {
     active.cancelIdle?.();
-    active.cancelIdle = this.ctx.clock.after(transferIdleMsMax, () => {
-      if (this.active === active && (active.phase === 'asking' || active.phase === 'receiving')) {
-        this.giveUp(`${this.ctx.siteOf(active.peer)} sent nothing for ${transferIdleMsMax} ms`, false);
-      }
+    const leftMs = active.deadlineMs - this.ctx.clock.nowMs();
+    active.cancelIdle = this.ctx.clock.after(Math.max(0, Math.min(transferIdleMsMax, leftMs)), () => {
+      if (this.active !== active || (active.phase !== 'asking' && active.phase !== 'receiving')) return;
+      const why = leftMs <= transferIdleMsMax ? `did not finish within ${transferMsMax} ms` : `sent nothing for ${transferIdleMsMax} ms`;
+      this.giveUp(`${this.ctx.siteOf(active.peer)} ${why}`, false);
     });
   }
 
@@ -316,11 +328,14 @@ export class StateTransfer {
   private onAsk(from: string, frame: Frame): boolean {
     const { id, height, haves } = frame;
     if (typeof id !== 'string' || id.length > 64 || !(isCount(height) || height === -1) || !Array.isArray(haves) || haves.length > havesMax || !haves.every(isOid)) return false;
-    if (this.serving) {
-      this.ctx.transport.send(from, { t: 'xfer-none', id, reason: 'busy serving another transfer' });
+    const now = this.ctx.clock.nowMs();
+    const servedAtMs = this.servedAtMs.get(from);
+    if (this.serving || (servedAtMs !== undefined && now - servedAtMs < serveIntervalMs)) {
+      this.ctx.transport.send(from, { t: 'xfer-none', id, reason: this.serving ? 'busy serving another transfer' : 'served this peer a moment ago' });
       return true;
     }
     this.serving = true;
+    this.servedAtMs.set(from, now);
     void this.ctx.gitQueue.run(() => this.serve(from, id, height, haves))
       .finally(() => {
         this.serving = false;
