@@ -14,8 +14,8 @@
 import { join } from 'node:path';
 import type { Server } from 'node:net';
 import type { Effect, Input, Message, PersistedState, ReplicaConfig } from '../core/consensus/index.js';
-import { decodeLimitsOf, decodeMessage, defaultReplicaConfig, quorumSize, Replica, valueIdOf } from '../core/consensus/index.js';
-import { AcuError, assert } from '../core/errors.js';
+import { decodeLimitsOf, decodeMessage, defaultReplicaConfig, quorumSize, Replica } from '../core/consensus/index.js';
+import { AcuError } from '../core/errors.js';
 import type { Policy } from '../core/policy/index.js';
 import { GitRepo } from '../git/index.js';
 import { setUpLinks } from '../net/link.js';
@@ -33,17 +33,17 @@ import type { ApiRequest } from './api.js';
 import { agreedRef } from './agreed.js';
 import { GitChain } from './chain.js';
 import type { Chain, CheckedHeight } from './chain.js';
-import { clusterVerifier, identitySigner, replicaIndexOf, sha256Hex } from './crypto.js';
+import { clusterVerifier, identitySigner, replicaIndexOf } from './crypto.js';
 import { RecordExchange } from './exchange.js';
 import { nodeSocketPath } from './hook-run.js';
-import { NodeLog, settle } from './node-log.js';
+import { NodeLog } from './node-log.js';
 import type { NodeLogEntry, NodeMemory } from './node-log.js';
 import { decisionsKeptOf, SerialQueue } from './node-types.js';
 import type { NodeContext, NodeEvent, NodeOptions, NodeStatus, PeerFrame } from './node-types.js';
 import { systemClock } from './ports.js';
 import type { CancelTimer, Clock, OpenedLog, TransportFactory } from './ports.js';
 import { recordVerifier } from './records.js';
-import { StateTransfer } from './transfer.js';
+import { logAdopted, StateTransfer } from './transfer.js';
 import type { IdentifiedRecord } from './records.js';
 import { NodeValidation } from './validation.js';
 import { ConflictVotes } from './votes.js';
@@ -332,37 +332,18 @@ export class SyncNode {
   }
 
   /**
-   * State transfer adopted `heights` in git (refs moved): log them as written, with the last
-   * decision and the replica's new state, in one durable append; then settle their records and
-   * restart the replica at the next height, round 0, on the last decision's value. A jump forward
-   * never signs twice: the replica has signed nothing at any height above its old one.
+   * State transfer adopted `heights` in git: log and settle them (transfer.ts), then restart the
+   * replica at the next height, round 0, on the last decision's value. Runs on the replica's queue,
+   * so the new state is logged between two of the old replica's steps, never during one.
    */
   private jumpTo(heights: readonly CheckedHeight[]): Promise<void> {
     return this.queue.run(async () => {
-      const { memory, log } = this.ctx;
-      const last = heights.at(-1);
-      assert(last !== undefined, 'a jump adopts at least one height');
-      assert(heights[0]!.height === memory.writtenHeight + 1, 'a jump starts right after the written height');
-      const kept = decisionsKeptOf(this.options);
-      const jump = this.replica.status().height <= last.height;
-      const state: PersistedState = {
-        v: 1, height: last.height + 1, round: 0, parent: valueIdOf({ digestHex: sha256Hex }, last.cert.value), locked: null, valid: null, signed: [], enteredBy: [], decisions: [],
-      };
-      const entries: NodeLogEntry[] = heights.map((h) => ({ k: 'written', height: h.height, commit: h.commit, settled: h.cert.value.batch.acuIds }));
-      entries.push({ k: 'decision', cert: last.cert });
-      if (jump) entries.push({ k: 'state', state });
-      await log.append(entries);
+      const replicaHeight = this.replica.status().height;
+      const state = await logAdopted(this.ctx, heights, replicaHeight, (id) => this.exchange.decidedUnwritten.delete(id));
       this.fsyncs += 1;
-      for (const h of heights) {
-        settle(memory, h.height, h.cert.value.batch.acuIds, kept);
-        for (const id of h.cert.value.batch.acuIds) this.exchange.decidedUnwritten.delete(id);
-      }
-      memory.writtenHeight = last.height;
-      memory.writtenCommit = last.commit;
-      memory.decisions.set(last.height, last.cert);
-      if (!jump) return;
+      if (state === null) return;
       const config = replicaConfigOf(this.host.cluster, this.ctx.self, this.options);
-      this.replica = Replica.restore(config, identitySigner(this.host.cluster, this.host.identity), { ...state, decisions: [last.cert] });
+      this.replica = Replica.restore(config, identitySigner(this.host.cluster, this.host.identity), { ...state, decisions: [heights.at(-1)!.cert] });
       const unsettled = this.exchange.unsettled();
       if (unsettled.length > 0) this.submit({ type: 'propose_request', acus: unsettled.map((item) => ({ id: item.id, bodyHash: item.id })) });
     });

@@ -21,10 +21,16 @@
  * given up on. A node serves one transfer at a time, and each peer at most once per
  * {@link serveIntervalMs}, so asking cannot keep its git queue busy.
  */
+import type { PersistedState } from '../core/consensus/index.js';
+import { valueIdOf } from '../core/consensus/index.js';
 import { assert } from '../core/errors.js';
 import type { AgreedTips, CheckedHeight } from './chain.js';
+import { sha256Hex } from './crypto.js';
+import { settle } from './node-log.js';
+import type { NodeLogEntry } from './node-log.js';
 import type { CancelTimer } from './ports.js';
 import type { NodeContext } from './node-types.js';
+import { decisionsKeptOf } from './node-types.js';
 
 /** Most bytes of one pack chunk: well under a frame, so chunks never need fragmenting. */
 export const transferChunkBytesMax = 1024 * 1024;
@@ -375,4 +381,37 @@ export class StateTransfer {
     }
     this.ctx.event('catch-up', `sent ${this.ctx.siteOf(to)} the agreed chain up to height ${tipHeight} (${bytes.length} bytes in ${chunks} chunks)`, { peer: to, to: tipHeight, bytes: bytes.length });
   }
+}
+
+/**
+ * Log heights a transfer adopted (their refs already moved) as the writer would have — a `written`
+ * entry each, which settles their records — with the last decision and, when the replica is at
+ * or below the last adopted height (`replicaHeight`), its new state: the next height, round 0, on
+ * the last decision's value, nothing signed. One durable append; memory follows once it is on
+ * disk. Returns that state for the replica to restart from, or null when the replica is already
+ * past the adopted heights. A jump forward never signs twice: the replica signed nothing above its
+ * old height. `unwritten` hears each settled record id (no longer decided-but-unwritten).
+ */
+export async function logAdopted(ctx: NodeContext, heights: readonly CheckedHeight[], replicaHeight: number, unwritten: (id: string) => void): Promise<PersistedState | null> {
+  const { memory, log } = ctx;
+  const last = heights.at(-1);
+  assert(last !== undefined, 'a jump adopts at least one height');
+  assert(heights[0]!.height === memory.writtenHeight + 1, 'a jump starts right after the written height');
+  const jump = replicaHeight <= last.height;
+  const state: PersistedState = {
+    v: 1, height: last.height + 1, round: 0, parent: valueIdOf({ digestHex: sha256Hex }, last.cert.value), locked: null, valid: null, signed: [], enteredBy: [], decisions: [],
+  };
+  const entries: NodeLogEntry[] = heights.map((h) => ({ k: 'written', height: h.height, commit: h.commit, settled: h.cert.value.batch.acuIds }));
+  entries.push({ k: 'decision', cert: last.cert });
+  if (jump) entries.push({ k: 'state', state });
+  await log.append(entries);
+  const kept = decisionsKeptOf(ctx.options);
+  for (const h of heights) {
+    settle(memory, h.height, h.cert.value.batch.acuIds, kept);
+    for (const id of h.cert.value.batch.acuIds) unwritten(id);
+  }
+  memory.writtenHeight = last.height;
+  memory.writtenCommit = last.commit;
+  memory.decisions.set(last.height, last.cert);
+  return jump ? state : null;
 }
