@@ -47,6 +47,8 @@ function printStatus(status: NodeStatus, io: Io): void {
   if (failed !== null) {
     io.stdout(`${c.red('write-failed')}: height ${failed.height} (attempt ${failed.attempts}, retrying in ${failed.retryInMs} ms): ${failed.message}\n${failed.hint === null ? '' : `  hint: ${failed.hint}\n`}`);
   }
+  const catchUp = status.catchUp ?? null;
+  if (catchUp !== null) io.stdout(`catch-up: state transfer from ${catchUp.peer}, height ${catchUp.from} to ${catchUp.to}, ${catchUp.phase}, ${catchUp.bytesReceived}${catchUp.bytesTotal === null ? '' : ` of ${catchUp.bytesTotal}`} bytes\n`);
   if (status.links !== null) io.stdout(`links: ${linksText(status.links)}\n`);
   io.stdout('peers:\n');
   for (const peer of status.peers) {
@@ -61,7 +63,7 @@ function printStatus(status: NodeStatus, io: Io): void {
     }
   }
   const k = status.counters;
-  io.stdout(`counters: ${k.decisions} decisions, ${k.framesIn} frames in, ${k.framesOut} out, ${k.framesRefused} refused, ${k.framesDropped} dropped, ${k.duplicateMessages} duplicates, ${k.evidence} peer faults, ${k.recordsRefused ?? 0} records refused, ${k.fsyncs} log syncs\n`);
+  io.stdout(`counters: ${k.decisions} decisions, ${k.framesIn} frames in, ${k.framesOut} out, ${k.framesRefused} refused, ${k.framesDropped} dropped, ${k.duplicateMessages} duplicates, ${k.evidence} peer faults, ${k.recordsRefused ?? 0} records refused, ${k.transfersRefused ?? 0} transfers refused, ${k.fsyncs} log syncs\n`);
 }
 
 /** The `acu status` command. */

@@ -29,6 +29,8 @@ export type NodeCommandOptions =
       readonly validation: 'parse' | 'typecheck';
       readonly tickMs: number;
       readonly batchMs: number;
+      /** Hidden, for tests: decisions retained for peers catching up. */
+      readonly decisionsKept: number | undefined;
       readonly genesis: string | undefined;
       readonly fastForward: boolean;
       readonly json: boolean;
@@ -59,6 +61,7 @@ function parse(argv: readonly string[]): NodeCommandOptions {
     validation: { type: 'string' },
     'tick-ms': { type: 'string' },
     'batch-ms': { type: 'string' },
+    'decisions-kept': { type: 'string' },
     genesis: { type: 'string' },
     'fast-forward': { type: 'boolean' },
     json: { type: 'boolean' },
@@ -75,8 +78,10 @@ function parse(argv: readonly string[]): NodeCommandOptions {
   if (tickMs < 5 || tickMs > 10_000) throw usage('--tick-ms is between 5 and 10000');
   const batchMs = parseCount('node', 'batch-ms', values['batch-ms']) ?? 0;
   if (batchMs > 60_000) throw usage('--batch-ms is at most 60000');
+  const decisionsKept = parseCount('node', 'decisions-kept', values['decisions-kept']);
+  if (decisionsKept !== undefined && (decisionsKept < 4 || decisionsKept > 1_000_000)) throw usage('--decisions-kept is between 4 and 1000000');
   return {
-    action: 'start', port, listen, insecure: values.insecure === true, operatorTls, detach: values.detach === true, validation, tickMs, batchMs, genesis: values.genesis,
+    action: 'start', port, listen, insecure: values.insecure === true, operatorTls, detach: values.detach === true, validation, tickMs, batchMs, decisionsKept, genesis: values.genesis,
     fastForward: values['fast-forward'] === true, json: values.json === true, argv: rest.filter((arg) => arg !== '--detach'),
   };
 }
@@ -120,6 +125,7 @@ async function startForeground(options: Extract<NodeCommandOptions, { action: 's
     ...(options.operatorTls === undefined ? {} : { operatorTls: options.operatorTls }),
     insecure: options.insecure,
     ...(options.genesis === undefined ? {} : { genesis: options.genesis }),
+    ...(options.decisionsKept === undefined ? {} : { decisionsKept: options.decisionsKept }),
     onEvent: (event) => io.stdout(options.json ? `${JSON.stringify(event)}\n` : `${clock(event.atMs)} ${event.kind.padEnd(9)} ${event.text}\n`),
   });
   if (node.status().links?.insecure === true) {

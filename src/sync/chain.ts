@@ -4,21 +4,58 @@
  * commit's records — behind one interface. {@link GitChain} does it in a real repository; the host
  * simulator supplies a model of it, so whole sync nodes run seeded and fast.
  */
+import type { DecisionCert } from '../core/consensus/index.js';
 import { AcuError, assert } from '../core/errors.js';
 import { runGit } from '../git/exec.js';
 import type { GitRepo } from '../git/index.js';
+import { indexPack, packObjects, removePack } from '../git/pack.js';
+import type { IndexPackResult } from '../git/pack.js';
 import { enqueueCommit, readOutbox } from '../store/outbox.js';
 import type { OutboxRecord } from '../store/outbox.js';
 import type { Validator } from '../validate/validate.js';
-import { agreedRef, writeAgreedCommit, writeAgreedNote } from './agreed.js';
+import { agreedRef, notesRef, recordsNotesRef, writeAgreedCommit, writeAgreedNote } from './agreed.js';
 import type { AgreedCommitInput, AgreedNoteInput } from './agreed.js';
 import { composeAgreed, validateRecords } from './batch.js';
 import type { AgreedTree, BatchVerdict, ValidationMode } from './batch.js';
 import { recordsOfCommit } from './records.js';
 import type { IdentifiedRecord, RecordSigner } from './records.js';
+import { notesFromCommit, verifyChain } from './verify-chain.js';
+import type { NoteSource } from './verify-chain.js';
 
 /** What moving the protected branch to an agreed commit did. */
 export type FastForwardResult = 'moved' | 'checked-out' | 'not-fast-forward';
+
+/** The tips of an agreed chain, as a peer offers them in a state transfer. */
+export interface AgreedTips {
+  /** The agreed commit (`refs/acu/<branch>`). */
+  readonly commit: string;
+  /** The certificate notes commit (`refs/notes/acu`). */
+  readonly notes: string;
+  /** The record bodies notes commit (`refs/notes/acu-records`); null: the peer has none. */
+  readonly records: string | null;
+}
+
+/** A peer's agreed chain, packed: the tips, and a git pack of what the asker lacks. */
+export interface AgreedPack {
+  readonly tips: AgreedTips;
+  readonly bytes: Uint8Array;
+}
+
+/** Where this node's agreed chain stands (its last written agreed commit, or the genesis at height -1). */
+export interface AgreedPoint {
+  readonly commit: string;
+  readonly height: number;
+}
+
+/** One agreed height of a received chain, checked. */
+export interface CheckedHeight {
+  readonly height: number;
+  readonly commit: string;
+  readonly cert: DecisionCert;
+}
+
+/** What checking a received agreed chain found: its new heights, oldest first, or why it is refused. */
+export type AgreedCheck = { readonly ok: true; readonly heights: readonly CheckedHeight[] } | { readonly ok: false; readonly problem: string };
 
 /** The sync node's git work. */
 export interface Chain {
@@ -50,6 +87,31 @@ export interface Chain {
   localCommits(branch: string, exclude: readonly string[], countMax: number): Promise<readonly string[]>;
   /** The records of a commit, extracted against its first parent and signed by this node. */
   recordsOfCommit(commit: string): Promise<IdentifiedRecord[]>;
+  /**
+   * State transfer, serving side: the tips (`tip`, this node's last written agreed commit, and the
+   * two notes refs as they are now) and a thin git pack of everything reachable from them and
+   * from none of `haves` (commit ids the asker has; those this repository lacks are ignored).
+   * Null when there is no certificate notes ref, or the pack would exceed `bytesMax`.
+   */
+  packAgreed(tip: string, haves: readonly string[], bytesMax: number): Promise<AgreedPack | null>;
+  /** The commits of `refs/acu/<branch>` and the two notes refs that exist: what to name as haves. */
+  agreedHaves(branch: string): Promise<readonly string[]>;
+  /** Add a received pack's objects to the store (no ref moves); a pack git refuses is a returned reason. */
+  unpack(bytes: Uint8Array): Promise<IndexPackResult>;
+  /** Remove a pack {@link unpack} added (it did not verify). */
+  discardPack(pack: string): Promise<void>;
+  /**
+   * Check a received chain against the membership history: every agreed commit from
+   * `tips.commit` down to `from` (exclusive) has a valid certificate in the note of `tips.notes`
+   * (a quorum of the membership in force at its parent), heights count up by one from
+   * `from.height + 1`, and the lowest builds on `from.commit`. When this repository's certificate
+   * notes are not an ancestor of `tips.notes`, the whole chain down to height 0 is checked
+   * instead, since adopting the peer's notes then replaces ours. At most `heightsMax` new heights.
+   * Never throws for what the peer sent: missing or malformed objects are a refusal.
+   */
+  checkAgreed(tips: AgreedTips, from: AgreedPoint, heightsMax: number): Promise<AgreedCheck>;
+  /** Point `refs/acu/<branch>` and the two notes refs at checked tips (the records ref only when `tips.records` is set). */
+  adoptAgreed(branch: string, tips: AgreedTips): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -125,10 +187,94 @@ export class GitChain implements Chain {
     return recordsOfCommit(this.repo, commit, this.signer);
   }
 
+  async packAgreed(tip: string, haves: readonly string[], bytesMax: number): Promise<AgreedPack | null> {
+    const notes = await this.repo.revParseCommit(notesRef);
+    if (notes === null) return null;
+    const records = await this.repo.revParseCommit(recordsNotesRef);
+    const tips = [tip, notes, ...(records === null ? [] : [records])];
+    const bytes = await packObjects(this.repo, { tips, haves, bytesMax });
+    return bytes === null ? null : { tips: { commit: tip, notes, records }, bytes };
+  }
+
+  async agreedHaves(branch: string): Promise<readonly string[]> {
+    const out: string[] = [];
+    for (const ref of [agreedRef(branch), notesRef, recordsNotesRef]) {
+      const commit = await this.repo.revParseCommit(ref);
+      if (commit !== null) out.push(commit);
+    }
+    return out;
+  }
+
+  unpack(bytes: Uint8Array): Promise<IndexPackResult> {
+    return indexPack(this.repo, bytes);
+  }
+
+  discardPack(pack: string): Promise<void> {
+    return removePack(this.repo, pack);
+  }
+
+  async checkAgreed(tips: AgreedTips, from: AgreedPoint, heightsMax: number): Promise<AgreedCheck> {
+    assert(Number.isSafeInteger(heightsMax) && heightsMax > 0, 'checkAgreed: a positive bound');
+    assert(from.height >= -1, 'checkAgreed: height -1 is the genesis');
+    try {
+      return await checkReceived(this.repo, tips, from, heightsMax);
+    } catch (error) {
+      // A missing or unreadable object the peer should have sent: its fault, not ours.
+      return { ok: false, problem: `cannot read what the peer sent: ${error instanceof Error ? error.message : String(error)}` };
+    }
+  }
+
+  async adoptAgreed(branch: string, tips: AgreedTips): Promise<void> {
+    // Bodies first, then certificates, then the agreed ref: the order the writer uses, so a crash
+    // in between never leaves an agreed commit without its notes.
+    if (tips.records !== null) await this.repo.updateRef(recordsNotesRef, tips.records);
+    await this.repo.updateRef(notesRef, tips.notes);
+    await this.repo.updateRef(agreedRef(branch), tips.commit);
+  }
+
   async close(): Promise<void> {
     this.validator?.dispose();
     await this.repo.close();
   }
+}
+
+/** {@link Chain.checkAgreed} on a real repository. */
+async function checkReceived(repo: GitRepo, tips: AgreedTips, from: AgreedPoint, heightsMax: number): Promise<AgreedCheck> {
+  for (const commit of [tips.commit, tips.notes, ...(tips.records === null ? [] : [tips.records])]) {
+    if ((await repo.revParseCommit(commit)) === null) return { ok: false, problem: `the pack lacks commit ${commit.slice(0, 12)}` };
+  }
+  const ours = await repo.revParseCommit(notesRef);
+  const whole = ours !== null && !(await repo.isAncestor(ours, tips.notes));
+  // Each note is read twice (the check, then its certificate for the caller): read it once.
+  const read = notesFromCommit(repo, tips.notes);
+  const cache = new Map<string, ReturnType<NoteSource>>();
+  const notes: NoteSource = (commit) => {
+    let found = cache.get(commit);
+    if (found === undefined) {
+      found = read(commit);
+      cache.set(commit, found);
+    }
+    return found;
+  };
+  const stopAt = whole ? null : from.commit;
+  const findings = await verifyChain(repo, tips.commit, { notes, stopAt, commitsMax: heightsMax + (whole ? from.height + 2 : 1) });
+  const bad = findings.find((finding) => !finding.ok);
+  if (bad !== undefined) return { ok: false, problem: `agreed commit ${bad.commit.slice(0, 12)} (height ${bad.height ?? '?'}): ${bad.problems.join('; ')}` };
+  const heights: CheckedHeight[] = [];
+  for (const finding of [...findings].reverse()) {
+    if (finding.height === null || finding.height <= from.height) continue;
+    const note = await notes(finding.commit);
+    assert(note.status === 'ok', 'a commit that verified has a readable note');
+    heights.push({ height: finding.height, commit: finding.commit, cert: note.note.cert });
+    if (heights.length === 1 && note.note.parent !== from.commit) {
+      return { ok: false, problem: `height ${finding.height} builds on ${note.note.parent.slice(0, 12)}, not on this node's ${from.commit.slice(0, 12)}` };
+    }
+  }
+  if (heights.length === 0) return { ok: false, problem: 'nothing beyond what this node has' };
+  if (heights.length > heightsMax) return { ok: false, problem: `more than ${heightsMax} heights` };
+  if (heights[0]!.height !== from.height + 1) return { ok: false, problem: `the chain starts at height ${heights[0]!.height}, not ${from.height + 1}` };
+  for (let i = 1; i < heights.length; i += 1) assert(heights[i]!.height === heights[i - 1]!.height + 1, 'verifyChain checks heights count by one');
+  return { ok: true, heights };
 }
 
 /** A revision that names no commit, for the local API. */

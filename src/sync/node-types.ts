@@ -13,6 +13,7 @@ import type { ValidationMode } from './batch.js';
 import type { Chain } from './chain.js';
 import type { NodeMemory } from './node-log.js';
 import type { Clock, NodeLogPort, PeerTransport } from './ports.js';
+import type { CatchUpStatus } from './transfer.js';
 
 /** Options of a node. */
 export interface NodeOptions {
@@ -40,6 +41,11 @@ export interface NodeOptions {
   readonly batchMs?: number;
   /** Receives the node's events (the timeline). */
   readonly onEvent?: (event: NodeEvent) => void;
+  /**
+   * Decisions this node retains for peers catching up (default {@link decisionsKept}). A peer
+   * further behind than this catches up by state transfer. Tests set it small (`--decisions-kept`).
+   */
+  readonly decisionsKept?: number;
   /** Overrides of the replica configuration (benchmarks use larger batches, and a pool that keeps them full). */
   readonly replica?: Partial<Pick<ReplicaConfig, 'batchAcusMax' | 'pendingAcusMax' | 'roundTimeoutTicks' | 'roundTimeoutIncrementTicks'>>;
 }
@@ -50,7 +56,7 @@ export interface NodeEvent {
   readonly node: string;
   readonly kind:
     | 'started' | 'recovered' | 'peer-up' | 'peer-down' | 'queued' | 'proposed' | 'validated' | 'conflict' | 'voted'
-    | 'decided' | 'agreed' | 'evidence' | 'fault' | 'skipped' | 'stopping' | 'write-failed' | 'error';
+    | 'decided' | 'agreed' | 'evidence' | 'fault' | 'skipped' | 'stopping' | 'write-failed' | 'catch-up' | 'error';
   readonly text: string;
   readonly data?: Readonly<Record<string, unknown>>;
 }
@@ -96,20 +102,38 @@ export interface NodeStatus {
   readonly agreed: { readonly height: number; readonly commit: string | null };
   /** Set while an agreed commit fails to be written. */
   readonly writeFailure: WriteFailure | null;
+  /** Set while a state transfer runs (docs/sync.md, "State transfer"). */
+  readonly catchUp: CatchUpStatus | null;
   readonly validation: ValidationMode;
   /** How the peer links are secured and where the node listens (null: a transport without sockets). */
   readonly links: LinkSecurity | null;
-  readonly counters: Readonly<TransportCounters> & { readonly ignoredMessages: number; readonly duplicateMessages: number; readonly evidence: number; readonly decisions: number; readonly fsyncs: number; readonly recordsRefused: number };
+  readonly counters: Readonly<TransportCounters> & { readonly ignoredMessages: number; readonly duplicateMessages: number; readonly evidence: number; readonly decisions: number; readonly fsyncs: number; readonly recordsRefused: number; readonly transfers: number; readonly transfersRefused: number };
 }
 
-/** Wire envelope between nodes: consensus messages, record bodies, and requests for bodies. */
+/**
+ * Wire envelope between nodes: consensus messages, record bodies, requests for bodies, and the
+ * state-transfer frames (transfer.ts).
+ */
 export type PeerFrame =
   | { readonly t: 'c'; readonly m: unknown }
   | { readonly t: 'records'; readonly records: readonly unknown[] }
-  | { readonly t: 'need'; readonly ids: readonly string[] };
+  | { readonly t: 'need'; readonly ids: readonly string[] }
+  | { readonly t: 'tip'; readonly height: number }
+  | { readonly t: 'xfer-ask'; readonly id: string; readonly height: number; readonly haves: readonly string[] }
+  | { readonly t: 'xfer-none'; readonly id: string; readonly reason: string }
+  | {
+    readonly t: 'xfer-pack'; readonly id: string; readonly height: number; readonly commit: string; readonly notes: string;
+    readonly records: string | null; readonly bytes: number; readonly chunks: number;
+  }
+  | { readonly t: 'xfer-chunk'; readonly id: string; readonly seq: number; readonly data: Uint8Array };
 
-/** Retained decisions (catch-up serves these; their record bodies are kept as long). */
+/** Retained decisions by default (catch-up serves these; their record bodies are kept as long). */
 export const decisionsKept = 256;
+
+/** The decisions a node retains: its option, or {@link decisionsKept}. */
+export function decisionsKeptOf(options: NodeOptions): number {
+  return options.decisionsKept ?? decisionsKept;
+}
 
 /** Serial execution of async jobs, in submission order. */
 export class SerialQueue {

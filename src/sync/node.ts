@@ -32,17 +32,18 @@ import { serveApi } from './api.js';
 import type { ApiRequest } from './api.js';
 import { agreedRef } from './agreed.js';
 import { GitChain } from './chain.js';
-import type { Chain } from './chain.js';
+import type { Chain, CheckedHeight } from './chain.js';
 import { clusterVerifier, identitySigner, replicaIndexOf } from './crypto.js';
 import { RecordExchange } from './exchange.js';
 import { nodeSocketPath } from './hook-run.js';
 import { NodeLog } from './node-log.js';
 import type { NodeLogEntry, NodeMemory } from './node-log.js';
-import { decisionsKept, SerialQueue } from './node-types.js';
+import { decisionsKeptOf, SerialQueue } from './node-types.js';
 import type { NodeContext, NodeEvent, NodeOptions, NodeStatus, PeerFrame } from './node-types.js';
 import { systemClock } from './ports.js';
 import type { CancelTimer, Clock, OpenedLog, TransportFactory } from './ports.js';
 import { recordVerifier } from './records.js';
+import { logAdopted, StateTransfer } from './transfer.js';
 import type { IdentifiedRecord } from './records.js';
 import { NodeValidation } from './validation.js';
 import { ConflictVotes } from './votes.js';
@@ -83,13 +84,14 @@ export class SyncNode {
   private readonly validation: NodeValidation;
   private readonly votes: ConflictVotes;
   private readonly writer: AgreedWriter;
+  private readonly transfer: StateTransfer;
   /** Resolves when the node has stopped. */
   readonly stoppedPromise: Promise<void>;
   private resolveStopped!: () => void;
 
   private constructor(
     private readonly host: NodeHost,
-    private readonly replica: Replica,
+    private replica: Replica,
     private readonly options: NodeOptions,
   ) {
     const { cluster, identity } = host;
@@ -115,6 +117,7 @@ export class SyncNode {
     this.validation = new NodeValidation(this.ctx, this.exchange);
     this.votes = new ConflictVotes(this.ctx, host.policy, () => this.replica.status(), () => this.nowTick);
     this.writer = new AgreedWriter(this.ctx, this.exchange, this.validation);
+    this.transfer = new StateTransfer(this.ctx, { replicaHeight: () => this.replica.status().height, jumpTo: (heights) => this.jumpTo(heights), decisionsKept: decisionsKeptOf(options) });
     this.stoppedPromise = new Promise((resolve) => {
       this.resolveStopped = resolve;
     });
@@ -136,7 +139,7 @@ export class SyncNode {
           hint: `add it with 'acu cluster add ${identity.publicKey} ws://<host>:<port>' and commit .acu/cluster.json`,
         });
       }
-      opened = await NodeLog.open(join(repo.commonDir, 'acu', 'node.wal'), decisionsKept, recordVerifier(cluster));
+      opened = await NodeLog.open(join(repo.commonDir, 'acu', 'node.wal'), decisionsKeptOf(options), recordVerifier(cluster));
       const policy = await configuredPolicy(repo.workTree, cluster);
       const validator = options.validation === 'typecheck' ? new Validator(jsBitsetBackend()) : null;
       const me = cluster.members[replicaIndexOf(cluster, identity.id)]!;
@@ -165,7 +168,7 @@ export class SyncNode {
     const signer = identitySigner(host.cluster, host.identity);
     const { memory, truncatedBytes } = host.opened;
     const state = memory.state;
-    const replica = state === null ? Replica.create(config, signer) : Replica.restore(config, signer, withDecisions(state, memory));
+    const replica = state === null ? Replica.create(config, signer) : Replica.restore(config, signer, withDecisions(state, memory, decisionsKeptOf(options)));
     const node = new SyncNode(host, replica, options);
     try {
       await node.begin(state !== null, truncatedBytes);
@@ -314,7 +317,7 @@ export class SyncNode {
         const { cert } = effect;
         this.event('decided', `height ${cert.height} decided in round ${cert.round}`, { height: cert.height, acuIds: cert.value.batch.acuIds.length });
         this.ctx.memory.decisions.set(cert.height, cert);
-        this.ctx.memory.decisions.delete(cert.height - decisionsKept);
+        this.ctx.memory.decisions.delete(cert.height - decisionsKeptOf(this.options));
         this.writer.enqueue(cert);
         break;
       }
@@ -341,11 +344,30 @@ export class SyncNode {
     this.votes.evaluate();
   }
 
+  /**
+   * State transfer adopted `heights` in git: log and settle them (transfer.ts), then restart the
+   * replica at the next height, round 0, on the last decision's value. Runs on the replica's queue,
+   * so the new state is logged between two of the old replica's steps, never during one.
+   */
+  private jumpTo(heights: readonly CheckedHeight[]): Promise<void> {
+    return this.queue.run(async () => {
+      const replicaHeight = this.replica.status().height;
+      const state = await logAdopted(this.ctx, heights, replicaHeight, (id) => this.exchange.decidedUnwritten.delete(id));
+      this.fsyncs += 1;
+      if (state === null) return;
+      const config = replicaConfigOf(this.host.cluster, this.ctx.self, this.options);
+      this.replica = Replica.restore(config, identitySigner(this.host.cluster, this.host.identity), { ...state, decisions: [heights.at(-1)!.cert] });
+      const unsettled = this.exchange.unsettled();
+      if (unsettled.length > 0) this.submit({ type: 'propose_request', acus: unsettled.map((item) => ({ id: item.id, bodyHash: item.id })) });
+    });
+  }
+
   // ---- peers ----------------------------------------------------------------------------------
 
   private onPeerUp(id: string): void {
     this.event('peer-up', `connected to ${this.siteOf(id)}`, { peer: id });
     this.exchange.onPeerUp(id);
+    this.transfer.onPeerUp(id);
   }
 
   /** A peer's frame: anything malformed is dropped and counted, never thrown. */
@@ -359,6 +381,11 @@ export class SyncNode {
         return;
       }
       this.submit({ type: 'message', msg: decoded.msg });
+      this.transfer.onPeerHeight(from, decoded.msg.height);
+      return;
+    }
+    if (StateTransfer.handles(frame.t)) {
+      if (!this.transfer.onFrame(from, frame)) this.ctx.transport.counters.framesRefused += 1;
       return;
     }
     if (!this.exchange.onFrame(from, frame)) this.ctx.transport.counters.framesRefused += 1;
@@ -414,9 +441,10 @@ export class SyncNode {
       conflicts: this.votes.open(),
       agreed: { height: memory.writtenHeight, commit: memory.writtenCommit },
       writeFailure: this.writer.writeFailure(),
+      catchUp: this.transfer.status(),
       validation: this.options.validation,
       links: transport.links ?? null,
-      counters: { ...transport.counters, ...this.replica.stats, fsyncs: this.fsyncs, recordsRefused: this.exchange.recordsRefused },
+      counters: { ...transport.counters, ...this.replica.stats, fsyncs: this.fsyncs, recordsRefused: this.exchange.recordsRefused, transfers: this.transfer.transfers, transfersRefused: this.transfer.transfersRefused },
     };
   }
 
@@ -435,6 +463,7 @@ export class SyncNode {
       this.stopped = true;
       this.exchange.stop();
       this.writer.stop();
+      this.transfer.stop();
       await this.queue.idle();
       await this.ctx.gitQueue.idle();
       if (this.api !== null) await new Promise<void>((resolve) => this.api!.close(() => resolve()));
@@ -450,12 +479,12 @@ export class SyncNode {
 /** The replica configuration of a node: the defaults, larger batches, and the node's overrides. */
 function replicaConfigOf(cluster: ClusterDoc, self: number, options: NodeOptions): ReplicaConfig {
   const base = defaultReplicaConfig(cluster.members.length, self);
-  return { ...base, batchAcusMax: 256, decisionsRetainedMax: decisionsKept, ...options.replica };
+  return { ...base, batchAcusMax: 256, decisionsRetainedMax: decisionsKeptOf(options), ...options.replica };
 }
 
-function withDecisions(state: PersistedState, memory: NodeMemory): PersistedState {
+function withDecisions(state: PersistedState, memory: NodeMemory, kept: number): PersistedState {
   const decisions = [...memory.decisions.values()].filter((cert) => cert.height < state.height).sort((a, b) => a.height - b.height);
-  return { ...state, decisions: decisions.slice(-decisionsKept) };
+  return { ...state, decisions: decisions.slice(-kept) };
 }
 
 /** Quorum of a cluster, re-exported for the CLI. */

@@ -15,7 +15,7 @@ import type { RecordExchange } from './exchange.js';
 import { settle } from './node-log.js';
 import type { CancelTimer } from './ports.js';
 import type { NodeContext, WriteFailure } from './node-types.js';
-import { decisionsKept } from './node-types.js';
+import { decisionsKeptOf } from './node-types.js';
 import type { NodeValidation } from './validation.js';
 
 /** How often the replica asks again for an outcome its host could not give (L19a). */
@@ -138,7 +138,7 @@ export class AgreedWriter {
     }
     ctx.memory.writtenHeight = height;
     ctx.memory.writtenCommit = commit;
-    settle(ctx.memory, height, settled, decisionsKept);
+    settle(ctx.memory, height, settled, decisionsKeptOf(ctx.options));
     for (const id of settled) this.exchange.decidedUnwritten.delete(id);
     const { applied, deferred, rejected } = outcome;
     ctx.event('agreed', `height ${height}: agreed commit ${commit.slice(0, 12)} (${applied.length} applied, ${deferred.length} deferred, ${rejected.length} rejected)`, {
