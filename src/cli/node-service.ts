@@ -9,14 +9,14 @@
  * `acu node` and node.ts needs no edit.
  */
 import { userInfo } from 'node:os';
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { access, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { AcuError, ExitCode, assert } from '../core/errors.js';
 import type { ExitCodeValue } from '../core/errors.js';
 import { GitRepo } from '../git/index.js';
 import { launcherPath } from '../git/launcher.js';
 import { setUpLinks } from '../net/link.js';
-import { readCluster } from '../store/cluster.js';
+import { clusterPath, readCluster } from '../store/cluster.js';
 import type { ClusterDoc, ClusterMember } from '../store/cluster.js';
 import { loadIdentity } from '../store/identity.js';
 import { callNode } from '../sync/api.js';
@@ -35,8 +35,10 @@ export interface NodeServiceOptions {
   readonly print: boolean;
   /** Write the unit into `$XDG_CONFIG_HOME/systemd/user/` (needs `--user`). */
   readonly install: boolean;
-  /** What follows `--`: options for `acu node start`, checked by its own parser. */
+  /** What follows `--`: options for `acu node start`, as given. */
   readonly startArgs: readonly string[];
+  /** The same, as `acu node start`'s parser read them (so a usage error shows before anything else). */
+  readonly start: Extract<NodeCommandOptions, { action: 'start' }>;
 }
 
 /** Parsed options of `acu node` as the CLI registers it: the service action, or node.ts's actions. */
@@ -82,6 +84,14 @@ function usage(message: string): AcuError {
   return new AcuError('ERR_USAGE', `node service: ${message}`, { hint: "run 'acu node --help' for its usage" });
 }
 
+/** `acu node start`'s options, checked by its parser now rather than in a restart loop later. */
+function checkedStartOptions(args: readonly string[]): Extract<NodeCommandOptions, { action: 'start' }> {
+  if (args.includes('--detach')) throw usage('--detach: systemd runs the node and watches it; a detached node would leave the unit at once');
+  const parsed = nodeCommand.parse(['start', ...args]);
+  assert(parsed.action === 'start', 'checkedStartOptions: parsed as start');
+  return parsed;
+}
+
 function parseService(argv: readonly string[]): NodeServiceOptions {
   const { values, positionals, afterDashDash } = parseCommandArgs('node service', argv, {
     user: { type: 'boolean' },
@@ -93,7 +103,8 @@ function parseService(argv: readonly string[]): NodeServiceOptions {
   if (install && values.user !== true) {
     throw usage('--install writes a user unit (with --user); a system unit goes in /etc/systemd/system, which needs root');
   }
-  return { user: values.user === true, print: values.print === true || !install, install, startArgs: afterDashDash };
+  const start = checkedStartOptions(afterDashDash);
+  return { user: values.user === true, print: values.print === true || !install, install, startArgs: afterDashDash, start };
 }
 
 function parse(argv: readonly string[]): NodeWithServiceOptions {
@@ -249,26 +260,15 @@ async function startArgsForUnit(args: readonly string[], cwd: string, repo: GitR
   return out;
 }
 
-/** `acu node start`'s options, checked by its parser now rather than in a restart loop later. */
-function checkedStartOptions(args: readonly string[]): Extract<NodeCommandOptions, { action: 'start' }> {
-  if (args.includes('--detach')) throw usage('--detach: systemd runs the node and watches it; a detached node would leave the unit at once');
-  const parsed = nodeCommand.parse(['start', ...args]);
-  assert(parsed.action === 'start', 'checkedStartOptions: parsed as start');
-  return parsed;
-}
-
 /** This node's member entry; every situation where a unit makes no sense is an error with a hint. */
 async function memberOfCluster(repo: GitRepo, workTree: string): Promise<{ cluster: ClusterDoc; self: ClusterMember }> {
-  let cluster: ClusterDoc;
-  try {
-    cluster = await readCluster(workTree);
-  } catch (error) {
-    if (!(error instanceof AcuError) || !error.message.startsWith('there is no cluster document')) throw error;
-    throw new AcuError('ERR_CONFIG', `there is no cluster document at ${join(workTree, '.acu', 'cluster.json')}: a service runs the node of a cluster member`, {
+  const documentPath = clusterPath(workTree);
+  if (!(await access(documentPath).then(() => true, () => false))) {
+    throw new AcuError('ERR_CONFIG', `there is no cluster document at ${documentPath}: a service runs the node of a cluster member`, {
       hint: "pull the committed .acu/cluster.json, or start a cluster with 'acu cluster create'",
-      cause: error,
     });
   }
+  const cluster = await readCluster(workTree);
   const identity = await loadIdentity(repo.commonDir);
   const self = cluster.members.find((member) => member.id === identity.id);
   if (self === undefined) {
@@ -289,7 +289,7 @@ async function planUnit(options: NodeServiceOptions, repo: GitRepo, io: Io): Pro
   }
   refuseLineBreaks('the repository path', workTree);
   const { cluster, self } = await memberOfCluster(repo, workTree);
-  const start = checkedStartOptions(options.startArgs);
+  const start = options.start;
   const startArgs = await startArgsForUnit(options.startArgs, io.cwd, repo);
   startArgs.forEach((arg) => refuseLineBreaks('an option for acu node start', arg));
   const operatorTls = start.operatorTls === undefined ? undefined : { cert: resolve(io.cwd, start.operatorTls.cert), key: resolve(io.cwd, start.operatorTls.key), ca: resolve(io.cwd, start.operatorTls.ca) };

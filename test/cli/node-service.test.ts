@@ -209,6 +209,8 @@ it('acu node service refuses bad usage with exit 129', async () => {
     assert.match(result.err, message);
     assert.match(result.err, /^hint: run 'acu node/m);
   }
+  const outside = await cli(top, {}, 'node', 'service', '--', '--detach');
+  assert.equal(outside.code, 129, 'a usage error shows before the repository is looked at');
   const help = await cli(member, {}, 'node', '--help');
   assert.match(help.out, /node service \[--user\] \[--print\] \[--install\]/);
   assert.match(help.out, /^ {2}acu node service --user --install -- --listen 0\.0\.0\.0:7401$/m, 'the service help');
