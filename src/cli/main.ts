@@ -43,8 +43,8 @@ const commands: Readonly<Record<string, CommandEntry>> = {
     load: async () => (await import('./cluster.js')).clusterCommand,
   },
   node: {
-    summary: "run this repository's sync node (start [--detach], stop)",
-    load: async () => (await import('./node.js')).nodeCommand,
+    summary: "run this repository's sync node (start [--detach], stop), or print its systemd unit (service)",
+    load: async () => (await import('./node-service.js')).nodeWithServiceCommand,
   },
   status: {
     summary: "the sync node's height, round, phase, leader, peers, pending ACUs and open conflicts",
