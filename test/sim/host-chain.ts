@@ -23,7 +23,8 @@ import type { Conflict } from '../../src/core/consensus/index.js';
 import type { AgreedCommitInput, AgreedNoteInput } from '../../src/sync/agreed.js';
 import { agreedRef } from '../../src/sync/agreed.js';
 import type { AgreedTree, BatchVerdict, Rejection } from '../../src/sync/batch.js';
-import type { Chain, FastForwardResult } from '../../src/sync/chain.js';
+import type { AgreedCheck, AgreedPack, Chain, FastForwardResult } from '../../src/sync/chain.js';
+import type { IndexPackResult } from '../../src/git/pack.js';
 import type { OutboxRecord } from '../../src/store/outbox.js';
 import type { IdentifiedRecord } from '../../src/sync/records.js';
 
@@ -190,6 +191,34 @@ export class ModelChain implements Chain {
   /** The model's branch holds only agreed commits (no site commits on it), so nothing is missed. */
   localCommits(): Promise<readonly string[]> {
     return this.run(() => []);
+  }
+
+  // State transfer needs git packs, which the model has none of: a peer asked for one answers that
+  // it has none, and a node far behind catches up by fetching decisions (the simulator keeps every
+  // run within the decisions peers retain). test/sync/state-transfer.test.ts covers transfer on
+  // real repositories.
+  packAgreed(): Promise<AgreedPack | null> {
+    return this.run(() => null);
+  }
+
+  agreedHaves(): Promise<readonly string[]> {
+    return this.run(() => []);
+  }
+
+  unpack(): Promise<IndexPackResult> {
+    return this.run(() => ({ ok: false as const, reason: 'the model chain holds no packs' }));
+  }
+
+  discardPack(): Promise<void> {
+    return this.run(() => undefined);
+  }
+
+  checkAgreed(): Promise<AgreedCheck> {
+    return this.run(() => ({ ok: false as const, problem: 'the model chain holds no packs' }));
+  }
+
+  adoptAgreed(): Promise<void> {
+    return this.run(() => undefined);
   }
 
   recordsOfCommit(): Promise<IdentifiedRecord[]> {

@@ -50,6 +50,8 @@ const childEntry = fileURLToPath(new URL('./chaos-node.js', import.meta.url));
 
 /** The schedule's knobs. */
 const tickMs = 20;
+/** Kills the chaos schedule makes at least (the load goes on until it has). */
+const killsMin = 3;
 const proposalCalls = 120; // 1-3 ACUs each: about 240 ACUs in all
 const loadGapMs = [100, 500] as const;
 const upDwellMs = [1_000, 3_000] as const;
@@ -331,7 +333,10 @@ it('chaos: four node processes agree on every ACU while one at a time is SIGKILL
     let fileSeq = 0;
 
     const load = async (): Promise<void> => {
-      for (let seq = 0; seq < proposalCalls; seq += 1) {
+      // At least `proposalCalls` proposals, and on until the schedule has killed `killsMin` nodes: on
+      // a slow machine restarts take longer, and the load must not end before the chaos it is for.
+      const killsSoFar = (): number => nodes.reduce((sum, node) => sum + node.kills, 0);
+      for (let seq = 0; seq < proposalCalls || (killsSoFar() < killsMin && seq < proposalCalls * 4); seq += 1) {
         await sleep(between(r, loadGapMs));
         const live = nodes.filter((node) => node.live);
         if (live.length === 0) continue;
@@ -412,7 +417,7 @@ it('chaos: four node processes agree on every ACU while one at a time is SIGKILL
     const killsTotal = nodes.reduce((sum, node) => sum + node.kills, 0);
     say(`load done: ${returned.size} ACUs proposed and returned, ${unknown.size} in proposals cut off by a kill; ${killsTotal} kills (${killedOn.sent} right after a proposal was sent, ${killedOn.returned} right as one returned)`);
     assert.ok(nodes.every((node) => node.live), 'all four nodes are up after the chaos');
-    assert.ok(killsTotal >= 3, `the schedule killed nodes (${killsTotal} kills)`);
+    assert.ok(killsTotal >= killsMin, `the schedule killed nodes (${killsTotal} kills)`);
 
     // ---- settle: every node has every record it knows settled, at the same agreed commit ----------
     let last: (NodeStatus | null)[] = [];
