@@ -56,12 +56,6 @@ export function encodeFrame(header: object, payload: readonly Uint8Array[] = [])
   return Buffer.concat([length, json, ...payload]);
 }
 
-/** The bytes one frame needs once its header is known. */
-export function payloadBytes(header: { readonly sizes?: readonly number[]; readonly size?: number }): number {
-  if (header.sizes !== undefined) return header.sizes.reduce((a, b) => a + b, 0);
-  return header.size ?? 0;
-}
-
 /**
  * Collects one frame from a stream's chunks. `push` returns the frame once complete, `null` while
  * more bytes are needed, or an issue string when the bytes cannot be a frame (a peer's fault: the
@@ -186,6 +180,11 @@ export function buildId(): string {
 export function serviceSocketPath(dir: string, build: string): string | null {
   const path = join(dir, `merge-${build}.sock`);
   return Buffer.byteLength(path) > socketPathBytesMax ? null : path;
+}
+
+/** The file beside the socket holding the service's process id (to stop it by hand). */
+export function servicePidPath(socketPath: string): string {
+  return socketPath.replace(/\.sock$/, '.pid');
 }
 
 /** The environment variable that turns the service off (`0`): every file is merged in the driver. */

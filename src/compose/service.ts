@@ -6,13 +6,13 @@
  * driver read, and answers with the result's bytes. It exits after an idle timeout, after a bounded
  * number of requests, or on SIGTERM, removing its socket when it is still its own.
  */
-import { chmodSync, statSync, unlinkSync } from 'node:fs';
+import { chmodSync, readFileSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { createConnection, createServer } from 'node:net';
 import type { Server, Socket } from 'node:net';
 import { assert } from '../core/errors.js';
 import { mergeForDriver } from './service-merge.js';
 import type { DriverMergeInput, DriverMergeResult } from './service-merge.js';
-import { FrameReader, encodeFrame, protocolVersion } from './service-protocol.js';
+import { FrameReader, encodeFrame, protocolVersion, servicePidPath } from './service-protocol.js';
 import type { MergeReplyHeader } from './service-protocol.js';
 
 /** How a service is run. */
@@ -119,6 +119,7 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
       // Remove the socket only while it is still ours: a driver that took us for dead may have
       // started another service at the same path.
       if (ino !== null && inodeAt(options.socketPath) === ino) unlinkQuietly(options.socketPath);
+      if (readQuietly(servicePidPath(options.socketPath)) === `${process.pid}\n`) unlinkQuietly(servicePidPath(options.socketPath));
       server.close(() => {
         options.onStop?.();
         done();
@@ -172,6 +173,12 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
   } catch {
     // The folder is 0700 already; the socket's own mode is a second fence.
   }
+  try {
+    // For people and tests: which process to stop. Never read by the driver.
+    writeFileSync(servicePidPath(options.socketPath), `${process.pid}\n`, { mode: 0o600 });
+  } catch {
+    // Only informative.
+  }
   armIdle();
   return { merges: () => merges, stop };
 }
@@ -179,6 +186,14 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
 function inodeAt(path: string): number | null {
   try {
     return statSync(path).ino;
+  } catch {
+    return null;
+  }
+}
+
+function readQuietly(path: string): string | null {
+  try {
+    return readFileSync(path, 'utf8');
   } catch {
     return null;
   }
