@@ -27,8 +27,8 @@ interface ModeResult {
   readonly pushHookMs: number[];
   readonly commitWallMs: number[];
   readonly pushWallMs: number[];
-  readonly commitCpuMs: number;
-  readonly pushCpuMs: number;
+  commitCpuMs: number;
+  pushCpuMs: number;
 }
 
 async function setUp(mode: Mode): Promise<{ dir: string; remote: string }> {
@@ -48,38 +48,42 @@ async function setUp(mode: Mode): Promise<{ dir: string; remote: string }> {
   return { dir, remote };
 }
 
-async function measure(mode: Mode, count: number): Promise<ModeResult> {
-  const { dir, remote } = await setUp(mode);
+/** One commit and one push in `dir`, added to `into`. */
+function measureOnce(dir: string, remote: string, i: number, count: number, into: ModeResult): void {
   const env = { ...process.env, GIT_CONFIG_NOSYSTEM: '1', GIT_CONFIG_GLOBAL: '/dev/null', LC_ALL: 'C' };
-  const who = ['-c', 'user.name=bench', '-c', 'user.email=bench@example.com'];
-  const result = { commitHookMs: [] as number[], pushHookMs: [] as number[], commitWallMs: [] as number[], pushWallMs: [] as number[], commitCpuMs: 0, pushCpuMs: 0 };
+  writeFileSync(join(dir, 'a.txt'), `a ${i}\n`);
+  execFileSync('git', ['add', 'a.txt'], { cwd: dir, env });
+  const commit = runGitTraced(dir, ['-c', 'user.name=bench', '-c', 'user.email=bench@example.com', 'commit', '-q', '-m', `c${i}`], env, 'hooks/post-commit');
+  into.commitHookMs.push(...commit.childMs);
+  into.commitWallMs.push(commit.wallMs);
+  into.commitCpuMs += commit.cpuMs / count;
+  const push = runGitTraced(dir, ['push', '-q', remote, `HEAD:refs/heads/b${i}`], env, 'hooks/pre-push');
+  if (push.status !== 0) throw new Error(`push failed: ${push.output}`);
+  into.pushHookMs.push(...push.childMs);
+  into.pushWallMs.push(push.wallMs);
+  into.pushCpuMs += push.cpuMs / count;
+}
+
+/** All three configurations, taking turns per commit so that the shared machine's load falls on each alike. */
+async function measureAll(count: number): Promise<Record<Mode, ModeResult>> {
+  const modes: Mode[] = ['none', 'bare', 'acu'];
+  const repos = await Promise.all(modes.map((mode) => setUp(mode)));
+  const results = Object.fromEntries(modes.map((mode) => [mode, { commitHookMs: [], pushHookMs: [], commitWallMs: [], pushWallMs: [], commitCpuMs: 0, pushCpuMs: 0 }])) as unknown as Record<Mode, ModeResult>;
   try {
-    for (let i = 0; i < count; i += 1) {
-      writeFileSync(join(dir, 'a.txt'), `a ${i}\n`);
-      execFileSync('git', ['add', 'a.txt'], { cwd: dir, env });
-      const commit = runGitTraced(dir, [...who, 'commit', '-q', '-m', `c${i}`], env, 'hooks/post-commit');
-      result.commitHookMs.push(...commit.childMs);
-      result.commitWallMs.push(commit.wallMs);
-      result.commitCpuMs += commit.cpuMs / count;
-      const push = runGitTraced(dir, ['push', '-q', remote, `HEAD:refs/heads/b${i}`], env, 'hooks/pre-push');
-      if (push.status !== 0) throw new Error(`push failed: ${push.output}`);
-      result.pushHookMs.push(...push.childMs);
-      result.pushWallMs.push(push.wallMs);
-      result.pushCpuMs += push.cpuMs / count;
-    }
+    for (let i = 0; i < count; i += 1) modes.forEach((mode, m) => measureOnce(repos[m]!.dir, repos[m]!.remote, i, count, results[mode]));
   } finally {
-    await removeTempDir(dir);
-    rmSync(remote, { recursive: true, force: true });
+    for (const { dir, remote } of repos) {
+      await removeTempDir(dir);
+      rmSync(remote, { recursive: true, force: true });
+    }
   }
-  return result;
+  return results;
 }
 
 async function main(): Promise<void> {
   const { values } = parseArgs({ args: process.argv.slice(2), options: { commits: { type: 'string' } } });
   const count = Number(values.commits ?? 15);
-  const none = await measure('none', count);
-  const bare = await measure('bare', count);
-  const acu = await measure('acu', count);
+  const { none, bare, acu } = await measureAll(count);
   const bareCommitP50 = quantile(bare.commitHookMs, 0.5);
   const barePushP50 = quantile(bare.pushHookMs, 0.5);
   console.log(`hooks, per run as git runs them (${count} commits and ${count} pushes per configuration; wall: trace2 start-to-exit of the hook; cpu: git and hooks, per command):`);

@@ -93,28 +93,28 @@ function stopService(env: Record<string, string>): void {
   }
 }
 
-/** Run `rounds` merges in one mode; returns each driver's wall time and the CPU per file. */
-function measure(dir: string, mode: Mode, rounds: number): { childMs: number[]; firstMs: number[]; cpuPerFileMs: number } {
-  const childMs: number[] = [];
-  const firstMs: number[] = [];
-  let cpuMs = 0;
-  let files = 0;
+interface Measured {
+  readonly childMs: number[];
+  readonly firstMs: number[];
+  cpuMs: number;
+  files: number;
+}
+
+/** One merge in one mode, added to `into`: each driver's wall time, and the CPU it took. */
+function measureOnce(dir: string, mode: Mode, into: Measured): void {
   const env = { ...process.env, ...mode.env, GIT_CONFIG_NOSYSTEM: '1', LC_ALL: 'C' };
-  for (let round = 0; round < rounds; round += 1) {
-    execFileSync('git', ['reset', '-q', '--hard', 'ours'], { cwd: dir, env });
-    if (mode.cold === true) stopService(mode.env);
-    const servicePidBefore = servicePid(mode.env);
-    const serviceBefore = processCpuMs(servicePidBefore);
-    const run = runGitTraced(dir, ['-c', `merge.bench.driver=${mode.driver}`, '-c', 'user.name=bench', '-c', 'user.email=bench@example.com', 'merge', '--no-edit', '-q', 'theirs'], env, marker);
-    const pidAfter = servicePid(mode.env);
-    const serviceCpu = pidAfter === null ? 0 : processCpuMs(pidAfter) - (pidAfter === servicePidBefore ? serviceBefore : 0);
-    cpuMs += run.cpuMs + serviceCpu;
-    files += run.childMs.length;
-    firstMs.push(run.childMs[0] ?? NaN);
-    childMs.push(...(mode.cold === true ? run.childMs.slice(1) : run.childMs));
-    spawnSync('git', ['merge', '--abort'], { cwd: dir, env, stdio: 'ignore' }); // Fails, harmlessly, after a clean merge.
-  }
-  return { childMs, firstMs, cpuPerFileMs: cpuMs / Math.max(files, 1) };
+  execFileSync('git', ['reset', '-q', '--hard', 'ours'], { cwd: dir, env });
+  if (mode.cold === true) stopService(mode.env);
+  const servicePidBefore = servicePid(mode.env);
+  const serviceBefore = processCpuMs(servicePidBefore);
+  const run = runGitTraced(dir, ['-c', `merge.bench.driver=${mode.driver}`, '-c', 'user.name=bench', '-c', 'user.email=bench@example.com', 'merge', '--no-edit', '-q', 'theirs'], env, marker);
+  const pidAfter = servicePid(mode.env);
+  const serviceCpu = pidAfter === null ? 0 : processCpuMs(pidAfter) - (pidAfter === servicePidBefore ? serviceBefore : 0);
+  into.cpuMs += run.cpuMs + serviceCpu;
+  into.files += run.childMs.length;
+  into.firstMs.push(run.childMs[0] ?? NaN);
+  into.childMs.push(...(mode.cold === true ? run.childMs.slice(1) : run.childMs));
+  spawnSync('git', ['merge', '--abort'], { cwd: dir, env, stdio: 'ignore' }); // Fails, harmlessly, after a clean merge.
 }
 
 /** Time the driver configurations over `scenarios` (TypeScript ones only) and print a table. */
@@ -135,9 +135,11 @@ export async function benchDriver(all: readonly Scenario[], options: DriverBench
     { name: 'acu, cold (first file starts it)', driver: tagged(acu), env: service, cold: true },
     { name: 'acu, warm (service up)', driver: tagged(acu), env: service },
   ];
-  const results = new Map<string, ReturnType<typeof measure>>();
+  const results = new Map<string, Measured>(modes.map((mode) => [mode.name, { childMs: [], firstMs: [], cpuMs: 0, files: 0 }]));
   try {
-    for (const mode of modes) results.set(mode.name, measure(dir, mode, options.rounds));
+    // Modes take turns within each round, so that a change in the machine's load (it is shared)
+    // falls on all of them alike and the ratios stay meaningful.
+    for (let round = 0; round < options.rounds; round += 1) for (const mode of modes) measureOnce(dir, mode, results.get(mode.name)!);
   } finally {
     stopService(service);
     await removeTempDir(dir);
@@ -149,7 +151,10 @@ export async function benchDriver(all: readonly Scenario[], options: DriverBench
     mergeForDriver({ path: s.path, base: Buffer.from(s.base), ours: Buffer.from(s.ours), theirs: Buffer.from(s.theirs), markerSize: 7 });
     return performance.now() - started;
   });
-  const get = (name: string): ReturnType<typeof measure> => results.get(name)!;
+  const get = (name: string): Measured & { cpuPerFileMs: number } => {
+    const r = results.get(name)!;
+    return { ...r, cpuPerFileMs: r.cpuMs / Math.max(r.files, 1) };
+  };
   const bare = get(modes[0]!.name);
   const bareP50 = quantile(bare.childMs, 0.5);
   console.log(`\nmerge driver, per file as git runs it (${scenarios.length} TypeScript files x ${options.rounds} merges; wall: trace2 start-to-exit; cpu: per file, git + drivers + service):`);

@@ -12,6 +12,7 @@ import { lstatSync, mkdirSync, readdirSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { assert } from '../core/errors.js';
 
 /** Bumped whenever the frames change meaning; part of the build id too. */
 export const protocolVersion = 1;
@@ -64,11 +65,30 @@ export function encodeFrame(header: object, payload: readonly Uint8Array[] = [])
 export class FrameReader {
   private chunks: Buffer[] = [];
   private received = 0;
+  /** The whole frame's length once its header has been read (then chunks are only collected). */
+  private frameBytes: number | null = null;
+  private header: Record<string, unknown> | null = null;
 
   push(chunk: Buffer): { header: Record<string, unknown>; payload: Buffer } | null | string {
     this.chunks.push(chunk);
     this.received += chunk.length;
     if (this.received > frameSizeBytesMax + headerSizeBytesMax + 4) return 'frame too large';
+    if (this.frameBytes === null) {
+      const issue = this.readHeader();
+      if (issue !== null) return issue;
+      if (this.frameBytes === null) return null;
+    }
+    // Joined once, when complete: joining on every chunk would copy a large file many times over.
+    if (this.received < this.frameBytes) return null;
+    if (this.received > this.frameBytes) return 'bytes after the frame';
+    const all = Buffer.concat(this.chunks);
+    const headerLength = all.readUInt32BE(0);
+    assert(this.header !== null, 'the header was read');
+    return { header: this.header, payload: all.subarray(4 + headerLength) };
+  }
+
+  /** Reads the header once enough bytes are in: sets frameBytes, or returns the issue. */
+  private readHeader(): string | null {
     if (this.received < 4) return null;
     const all = this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks);
     this.chunks = [all];
@@ -83,13 +103,12 @@ export class FrameReader {
     }
     if (typeof header !== 'object' || header === null || Array.isArray(header)) return 'header is not an object';
     const record = header as Record<string, unknown>;
-    const sizes = record.sizes;
-    const size = record.size;
+    const { sizes, size } = record;
     const want = Array.isArray(sizes) ? sizes.reduce((a: number, b: unknown) => a + (typeof b === 'number' ? b : NaN), 0) : typeof size === 'number' ? size : 0;
     if (!Number.isSafeInteger(want) || want < 0 || want > frameSizeBytesMax) return 'bad payload size';
-    if (all.length < 4 + headerLength + want) return null;
-    if (all.length > 4 + headerLength + want) return 'bytes after the frame';
-    return { header: record, payload: all.subarray(4 + headerLength) };
+    this.header = record;
+    this.frameBytes = 4 + headerLength + want;
+    return null;
   }
 }
 

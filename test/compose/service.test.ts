@@ -15,7 +15,7 @@ import { startService } from '../../src/compose/service.js';
 import { mergeViaService } from '../../src/compose/service-client.js';
 import { mergeForDriver } from '../../src/compose/service-merge.js';
 import type { DriverMergeInput } from '../../src/compose/service-merge.js';
-import { buildId, runtimeDirectory, servicePidPath, serviceSocketPath } from '../../src/compose/service-protocol.js';
+import { FrameReader, buildId, encodeFrame, runtimeDirectory, servicePidPath, serviceSocketPath } from '../../src/compose/service-protocol.js';
 import type { ServiceEnv } from '../../src/compose/service-protocol.js';
 import { baseSeed, rng } from '../support/random.js';
 import { tempDir } from '../git/helpers.js';
@@ -253,5 +253,36 @@ describe('the merge service', () => {
     const dir = await repoWithDriver('off');
     await gitMerge(dir, env);
     assert.equal(servicePid(env), null);
+  });
+});
+
+describe('service frames', () => {
+  it('a frame read in pieces of any size is the frame that was written', () => {
+    const payload = [Buffer.from('base\n'), Buffer.from('ours ✓\n'), Buffer.from([0, 1, 2])];
+    const frame = encodeFrame({ type: 'merge', sizes: payload.map((p) => p.length) }, payload);
+    for (const step of [1, 3, 7, frame.length]) {
+      const reader = new FrameReader();
+      let got: ReturnType<FrameReader['push']> = null;
+      for (let at = 0; at < frame.length; at += step) {
+        assert.equal(got, null, 'nothing before the last byte');
+        got = reader.push(frame.subarray(at, at + step));
+      }
+      assert.ok(got !== null && typeof got !== 'string', `step ${step}`);
+      assert.deepEqual(got.header, { type: 'merge', sizes: [5, 9, 3] });
+      assert.deepEqual(got.payload, Buffer.concat(payload));
+    }
+  });
+
+  it('bytes that cannot be a frame are an issue, not an exception', () => {
+    const length = (n: number): Buffer => {
+      const b = Buffer.alloc(4);
+      b.writeUInt32BE(n, 0);
+      return b;
+    };
+    assert.equal(new FrameReader().push(length(1 << 30)), 'header too large');
+    assert.equal(new FrameReader().push(Buffer.concat([length(3), Buffer.from('{x}')])), 'header is not JSON');
+    assert.equal(new FrameReader().push(Buffer.concat([length(2), Buffer.from('[]')])), 'header is not an object');
+    assert.equal(new FrameReader().push(encodeFrame({ size: -1 })), 'bad payload size');
+    assert.equal(new FrameReader().push(Buffer.concat([encodeFrame({ size: 1 }, [Buffer.from('ab')])])), 'bytes after the frame');
   });
 });
