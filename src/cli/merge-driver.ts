@@ -31,7 +31,12 @@ const help = `As a git merge driver: merge %O (ancestor), %A (ours; the result i
   install [--global]    configure merge.acu.* and route *.ts, *.tsx, *.js... to it in .gitattributes
                         (--global: the global config and attributes file)
   uninstall [--global]  remove both again
-  --marker-size N       conflict marker length (git's %L; default 7)`;
+  --marker-size N       conflict marker length (git's %L; default 7)
+
+The first file starts a per-user merge service that keeps the parser loaded (socket in
+$XDG_RUNTIME_DIR/acu or <tmpdir>/acu-<uid>; it exits after 10 idle minutes), so the files after it
+do not load the parser again. Same results either way; ACU_MERGE_SERVICE=0 merges every file in
+the driver's own process.`;
 
 /** The longest conflict marker accepted (git's own limit is far below). */
 const markerSizeMax = 100;
