@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { existsSync, readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { buildFixtureRepo } from '../../fixtures/builder.js';
@@ -230,6 +231,23 @@ describe('the merge service', () => {
       assert.match('reason' in direct ? direct.reason : '', /another build|refused/);
     } finally {
       await other.stop();
+    }
+  });
+
+  it('takes no answer from a service that names another build, even one that merged', async () => {
+    const env = await serviceEnv('lying');
+    const socketPath = socketFor(env);
+    // A service of another build that does not check ours (an older acu, say) and answers anyway.
+    const server = createServer((socket) => {
+      socket.once('data', () => socket.end(encodeFrame({ type: 'merged', v: 1, build: 'old-build', conflicts: [], bug: null, size: 5 }, [Buffer.from('wrong')])));
+    });
+    await new Promise<void>((done) => server.listen(socketPath, done));
+    try {
+      const served = await mergeViaService({ path: 'a.ts', base: Buffer.from(base), ours: Buffer.from(ours), theirs: Buffer.from(theirs), markerSize: 7 }, env);
+      assert.equal(served.result, null);
+      assert.match('reason' in served ? served.reason : '', /another build \(old-build\)/);
+    } finally {
+      await new Promise<void>((done) => server.close(() => done()));
     }
   });
 
