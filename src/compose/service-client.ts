@@ -10,6 +10,7 @@ import { spawn } from 'node:child_process';
 import { unlinkSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import { fileURLToPath } from 'node:url';
+import { assert } from '../core/errors.js';
 import type { DriverMergeInput, DriverMergeResult } from './service-merge.js';
 import { FrameReader, buildId, encodeFrame, frameSizeBytesMax, protocolVersion, runtimeDirectory, serviceSocketPath, serviceSwitchEnv } from './service-protocol.js';
 import type { DriverConflict, MergeRequestHeader, ServiceEnv } from './service-protocol.js';
@@ -33,11 +34,14 @@ export type ServiceRoute = 'warm' | 'started' | 'off' | 'unavailable';
 
 /** Merge through the service; null when the driver must merge in its own process. */
 export async function mergeViaService(input: DriverMergeInput, env: ServiceEnv): Promise<{ result: DriverMergeResult; route: ServiceRoute } | { result: null; route: ServiceRoute; reason: string }> {
+  assert(input.markerSize >= 1, 'a marker size');
+  assert(input.path !== '', 'a path');
   if (env[serviceSwitchEnv] === '0') return { result: null, route: 'off', reason: `${serviceSwitchEnv}=0` };
   if (input.base.length + input.ours.length + input.theirs.length > frameSizeBytesMax) return { result: null, route: 'unavailable', reason: 'too large for one frame' };
   const dir = runtimeDirectory(env);
   if (dir === null) return { result: null, route: 'unavailable', reason: 'no private runtime directory' };
   const build = buildId();
+  assert(/^[0-9a-f]{16}$/.test(build), 'a build id of 16 hex digits');
   const socketPath = serviceSocketPath(dir, build);
   if (socketPath === null) return { result: null, route: 'unavailable', reason: 'socket path too long' };
   const first = await request(socketPath, input, build);
