@@ -9,15 +9,16 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { AcuError, ExitCode } from '../core/errors.js';
 import type { ExitCodeValue } from '../core/errors.js';
-import { decodeText } from '../extract/text.js';
-import { composeFile } from '../compose/file.js';
-import type { ComposeFileInput, ComposeFileResult } from '../compose/file.js';
-import { defaultMarkers, mergeLines } from '../compose/diff3.js';
-import type { MarkerStyle } from '../compose/diff3.js';
-import { installDriver, uninstallDriver } from '../compose/install.js';
+import type { DriverMergeInput, DriverMergeResult } from '../compose/service-merge.js';
+import { mergeViaService } from '../compose/service-client.js';
+import { enableCompileCache, runtimeDirectory } from '../compose/service-protocol.js';
 import type { Command } from './command.js';
 import { parseCommandArgs, parseCount } from './command.js';
 import type { Io } from './io.js';
+
+// This module is what git loads once per conflicting file. It imports no parser and no merge code:
+// the warm service merges (service-client.ts), and only when it cannot does the driver load the
+// merge function itself. install / uninstall are loaded when asked for.
 
 /** Parsed options of `acu merge-driver`. */
 export type MergeDriverOptions =
@@ -30,10 +31,18 @@ const help = `As a git merge driver: merge %O (ancestor), %A (ours; the result i
   install [--global]    configure merge.acu.* and route *.ts, *.tsx, *.js... to it in .gitattributes
                         (--global: the global config and attributes file)
   uninstall [--global]  remove both again
-  --marker-size N       conflict marker length (git's %L; default 7)`;
+  --marker-size N       conflict marker length (git's %L; default 7)
+
+The first file starts a per-user merge service that keeps the parser loaded (socket in
+$XDG_RUNTIME_DIR/acu or <tmpdir>/acu-<uid>; it exits after 10 idle minutes), so the files after it
+do not load the parser again. Same results either way; ACU_MERGE_SERVICE=0 merges every file in
+the driver's own process.`;
 
 /** The longest conflict marker accepted (git's own limit is far below). */
 const markerSizeMax = 100;
+
+/** git's conflict marker length when %L is not passed. */
+const markerSizeDefault = 7;
 
 function parse(argv: readonly string[]): MergeDriverOptions {
   const { values, positionals } = parseCommandArgs('merge-driver', argv, {
@@ -46,32 +55,46 @@ function parse(argv: readonly string[]): MergeDriverOptions {
   if (base === undefined || ours === undefined || theirs === undefined || positionals.length > 4) {
     throw new AcuError('ERR_USAGE', 'merge-driver: expected %O %A %B [%P], or install / uninstall', { hint: "run 'acu merge-driver --help' for its usage" });
   }
-  const markerSize = parseCount('merge-driver', 'marker-size', values['marker-size']) ?? defaultMarkers.size;
+  const markerSize = parseCount('merge-driver', 'marker-size', values['marker-size']) ?? markerSizeDefault;
   if (markerSize < 1 || markerSize > markerSizeMax) {
     throw new AcuError('ERR_USAGE', `merge-driver: --marker-size must be between 1 and ${markerSizeMax}`, { hint: "run 'acu merge-driver --help' for its usage" });
   }
   return { action: 'merge', base, ours, theirs, path: path ?? ours, markerSize };
 }
 
-async function readText(io: Io, file: string): Promise<string | null> {
-  let bytes: Uint8Array;
+async function readBytes(io: Io, file: string): Promise<Uint8Array> {
   try {
-    bytes = await readFile(resolve(io.cwd, file));
+    return await readFile(resolve(io.cwd, file));
   } catch (error) {
     throw new AcuError('ERR_IO', `cannot read ${file}: ${String(error)}`, { cause: error, hint: 'git passes the files as %O %A %B' });
   }
-  return decodeText(bytes);
+}
+
+/**
+ * The merge, through the warm service when it can, else in this process. Both run
+ * mergeForDriver on the same bytes: where a file is merged never changes its result.
+ */
+async function mergeFile(input: DriverMergeInput, env: Io['env']): Promise<DriverMergeResult> {
+  const served = await mergeViaService(input, env);
+  if (served.result !== null) return served.result;
+  const dir = runtimeDirectory(env);
+  if (dir !== null) await enableCompileCache(dir);
+  const { mergeForDriver } = await import('../compose/service-merge.js');
+  return mergeForDriver(input);
 }
 
 async function runMerge(options: MergeDriverOptions & { action: 'merge' }, io: Io): Promise<ExitCodeValue> {
-  const [base, ours, theirs] = await Promise.all([readText(io, options.base), readText(io, options.ours), readText(io, options.theirs)]);
-  if (base === null || ours === null || theirs === null) {
+  const [base, ours, theirs] = await Promise.all([readBytes(io, options.base), readBytes(io, options.ours), readBytes(io, options.theirs)]);
+  const result = await mergeFile({ path: options.path, base, ours, theirs, markerSize: options.markerSize }, io.env);
+  if (result.type === 'binary') {
     // Binary content: leave ours in place and let the user decide, as git's binary driver does.
     io.stderr(`warning: ${options.path}: binary content, kept ours\n`);
     return ExitCode.negative;
   }
-  const markers = { size: options.markerSize, ours: 'ours', theirs: 'theirs' };
-  const result = composeOrLines({ path: options.path, base, ours, theirs, markers }, io);
+  if (result.bug !== null) {
+    io.stderr(`BUG: acu merge-driver: ${result.bug}\n`);
+    io.stderr(`hint: ${options.path} was merged by lines instead; please report this bug\n`);
+  }
   await writeFile(resolve(io.cwd, options.ours), result.text);
   if (result.conflicts.length === 0) return ExitCode.ok;
   for (const conflict of result.conflicts) {
@@ -80,25 +103,10 @@ async function runMerge(options: MergeDriverOptions & { action: 'merge' }, io: I
   return ExitCode.negative;
 }
 
-/**
- * composeFile, or, should it fail (a bug in acu), git's own line merge: a merge driver that throws
- * would leave the user mid-merge with nothing in %A. The bug is reported on stderr.
- */
-function composeOrLines(input: ComposeFileInput & { markers: MarkerStyle }, io: Io): ComposeFileResult {
-  try {
-    return composeFile(input);
-  } catch (error) {
-    io.stderr(`BUG: acu merge-driver: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
-    io.stderr(`hint: ${input.path} was merged by lines instead; please report this bug\n`);
-    const lines = mergeLines(input.base, input.ours, input.theirs, input.markers);
-    const conflicts: ComposeFileResult['conflicts'] = lines.conflicts === 0 ? [] : [{ path: '', kind: 'lines', base: input.base, ours: input.ours, theirs: input.theirs }];
-    return { text: lines.text, conflicts, method: 'lines' };
-  }
-}
-
 async function run(options: MergeDriverOptions, io: Io): Promise<ExitCodeValue> {
   if (options.action === 'merge') return await runMerge(options, io);
   const target = { cwd: io.cwd, global: options.global };
+  const { installDriver, uninstallDriver } = await import('../compose/install.js');
   if (options.action === 'install') {
     const { attributes, driver } = await installDriver(target);
     io.stdout(`installed merge driver 'acu' (${options.global ? 'global' : 'local'} config): ${driver}\nattributes: ${attributes}\n`);

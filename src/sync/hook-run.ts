@@ -11,7 +11,6 @@ import { isAbsolute, join, resolve } from 'node:path';
 import { runGitRaw } from '../git/exec.js';
 import type { GitRepo } from '../git/index.js';
 import type { ClusterDoc } from '../store/cluster.js';
-import { parseCluster } from '../store/cluster.js';
 import { enqueueCommit } from '../store/outbox.js';
 import type { VerifyFinding } from './verify-chain.js';
 
@@ -176,6 +175,9 @@ type ClusterFound = { readonly kind: 'found'; readonly cluster: ClusterDoc } | {
 async function pushCluster(cwd: string, workTree: string): Promise<ClusterFound> {
   const raw = await readFile(join(workTree, '.acu', 'cluster.json'), 'utf8').catch(() => null);
   if (raw !== null) {
+    // Loaded here, not at the top: post-commit never reads the cluster document, and the module
+    // brings the identity and quorum code with it.
+    const { parseCluster } = await import('../store/cluster.js');
     try {
       return { kind: 'found', cluster: parseCluster(raw, '.acu/cluster.json') };
     } catch (error) {
