@@ -10,12 +10,14 @@ import type { GitRepo } from '../git/index.js';
 import { enqueueCommit, readOutbox } from '../store/outbox.js';
 import type { OutboxRecord } from '../store/outbox.js';
 import type { Validator } from '../validate/validate.js';
-import { agreedRef, writeAgreedCommit, writeAgreedNote } from './agreed.js';
+import type { ClusterDoc } from '../store/cluster.js';
+import { agreedRef, readNoteChecked, writeAgreedCommit, writeAgreedNote } from './agreed.js';
 import type { AgreedCommitInput, AgreedNoteInput } from './agreed.js';
 import { composeAgreed, validateRecords } from './batch.js';
 import type { AgreedTree, BatchVerdict, ValidationMode } from './batch.js';
 import { recordsOfCommit } from './records.js';
 import type { IdentifiedRecord, RecordSigner } from './records.js';
+import { clusterAtCommit, notesFromRef, verifyChain } from './verify-chain.js';
 
 /** What moving the protected branch to an agreed commit did. */
 export type FastForwardResult = 'moved' | 'checked-out' | 'not-fast-forward';
@@ -50,6 +52,19 @@ export interface Chain {
   localCommits(branch: string, exclude: readonly string[], countMax: number): Promise<readonly string[]>;
   /** The records of a commit, extracted against its first parent and signed by this node. */
   recordsOfCommit(commit: string): Promise<IdentifiedRecord[]>;
+  /**
+   * The cluster document in `commit`'s tree (null: none, or not a valid one). Chains without it
+   * (the simulator's model) never see the membership change.
+   */
+  clusterAt?(commit: string): Promise<ClusterDoc | null>;
+  /**
+   * Where an agreed chain ends at `commit`: its height and value id, when `commit` is an agreed
+   * commit whose chain, down to height 0, verifies against the membership history (acu verify's
+   * check); null otherwise. A node that starts without a log starts after it.
+   */
+  agreedTip?(commit: string): Promise<{ readonly height: number; readonly valueId: string } | null>;
+  /** Sign the records of this site's commits as `signer` from now on (a membership change moved its key or entry). */
+  setRecordSigner?(signer: RecordSigner): void;
   close(): Promise<void>;
 }
 
@@ -59,8 +74,26 @@ export class GitChain implements Chain {
     private readonly repo: GitRepo,
     private readonly mode: ValidationMode,
     private readonly validator: Validator | null,
-    private readonly signer: RecordSigner,
+    private signer: RecordSigner,
   ) {}
+
+  async clusterAt(commit: string): Promise<ClusterDoc | null> {
+    const found = await clusterAtCommit(this.repo, commit);
+    return 'cluster' in found ? found.cluster : null;
+  }
+
+  async agreedTip(commit: string): Promise<{ readonly height: number; readonly valueId: string } | null> {
+    const read = await readNoteChecked(this.repo, commit);
+    if (read.status !== 'ok') return null;
+    const findings = await verifyChain(this.repo, commit, { notes: notesFromRef(this.repo) });
+    if (findings.length === 0 || findings.some((finding) => !finding.ok)) return null;
+    return { height: read.note.height, valueId: read.note.valueId };
+  }
+
+  setRecordSigner(signer: RecordSigner): void {
+    assert(signer.member.id === signer.identity.id, 'setRecordSigner: the member entry is the signing node');
+    this.signer = signer;
+  }
 
   revParse(rev: string): Promise<string | null> {
     return this.repo.revParseCommit(rev);

@@ -139,6 +139,7 @@ export class AgreedWriter {
     ctx.event('agreed', `height ${height}: agreed commit ${commit.slice(0, 12)} (${applied.length} applied, ${deferred.length} deferred, ${rejected.length} rejected)`, {
       height, commit, applied: applied.length, deferred: deferred.length, rejected: rejected.length,
     });
+    await ctx.afterWritten(height, commit, parent);
   }
 
   /** Stop retrying (the node is stopping). */
