@@ -52,11 +52,19 @@ async function statusOf(name: string): Promise<NodeStatus | null> {
 /** Wait until every named node's status passes `test`; their statuses then. */
 async function agreeOn(names: readonly string[], what: string, test: (s: NodeStatus) => boolean | Promise<boolean>): Promise<NodeStatus[]> {
   let last: (NodeStatus | null)[] = [];
-  await until(`${what} (${names.join(', ')})`, async () => {
-    last = await Promise.all(names.map((name) => statusOf(name)));
-    for (const s of last) if (s === null || !(await test(s))) return false;
-    return true;
-  });
+  try {
+    await until(`${what} (${names.join(', ')})`, async () => {
+      last = await Promise.all(names.map((name) => statusOf(name)));
+      for (const s of last) if (s === null || !(await test(s))) return false;
+      return true;
+    });
+  } catch (error) {
+    // What each node said, for the failure report.
+    for (const [name, node] of running) process.stderr.write(`--- ${name}\n${node.events.slice(-40).map((e) => `${e.atMs} ${e.kind} ${e.text}`).join('\n')}\n`);
+    process.stderr.write(`${JSON.stringify(last.map((s) => s === null ? null : { site: s.site, height: s.height, round: s.round, agreed: s.agreed, n: s.cluster.n, m: s.membershipHeight, member: s.member, pending: s.pendingAcus }))}\n`);
+    for (const name of names) process.stderr.write(`${name}: ${git(site(name), ['log', '--oneline', '-3']).stdout} ${acu(site(name), ['status']).stdout}\n`);
+    throw error;
+  }
   return last as NodeStatus[];
 }
 
@@ -69,6 +77,7 @@ async function hookedCommit(name: string): Promise<void> {
   assert.equal(git(s, ['add', '--', file]).status, 0);
   const made = git(s, ['commit', '-q', '-m', `Add v${commitsMade} at ${name}`], 7200 + commitsMade);
   assert.equal(made.status, 0, made.stderr);
+  assert.match(made.stderr, /acu: (proposed|queued) [0-9a-f]{12}/, 'the post-commit hook took the commit');
 }
 
 /** The agreed tip at a site, and its cluster document. */
