@@ -23,6 +23,7 @@ import { fixtureEpochSeconds } from '../../fixtures/builder.js';
 import { makeTempDir, removeTempDir } from '../../fixtures/tmp.js';
 import { runGit } from '../../src/git/exec.js';
 import { readCluster, writeCluster } from '../../src/store/cluster.js';
+import { callNode } from '../../src/sync/api.js';
 import type { NodeStatus } from '../../src/sync/node.js';
 import { acu, git, nodeStatus, startNode, stopNode, until } from './real-nodes.js';
 import type { RunningNode } from './real-nodes.js';
@@ -78,6 +79,16 @@ async function hookedCommit(name: string): Promise<void> {
   const made = git(s, ['commit', '-q', '-m', `Add v${commitsMade} at ${name}`], 7200 + commitsMade);
   assert.equal(made.status, 0, made.stderr);
   assert.match(made.stderr, /acu: (proposed|queued) [0-9a-f]{12}/, 'the post-commit hook took the commit');
+  await poke(name);
+}
+
+/**
+ * Poke a site's node as the hook does. Under load the hook's own poke can miss its 150 ms budget
+ * ("queued ... (it is busy)"); the node then takes the entry only at the next poke (the periodic
+ * scan takes the outbox only when it queued a commit itself), so the test pokes again.
+ */
+async function poke(name: string): Promise<void> {
+  await callNode(join(site(name).dir, '.git', 'acu', 'node.sock'), { type: 'poke' }, 5_000);
 }
 
 /** The agreed tip at a site, and its cluster document. */
@@ -152,6 +163,7 @@ it('adds a site, removes one, survives a restart and rotates a key while commits
   const added = acu(site('north'), ['cluster', 'add', publicKey, address, '--site', 'cairo', '--priority', '4', '--proof', signature, '--commit']);
   assert.equal(added.status, 0, added.stderr);
   assert.match(added.stderr, /acu: (proposed|queued) [0-9a-f]{12}/, 'the post-commit hook took the change');
+  await poke('north');
   const withCairo = await agreeOn(first4, 'the addition is agreed and in force', (s) => s.cluster.n === 5 && s.membershipHeight > 0);
   const heightAdded = withCairo[0]!.membershipHeight;
   for (const s of withCairo) assert.equal(s.membershipHeight, heightAdded, 'every node switched at the same height');
@@ -171,6 +183,7 @@ it('adds a site, removes one, survives a restart and rotates a key while commits
   toAgreedTip('north');
   const removed = acu(site('north'), ['cluster', 'remove', 'west', '--commit']);
   assert.equal(removed.status, 0, removed.stderr);
+  await poke('north');
   await hookedCommit('east');
   const four = ['north', 'east', 'south', 'cairo'];
   const withoutWest = await agreeOn(four, 'the removal is in force', (s) => s.cluster.n === 4 && s.membershipHeight > heightAdded);
@@ -195,6 +208,7 @@ it('adds a site, removes one, survives a restart and rotates a key while commits
   const oldId = site('east').id;
   const rotated = acu(site('east'), ['cluster', 'rotate-key', '--commit']);
   assert.equal(rotated.status, 0, rotated.stderr);
+  await poke('east');
   const newId = /becomes (n[0-9a-f]{16})/.exec(rotated.stdout)?.[1];
   assert.ok(newId !== undefined, rotated.stdout);
   await agreeOn(['east'], 'east signs with its new key', (s) => s.id === newId);
@@ -207,7 +221,11 @@ it('adds a site, removes one, survives a restart and rotates a key while commits
   const tips = same.map((s) => s.agreed.commit);
   assert.ok(tips.every((c) => c === tips[0]), `one agreed history: ${tips.join(' ')}`);
   for (const name of four) assert.equal(git(site(name), ['rev-parse', 'refs/acu/main']).stdout.trim(), tips[0]);
-  for (const s of same) assert.equal(s.counters.framesRefused, 0, `${s.site} refused no frames`);
+  for (const [name, node] of running) {
+    const errors = node.events.filter((e) => e.kind === 'error' || e.kind === 'write-failed');
+    assert.deepEqual(errors.map((e) => e.text), [], `${name} logged no error`);
+  }
+  for (const s of same) assert.equal(s.counters.membershipRefused, 0, `${s.site}: no member signed under a membership not in force`);
   // Cairo's log started at the agreed commit it was cloned with; every other node wrote every height.
   assert.equal(same.find((s) => s.site === 'cairo')!.agreed.height, same[0]!.agreed.height);
 
