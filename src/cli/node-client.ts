@@ -39,7 +39,11 @@ function linksText(links: NonNullable<NodeStatus['links']>): string {
 function printStatus(status: NodeStatus, io: Io): void {
   const c = paint(io);
   const { n, f, quorum, branch } = status.cluster;
-  io.stdout(`node ${status.id} (${status.site}), replica ${status.replica} of ${n}; tolerates ${f} faulty, decisions need ${quorum} signatures\n`);
+  if (status.member === false) {
+    io.stdout(`node ${status.id} (${status.site}): ${c.red('removed')} from the cluster at height ${status.membershipHeight}; it no longer proposes or votes (${n} members remain)\n`);
+  } else {
+    io.stdout(`node ${status.id} (${status.site}), replica ${status.replica} of ${n}; tolerates ${f} faulty, decisions need ${quorum} signatures${status.membershipHeight > 0 ? `; membership in force from height ${status.membershipHeight}` : ''}\n`);
+  }
   io.stdout(`branch ${branch}: agreed height ${status.agreed.height}${status.agreed.commit === null ? ' (no agreed commit yet)' : `, refs/acu/${branch} at ${status.agreed.commit.slice(0, 12)}`}\n`);
   io.stdout(`consensus: height ${status.height}, round ${status.round}, phase ${status.phase}, leader ${status.leader}${status.leader === status.id ? ' (this node)' : ''}\n`);
   io.stdout(`validation: ${status.validation}; pending ACUs: ${status.pendingAcus}\n`);

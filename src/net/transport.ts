@@ -168,6 +168,14 @@ export interface TransportOptions {
   readonly limits?: Partial<TransportLimits>;
 }
 
+/** A peer with no link yet. */
+function newPeer(member: ClusterMember): Peer {
+  return {
+    member, socket: null, ready: false, queue: [], queuedFrames: 0, queuedBytes: 0, nextMessageId: 0,
+    reassembler: null, heartbeat: null, pongDeadline: null, attempts: 0, timer: null, removed: false,
+  };
+}
+
 /** A message waiting to be sent: its frames, and how many have been written. */
 interface Outgoing {
   readonly frames: readonly Uint8Array[];
@@ -189,6 +197,8 @@ interface Peer {
   pongDeadline: NodeJS.Timeout | null;
   attempts: number;
   timer: NodeJS.Timeout | null;
+  /** No longer a member (setMembers): never dialed again; its late socket events are ignored. */
+  removed: boolean;
 }
 
 /** The exporter label of the keying material that binds the handshake to its TLS session. */
@@ -229,17 +239,19 @@ export class WsTransport {
   /** Accepted sockets not yet authenticated (ended on stop: the listener's close waits for them). */
   private readonly pending = new Set<WebSocket>();
   private stopped = false;
+  /** This node's identity and the members, as of the last {@link setMembers}. */
+  private identity: NodeIdentity;
+  private members: readonly ClusterMember[];
 
   constructor(private readonly options: TransportOptions) {
+    this.identity = options.identity;
+    this.members = options.members;
     this.limits = { ...defaultTransportLimits, ...options.limits };
     this.tls = options.tls ?? null;
     this.links = options.security ?? { scheme: this.tls === null ? 'ws' : 'wss', verify: this.tls === null ? 'none' : this.tls.ca === null ? 'pinned' : 'ca', insecure: false, listen: formatListen(options.listen) };
     for (const member of options.members) {
       if (member.id === options.identity.id) continue;
-      this.peers.set(member.id, {
-        member, socket: null, ready: false, queue: [], queuedFrames: 0, queuedBytes: 0, nextMessageId: 0,
-        reassembler: null, heartbeat: null, pongDeadline: null, attempts: 0, timer: null,
-      });
+      this.peers.set(member.id, newPeer(member));
     }
     assert(options.members.some((m) => m.id === options.identity.id), 'WsTransport: this node is a member');
     assert(options.members.every((m) => m.address.startsWith(this.tls === null ? 'ws:' : 'wss:')), 'WsTransport: addresses of the links\' scheme');
@@ -296,7 +308,7 @@ export class WsTransport {
     });
     // Pinned links: a certificate that is no member's is refused before a byte of WebSocket is read.
     if (tls.ca === null) {
-      const pins = new Set(this.options.members.map((m) => m.tlsPin));
+      const pins = new Set(this.members.map((m) => m.tlsPin));
       http.on('secureConnection', (socket: TLSSocket) => {
         if (pins.has(peerPin(socket) ?? '')) return;
         this.counters.authRefusedCertificate += 1;
@@ -331,7 +343,8 @@ export class WsTransport {
    */
   send(to: string, value: unknown): SendOutcome {
     const peer = this.peers.get(to);
-    assert(peer !== undefined, `send: ${to} is not a peer`);
+    // A member removed by a membership change may still be named by work already under way.
+    if (peer === undefined) return 'dropped';
     return this.enqueue(peer, encodeFrame(value));
   }
 
@@ -339,6 +352,50 @@ export class WsTransport {
   broadcast(value: unknown): void {
     const encoded = encodeFrame(value);
     for (const peer of this.peers.values()) this.enqueue(peer, encoded);
+  }
+
+  /**
+   * Change who the links go to, without a restart (a membership change took effect). Links to
+   * members no longer listed end, their queues dropped; members added are dialed (where this node
+   * dials) or accepted; a member whose address, key or pin changed is linked afresh. `identity`
+   * is this node's identity under the new membership: when it changed (a rotated key), every link
+   * is made again. A node that is not among `members` (it was removed) keeps no links, and keeps
+   * listening.
+   */
+  setMembers(identity: NodeIdentity, members: readonly ClusterMember[]): void {
+    assert(members.every((m) => m.address.startsWith(this.tls === null ? 'ws:' : 'wss:')), 'setMembers: addresses of the links\' scheme');
+    assert(this.tls === null || this.tls.ca !== null || members.every((m) => m.tlsPin !== undefined), 'setMembers: pinned TLS needs every member\'s pin');
+    const identityChanged = identity.id !== this.identity.id;
+    this.identity = identity;
+    this.members = members;
+    const isMember = members.some((m) => m.id === identity.id);
+    const wanted = new Map(isMember ? members.filter((m) => m.id !== identity.id).map((m) => [m.id, m]) : []);
+    for (const [id, peer] of this.peers) {
+      const next = wanted.get(id);
+      if (!identityChanged && next !== undefined && sameLink(peer.member, next)) continue;
+      this.removePeer(peer);
+    }
+    for (const [id, member] of wanted) {
+      if (this.peers.has(id)) continue;
+      const peer = newPeer(member);
+      this.peers.set(id, peer);
+      if (this.http !== null && !this.stopped && this.dials(id)) this.dial(peer);
+    }
+    assert([...this.peers.keys()].every((id) => wanted.has(id)), 'setMembers: only members are peers');
+  }
+
+  private removePeer(peer: Peer): void {
+    this.peers.delete(peer.member.id);
+    peer.removed = true;
+    if (peer.timer !== null) clearTimeout(peer.timer);
+    peer.timer = null;
+    const socket = peer.socket;
+    // down() first: it tells the node the link is gone, and the socket's own close finds nothing.
+    if (socket !== null) this.down(peer, socket);
+    socket?.terminate();
+    // What waits for a non-member goes nowhere.
+    this.unqueue(peer, peer.queue.flatMap((item) => item.frames.slice(item.sent)));
+    peer.queue = [];
   }
 
   /** Bytes waiting to go to a peer: in the transport's queue plus those handed to its socket. */
@@ -354,7 +411,7 @@ export class WsTransport {
   }
 
   private dials(peerId: string): boolean {
-    return this.options.identity.id < peerId;
+    return this.identity.id < peerId;
   }
 
   private enqueue(peer: Peer, encoded: Uint8Array): SendOutcome {
@@ -424,7 +481,7 @@ export class WsTransport {
 
   /** Dial a peer and authenticate it; on failure, try again later. */
   private dial(peer: Peer): void {
-    if (this.stopped) return;
+    if (this.stopped || peer.removed) return;
     const tls = this.tls;
     const tlsOptions = tls === null ? {} : {
       key: tls.key, cert: tls.cert, ...(tls.ca === null ? {} : { ca: tls.ca }), minVersion: 'TLSv1.3' as const, maxVersion: 'TLSv1.3' as const,
@@ -451,11 +508,11 @@ export class WsTransport {
       if (msg === undefined || binding === null) return this.refuse(socket, 'protocol');
       if (stage === 'challenge' && msg.t === 'challenge' && msg.acceptor === peer.member.id && typeof msg.nonce === 'string') {
         acceptorNonce = msg.nonce;
-        const sig = signBytes(this.options.identity, handshakeBytes('client', this.options.identity.id, peer.member.id, acceptorNonce, nonce, binding));
-        socket.send(encodeFrame({ t: 'hello', dialer: this.options.identity.id, nonce, sig }));
+        const sig = signBytes(this.identity, handshakeBytes('client', this.identity.id, peer.member.id, acceptorNonce, nonce, binding));
+        socket.send(encodeFrame({ t: 'hello', dialer: this.identity.id, nonce, sig }));
         stage = 'welcome';
       } else if (stage === 'welcome' && msg.t === 'welcome' && typeof msg.sig === 'string') {
-        const signed = handshakeBytes('server', this.options.identity.id, peer.member.id, acceptorNonce, nonce, binding);
+        const signed = handshakeBytes('server', this.identity.id, peer.member.id, acceptorNonce, nonce, binding);
         if (!verifyBytes(peer.member.publicKey, signed, msg.sig)) return this.refuse(socket, 'signature');
         clearTimeout(deadline);
         stage = 'open';
@@ -473,7 +530,7 @@ export class WsTransport {
   }
 
   private scheduleDial(peer: Peer): void {
-    if (this.stopped || peer.timer !== null) return;
+    if (this.stopped || peer.removed || peer.timer !== null) return;
     const exponent = Math.min(peer.attempts, 16);
     const ceiling = Math.min(this.limits.reconnectMaxMs, this.limits.reconnectBaseMs * 2 ** exponent);
     // Full jitter: peers that lost each other at once do not all knock again at once.
@@ -501,7 +558,7 @@ export class WsTransport {
     const deadline = setTimeout(() => this.refuse(socket, 'timeout'), this.limits.handshakeTimeoutMs);
     let peer: Peer | null = null;
     this.pending.add(socket);
-    socket.send(encodeFrame({ t: 'challenge', acceptor: this.options.identity.id, nonce }));
+    socket.send(encodeFrame({ t: 'challenge', acceptor: this.identity.id, nonce }));
     socket.on('message', (data: RawData) => {
       if (peer !== null) return this.receive(peer, data);
       const msg = this.decodeHandshake(data);
@@ -509,11 +566,11 @@ export class WsTransport {
       const candidate = this.peers.get(msg.dialer);
       if (candidate === undefined || this.dials(msg.dialer)) return this.refuse(socket, 'unknown');
       if (tlsSocket !== null && !this.certificateIsMember(tlsSocket, candidate.member)) return this.refuse(socket, 'certificate');
-      const signed = handshakeBytes('client', msg.dialer, this.options.identity.id, nonce, msg.nonce, binding);
+      const signed = handshakeBytes('client', msg.dialer, this.identity.id, nonce, msg.nonce, binding);
       if (!verifyBytes(candidate.member.publicKey, signed, msg.sig)) return this.refuse(socket, 'signature');
       clearTimeout(deadline);
       this.pending.delete(socket);
-      const sig = signBytes(this.options.identity, handshakeBytes('server', msg.dialer, this.options.identity.id, nonce, msg.nonce, binding));
+      const sig = signBytes(this.identity, handshakeBytes('server', msg.dialer, this.identity.id, nonce, msg.nonce, binding));
       socket.send(encodeFrame({ t: 'welcome', sig }));
       // A newer authenticated connection from the same peer replaces the old one (it restarted).
       candidate.socket?.terminate();
@@ -687,6 +744,11 @@ export class WsTransport {
     peer.socket = null;
     if (wasReady) this.options.events.onPeerDown?.(peer.member.id);
   }
+}
+
+/** Whether a member's entry still describes the same link: same key, address and pin. */
+function sameLink(a: ClusterMember, b: ClusterMember): boolean {
+  return a.publicKey === b.publicKey && a.address === b.address && a.tlsPin === b.tlsPin;
 }
 
 /** Error codes of a TLS handshake that failed verification (Node's and OpenSSL's names). */

@@ -8,7 +8,9 @@ import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { AcuError } from '../core/errors.js';
 import { faultsTolerated, quorumSize } from '../core/consensus/quorum.js';
-import { nodeIdOf } from './identity.js';
+import { canonicalBytes, canonicalString } from '../core/acu/canonical.js';
+import { nodeIdOf, signBytes, verifyBytes } from './identity.js';
+import type { NodeIdentity } from './identity.js';
 
 /** One member of the cluster. */
 export interface ClusterMember {
@@ -32,6 +34,13 @@ export interface ClusterMember {
   readonly site: string;
   /** Site priority for the site-priority conflict policy: lower wins. */
   readonly priority: number;
+  /**
+   * Proof of possession: the member's Ed25519 signature (128 hex digits) over
+   * {@link memberProofBytes} for this branch, id, key and address. Required when a change agreed
+   * by the cluster brings in a key (a new member, or a rotated key); the genesis document, which
+   * is the trust root, needs none.
+   */
+  readonly proof?: string;
 }
 
 /** The cluster document. */
@@ -42,6 +51,9 @@ export interface ClusterDoc {
   /** Members, sorted by id. */
   readonly members: readonly ClusterMember[];
 }
+
+/** Where the document lives in a tree (and so in every agreed commit). */
+export const clusterDocPath = '.acu/cluster.json';
 
 /** Where the document lives in a work tree. */
 export function clusterPath(workTree: string): string {
@@ -87,6 +99,7 @@ function memberIssues(value: unknown, at: string, seen: Set<string>): string[] {
   if (m.tlsPin !== undefined && (typeof m.tlsPin !== 'string' || !/^[0-9a-f]{64}$/.test(m.tlsPin))) issues.push(`${at}.tlsPin: 64 lowercase hex digits (SHA-256 of the certificate's public key)`);
   if (typeof m.site !== 'string' || m.site.length === 0 || m.site.length > 64) issues.push(`${at}.site: a name of 1 to 64 characters`);
   if (!Number.isSafeInteger(m.priority)) issues.push(`${at}.priority: a whole number`);
+  if (m.proof !== undefined && (typeof m.proof !== 'string' || !/^[0-9a-f]{128}$/.test(m.proof))) issues.push(`${at}.proof: 128 lowercase hex digits (an Ed25519 signature)`);
   if (typeof m.address === 'string') {
     if (seen.has(m.address)) issues.push(`${at}.address: used by another member`);
     seen.add(m.address);
@@ -141,4 +154,67 @@ export function describeCluster(doc: ClusterDoc): string {
   const spare = n - (3 * f + 1);
   const advice = f === 0 ? `; ${4 - n} more would tolerate 1` : spare > 0 ? `; ${3 * (f + 1) + 1 - n} more would tolerate ${f + 1}` : '';
   return `${nodes}, protecting branch '${doc.branch}': ${faults}; each decision needs ${quorum} signatures${advice}`;
+}
+
+// ---- membership changes ---------------------------------------------------------------------------
+
+/** Prefix of the statement a member's proof of possession signs; no other acu signature starts so. */
+export const memberProofPrefix = 'acu/member-proof/v1\n';
+
+/**
+ * The statement a proof of possession signs: {@link memberProofPrefix} followed by the canonical
+ * encoding of `{address, branch, id, publicKey}`. Binding the branch and the address keeps a proof
+ * made for one cluster (or one place) from being replayed into another.
+ */
+export function memberProofBytes(branch: string, member: Pick<ClusterMember, 'id' | 'publicKey' | 'address'>): Uint8Array {
+  const body = canonicalBytes({ address: member.address, branch, id: member.id, publicKey: member.publicKey });
+  const prefix = new TextEncoder().encode(memberProofPrefix);
+  const out = new Uint8Array(prefix.length + body.length);
+  out.set(prefix, 0);
+  out.set(body, prefix.length);
+  return out;
+}
+
+/** Sign the proof of possession for `identity` as a member at `address` of the cluster protecting `branch`. */
+export function memberProofOf(identity: NodeIdentity, branch: string, address: string): string {
+  return signBytes(identity, memberProofBytes(branch, { id: identity.id, publicKey: identity.publicKey, address }));
+}
+
+/** Whether a member entry carries a valid proof of possession of its key. */
+export function memberProofHolds(branch: string, member: ClusterMember): boolean {
+  if (member.proof === undefined) return false;
+  return verifyBytes(member.publicKey, memberProofBytes(branch, member), member.proof);
+}
+
+/**
+ * Why `afterText`, the cluster document a batch would compose, may not follow `before`, the
+ * document in force (empty: it may). The rules every node applies alike (docs/sync.md,
+ * "Membership"): it parses as a cluster document (so it keeps at least one member); it protects
+ * the same branch; and every key it brings in — a new member or a rotated key — carries a proof
+ * of possession. Null `afterText`: the document was deleted.
+ */
+export function membershipChangeIssues(before: ClusterDoc, afterText: string | null): string[] {
+  if (afterText === null) return ['the cluster document may not be deleted'];
+  let after: ClusterDoc;
+  try {
+    after = parseCluster(afterText, '.acu/cluster.json');
+  } catch (error) {
+    return [error instanceof Error ? error.message : String(error)];
+  }
+  const issues: string[] = [];
+  if (after.branch !== before.branch) issues.push(`the protected branch may not change (from '${before.branch}' to '${after.branch}')`);
+  if (after.members.length < 1) issues.push('a cluster keeps at least one member');
+  const keys = new Set(before.members.map((m) => m.publicKey));
+  for (const member of after.members) {
+    if (keys.has(member.publicKey)) continue;
+    if (!memberProofHolds(after.branch, member)) {
+      issues.push(`member ${member.id} (${member.site}) brings in a key without a valid proof of possession (see 'acu cluster proof')`);
+    }
+  }
+  return issues;
+}
+
+/** Whether two documents name the same membership, field for field (their JSON text may differ). */
+export function sameCluster(a: ClusterDoc, b: ClusterDoc): boolean {
+  return canonicalString(a) === canonicalString(b);
 }

@@ -71,8 +71,64 @@ export async function initIdentity(gitCommonDir: string): Promise<{ identity: No
 }
 
 /** Load the node's key; ERR_NO_IDENTITY when there is none, ERR_CONFIG when it is unsafe or bad. */
-export async function loadIdentity(gitCommonDir: string): Promise<NodeIdentity> {
+export function loadIdentity(gitCommonDir: string): Promise<NodeIdentity> {
+  return loadKeyAt(keyPath(gitCommonDir));
+}
+
+/**
+ * Where the next key of a rotation waits (`acu cluster rotate-key`): beside the key in use, which
+ * keeps signing until the cluster has agreed on the member entry with the next one.
+ */
+export function nextKeyPath(gitCommonDir: string): string {
+  return join(gitCommonDir, 'acu', 'node.key.next');
+}
+
+/** Create the next key of a rotation if there is none yet (mode 0600, written whole); returns it. */
+export async function initNextIdentity(gitCommonDir: string): Promise<{ identity: NodeIdentity; created: boolean }> {
+  const existing = await loadNextIdentity(gitCommonDir);
+  if (existing !== null) return { identity: existing, created: false };
+  const path = nextKeyPath(gitCommonDir);
+  await mkdir(dirname(path), { recursive: true, mode: 0o700 });
+  const { privateKey } = generateKeyPairSync('ed25519');
+  const temporary = `${path}.tmp-${process.pid}`;
+  await writeSynced(temporary, privateKey.export({ format: 'pem', type: 'pkcs8' }), 0o600);
+  await rename(temporary, path);
+  await syncDirectory(dirname(path));
+  return { identity: identityFrom(privateKey), created: true };
+}
+
+/** The next key of a rotation, or null when no rotation is under way. */
+export async function loadNextIdentity(gitCommonDir: string): Promise<NodeIdentity | null> {
+  try {
+    return await loadKeyAt(nextKeyPath(gitCommonDir));
+  } catch (error) {
+    if (error instanceof AcuError && error.code === 'ERR_NO_IDENTITY') return null;
+    throw error;
+  }
+}
+
+/**
+ * The rotation was agreed: the next key becomes the node key. The old key is kept as
+ * `node.key.retired-<id>` (never deleted: a backup of it still proves what it signed); each step
+ * is written whole and the directory synced, so a crash leaves either key in place, never none.
+ */
+export async function promoteNextIdentity(gitCommonDir: string): Promise<NodeIdentity> {
+  const next = await loadKeyAt(nextKeyPath(gitCommonDir));
+  const current = await loadIdentity(gitCommonDir);
   const path = keyPath(gitCommonDir);
+  // A copy first, then one rename over the key: a crash between them leaves the old key in place
+  // and the next one beside it, and the promotion is done again.
+  try {
+    await writeSynced(`${path}.retired-${current.id}`, await readFile(path), 0o600);
+  } catch (error) {
+    if ((error as { code?: unknown }).code !== 'EEXIST') throw error;
+  }
+  await rename(nextKeyPath(gitCommonDir), path);
+  await syncDirectory(dirname(path));
+  return next;
+}
+
+async function loadKeyAt(path: string): Promise<NodeIdentity> {
   let mode: number;
   try {
     mode = (await stat(path)).mode;

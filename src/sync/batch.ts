@@ -27,6 +27,8 @@ import type { BaseTree, BatchComposition } from '../validate/compose-batch.js';
 import { gitBaseTree } from '../validate/git.js';
 import type { AcuVerdict, ConflictRecord, ValidationResult as DetailedResult } from '../validate/result.js';
 import type { Proposal, Validator } from '../validate/validate.js';
+import { clusterDocPath, membershipChangeIssues, parseCluster } from '../store/cluster.js';
+import type { ClusterDoc } from '../store/cluster.js';
 import { sha256Hex } from './crypto.js';
 import type { IdentifiedRecord } from './records.js';
 
@@ -92,16 +94,82 @@ export async function validateRecords(
   const rebased = await rebaseRecords(base, records);
   const { proposals, acus } = proposalsOf(rebased);
   const order = new Map(records.map((item, i) => [item.id, i]));
+  const membership = await membershipRejections(base, rebased);
   if (options.mode === 'typecheck') {
     assert(options.validator !== null, 'typecheck mode has a validator');
     const run = await options.validator.validateOrAbstain(base, proposals);
     if (run.kind === 'no-verdict') return null;
-    return verdictOf(run.result, run.digest, order);
+    return withMembership(verdictOf(run.result, run.digest, order), membership);
   }
   const composition = await composeBatch(base, acus, proposals.length);
   lastCompositions.set(repo, { key: compositionKey(base, records), rebased, composition });
   const detail = parseVerdict(base.id, acus, composition);
-  return verdictOf(detail, sha256Hex(encodeText(canonicalString(detail))), order);
+  return withMembership(verdictOf(detail, sha256Hex(encodeText(canonicalString(detail))), order), membership);
+}
+
+/** Most records of one batch that change the cluster document and are checked one by one. */
+const membershipRecordsMax = 64;
+
+/**
+ * Records that change the cluster document in a way the membership rules refuse
+ * (membershipChangeIssues): the document the batch's membership records compose to together, and
+ * the one each composes to alone (a vote may keep only one side of a conflict), are checked
+ * against the document in the base tree. A bad result makes every record that leads to it
+ * invalid, on every node alike: it reads only the base tree and the records.
+ */
+async function membershipRejections(base: BaseTree, records: readonly IdentifiedRecord[]): Promise<Rejection[]> {
+  const touching = records.filter((item) => item.record.acu.file === clusterDocPath).slice(0, membershipRecordsMax);
+  if (touching.length === 0) return [];
+  const before = await clusterOfBase(base);
+  // A base without a valid document is not a cluster's agreed commit; there is nothing to compare against.
+  if (before === null) return [];
+  const reasons = new Map<string, string>();
+  const check = async (subset: readonly IdentifiedRecord[]): Promise<void> => {
+    const { proposals, acus } = proposalsOf(subset);
+    const composition = await composeBatch(base, acus, proposals.length);
+    // One that does not compose is refused by composition itself (a conflict or a failed apply).
+    if (composition.problems.length > 0) return;
+    const after = composition.changes.has(clusterDocPath) ? composition.changes.get(clusterDocPath)! : await textOfBase(base, clusterDocPath);
+    const issues = membershipChangeIssues(before, after);
+    if (issues.length === 0) return;
+    for (const item of subset) if (!reasons.has(item.id)) reasons.set(item.id, `membership-change: ${issues.join('; ')}`);
+  };
+  if (touching.length > 1) await check(touching);
+  for (const item of touching) await check([item]);
+  return [...reasons].map(([id, reason]) => ({ id, reason }));
+}
+
+async function textOfBase(base: BaseTree, path: string): Promise<string | null> {
+  const entry = base.entries.get(path);
+  if (entry === undefined) return null;
+  const bytes = (await base.readBlobs([entry.oid]))[0];
+  return bytes === undefined || bytes === null ? null : Buffer.from(bytes).toString('utf8');
+}
+
+async function clusterOfBase(base: BaseTree): Promise<ClusterDoc | null> {
+  const text = await textOfBase(base, clusterDocPath);
+  if (text === null) return null;
+  try {
+    return parseCluster(text, clusterDocPath);
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Fold the membership rejections into a verdict: they join the invalid records, leave the
+ * conflicts, and change the digest (so a node that would let such a change through signs
+ * another digest than the honest quorum). A batch without them keeps its verdict as it was.
+ */
+function withMembership(verdict: BatchVerdict, rejections: readonly Rejection[]): BatchVerdict {
+  if (rejections.length === 0) return verdict;
+  const invalidIds = new Set(rejections.map((r) => r.id));
+  const invalid = [...verdict.invalid.filter((r) => !invalidIds.has(r.id)), ...verdict.invalid.filter((r) => invalidIds.has(r.id)).map((r) => ({ id: r.id, reason: `${r.reason}; ${rejections.find((x) => x.id === r.id)!.reason}` }))];
+  for (const rejection of rejections) if (!verdict.invalid.some((r) => r.id === rejection.id)) invalid.push(rejection);
+  invalid.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  const conflicts = verdict.conflicts.filter((c) => !invalidIds.has(c.a) && !invalidIds.has(c.b));
+  const detailDigest = sha256Hex(encodeText(canonicalString({ v: 1, detail: verdict.consensus.detailDigest, membership: [...rejections].sort((a, b) => (a.id < b.id ? -1 : 1)) })));
+  return { consensus: { ...verdict.consensus, conflicts: conflicts.map(({ a, b }) => ({ a, b })), detailDigest }, invalid, conflicts };
 }
 
 function verdictOf(detail: Pick<DetailedResult, 'acus' | 'conflicts'>, digest: string, order: ReadonlyMap<string, number>): BatchVerdict {

@@ -13,13 +13,14 @@ import type { IndexPackResult } from '../git/pack.js';
 import { enqueueCommit, readOutbox } from '../store/outbox.js';
 import type { OutboxRecord } from '../store/outbox.js';
 import type { Validator } from '../validate/validate.js';
-import { agreedRef, notesRef, recordsNotesRef, writeAgreedCommit, writeAgreedNote } from './agreed.js';
+import type { ClusterDoc } from '../store/cluster.js';
+import { agreedRef, notesRef, readNoteChecked, recordsNotesRef, writeAgreedCommit, writeAgreedNote } from './agreed.js';
 import type { AgreedCommitInput, AgreedNoteInput } from './agreed.js';
 import { composeAgreed, validateRecords } from './batch.js';
 import type { AgreedTree, BatchVerdict, ValidationMode } from './batch.js';
 import { recordsOfCommit } from './records.js';
 import type { IdentifiedRecord, RecordSigner } from './records.js';
-import { notesFromCommit, verifyChain } from './verify-chain.js';
+import { clusterAtCommit, notesFromCommit, notesFromRef, verifyChain } from './verify-chain.js';
 import type { NoteSource } from './verify-chain.js';
 
 /** What moving the protected branch to an agreed commit did. */
@@ -112,6 +113,19 @@ export interface Chain {
   checkAgreed(tips: AgreedTips, from: AgreedPoint, heightsMax: number): Promise<AgreedCheck>;
   /** Point `refs/acu/<branch>` and the two notes refs at checked tips (the records ref only when `tips.records` is set). */
   adoptAgreed(branch: string, tips: AgreedTips): Promise<void>;
+  /**
+   * The cluster document in `commit`'s tree (null: none, or not a valid one). Chains without it
+   * (the simulator's model) never see the membership change.
+   */
+  clusterAt?(commit: string): Promise<ClusterDoc | null>;
+  /**
+   * Where an agreed chain ends at `commit`: its height and value id, when `commit` is an agreed
+   * commit whose chain, down to height 0, verifies against the membership history (acu verify's
+   * check); null otherwise. A node that starts without a log starts after it.
+   */
+  agreedTip?(commit: string): Promise<{ readonly height: number; readonly valueId: string } | null>;
+  /** Sign the records of this site's commits as `signer` from now on (a membership change moved its key or entry). */
+  setRecordSigner?(signer: RecordSigner): void;
   close(): Promise<void>;
 }
 
@@ -121,8 +135,26 @@ export class GitChain implements Chain {
     private readonly repo: GitRepo,
     private readonly mode: ValidationMode,
     private readonly validator: Validator | null,
-    private readonly signer: RecordSigner,
+    private signer: RecordSigner,
   ) {}
+
+  async clusterAt(commit: string): Promise<ClusterDoc | null> {
+    const found = await clusterAtCommit(this.repo, commit);
+    return 'cluster' in found ? found.cluster : null;
+  }
+
+  async agreedTip(commit: string): Promise<{ readonly height: number; readonly valueId: string } | null> {
+    const read = await readNoteChecked(this.repo, commit);
+    if (read.status !== 'ok') return null;
+    const findings = await verifyChain(this.repo, commit, { notes: notesFromRef(this.repo) });
+    if (findings.length === 0 || findings.some((finding) => !finding.ok)) return null;
+    return { height: read.note.height, valueId: read.note.valueId };
+  }
+
+  setRecordSigner(signer: RecordSigner): void {
+    assert(signer.member.id === signer.identity.id, 'setRecordSigner: the member entry is the signing node');
+    this.signer = signer;
+  }
 
   revParse(rev: string): Promise<string | null> {
     return this.repo.revParseCommit(rev);

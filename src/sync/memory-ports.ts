@@ -26,6 +26,8 @@ import { applyEntry } from './node-log.js';
 import type { NodeLogEntry, NodeMemory } from './node-log.js';
 import type { RecordVerifier } from './records.js';
 import type { CancelTimer, Clock, NodeLogPort, OpenedLog, PeerTransport } from './ports.js';
+import type { ClusterMember } from '../store/cluster.js';
+import type { NodeIdentity } from '../store/identity.js';
 
 // ---- randomness -----------------------------------------------------------------------------
 
@@ -368,6 +370,12 @@ export class MemoryTransport implements PeerTransport {
   detached = false;
   private started = false;
   private readonly connected = new Set<string>();
+  /**
+   * The members this transport links to, after a membership change ({@link setMembers}); null: the
+   * network's members. (The network itself stays as it was built: a peer it carries frames from is
+   * refused here when it is no longer a member, as WsTransport's handshake would refuse it.)
+   */
+  private members: ReadonlySet<string> | null = null;
   /** Called for every value this transport sends (`to` null: a broadcast), for the simulator's send log. */
   onSend: ((to: string | null, value: unknown) => void) | null = null;
 
@@ -399,10 +407,29 @@ export class MemoryTransport implements PeerTransport {
   broadcast(value: unknown): void {
     this.onSend?.(null, value);
     const encoded = encodeFrame(value);
-    for (const id of this.network.memberIds) if (id !== this.id) this.enqueue(id, encoded);
+    for (const id of this.network.memberIds) if (id !== this.id && this.isMember(id)) this.enqueue(id, encoded);
+  }
+
+  /**
+   * A membership change: from now on link only to `members`. Links to members no longer listed go
+   * down; a node not among them keeps none. (The identity is the network's node id, which a key
+   * rotation does not change in the simulator.)
+   */
+  setMembers(identity: NodeIdentity, members: readonly ClusterMember[]): void {
+    const ids = new Set(members.map((member) => member.id));
+    this.members = ids.has(identity.id) || ids.has(this.id) ? ids : new Set();
+    for (const id of [...this.connected]) if (!this.members.has(id)) this.linkDown(id);
+  }
+
+  private isMember(id: string): boolean {
+    return this.members === null || this.members.has(id);
   }
 
   private enqueue(to: string, encoded: Uint8Array): SendOutcome {
+    if (!this.isMember(to)) {
+      this.counters.messagesDropped += 1;
+      return 'dropped';
+    }
     if (encoded.length > this.network.limits.messageBytesMax) {
       this.counters.messagesOversized += 1;
       this.network.stats.refusedOversized += 1;
@@ -425,7 +452,7 @@ export class MemoryTransport implements PeerTransport {
 
   /** @internal */
   linkUp(id: string): void {
-    if (this.detached || this.connected.has(id)) return;
+    if (this.detached || this.connected.has(id) || !this.isMember(id)) return;
     this.connected.add(id);
     this.events.onPeerUp?.(id);
   }
@@ -444,7 +471,7 @@ export class MemoryTransport implements PeerTransport {
   /** @internal A frame arrived; a sender that is not a member is refused, as a failed handshake is. */
   receive(from: string, bytes: Uint8Array, fromMember: boolean): void {
     if (this.detached) return;
-    if (!fromMember || !this.network.memberIds.includes(this.id)) {
+    if (!fromMember || !this.network.memberIds.includes(this.id) || !this.isMember(from)) {
       this.counters.authRefusedUnknownPeer += 1;
       return;
     }

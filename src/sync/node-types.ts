@@ -56,7 +56,8 @@ export interface NodeEvent {
   readonly node: string;
   readonly kind:
     | 'started' | 'recovered' | 'peer-up' | 'peer-down' | 'queued' | 'proposed' | 'validated' | 'conflict' | 'voted'
-    | 'decided' | 'agreed' | 'evidence' | 'fault' | 'skipped' | 'stopping' | 'write-failed' | 'catch-up' | 'error';
+    | 'decided' | 'agreed' | 'evidence' | 'fault' | 'skipped' | 'stopping' | 'write-failed' | 'catch-up' | 'error'
+    | 'membership' | 'removed';
   readonly text: string;
   readonly data?: Readonly<Record<string, unknown>>;
 }
@@ -90,7 +91,12 @@ export interface WriteFailure {
 export interface NodeStatus {
   readonly id: string;
   readonly site: string;
+  /** This node's replica index; -1 once a membership change removed it (it no longer proposes or votes). */
   readonly replica: number;
+  /** Whether this node is a member of the membership in force (false: removed; it still serves its API). */
+  readonly member: boolean;
+  /** The first height the membership in force decides, where this node took part in the change (0: no change since it started). */
+  readonly membershipHeight: number;
   readonly cluster: { readonly n: number; readonly f: number; readonly quorum: number; readonly branch: string };
   readonly height: number;
   readonly round: number;
@@ -107,7 +113,7 @@ export interface NodeStatus {
   readonly validation: ValidationMode;
   /** How the peer links are secured and where the node listens (null: a transport without sockets). */
   readonly links: LinkSecurity | null;
-  readonly counters: Readonly<TransportCounters> & { readonly ignoredMessages: number; readonly duplicateMessages: number; readonly evidence: number; readonly decisions: number; readonly fsyncs: number; readonly recordsRefused: number; readonly transfers: number; readonly transfersRefused: number };
+  readonly counters: Readonly<TransportCounters> & { readonly ignoredMessages: number; readonly duplicateMessages: number; readonly evidence: number; readonly decisions: number; readonly fsyncs: number; readonly recordsRefused: number; readonly transfers: number; readonly transfersRefused: number; readonly membershipRefused: number; readonly parkedDropped: number };
 }
 
 /**
@@ -150,14 +156,19 @@ export class SerialQueue {
   }
 }
 
-/** What every job of a node shares. */
+/**
+ * What every job of a node shares. `identity`, `cluster`, `self` and `memberIds` change when a
+ * membership change takes effect (docs/sync.md, "Membership"): read them where they are used,
+ * never keep them.
+ */
 export interface NodeContext {
-  readonly identity: NodeIdentity;
-  readonly cluster: ClusterDoc;
-  /** This node's replica index. */
-  readonly self: number;
+  identity: NodeIdentity;
+  /** The membership in force: the cluster document of the last written agreed commit. */
+  cluster: ClusterDoc;
+  /** This node's replica index; -1 once it has been removed. */
+  self: number;
   /** Node ids by replica index. */
-  readonly memberIds: readonly string[];
+  memberIds: readonly string[];
   readonly memory: NodeMemory;
   readonly log: NodeLogPort;
   readonly transport: PeerTransport;
@@ -174,4 +185,9 @@ export interface NodeContext {
   fail(error: unknown): void;
   /** The site of a member, or the id itself for a non-member. */
   siteOf(id: string): string;
+  /**
+   * The writer wrote agreed commit `height` (on `parent`): the node takes up a membership change
+   * it carries, for height + 1. Called on the git queue, in height order.
+   */
+  afterWritten(height: number, commit: string, parent: string): Promise<void>;
 }

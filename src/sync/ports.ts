@@ -10,6 +10,8 @@
  * - {@link Clock}: time, for ticks and waits (real: {@link systemClock}).
  */
 import type { LinkSecurity } from '../net/link.js';
+import type { ClusterMember } from '../store/cluster.js';
+import type { NodeIdentity } from '../store/identity.js';
 import type { SendOutcome, TransportCounters, TransportEvents } from '../net/transport.js';
 import type { NodeLogEntry, NodeMemory } from './node-log.js';
 
@@ -24,6 +26,13 @@ export interface PeerTransport {
   broadcast(value: unknown): void;
   /** Members with an authenticated link up now. */
   connectedPeers(): string[];
+  /**
+   * A membership change took effect: link to `members` from now on, as `identity` (this node's,
+   * changed by a rotated key). Links to members no longer listed end and their queued frames are
+   * dropped; added members are linked; a member whose key, address or pin changed is linked
+   * afresh; a node not among `members` keeps no links. Sends to a non-member are 'dropped'.
+   */
+  setMembers(identity: NodeIdentity, members: readonly ClusterMember[]): void;
   readonly counters: TransportCounters;
   /** How the links are secured, where the transport has sockets. */
   readonly links?: LinkSecurity;

@@ -13,7 +13,7 @@ import type { DecisionCert } from '../core/consensus/index.js';
 import { genesisParent, isDecisionCert, quorumSize, valueIdOf, verifyMessage } from '../core/consensus/index.js';
 import type { GitRepo } from '../git/index.js';
 import type { ClusterDoc } from '../store/cluster.js';
-import { parseCluster } from '../store/cluster.js';
+import { membershipChangeIssues, parseCluster, sameCluster } from '../store/cluster.js';
 import { noteIssue, notesRef, readNoteChecked } from './agreed.js';
 import type { AgreedNote, NoteRead } from './agreed.js';
 import { clusterVerifier, sha256Hex } from './crypto.js';
@@ -169,12 +169,27 @@ async function checkOne(
   } else {
     const found = await clusterOf(parent);
     if ('problem' in found) problems.push(`no membership to check it against: ${found.problem}`);
-    else problems.push(...certificateProblems(note, found.cluster));
+    else {
+      problems.push(...certificateProblems(note, found.cluster));
+      problems.push(...membershipProblems(found.cluster, await clusterOf(commit)));
+    }
     if (note.parent !== parent) problems.push(`the note names parent ${note.parent.slice(0, 12)}, the commit has ${parent.slice(0, 12)}`);
   }
   problems.push(...contentProblems(commit, note));
   problems.push(...linkProblems(note, older, parent));
   return { commit, height: note.height, ok: problems.length === 0, problems };
+}
+
+/**
+ * An agreed commit that changes the cluster document must change it the way every node's
+ * validation allows (docs/sync.md, "Membership"): a valid document, the same branch, a proof of
+ * possession for every key it brings in. The certificate alone would not show that the nodes kept
+ * the rules: this check does, for whoever verifies the chain later.
+ */
+function membershipProblems(before: ClusterDoc, after: { cluster: ClusterDoc } | { problem: string }): string[] {
+  if ('problem' in after) return [`it leaves no valid cluster document: ${after.problem}`];
+  if (sameCluster(before, after.cluster)) return [];
+  return membershipChangeIssues(before, JSON.stringify(after.cluster)).map((issue) => `its membership change breaks the rules: ${issue}`);
 }
 
 /** The certificate proves the note's value: a quorum of valid FINALs from distinct members. */

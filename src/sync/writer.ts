@@ -70,8 +70,9 @@ export class AgreedWriter {
         for (const h of this.queued.keys()) if (h < height) this.queued.delete(h);
         return;
       }
+      let written: { readonly commit: string; readonly parent: string } | null;
       try {
-        await this.write(cert);
+        written = await this.write(cert);
       } catch (error) {
         if (!isLocalFailure(error)) throw error;
         this.retryLater(height, error);
@@ -79,6 +80,8 @@ export class AgreedWriter {
       }
       this.queued.delete(height);
       this.failure = null;
+      // Before the next height: a membership change in this commit decides who decides that one.
+      if (written !== null) await ctx.afterWritten(height, written.commit, written.parent);
     }
   }
 
@@ -100,14 +103,15 @@ export class AgreedWriter {
     });
   }
 
-  private async write(cert: DecisionCert): Promise<void> {
+  /** Write one decided height; its commit and parent, or null when the node stopped or its log failed. */
+  private async write(cert: DecisionCert): Promise<{ readonly commit: string; readonly parent: string } | null> {
     const { ctx } = this;
     const height = cert.height;
     const parent = this.validation.baseFor(height);
     assert(parent !== null, 'decisions are written in height order');
     const outcome = await this.validation.outcomeOf(height, cert.value, Number.MAX_SAFE_INTEGER);
     if (outcome === null) {
-      if (ctx.isStopped()) return;
+      if (ctx.isStopped()) return null;
       throw new AcuError('ERR_NODE', `height ${height}: this node cannot compute the decided commit (its validation of the batch differs, or gives no verdict)`, {
         hint: "every node must run the same acu version with the same --validation mode; 'acu status' on the other sites shows theirs",
       });
@@ -134,7 +138,7 @@ export class AgreedWriter {
     } catch (error) {
       // The log failing is not a local git failure to retry: the node stops signing now.
       ctx.fail(error);
-      return;
+      return null;
     }
     ctx.memory.writtenHeight = height;
     ctx.memory.writtenCommit = commit;
@@ -144,6 +148,7 @@ export class AgreedWriter {
     ctx.event('agreed', `height ${height}: agreed commit ${commit.slice(0, 12)} (${applied.length} applied, ${deferred.length} deferred, ${rejected.length} rejected)`, {
       height, commit, applied: applied.length, deferred: deferred.length, rejected: rejected.length,
     });
+    return { commit, parent };
   }
 
   /**

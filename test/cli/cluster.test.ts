@@ -1,12 +1,14 @@
 import assert from 'node:assert/strict';
 import { generateKeyPairSync } from 'node:crypto';
-import { readFile, stat, writeFile } from 'node:fs/promises';
+import { spawnSync } from 'node:child_process';
+import { readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, it } from 'node:test';
 import { buildFixtureRepo } from '../../fixtures/builder.js';
 import { makeTempDir, removeTempDir } from '../../fixtures/tmp.js';
 import { bufferIo } from '../../src/cli/io.js';
 import { runCli } from '../../src/cli/main.js';
+import { memberProofHolds, parseCluster } from '../../src/store/cluster.js';
 
 let top = '';
 let dir = '';
@@ -80,4 +82,50 @@ it('acu cluster refuses duplicates, bad keys and a damaged document, naming the 
   assert.equal(damaged.code, 128);
   assert.match(damaged.err, /members\[0\]\.id: does not match its public key/);
   assert.equal((await cli('cluster', 'frobnicate')).code, 129);
+});
+
+it('acu cluster proof, add --proof, remove, set-address and rotate-key edit the document and stage it', async () => {
+  await rm(join(dir, '.acu', 'cluster.json'));
+  assert.equal((await cli('cluster', 'create', '--address', 'ws://127.0.0.1:7401', '--site', 'paris')).code, 0);
+  // A new site's proof, made in its own repository, checked by `add`.
+  const other = join(top, 'other');
+  await buildFixtureRepo(other, { commits: [{ id: 'root', files: { 'README.md': 'y\n' } }] });
+  const io = bufferIo(other);
+  assert.equal(await runCli(['init', '--json', '--address', 'ws://127.0.0.1:7405'], io), 0);
+  const joining = JSON.parse(io.out()) as { publicKey: string; proof: string; id: string };
+  const wrong = await cli('cluster', 'add', joining.publicKey, 'ws://127.0.0.1:7406', '--site', 'oslo', '--proof', joining.proof);
+  assert.equal(wrong.code, 128, 'a proof for another address');
+  assert.match(wrong.err, /^error: the proof does not hold for node n[0-9a-f]{16} at ws:\/\/127\.0\.0\.1:7406/m);
+  const added = await cli('cluster', 'add', joining.publicKey, 'ws://127.0.0.1:7405', '--site', 'oslo', '--proof', joining.proof);
+  assert.equal(added.code, 0, added.err);
+  assert.match(added.err, /^hint: staged \.acu\/cluster\.json; commit it/m);
+  const staged = spawnSync('git', ['diff', '--cached', '--name-only'], { cwd: dir, encoding: 'utf8' }).stdout;
+  assert.equal(staged, '.acu/cluster.json\n');
+
+  const moved = await cli('cluster', 'set-address', 'oslo', 'ws://127.0.0.1:7407');
+  assert.equal(moved.code, 0, moved.err);
+  const afterMove = JSON.parse(await readFile(join(dir, '.acu', 'cluster.json'), 'utf8')) as { members: { site: string; address: string; proof?: string }[] };
+  const oslo = afterMove.members.find((m) => m.site === 'oslo')!;
+  assert.deepEqual([oslo.address, oslo.proof], ['ws://127.0.0.1:7407', undefined], 'a stale proof is dropped with the old address');
+
+  const self = JSON.parse((await cli('init', '--json')).out) as { id: string };
+  const rotated = await cli('cluster', 'rotate-key', '--commit');
+  assert.equal(rotated.code, 0, rotated.err);
+  const next = /becomes (n[0-9a-f]{16})/.exec(rotated.out)?.[1];
+  assert.ok(next !== undefined && next !== self.id, rotated.out);
+  assert.equal((await stat(join(dir, '.git', 'acu', 'node.key.next'))).mode & 0o777, 0o600);
+  assert.equal((await cli('init', '--json')).out.includes(self.id), true, 'the old key stays the node key until the change is agreed');
+  const doc = parseCluster(await readFile(join(dir, '.acu', 'cluster.json'), 'utf8'), 'test');
+  const paris = doc.members.find((m) => m.site === 'paris')!;
+  assert.equal(paris.id, next);
+  assert.ok(memberProofHolds(doc.branch, paris), 'the rotated entry carries its proof');
+  assert.match(spawnSync('git', ['log', '-1', '--format=%s'], { cwd: dir, encoding: 'utf8' }).stdout, /^acu cluster: rotate the key of paris/);
+
+  const removed = await cli('cluster', 'remove', 'oslo');
+  assert.equal(removed.code, 0, removed.err);
+  assert.match(removed.out, /^removed node n[0-9a-f]{16} \(oslo\): 1 node/m);
+  const last = await cli('cluster', 'remove', 'paris');
+  assert.equal(last.code, 128);
+  assert.match(last.err, /a cluster keeps at least one member/);
+  assert.equal((await cli('cluster', 'remove', 'nowhere')).code, 128);
 });

@@ -44,6 +44,8 @@ export interface AgreedStep {
   readonly signers: readonly number[];
   /** Change the certificate after signing (forgeries). */
   readonly tamper?: (cert: DecisionCert) => DecisionCert;
+  /** The agreed commit's tree (default: the parent's): one that changes the cluster document, say. */
+  readonly tree?: string;
 }
 
 /** Write one agreed commit (tree: the parent's) with its notes; returns it and its honest certificate. */
@@ -51,7 +53,7 @@ export async function writeAgreedStep(repo: GitRepo, cluster: ClusterDoc, replic
   const out = new Set([...(step.deferred ?? []), ...(step.rejected ?? [])].map((r) => r.id));
   const applied = step.records.map((r) => r.id).filter((id) => !out.has(id));
   const commit = await writeAgreedCommit(repo, {
-    height: step.height, parentCommit: step.parentCommit, records: step.records, tree: await repo.resolveTree(step.parentCommit), applied,
+    height: step.height, parentCommit: step.parentCommit, records: step.records, tree: step.tree ?? (await repo.resolveTree(step.parentCommit)), applied,
   });
   const value: Value = {
     batch: { height: step.height, parent: step.parentValue, acuIds: step.records.map((r) => r.id), bodyDigest: bodyDigestOf(sha256Hex, step.records.map(acuRefOf)) },
