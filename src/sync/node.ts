@@ -341,8 +341,12 @@ export class SyncNode {
     }
     const holdAfter = await this.membershipHoldOf(effects);
     // What the replica did at heights after a decision that may change the membership stays in:
-    // the next height is decided by the new membership, by a replica made for it.
-    for (const effect of effects) if (holdAfter === null || (effectHeight(effect) ?? 0) <= holdAfter) this.carryOutOne(effect);
+    // the next height is decided by the new membership, by a replica made for it. Decisions are
+    // the exception: each is certified and logged already, and the writer must write every one (a
+    // node catching up gets several at once; the first, whose commit it has not got, holds it).
+    for (const effect of effects) {
+      if (holdAfter === null || effect.type === 'decide' || (effectHeight(effect) ?? 0) <= holdAfter) this.carryOutOne(effect);
+    }
   }
 
   /** The lowest decided height among `effects` whose commit may change the membership (null: none); holds the replica there. */

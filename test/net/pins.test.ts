@@ -55,7 +55,7 @@ it('acu init makes the TLS key (0600) and certificate once, and prints the pin o
   assert.deepEqual([again.tlsPin, again.tlsCreated], [made.tlsPin, false]);
   const human = await cli('init');
   assert.match(human.out, new RegExp(`^its TLS certificate, pin ${made.tlsPin}$`, 'm'));
-  assert.match(human.err, new RegExp(`--tls-pin ${made.tlsPin}'`));
+  assert.match(human.err, new RegExp(`--tls-pin ${made.tlsPin} --proof <proof>'`));
 });
 
 it('a TLS key other users can read is refused, with the chmod to fix it', async () => {

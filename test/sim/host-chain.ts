@@ -26,6 +26,7 @@ import type { AgreedTree, BatchVerdict, Rejection } from '../../src/sync/batch.j
 import type { AgreedCheck, AgreedPack, Chain, FastForwardResult } from '../../src/sync/chain.js';
 import type { IndexPackResult } from '../../src/git/pack.js';
 import type { OutboxRecord } from '../../src/store/outbox.js';
+import type { ClusterDoc } from '../../src/store/cluster.js';
 import type { IdentifiedRecord } from '../../src/sync/records.js';
 
 function digest(text: string): string {
@@ -110,7 +111,19 @@ export function modelVerdict(base: string, items: readonly IdentifiedRecord[]): 
 export class ModelChain implements Chain {
   private dead = false;
 
-  constructor(private readonly repo: ModelRepo) {}
+  /**
+   * `cluster`: the membership, which never changes in the model; given, the chain answers
+   * `clusterAt` as a repository does — the document for a commit it holds, null for one it has not
+   * got (a decision it learned from others' signatures) — so the node's membership hold is run.
+   */
+  constructor(
+    private readonly repo: ModelRepo,
+    private readonly cluster: ClusterDoc | null = null,
+  ) {
+    if (cluster !== null) this.clusterAt = (commit: string): Promise<ClusterDoc | null> => this.run(() => (this.repo.commits.has(commit) ? cluster : null));
+  }
+
+  clusterAt?: (commit: string) => Promise<ClusterDoc | null>;
 
   /** The process died: every call from now on hangs, as its git children are gone with it. */
   kill(): void {

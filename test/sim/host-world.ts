@@ -274,7 +274,7 @@ export class HostWorld {
   private startSite(site: Site): void {
     const { clock, drop } = this.clock.scope();
     const opened = MemoryNodeLog.open(site.disk, decisionsKept, recordVerifier(this.cluster), { clock, writeMs: 1 });
-    const chain = new ModelChain(site.repo);
+    const chain = new ModelChain(site.repo, this.cluster);
     const incarnation: Incarnation = { node: null, log: opened.log, chain, dropTimers: drop, transport: null, signed: new Set(), ended: false };
     site.incarnation = incarnation;
     const host: NodeHost = {
