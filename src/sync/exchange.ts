@@ -93,7 +93,10 @@ export class RecordExchange {
   onFrame(from: string, frame: Partial<Record<string, unknown>>): boolean {
     if (frame.t === 'records' && Array.isArray(frame.records) && frame.records.length <= recordsPerFrameMax) {
       const verifier = recordVerifier(this.ctx.cluster);
-      const items = frame.records.map((raw) => decodeRecord(raw, verifier)).filter((item): item is IdentifiedRecord => item !== null);
+      const previous = this.ctx.previousCluster === null ? null : recordVerifier(this.ctx.previousCluster);
+      const items = frame.records
+        .map((raw) => decodeRecord(raw, verifier) ?? (previous === null ? null : this.ifWanted(decodeRecord(raw, previous))))
+        .filter((item): item is IdentifiedRecord => item !== null);
       const admitted = this.admit(from, items);
       for (const item of admitted) this.arriving.set(item.id, item);
       void this.learn(admitted)
@@ -248,6 +251,17 @@ export class RecordExchange {
       this.want(missing, -1);
     }
     return null;
+  }
+
+  /**
+   * A record signed under the previous membership (a site's old key before its rotation took
+   * effect, or a member since removed): taken only when a batch waits for it. Such a record was
+   * proposed while its signer was a member, and a leader has put it in a batch; refusing its body
+   * would leave that batch unvalidated for good. A new record of a key no longer in force is never
+   * taken into the pool.
+   */
+  private ifWanted(item: IdentifiedRecord | null): IdentifiedRecord | null {
+    return item !== null && this.wanted.has(item.id) ? item : null;
   }
 
   /** Count `ids` as waited for (+1) or no longer (-1); several waits may want one id. */

@@ -165,6 +165,12 @@ export interface NodeContext {
   identity: NodeIdentity;
   /** The membership in force: the cluster document of the last written agreed commit. */
   cluster: ClusterDoc;
+  /**
+   * The membership before the last change this node took up (null: none since it started). A
+   * record its members signed is still taken when a batch names it (exchange.ts): a site's records
+   * signed with its old key before a rotation took effect are then not lost.
+   */
+  previousCluster: ClusterDoc | null;
   /** This node's replica index; -1 once it has been removed. */
   self: number;
   /** Node ids by replica index. */

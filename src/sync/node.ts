@@ -133,7 +133,7 @@ export class SyncNode {
       onPeerDown: (id) => this.event('peer-down', `lost ${this.siteOf(id)}`, { peer: id }),
     };
     this.ctx = {
-      identity, cluster, self, memberIds: cluster.members.map((member) => member.id), memory: host.opened.memory,
+      identity, cluster, previousCluster: null, self, memberIds: cluster.members.map((member) => member.id), memory: host.opened.memory,
       log: host.opened.log, transport: host.transport(events), chain: host.chain, clock: host.clock, options,
       gitQueue: new SerialQueue(),
       event: (kind, text, data) => this.event(kind, text, data),
@@ -556,6 +556,7 @@ export class SyncNode {
     this.previous = { ...this.keys, signer: ctx.self >= 0 ? this.signer : null };
     const identity = await this.identityIn(next);
     const self = replicaIndexOf(next, identity.id);
+    ctx.previousCluster = before;
     ctx.cluster = next;
     ctx.identity = identity;
     ctx.self = self;

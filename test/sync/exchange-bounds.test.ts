@@ -55,12 +55,12 @@ function emptyMemory(): NodeMemory {
 }
 
 /** A node context around a real exchange; the log keeps nothing, the clock runs only when told. */
-function harness(): { exchange: RecordExchange; memory: NodeMemory; events: string[]; fire: () => void } {
+function harness(membership: { cluster: ClusterDoc; previousCluster: ClusterDoc | null } = { cluster, previousCluster: null }): { exchange: RecordExchange; memory: NodeMemory; events: string[]; fire: () => void } {
   const memory = emptyMemory();
   const events: string[] = [];
   const timers: (() => void)[] = [];
   const ctx = {
-    identity: paris, cluster, self: 0, memberIds: cluster.members.map((m) => m.id), memory,
+    identity: paris, ...membership, self: 0, memberIds: membership.cluster.members.map((m) => m.id), memory,
     log: { append: () => Promise.resolve() },
     transport: { send: () => 'sent', broadcast: () => undefined },
     clock: { nowMs: () => 0, after: (_ms: number, run: () => void) => { timers.push(run); return () => undefined; }, every: () => () => undefined },
@@ -117,5 +117,35 @@ describe('per-member bounds on unsettled records', () => {
     await deliver(exchange, tokyo.id, more);
     assert.equal(exchange.recordsRefused, 0);
     assert.ok(more.every((item) => memory.records.has(item.id)));
+  });
+});
+
+describe('records signed under the previous membership', () => {
+  // tokyo rotated its key: the membership in force lists tokyo with a new key.
+  const rotated = identity();
+  const after: ClusterDoc = {
+    ...cluster,
+    members: cluster.members.map((m) => (m.id === tokyo.id ? { ...m, id: rotated.id, publicKey: rotated.publicKey } : m)).sort((a, b) => (a.id < b.id ? -1 : 1)),
+  };
+
+  it('are refused when no batch names them, and taken when one does (a record of the old key, proposed before the rotation)', async () => {
+    const { exchange, memory, fire } = harness({ cluster: after, previousCluster: cluster });
+    const before = record(tokyo, 1);
+    await deliver(exchange, paris.id, [before]);
+    assert.equal(memory.records.has(before.id), false, 'not taken into the pool: its key is no longer in force');
+    const bodies = exchange.bodiesOf([before.id], paris.id, 1);
+    await deliver(exchange, paris.id, [before]);
+    fire();
+    assert.deepEqual((await bodies)?.map((item) => item.id), [before.id], 'a batch names it: taken');
+  });
+
+  it('are refused, wanted or not, when the node has no previous membership', async () => {
+    const { exchange, memory, fire } = harness({ cluster: after, previousCluster: null });
+    const before = record(tokyo, 2);
+    const bodies = exchange.bodiesOf([before.id], paris.id, 0);
+    await deliver(exchange, paris.id, [before]);
+    fire();
+    assert.equal(await bodies, null);
+    assert.equal(memory.records.has(before.id), false);
   });
 });
