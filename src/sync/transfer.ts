@@ -44,6 +44,12 @@ export const transferIdleMsMax = 30_000;
 export const transferMsMax = 15 * 60_000;
 /** A peer is served at most once per this interval (each pack walks the whole agreed chain). */
 export const serveIntervalMs = 5_000;
+/**
+ * A node that stays behind a peer this long with its own height not moving asks for the peer's
+ * chain even when the gap is within what peers retain: fetching decisions did not bring it along
+ * (a gap across two membership changes, which peers serve only one membership back).
+ */
+export const stalledBehindMsMax = 30_000;
 /** After every peer that is ahead failed us, wait this long before asking again. */
 const retryDelayMs = 1_000;
 /** Most haves one ask may name (the agreed ref, two notes refs and the genesis). */
@@ -114,6 +120,8 @@ export class StateTransfer {
   /** Peers seen more than `decisionsKept` ahead, with the height they showed. */
   private readonly ahead = new Map<string, number>();
   private readonly failed = new Set<string>();
+  /** This node's replica height when a peer was last seen ahead of it, and since when it has not moved. */
+  private stall: { readonly height: number; readonly sinceMs: number } | null = null;
   private cancelRetry: CancelTimer | null = null;
   private readonly fault: ServeFault;
 
@@ -136,12 +144,25 @@ export class StateTransfer {
 
   /** A peer showed it is at `height` (a consensus message, or its tip + 1). */
   onPeerHeight(from: string, height: number): void {
-    if (height - this.host.replicaHeight() <= this.host.decisionsKept) {
+    const mine = this.host.replicaHeight();
+    if (height > mine && this.stall?.height !== mine) this.stall = { height: mine, sinceMs: this.ctx.clock.nowMs() };
+    if (!this.needsTransfer(height)) {
       this.ahead.delete(from);
       return;
     }
     this.ahead.set(from, height);
     this.startNext();
+  }
+
+  /**
+   * Whether a peer at `height` is one to fetch the chain from: further ahead than peers retain
+   * decisions, or ahead at all while this node's height has not moved for {@link stalledBehindMsMax}.
+   */
+  private needsTransfer(height: number): boolean {
+    const mine = this.host.replicaHeight();
+    if (height - mine > this.host.decisionsKept) return true;
+    const stall = this.stall;
+    return height > mine && stall !== null && stall.height === mine && this.ctx.clock.nowMs() - stall.sinceMs >= stalledBehindMsMax;
   }
 
   /** A state-transfer frame; false when it is malformed (the caller counts it). */
@@ -187,7 +208,7 @@ export class StateTransfer {
     if (this.active !== null || this.cancelRetry !== null || this.ctx.isStopped()) return;
     const connected = new Set(this.ctx.transport.connectedPeers());
     // Peers no longer far ahead (this node caught up some other way meanwhile) drop out.
-    for (const [id, height] of this.ahead) if (height - this.host.replicaHeight() <= this.host.decisionsKept) this.ahead.delete(id);
+    for (const [id, height] of this.ahead) if (!this.needsTransfer(height)) this.ahead.delete(id);
     const peer = [...this.ahead.keys()].find((id) => connected.has(id) && !this.failed.has(id));
     if (peer === undefined) {
       if (this.failed.size === 0) return;
@@ -209,7 +230,8 @@ export class StateTransfer {
     };
     this.active = active;
     this.touch(active);
-    this.ctx.event('catch-up', `behind by more than peers keep (at ${memory.writtenHeight}, ${this.ctx.siteOf(peer)} at ${active.to}): asking it for its agreed chain`, {
+    const why = active.to + 1 - this.host.replicaHeight() > this.host.decisionsKept ? 'behind by more than peers keep' : `behind for ${stalledBehindMsMax / 1000} s without catching up`;
+    this.ctx.event('catch-up', `${why} (at ${memory.writtenHeight}, ${this.ctx.siteOf(peer)} at ${active.to}): asking it for its agreed chain`, {
       from: active.from, to: active.to, peer,
     });
     void this.ctx.gitQueue.run(async () => {
