@@ -308,9 +308,10 @@ export class WsTransport {
     });
     // Pinned links: a certificate that is no member's is refused before a byte of WebSocket is read.
     if (tls.ca === null) {
-      const pins = new Set(this.members.map((m) => m.tlsPin));
+      // The members as of now, not as of the listen: a membership change (setMembers) adds pins.
       http.on('secureConnection', (socket: TLSSocket) => {
-        if (pins.has(peerPin(socket) ?? '')) return;
+        const pin = peerPin(socket);
+        if (pin !== null && this.members.some((m) => m.tlsPin === pin)) return;
         this.counters.authRefusedCertificate += 1;
         socket.destroy();
       });

@@ -1,6 +1,7 @@
 /**
  * Membership by consensus, end to end with real processes: four `acu node start` processes on
- * 127.0.0.2 to 127.0.0.5 agree on commits made through the real post-commit hook while the cluster
+ * 127.0.0.2 to 127.0.0.5, linked over TLS pinned by the cluster document, agree on commits made
+ * through the real post-commit hook while the cluster
  * changes under them, each change an ordinary commit of `.acu/cluster.json` made with `acu
  * cluster ... --commit`:
  *
@@ -23,6 +24,7 @@ import { fixtureEpochSeconds } from '../../fixtures/builder.js';
 import { makeTempDir, removeTempDir } from '../../fixtures/tmp.js';
 import { runGit } from '../../src/git/exec.js';
 import { readCluster, writeCluster } from '../../src/store/cluster.js';
+import { initTlsIdentity } from '../../src/store/identity.js';
 import { callNode } from '../../src/sync/api.js';
 import type { NodeStatus } from '../../src/sync/node.js';
 import { acu, git, nodeStatus, startNode, stopNode, until } from './real-nodes.js';
@@ -33,6 +35,8 @@ process.env.GIT_CONFIG_NOSYSTEM = '1';
 let top = '';
 let cluster: ClusterFixture;
 let cairo: ClusterSite;
+/** cairo's TLS pin, as 'acu init' printed it. */
+let cairoPin = '';
 const running = new Map<string, RunningNode>();
 const hosts = ['127.0.0.2', '127.0.0.3', '127.0.0.4', '127.0.0.5', '127.0.0.6'];
 let commitsMade = 0;
@@ -114,11 +118,13 @@ before(async () => {
     sites: ['north', 'east', 'south', 'west'],
     files: { 'src/math.ts': 'export function add(a: number, b: number): number {\n  return a + b;\n}\n', 'README.md': '# math\n' },
   });
-  // Each site on its own loopback address, as on four machines.
+  // Each site on its own loopback address, as on four machines, linked over TLS pinned by the document.
   const doc = await readCluster(cluster.origin);
+  const pins = new Map<string, string>();
+  for (const s of cluster.sites) pins.set(s.id, (await initTlsIdentity(join(s.dir, '.git'), s.id)).tls.pin);
   const members = doc.members.map((m) => {
     const index = cluster.sites.findIndex((s) => s.id === m.id);
-    return { ...m, address: `ws://${hosts[index]!}:${cluster.sites[index]!.port}` };
+    return { ...m, address: `wss://${hosts[index]!}:${cluster.sites[index]!.port}`, tlsPin: pins.get(m.id)! };
   });
   await writeCluster(cluster.origin, { ...doc, members });
   await commitAll(cluster.origin, 'The acu cluster on four addresses', fixtureEpochSeconds + 7200);
@@ -133,10 +139,11 @@ before(async () => {
     await runGit(['config', key, value], { cwd: dir, gitDir: null });
   }
   cairo = { name: 'cairo', dir, id: '', port: await freePort() };
-  const init = acu(cairo, ['init', '--json', '--address', `ws://${hosts[4]!}:${cairo.port}`]);
+  const init = acu(cairo, ['init', '--json', '--address', `wss://${hosts[4]!}:${cairo.port}`]);
   assert.equal(init.status, 0, init.stderr);
-  const made = JSON.parse(init.stdout) as { id: string };
+  const made = JSON.parse(init.stdout) as { id: string; tlsPin: string };
   cairo = { ...cairo, id: made.id };
+  cairoPin = made.tlsPin;
   await mkdir(join(top, 'fresh'), { recursive: true });
 });
 
@@ -154,13 +161,13 @@ it('adds a site, removes one, survives a restart and rotates a key while commits
   await agreeOn(first4, 'the first commit is agreed', (s) => s.agreed.height >= 0);
 
   // 1. Add cairo: its proof from `acu cluster proof` there, the change committed at north.
-  const proof = acu(cairo, ['cluster', 'proof', '--json', '--address', `ws://${hosts[4]!}:${cairo.port}`]);
+  const proof = acu(cairo, ['cluster', 'proof', '--json', '--address', `wss://${hosts[4]!}:${cairo.port}`]);
   assert.equal(proof.status, 0, proof.stderr);
   const { publicKey, address, proof: signature } = JSON.parse(proof.stdout) as { publicKey: string; address: string; proof: string };
-  assert.equal(address, `ws://${hosts[4]!}:${cairo.port}`);
+  assert.equal(address, `wss://${hosts[4]!}:${cairo.port}`);
   toAgreedTip('north');
   await hookedCommit('south');
-  const added = acu(site('north'), ['cluster', 'add', publicKey, address, '--site', 'cairo', '--priority', '4', '--proof', signature, '--commit']);
+  const added = acu(site('north'), ['cluster', 'add', publicKey, address, '--site', 'cairo', '--priority', '4', '--tls-pin', cairoPin, '--proof', signature, '--commit']);
   assert.equal(added.status, 0, added.stderr);
   assert.match(added.stderr, /acu: (proposed|queued) [0-9a-f]{12}/, 'the post-commit hook took the change');
   await poke('north');
