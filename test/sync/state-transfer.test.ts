@@ -119,7 +119,10 @@ it('a new site syncs from zero: packs that do not verify are refused and counted
 
   start(site('cedar'));
   const tip = await sameEverywhere(['ash', 'birch', 'cedar', 'dogwood'], kept + 3);
-  const done = dogwood.events.find((e) => e.kind === 'catch-up' && e.data?.phase === 'done');
+  // The node's events come on its stdout, its height over its socket: either may arrive first.
+  const isDone = (e: NodeEvent): boolean => e.kind === 'catch-up' && e.data?.phase === 'done';
+  await until('dogwood reports its state transfer', () => dogwood.events.some(isDone));
+  const done = dogwood.events.find(isDone);
   assert.ok(done !== undefined, 'dogwood caught up by state transfer');
   assert.equal(done.data?.peer, site('cedar').id, 'from the honest peer');
   assert.equal(git(site('dogwood'), ['notes', '--ref=refs/notes/acu', 'list', tip]).status, 0, 'with the certificate notes');
@@ -141,6 +144,8 @@ it('a site stopped while the others agree on more heights than they retain rejoi
   const birch = start(site('birch'), 'bytes');
   await up('birch');
   await sameEverywhere(['ash', 'birch', 'cedar', 'dogwood'], target);
+  // Its events come on its stdout, its height over its socket: either may arrive first.
+  await until('birch reports its state transfer', () => birch.events.some((e) => e.kind === 'catch-up' && e.data?.phase === 'done'));
   assert.ok(birch.events.some((e) => e.kind === 'catch-up' && e.data?.phase === 'done'), 'birch caught up by state transfer');
   assert.equal(((await nodeStatus(site('birch')))?.catchUp ?? null), null, 'no transfer runs once caught up');
 
