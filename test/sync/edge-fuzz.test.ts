@@ -6,26 +6,18 @@
  * message is accepted once by the replica and ignored (and counted) after.
  */
 import assert from 'node:assert/strict';
-import { generateKeyPairSync } from 'node:crypto';
 import { it } from 'node:test';
 import { decodeLimitsOf, decodeMessage, defaultReplicaConfig, Replica, signMessage } from '../../src/core/consensus/index.js';
 import type { Message } from '../../src/core/consensus/index.js';
 import { decodeFrame, encodeFrame } from '../../src/net/frame.js';
 import type { ClusterDoc } from '../../src/store/cluster.js';
-import type { NodeIdentity } from '../../src/store/identity.js';
-import { nodeIdOf } from '../../src/store/identity.js';
 import { clusterVerifier, identitySigner } from '../../src/sync/crypto.js';
 import { decodeRecord, recordId, recordVerifier, signRecord } from '../../src/sync/records.js';
 import type { AcuRecord } from '../../src/sync/records.js';
 import { baseSeed, rng } from '../support/random.js';
+import { testIdentity } from '../support/identities.js';
 
-function identity(): NodeIdentity {
-  const { privateKey, publicKey } = generateKeyPairSync('ed25519');
-  const raw = publicKey.export({ format: 'der', type: 'spki' }).subarray(12).toString('hex');
-  return { id: nodeIdOf(raw), publicKey: raw, privateKey };
-}
-
-const identities = [identity(), identity(), identity(), identity()];
+const identities = [testIdentity(), testIdentity(), testIdentity(), testIdentity()];
 const cluster: ClusterDoc = {
   version: 1,
   branch: 'main',

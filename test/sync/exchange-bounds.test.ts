@@ -6,11 +6,9 @@
  * so the node's other ports are stand-ins.
  */
 import assert from 'node:assert/strict';
-import { generateKeyPairSync } from 'node:crypto';
 import { describe, it } from 'node:test';
 import type { FileAcu } from '../../src/core/acu/model.js';
 import type { ClusterDoc } from '../../src/store/cluster.js';
-import { nodeIdOf } from '../../src/store/identity.js';
 import type { NodeIdentity } from '../../src/store/identity.js';
 import { RecordExchange, unsettledRecordsPerMemberMax } from '../../src/sync/exchange.js';
 import type { NodeMemory } from '../../src/sync/node-log.js';
@@ -18,15 +16,10 @@ import type { NodeContext, NodeEvent } from '../../src/sync/node-types.js';
 import { SerialQueue } from '../../src/sync/node-types.js';
 import { signRecord } from '../../src/sync/records.js';
 import type { IdentifiedRecord } from '../../src/sync/records.js';
+import { testIdentity } from '../support/identities.js';
 
-function identity(): NodeIdentity {
-  const { privateKey, publicKey } = generateKeyPairSync('ed25519');
-  const raw = publicKey.export({ format: 'der', type: 'spki' }).subarray(12).toString('hex');
-  return { id: nodeIdOf(raw), publicKey: raw, privateKey };
-}
-
-const paris = identity();
-const tokyo = identity();
+const paris = testIdentity();
+const tokyo = testIdentity();
 const cluster: ClusterDoc = {
   version: 1,
   branch: 'main',
@@ -122,7 +115,7 @@ describe('per-member bounds on unsettled records', () => {
 
 describe('records signed under the previous membership', () => {
   // tokyo rotated its key: the membership in force lists tokyo with a new key.
-  const rotated = identity();
+  const rotated = testIdentity();
   const after: ClusterDoc = {
     ...cluster,
     members: cluster.members.map((m) => (m.id === tokyo.id ? { ...m, id: rotated.id, publicKey: rotated.publicKey } : m)).sort((a, b) => (a.id < b.id ? -1 : 1)),

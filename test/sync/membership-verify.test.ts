@@ -7,7 +7,6 @@
  * that brings in a key without its proof of possession fails too.
  */
 import assert from 'node:assert/strict';
-import { generateKeyPairSync } from 'node:crypto';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { buildFixtureRepo } from '../../fixtures/builder.js';
@@ -18,22 +17,17 @@ import { GitRepo } from '../../src/git/index.js';
 import { memberProofOf } from '../../src/store/cluster.js';
 import type { ClusterDoc, ClusterMember } from '../../src/store/cluster.js';
 import type { NodeIdentity } from '../../src/store/identity.js';
-import { nodeIdOf, signBytes } from '../../src/store/identity.js';
+import { signBytes } from '../../src/store/identity.js';
 import { sha256Hex } from '../../src/sync/crypto.js';
 import { notesFromRef, verifyChain } from '../../src/sync/verify-chain.js';
 import type { VerifyFinding } from '../../src/sync/verify-chain.js';
 import { commitClusterDoc, writeAgreedStep } from '../support/agreed-chain.js';
+import { testIdentity } from '../support/identities.js';
 
 process.env.GIT_CONFIG_NOSYSTEM = '1';
 process.env.GIT_CONFIG_GLOBAL = '/dev/null';
 
-function newIdentity(): NodeIdentity {
-  const { privateKey, publicKey } = generateKeyPairSync('ed25519');
-  const raw = publicKey.export({ format: 'der', type: 'spki' }).subarray(12).toString('hex');
-  return { id: nodeIdOf(raw), publicKey: raw, privateKey };
-}
-
-const people = [newIdentity(), newIdentity(), newIdentity(), newIdentity()].sort((x, y) => (x.id < y.id ? -1 : 1));
+const people = [testIdentity(), testIdentity(), testIdentity(), testIdentity()].sort((x, y) => (x.id < y.id ? -1 : 1));
 const member = (who: NodeIdentity, i: number, proof = false): ClusterMember => {
   const address = `ws://127.0.0.1:${7700 + i}`;
   return { id: who.id, publicKey: who.publicKey, address, site: `site-${i}`, priority: i, ...(proof ? { proof: memberProofOf(who, 'main', address) } : {}) };

@@ -6,7 +6,6 @@
  * height whose membership is not known yet are parked.
  */
 import assert from 'node:assert/strict';
-import { generateKeyPairSync } from 'node:crypto';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { buildFixtureRepo } from '../../fixtures/builder.js';
@@ -18,22 +17,17 @@ import { GitRepo } from '../../src/git/index.js';
 import { memberProofBytes, memberProofHolds, memberProofOf, membershipChangeIssues, parseCluster } from '../../src/store/cluster.js';
 import type { ClusterDoc, ClusterMember } from '../../src/store/cluster.js';
 import type { NodeIdentity } from '../../src/store/identity.js';
-import { nodeIdOf, signBytes } from '../../src/store/identity.js';
+import { signBytes } from '../../src/store/identity.js';
 import { validateRecords } from '../../src/sync/batch.js';
 import { clusterVerifier, identitySigner } from '../../src/sync/crypto.js';
 import { judgeFrame, ParkedFrames } from '../../src/sync/membership.js';
 import type { MembershipKeys } from '../../src/sync/membership.js';
 import { recordsOfCommit } from '../../src/sync/records.js';
 import type { RecordSigner } from '../../src/sync/records.js';
+import { testIdentity } from '../support/identities.js';
 
 process.env.GIT_CONFIG_NOSYSTEM = '1';
 process.env.GIT_CONFIG_GLOBAL = '/dev/null';
-
-function newIdentity(): NodeIdentity {
-  const { privateKey, publicKey } = generateKeyPairSync('ed25519');
-  const raw = publicKey.export({ format: 'der', type: 'spki' }).subarray(12).toString('hex');
-  return { id: nodeIdOf(raw), publicKey: raw, privateKey };
-}
 
 function memberOf(identity: NodeIdentity, site: string, port: number, withProof = false): ClusterMember {
   const address = `ws://127.0.0.1:${port}`;
@@ -47,7 +41,7 @@ function docOf(members: readonly ClusterMember[], branch = 'main'): ClusterDoc {
 /** The document's text as `acu cluster` writes it. */
 const text = (doc: ClusterDoc): string => `${JSON.stringify(doc, null, 2)}\n`;
 
-const ids = [newIdentity(), newIdentity(), newIdentity(), newIdentity()];
+const ids = [testIdentity(), testIdentity(), testIdentity(), testIdentity()];
 const [a, b, c, d] = ids as [NodeIdentity, NodeIdentity, NodeIdentity, NodeIdentity];
 const genesisDoc = docOf([memberOf(a, 'paris', 7701), memberOf(b, 'tokyo', 7702), memberOf(c, 'lima', 7703)]);
 
@@ -194,7 +188,7 @@ describe('judging a consensus message by the membership of its height', () => {
 
   it('parks a message for a height whose membership is not known yet, when it does not verify now', () => {
     assert.equal(judgeFrame(fetch(after3, ids.find((who) => who.id !== gone.id)!, 12), at).kind, 'step', 'a message that verifies now is stepped: the replica keeps it or fetches');
-    const stranger = newIdentity();
+    const stranger = testIdentity();
     const six = docOf([...after3.members, memberOf(stranger, 'cairo', 7705)]);
     assert.equal(judgeFrame(fetch(six, stranger, 12), at).kind, 'park');
     assert.equal(judgeFrame(fetch(six, stranger, 10), at).kind, 'refused', 'the membership of height 10 is known');

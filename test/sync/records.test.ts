@@ -5,30 +5,24 @@
  * put a Co-authored-by trailer on an agreed commit by relaying records that claim another site.
  */
 import assert from 'node:assert/strict';
-import { generateKeyPairSync } from 'node:crypto';
 import { describe, it } from 'node:test';
 import { canonicalBytes } from '../../src/core/acu/canonical.js';
 import type { FileAcu } from '../../src/core/acu/model.js';
 import { resolveConflict } from '../../src/core/policy/index.js';
 import type { Policy, PolicyConflict } from '../../src/core/policy/index.js';
 import type { ClusterDoc, ClusterMember } from '../../src/store/cluster.js';
-import { nodeIdOf, signBytes } from '../../src/store/identity.js';
+import { signBytes } from '../../src/store/identity.js';
 import type { NodeIdentity } from '../../src/store/identity.js';
 import { agreedMessage } from '../../src/sync/agreed.js';
 import { applyEntry } from '../../src/sync/node-log.js';
 import type { NodeMemory } from '../../src/sync/node-log.js';
 import { decodeRecord, recordId, recordSigningBytes, recordVerifier, signRecord } from '../../src/sync/records.js';
 import type { AcuOrigin, AcuRecord, IdentifiedRecord, RecordSigner, UnsignedRecord } from '../../src/sync/records.js';
+import { testIdentity } from '../support/identities.js';
 
-function identity(): NodeIdentity {
-  const { privateKey, publicKey } = generateKeyPairSync('ed25519');
-  const raw = publicKey.export({ format: 'der', type: 'spki' }).subarray(12).toString('hex');
-  return { id: nodeIdOf(raw), publicKey: raw, privateKey };
-}
-
-const paris = identity();
-const tokyo = identity();
-const outsider = identity();
+const paris = testIdentity();
+const tokyo = testIdentity();
+const outsider = testIdentity();
 const cluster: ClusterDoc = {
   version: 1,
   branch: 'main',

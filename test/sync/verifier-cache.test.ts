@@ -4,20 +4,13 @@
  * replica's index, or a forged one is refused every time.
  */
 import assert from 'node:assert/strict';
-import { generateKeyPairSync } from 'node:crypto';
 import { it } from 'node:test';
 import type { ClusterDoc } from '../../src/store/cluster.js';
-import { nodeIdOf, signBytes } from '../../src/store/identity.js';
-import type { NodeIdentity } from '../../src/store/identity.js';
+import { signBytes } from '../../src/store/identity.js';
 import { clusterVerifier, verifiedSignaturesMax } from '../../src/sync/crypto.js';
+import { testIdentity } from '../support/identities.js';
 
-function identity(): NodeIdentity {
-  const { privateKey, publicKey } = generateKeyPairSync('ed25519');
-  const raw = publicKey.export({ format: 'der', type: 'spki' }).subarray(12).toString('hex');
-  return { id: nodeIdOf(raw), publicKey: raw, privateKey };
-}
-
-const members = [identity(), identity()].sort((a, b) => (a.id < b.id ? -1 : 1));
+const members = [testIdentity(), testIdentity()].sort((a, b) => (a.id < b.id ? -1 : 1));
 const cluster: ClusterDoc = {
   version: 1,
   branch: 'main',
