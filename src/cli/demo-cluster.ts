@@ -303,7 +303,7 @@ export class ClusterDemo {
     this.narration.check(`the cluster agrees the change: all ${others.length} nodes count 5 members from height ${from}`, switched && statuses.every((s) => s !== null && s.membershipHeight === from));
     if (!switched) return;
 
-    // Agreed commits go to the shared repository with their notes (docs/deploy.md, step 6).
+    this.say(`paris publishes the agreed history, with its notes, to the shared repository (docs/deploy.md, step 6); work goes on at tokyo meanwhile; then ${name} pulls it.`);
     const push = await spawnText('git', ['push', '-q', 'origin', 'refs/acu/main:refs/heads/main', 'refs/notes/acu', 'refs/notes/acu-records'], paris.dir);
     this.shell('(paris) git push origin refs/acu/main:refs/heads/main refs/notes/acu refs/notes/acu-records', push.stdout + push.stderr);
     const published = (await this.status(paris))?.agreed.height ?? -1;
@@ -320,6 +320,7 @@ export class ClusterDemo {
     this.narration.check(`${name}'s node starts after the agreed chain it cloned (height ${published}, every certificate checked) and links to all 4 members over pinned TLS`,
       linked && first !== undefined && (await this.until([name], (s) => s.links?.verify === 'pinned' && s.agreed.height >= published, 1_000)));
     if (!linked) return;
+    await this.acu(site, ['status']);
     await this.catchUp(name, behind);
     await this.commitAtNewSite(site);
   }
