@@ -1,6 +1,6 @@
 /**
  * `npm run bench:cluster [-- --samples N] [--warmup W] [--other-samples M] [--acus K] [--batch B]
- * [--tick-ms T] [--cpu-prof DIR] [--trace DIR] [--keep]`: four real sync-node processes
+ * [--tick-ms T] [--links plain|tls|both] [--block S] [--cpu-prof DIR] [--trace DIR] [--keep]`: four real sync-node processes
  * (bench/cluster-node.ts) on loopback, over a cluster fixture (fixtures/cluster.ts), parse-only
  * validation. Not run by CI; results and what bounds them in docs/benchmarks.md. Two measurements:
  *
@@ -17,6 +17,14 @@
  * Every node must write the same agreed commit at every height; the bench fails otherwise. Ends
  * with one line: `bench:cluster p50_ms=X p99_ms=Y acus_per_s=Z` (latency to `decided`, and ACUs
  * per second decided).
+ *
+ * Links: `--links plain` (the default) links the nodes with plain `ws://` on loopback; `--links tls`
+ * with `wss://` (TLS 1.3), each node's certificate from `acu init`'s code, pinned by the cluster
+ * document, as the product does. `--links both` runs only the latency measurement, on two clusters
+ * at once (one of each, eight processes, the idle four only ticking), in alternating blocks of S
+ * samples (default 25) so that both modes see the same load on a shared machine; it prints both,
+ * the CPU of the four node processes per decision in each, and the ratio, and ends with
+ * `bench:cluster:links plain_p50_ms=X tls_p50_ms=Y p50_ratio=Z`.
  */
 import { fork } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
@@ -25,9 +33,14 @@ import { cpus, loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
-import { buildClusterFixture } from '../fixtures/cluster.js';
-import type { ClusterSite } from '../fixtures/cluster.js';
+import { fixtureEpochSeconds } from '../fixtures/builder.js';
+import { buildClusterFixture, commitAll } from '../fixtures/cluster.js';
+import type { ClusterFixture, ClusterSite } from '../fixtures/cluster.js';
 import { makeTempDir, removeTempDir } from '../fixtures/tmp.js';
+import { assert } from '../src/core/errors.js';
+import { runGit } from '../src/git/exec.js';
+import { readCluster, writeCluster } from '../src/store/cluster.js';
+import { initTlsIdentity } from '../src/store/identity.js';
 import type { FromNode, NodeSpec, ToNode } from './cluster-node.js';
 
 const childEntry = fileURLToPath(new URL('./cluster-node.js', import.meta.url));
@@ -149,13 +162,143 @@ async function latencyRun(nodes: readonly BenchNode[], count: number, pick: (hei
   return { decidedMs, agreedMs };
 }
 
-function summary(samples: readonly number[]): { p50: number; p90: number; p99: number; max: number } {
+function summary(samples: readonly number[]): { p50: number; p90: number; p95: number; p99: number; max: number } {
   const sorted = [...samples].sort((a, b) => a - b);
-  return { p50: percentile(sorted, 50), p90: percentile(sorted, 90), p99: percentile(sorted, 99), max: sorted[sorted.length - 1] ?? Number.NaN };
+  return { p50: percentile(sorted, 50), p90: percentile(sorted, 90), p95: percentile(sorted, 95), p99: percentile(sorted, 99), max: sorted[sorted.length - 1] ?? Number.NaN };
 }
 
 function ms(value: number): string {
   return value.toFixed(2);
+}
+
+/** How the four nodes link: plain WebSocket on loopback, or TLS pinned by the cluster document. */
+type Links = 'plain' | 'tls';
+
+/**
+ * Turn the fixture's plain loopback cluster into the product default: each site's TLS key and
+ * certificate (as `acu init` makes them), `wss://` addresses and every member's pin, committed on
+ * main and pulled by every site, so every site still starts from the same genesis commit.
+ */
+async function secureLinks(fixture: ClusterFixture): Promise<void> {
+  const doc = await readCluster(fixture.origin);
+  const members = [];
+  for (const member of doc.members) {
+    const site = fixture.sites.find((s) => s.id === member.id)!;
+    const { tls } = await initTlsIdentity(join(site.dir, '.git'), site.id);
+    members.push({ ...member, address: `wss://127.0.0.1:${site.port}`, tlsPin: tls.pin });
+  }
+  await writeCluster(fixture.origin, { ...doc, members });
+  await commitAll(fixture.origin, 'acu cluster: wss:// addresses and TLS pins', fixtureEpochSeconds + 7200);
+  for (const site of fixture.sites) await runGit(['pull', '-q', '--ff-only'], { cwd: site.dir, gitDir: null });
+}
+
+interface ClusterParams {
+  readonly tickMs: number;
+  readonly batch: number;
+  readonly pendingMax: number;
+  readonly traceDir: string | null;
+}
+
+/** Four sites under `dir`, linked as `links` says, their nodes started and ready. */
+async function startCluster(dir: string, links: Links, params: ClusterParams, started: BenchNode[]): Promise<BenchNode[]> {
+  const fixture = await buildClusterFixture(dir, {
+    sites: ['s0', 's1', 's2', 's3'],
+    files: { 'README.md': '# bench\n', 'src/index.ts': 'export const answer = 42;\n' },
+  });
+  if (links === 'tls') await secureLinks(fixture);
+  const sortedIds = fixture.sites.map((site) => site.id).sort();
+  const nodes = fixture.sites.map((site) => new BenchNode(site, sortedIds.indexOf(site.id), {
+    // A round times out after 100 ticks (2 s at 20 ms): a batch of thousands is validated well within it.
+    // The pool (default 4096, beyond which a node drops new ACUs from it) holds two batches in flight and more.
+    cwd: site.dir, site: site.name, tickMs: params.tickMs, batchMs: 0, batchAcusMax: params.batch, pendingAcusMax: params.pendingMax, roundTimeoutTicks: 100,
+    trace: params.traceDir === null ? null : join(resolve(params.traceDir), `${links}-${site.name}.jsonl`),
+  }));
+  // The caller stops them, whatever happens next.
+  started.push(...nodes);
+  await Promise.all(nodes.map((node) => node.next('ready')));
+  return nodes;
+}
+
+/** Records built off the clock, in the nodes themselves (IPC carries counts, not bodies). */
+async function generate(nodes: readonly BenchNode[], prefix: string, perNode: number, perCommit: number): Promise<void> {
+  await Promise.all(nodes.map(async (node) => {
+    const done = node.next('generated', () => true, 120_000);
+    node.send({ t: 'gen', prefix, count: perNode, perCommit, fanout: 256 });
+    await done;
+  }));
+}
+
+/** CPU milliseconds the node processes (and their finished git processes) have used so far. */
+async function usageOf(nodes: readonly BenchNode[]): Promise<{ cpuMs: number; gitCpuMs: number }> {
+  const all = await Promise.all(nodes.map((node) => {
+    const answer = node.next('usage');
+    node.send({ t: 'usage' });
+    return answer;
+  }));
+  return { cpuMs: all.reduce((n, u) => n + u.cpuMs, 0), gitCpuMs: all.reduce((n, u) => n + u.gitCpuMs, 0) };
+}
+
+/** One linked cluster in the comparison, with what it measured. */
+interface Compared {
+  readonly links: Links;
+  readonly nodes: readonly BenchNode[];
+  readonly byReplica: readonly BenchNode[];
+  readonly height: { next: number };
+  readonly decidedMs: number[];
+  readonly agreedMs: number[];
+  cpuMs: number;
+  gitCpuMs: number;
+}
+
+/**
+ * `--links both`: the latency measurement on a plain and a TLS cluster, in alternating blocks, with
+ * the CPU of each cluster's node processes over its own blocks. Prints both and their ratio.
+ */
+async function compareLinks(top: string, params: ClusterParams, samples: number, warmup: number, blockSamples: number, started: BenchNode[]): Promise<void> {
+  assert(blockSamples > 0, 'compareLinks: blocks of at least one sample');
+  assert(samples > 0, 'compareLinks: at least one sample per mode');
+  const modes: Compared[] = [];
+  for (const links of ['plain', 'tls'] as const) {
+    const nodes = await startCluster(join(top, links), links, params, started);
+    await generate(nodes, 'lat', warmup + samples, 1);
+    const byReplica = [...nodes].sort((a, b) => a.replica - b.replica);
+    modes.push({ links, nodes, byReplica, height: { next: 0 }, decidedMs: [], agreedMs: [], cpuMs: 0, gitCpuMs: 0 });
+  }
+  for (const mode of modes) await latencyRun(mode.nodes, warmup, (h) => mode.byReplica[h % mode.byReplica.length]!, mode.height);
+  // Alternate blocks, the order flipping each round, so that a change in the machine's load
+  // (other jobs) falls on both modes alike.
+  for (let done = 0, round = 0; done < samples; done += blockSamples, round += 1) {
+    const count = Math.min(blockSamples, samples - done);
+    for (const mode of round % 2 === 0 ? modes : [...modes].reverse()) {
+      const before = await usageOf(mode.nodes);
+      const run = await latencyRun(mode.nodes, count, (h) => mode.byReplica[h % mode.byReplica.length]!, mode.height);
+      const after = await usageOf(mode.nodes);
+      mode.decidedMs.push(...run.decidedMs);
+      mode.agreedMs.push(...run.agreedMs);
+      mode.cpuMs += after.cpuMs - before.cpuMs;
+      mode.gitCpuMs += after.gitCpuMs - before.gitCpuMs;
+    }
+  }
+  console.log(`latency over plain ws:// and pinned TLS (wss://) links, one ACU at a time to the next height's leader, ${samples} samples each after ${warmup} warm-up, alternating blocks of ${blockSamples}:`);
+  const figures = modes.map((mode) => ({ mode, decided: summary(mode.decidedMs), agreed: summary(mode.agreedMs) }));
+  for (const { mode, decided, agreed } of figures) {
+    assert(mode.decidedMs.length === samples, 'compareLinks: every sample measured');
+    console.log(`  ${mode.links.padEnd(5)} decided: p50 ${ms(decided.p50)} ms, p95 ${ms(decided.p95)} ms, p99 ${ms(decided.p99)} ms, max ${ms(decided.max)} ms; agreed: p50 ${ms(agreed.p50)} ms, p99 ${ms(agreed.p99)} ms`);
+    console.log(`  ${mode.links.padEnd(5)} CPU per decision, the 4 node processes together: ${ms(mode.cpuMs / samples)} ms (their git processes ${ms(mode.gitCpuMs / samples)} ms)`);
+  }
+  const [plain, tls] = figures as [typeof figures[0], typeof figures[0]];
+  const ratio = (a: number, b: number): string => (a / b).toFixed(2);
+  console.log(`  tls / plain: decided p50 ${ratio(tls.decided.p50, plain.decided.p50)}, p95 ${ratio(tls.decided.p95, plain.decided.p95)}, p99 ${ratio(tls.decided.p99, plain.decided.p99)}; CPU per decision ${ratio(tls.mode.cpuMs, plain.mode.cpuMs)}`);
+  for (const { mode } of figures) sameCommits(mode.nodes);
+  console.log(`bench:cluster:links plain_p50_ms=${ms(plain.decided.p50)} tls_p50_ms=${ms(tls.decided.p50)} p50_ratio=${ratio(tls.decided.p50, plain.decided.p50)}`);
+}
+
+/** Every node wrote the same agreed commit at every height; throws otherwise. The number of heights. */
+function sameCommits(nodes: readonly BenchNode[]): number {
+  const reference = nodes[0]!.commits;
+  const differing = nodes.slice(1).filter((node) => node.commits.size !== reference.size || [...reference].some(([h, c]) => node.commits.get(h) !== c));
+  if (differing.length > 0) throw new Error(`bench:cluster: agreed commits differ between nodes (${differing.map((node) => node.site.name).join(', ')})`);
+  return reference.size;
 }
 
 async function main(): Promise<void> {
@@ -165,41 +308,33 @@ async function main(): Promise<void> {
   const acus = argValue('--acus', 50_000);
   const batch = argValue('--batch', 4096);
   const tickMs = argValue('--tick-ms', 20);
+  const blockSamples = argValue('--block', 25);
   const profileDir = argText('--cpu-prof');
   const keep = process.argv.includes('--keep');
   const traceDir = argText('--trace');
+  const links = argText('--links') ?? 'plain';
+  if (links !== 'plain' && links !== 'tls' && links !== 'both') throw new Error(`bench:cluster: --links ${links}: plain, tls or both`);
   const top = await makeTempDir('bench-cluster');
   const started = performance.now();
   const load = loadavg().map((x) => x.toFixed(2)).join(' ');
-  console.log(`bench:cluster: ${cpus().length} CPUs (${cpus()[0]?.model ?? '?'}), load average ${load}, node ${process.version}; fixture in ${top}`);
-  const fixture = await buildClusterFixture(top, {
-    sites: ['s0', 's1', 's2', 's3'],
-    files: { 'README.md': '# bench\n', 'src/index.ts': 'export const answer = 42;\n' },
-  });
+  console.log(`bench:cluster: ${cpus().length} CPUs (${cpus()[0]?.model ?? '?'}), load average ${load}, node ${process.version}, links ${links}; fixture in ${top}`);
   const pendingMax = Math.max(4096, 4 * batch);
-  const sortedIds = fixture.sites.map((site) => site.id).sort();
   if (traceDir !== null) await mkdir(resolve(traceDir), { recursive: true });
   if (profileDir !== null) await mkdir(resolve(profileDir), { recursive: true });
-  const nodes = fixture.sites.map((site) => new BenchNode(site, sortedIds.indexOf(site.id), {
-    // A round times out after 100 ticks (2 s at 20 ms): a batch of thousands is validated well within it.
-    // The pool (default 4096, beyond which a node drops new ACUs from it) holds two batches in flight and more.
-    cwd: site.dir, site: site.name, tickMs, batchMs: 0, batchAcusMax: batch, pendingAcusMax: pendingMax, roundTimeoutTicks: 100,
-    trace: traceDir === null ? null : join(resolve(traceDir), `${site.name}.jsonl`),
-  }));
-  const byReplica = [...nodes].sort((a, b) => a.replica - b.replica);
+  const params: ClusterParams = { tickMs, batch, pendingMax, traceDir };
+  const all: BenchNode[] = [];
   try {
-    await Promise.all(nodes.map((node) => node.next('ready')));
-    // Records are built off the clock, in the nodes themselves (IPC carries counts, not bodies).
+    if (links === 'both') {
+      await compareLinks(top, params, samples, warmup, blockSamples, all);
+      console.log(`${((performance.now() - started) / 1000).toFixed(1)} s in all; load average at the end ${loadavg().map((x) => x.toFixed(2)).join(' ')}`);
+      return;
+    }
+    const nodes = await startCluster(top, links, params, all);
+    const byReplica = [...nodes].sort((a, b) => a.replica - b.replica);
     const perNodeLatency = warmup + samples + otherSamples;
     const perNodeBulk = Math.ceil(acus / nodes.length);
-    await Promise.all(nodes.map(async (node) => {
-      const done = node.next('generated', () => true, 120_000);
-      node.send({ t: 'gen', prefix: 'lat', count: perNodeLatency, perCommit: 1, fanout: 256 });
-      await done;
-      const bulk = node.next('generated', () => true, 120_000);
-      node.send({ t: 'gen', prefix: 'bulk', count: perNodeBulk, perCommit: 64, fanout: 256 });
-      await bulk;
-    }));
+    await generate(nodes, 'lat', perNodeLatency, 1);
+    await generate(nodes, 'bulk', perNodeBulk, 64);
 
     const alone = await fsyncProbe(top, 1, 100);
     const together = await fsyncProbe(top, nodes.length, 50);
@@ -245,16 +380,8 @@ async function main(): Promise<void> {
     const sentPer = nodes.map(() => 0);
     let sent = 0;
     let turn = 0;
-    const usageOf = async (): Promise<{ cpuMs: number; gitCpuMs: number }> => {
-      const all = await Promise.all(nodes.map((node) => {
-        const answer = node.next('usage');
-        node.send({ t: 'usage' });
-        return answer;
-      }));
-      return { cpuMs: all.reduce((n, u) => n + u.cpuMs, 0), gitCpuMs: all.reduce((n, u) => n + u.gitCpuMs, 0) };
-    };
     await profile('throughput', true);
-    const usageBefore = await usageOf();
+    const usageBefore = await usageOf(nodes);
     const t0 = performance.now();
     const doneDecided = nodes.map(() => Number.NaN);
     const doneAgreed = nodes.map(() => Number.NaN);
@@ -292,7 +419,7 @@ async function main(): Promise<void> {
       pump();
     });
     for (const node of nodes) node.onMessage = null;
-    const usageAfter = await usageOf();
+    const usageAfter = await usageOf(nodes);
     await profile('throughput', false);
     const wallS = (performance.now() - t0) / 1000;
     const nodeCpuS = (usageAfter.cpuMs - usageBefore.cpuMs) / 1000;
@@ -308,17 +435,15 @@ async function main(): Promise<void> {
     console.log(`  CPU: the 4 node processes ${nodeCpuS.toFixed(1)} s (${((nodeCpuS * 1e6) / total / nodes.length).toFixed(0)} us per ACU per node), their git processes ${gitCpuS.toFixed(1)} s; ${((nodeCpuS + gitCpuS) / wallS).toFixed(2)} cores busy on average over ${wallS.toFixed(1)} s`);
 
     // ---- every node wrote the same commits -------------------------------------------------
-    const reference = nodes[0]!.commits;
-    const differing = nodes.slice(1).filter((node) => node.commits.size !== reference.size || [...reference].some(([h, c]) => node.commits.get(h) !== c));
-    if (differing.length > 0) throw new Error(`bench:cluster: agreed commits differ between nodes (${differing.map((node) => node.site.name).join(', ')})`);
-    console.log(`same agreed commit on all 4 nodes at each of ${reference.size} heights; ${((performance.now() - started) / 1000).toFixed(1)} s in all`);
+    const heightsWritten = sameCommits(nodes);
+    console.log(`same agreed commit on all 4 nodes at each of ${heightsWritten} heights; ${((performance.now() - started) / 1000).toFixed(1)} s in all`);
     console.log(`bench:cluster p50_ms=${ms(decided.p50)} p99_ms=${ms(decided.p99)} acus_per_s=${decidedRate.toFixed(0)}`);
   } finally {
-    for (const node of nodes) {
+    for (const node of all) {
       if (node.child.connected) node.send({ t: 'stop' });
     }
-    await Promise.race([Promise.all(nodes.map((node) => node.exited)), new Promise((r) => setTimeout(r, 10_000).unref())]);
-    for (const node of nodes) if (node.child.exitCode === null) node.child.kill('SIGKILL');
+    await Promise.race([Promise.all(all.map((node) => node.exited)), new Promise((r) => setTimeout(r, 10_000).unref())]);
+    for (const node of all) if (node.child.exitCode === null) node.child.kill('SIGKILL');
     if (keep) console.log(`bench:cluster: kept ${top}`);
     else await removeTempDir(top);
   }

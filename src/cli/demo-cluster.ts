@@ -4,7 +4,9 @@
  * import both extend, and one method both change differently, settled by people's votes — while
  * one node is killed with SIGKILL and restarted. Every node must end up holding the same agreed
  * commits, with certificates that verify. The nodes link over TLS 1.3 with the certificates
- * `acu init` makes, pinned by the cluster document, as a real deployment does.
+ * `acu init` makes, pinned by the cluster document, as a real deployment does. Then a fifth site
+ * joins the running cluster as docs/deploy.md tells an operator to, and a commit made there is
+ * agreed by all five.
  */
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
@@ -12,7 +14,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { fixtureEpochSeconds } from '../../fixtures/builder.js';
-import { buildClusterFixture, commitAll } from '../../fixtures/cluster.js';
+import { buildClusterFixture, commitAll, freePort } from '../../fixtures/cluster.js';
 import type { ClusterFixture, ClusterSite } from '../../fixtures/cluster.js';
 import { runGit } from '../git/exec.js';
 import { readCluster, writeCluster } from '../store/cluster.js';
@@ -93,11 +95,13 @@ interface RunningNode {
   exited: Promise<number | null>;
 }
 
-/** The four-node part of the demo. */
+/** The cluster part of the demo: four nodes, then a fifth that joins. */
 export class ClusterDemo {
   private readonly events: { readonly site: string; readonly event: NodeEvent }[] = [];
   private readonly nodes = new Map<string, RunningNode>();
   private fixture!: ClusterFixture;
+  /** Sites that joined the running cluster (part 8). */
+  private readonly joined: ClusterSite[] = [];
   private readonly startMs = Date.now();
 
   constructor(private readonly io: Io, private readonly narration: DemoNarration, private readonly top: string) {}
@@ -139,7 +143,7 @@ export class ClusterDemo {
   }
 
   private site(name: string): ClusterSite {
-    return this.fixture.sites.find((site) => site.name === name)!;
+    return [...this.fixture.sites, ...this.joined].find((site) => site.name === name)!;
   }
 
   private startNode(site: ClusterSite): void {
@@ -267,10 +271,129 @@ export class ClusterDemo {
       this.shell('(lima) git log --notes=acu --format="%h %s" refs/acu/main -2', log.stdout.toString('utf8').split('\n').filter((line) => !line.startsWith(' ') || /"height"|"signers"/.test(line)).join('\n'));
       const verifies = await Promise.all(this.fixture.sites.map((site) => this.acu(site, ['verify'], site.name === 'oslo')));
       this.narration.check('acu verify: every certificate on every node checks against the cluster document', verifies.every((r) => r.status === 0));
+      await this.join('sydney');
     } finally {
       await this.stopAll();
       this.printTimeline();
     }
+  }
+
+  /**
+   * Part 8: a fifth site joins the running cluster the way docs/deploy.md tells an operator to
+   * (a fresh clone, `acu init`, its proof, `acu cluster add --proof` committed at a member site
+   * through the hooks, the agreed history published with its notes, then its node), and a commit
+   * made there is agreed by all five.
+   */
+  private async join(name: string): Promise<void> {
+    const others = this.fixture.sites.map((s) => s.name);
+    this.narration.section(`8. A fifth site, ${name}, joins while the cluster runs`);
+    const site = await this.cloneSite(name);
+    const credentials = await this.credentials(site);
+    this.narration.check(`${name}, a fresh clone, has its node key, TLS certificate and proof of possession (acu init, acu cluster proof)`, credentials !== null);
+    if (credentials === null) return;
+
+    const paris = this.site('paris');
+    this.say(`${name}'s operator sends the public key, pin, address and proof to paris, whose operator adds it; the change is an ordinary commit:`);
+    const { publicKey, pin, address, proof } = credentials;
+    const added = await this.acu(paris, ['cluster', 'add', publicKey, address, '--site', name, '--priority', String(others.length), '--tls-pin', pin, '--proof', proof, '--commit']);
+    this.narration.check('paris commits the change to .acu/cluster.json, and its post-commit hook hands it to its node', added.status === 0 && handedOver(added.stderr));
+    const switched = await this.until(others, (s) => s.cluster.n === others.length + 1 && s.membershipHeight > 0, stepWaitMs);
+    const statuses = await Promise.all(others.map((other) => this.status(this.site(other))));
+    const from = statuses[0]?.membershipHeight ?? -1;
+    this.narration.check(`the cluster agrees the change: all ${others.length} nodes count 5 members from height ${from}`, switched && statuses.every((s) => s !== null && s.membershipHeight === from));
+    if (!switched) return;
+
+    this.say(`paris publishes the agreed history, with its notes, to the shared repository (docs/deploy.md, step 6); work goes on at tokyo meanwhile; then ${name} pulls it.`);
+    const push = await spawnText('git', ['push', '-q', 'origin', 'refs/acu/main:refs/heads/main', 'refs/notes/acu', 'refs/notes/acu-records'], paris.dir);
+    this.shell('(paris) git push origin refs/acu/main:refs/heads/main refs/notes/acu refs/notes/acu-records', push.stdout + push.stderr);
+    const published = (await this.status(paris))?.agreed.height ?? -1;
+    const behind = await this.goOnWithout(name);
+    const pull = await spawnText('git', ['pull', '-q', '--ff-only'], site.dir);
+    this.shell(`(${name}) git pull --ff-only`, pull.stdout + pull.stderr);
+    const notes = await spawnText('git', ['fetch', '-q', 'origin', 'refs/notes/acu:refs/notes/acu', 'refs/notes/acu-records:refs/notes/acu-records'], site.dir);
+    this.shell(`(${name}) git fetch origin refs/notes/acu:refs/notes/acu refs/notes/acu-records:refs/notes/acu-records`, notes.stdout + notes.stderr);
+    await this.acu(site, ['hooks', 'install']);
+    this.startNode(site);
+    this.say(`Started ${name}'s node (port ${site.port}) in its clone.`);
+    const linked = await this.until([...others, name], (s) => s.peers.length === others.length && s.peers.every((p) => p.connected), stepWaitMs);
+    const first = this.events.find((e) => e.site === name && e.event.kind === 'started');
+    this.narration.check(`${name}'s node starts after the agreed chain it cloned (height ${published}, every certificate checked) and links to all 4 members over pinned TLS`,
+      linked && first !== undefined && (await this.until([name], (s) => s.links?.verify === 'pinned' && s.agreed.height >= published, 1_000)));
+    if (!linked) return;
+    await this.acu(site, ['status']);
+    await this.catchUp(name, behind);
+    await this.commitAtNewSite(site);
+  }
+
+  /** Clone the shared repository for a new site, with the same git settings as the others. */
+  private async cloneSite(name: string): Promise<ClusterSite> {
+    const dir = join(this.top, name);
+    const clone = await spawnText('git', ['clone', '-q', this.fixture.origin, dir], this.top);
+    this.shell(`git clone ${this.fixture.origin} ${name}`, clone.stdout + clone.stderr);
+    const config = await runGit(['config', '--get-regexp', '^acu\\.'], { cwd: this.site('paris').dir, gitDir: null, okExitCodes: [0, 1] });
+    const settings = config.stdout.toString('utf8').split('\n').filter((line) => line !== '').map((line) => line.split(' ', 2) as [string, string]);
+    for (const [key, value] of [['user.name', name], ['user.email', `${name}@example.com`], ['commit.gpgsign', 'false'], ...settings] as const) {
+      await runGit(['config', key, value], { cwd: dir, gitDir: null });
+    }
+    const site: ClusterSite = { name, dir, id: '', port: await freePort() };
+    this.joined.push(site);
+    return site;
+  }
+
+  /** `acu init` and `acu cluster proof` at the new site, as its operator runs them; null if either failed. */
+  private async credentials(site: ClusterSite): Promise<{ publicKey: string; pin: string; address: string; proof: string } | null> {
+    const init = await this.acu(site, ['init']);
+    const publicKey = /^public key (\S+)$/m.exec(init.stdout)?.[1];
+    const pin = /TLS certificate, pin (\S+)$/m.exec(init.stdout)?.[1];
+    const address = `wss://127.0.0.1:${site.port}`;
+    const proof = await this.acu(site, ['cluster', 'proof', '--address', address]);
+    const signature = proof.stdout.trim();
+    if (init.status !== 0 || proof.status !== 0 || publicKey === undefined || pin === undefined || !/^[0-9a-f]{128}$/.test(signature)) return null;
+    return { publicKey, pin, address, proof: signature };
+  }
+
+  /** tokyo commits while the new site is not up yet: the others agree on it, the new site must catch up. The height agreed. */
+  private async goOnWithout(name: string): Promise<number> {
+    const tokyo = this.site('tokyo');
+    const others = this.fixture.sites.map((s) => s.name);
+    const before = (await this.status(tokyo))?.agreed.height ?? -1;
+    await writeFile(join(tokyo.dir, 'src/keys.ts'), "/** The keys a store holds, in order. */\nexport function sortedKeys(keys: readonly string[]): string[] {\n  return [...keys].sort();\n}\n");
+    await runGit(['add', '--', 'src/keys.ts'], { cwd: tokyo.dir, gitDir: null });
+    const commit = await spawnText('git', ['commit', '-q', '-m', 'Add sortedKeys'], tokyo.dir);
+    this.shell("(tokyo) git add src/keys.ts && git commit -m 'Add sortedKeys'", commit.stdout + commit.stderr);
+    const agreed = await this.until(others, (s) => s.agreed.height > before, stepWaitMs);
+    const height = (await this.status(tokyo))?.agreed.height ?? -1;
+    this.narration.check(`meanwhile the 4 running members agree on tokyo's commit at height ${height} (a quorum is 4 of 5) without ${name}`, commit.status === 0 && agreed);
+    return height;
+  }
+
+  /** The new site reaches the height the others agreed without it, with the same commit. */
+  private async catchUp(name: string, height: number): Promise<void> {
+    const caughtUp = await this.until([name], (s) => s.agreed.height >= height, stepWaitMs);
+    const all = [...this.fixture.sites, ...this.joined];
+    const refs = await Promise.all(all.map((site) => this.agreedRef(site)));
+    const transfer = this.events.some((e) => e.site === name && e.event.kind === 'catch-up' && e.event.data?.phase === 'done');
+    const how = transfer ? 'by state transfer: the agreed commits and their notes, every certificate checked' : 'fetching the decision from its peers';
+    this.narration.check(`${name} catches up to height ${height} ${how}; all 5 nodes hold the same agreed commit ${refs[0]?.slice(0, 12) ?? ''}`, caughtUp && refs[0] !== null && refs.every((id) => id === refs[0]));
+  }
+
+  /** A commit made at the new site, through its hook, agreed by all five and written by every node. */
+  private async commitAtNewSite(site: ClusterSite): Promise<void> {
+    const all = [...this.fixture.sites, ...this.joined];
+    const before = (await this.status(site))?.agreed.height ?? -1;
+    await writeFile(join(site.dir, 'src/size.ts'), "/** How many bytes a value takes, in UTF-8. */\nexport function sizeOf(value: string): number {\n  return Buffer.byteLength(value, 'utf8');\n}\n");
+    await runGit(['add', '--', 'src/size.ts'], { cwd: site.dir, gitDir: null });
+    const commit = await spawnText('git', ['commit', '-q', '-m', 'Add sizeOf'], site.dir);
+    this.shell(`(${site.name}) git add src/size.ts && git commit -m 'Add sizeOf'`, commit.stdout + commit.stderr);
+    this.narration.check(`the commit at ${site.name} succeeds, and its hook hands it to ${site.name}'s node`, commit.status === 0 && handedOver(commit.stderr));
+    const agreed = await this.until(all.map((s) => s.name), (s) => s.agreed.height > before && s.pendingAcus === 0, stepWaitMs);
+    const refs = await Promise.all(all.map((s) => this.agreedRef(s)));
+    const height = (await this.status(site))?.agreed.height ?? -1;
+    this.narration.check(`height ${height}, with ${site.name}'s commit, is agreed by the 5 members; all 5 nodes hold the same commit ${refs[0]?.slice(0, 12) ?? ''}`, agreed && refs[0] !== null && refs.every((id) => id === refs[0]));
+    const log = await runGit(['log', '--notes=acu', '--format=%h %s', 'refs/acu/main', '-1'], { cwd: site.dir, gitDir: null });
+    this.shell(`(${site.name}) git log --notes=acu --format="%h %s" refs/acu/main -1`, log.stdout.toString('utf8').split('\n').filter((line) => !line.startsWith(' ') || /"height"|"signers"/.test(line)).join('\n'));
+    const verified = await this.acu(site, ['verify']);
+    this.narration.check(`acu verify at ${site.name}: every certificate from height 0 checks, each against the membership in force at its parent`, verified.status === 0);
   }
 
   private async stopAll(): Promise<void> {
@@ -281,7 +404,7 @@ export class ClusterDemo {
   private printTimeline(): void {
     const c = paint(this.io);
     this.narration.section('Timeline (every node, in order)');
-    const interesting = new Set<NodeEvent['kind']>(['started', 'recovered', 'queued', 'proposed', 'validated', 'conflict', 'voted', 'agreed', 'evidence', 'error']);
+    const interesting = new Set<NodeEvent['kind']>(['started', 'recovered', 'queued', 'proposed', 'validated', 'conflict', 'voted', 'agreed', 'membership', 'catch-up', 'evidence', 'error']);
     const rows = this.events.filter((e) => interesting.has(e.event.kind)).sort((a, b) => a.event.atMs - b.event.atMs);
     for (const { site, event } of rows) {
       const at = ((event.atMs - this.startMs) / 1000).toFixed(2).padStart(6);

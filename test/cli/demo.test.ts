@@ -15,8 +15,13 @@ it('acu demo runs end to end as a real process and every check holds', () => {
   assert.match(result.stdout, /ok {2}lima catches up; all 4 nodes hold the same agreed commit [0-9a-f]{12}/);
   assert.match(result.stdout, /ok {2}height 1 is agreed; all 4 nodes hold the same commit [0-9a-f]{12}/);
   assert.match(result.stdout, /ok {2}acu verify: every certificate on every node checks/);
+  assert.match(result.stdout, /ok {2}paris commits the change to \.acu\/cluster\.json, and its post-commit hook hands it to its node/);
+  assert.match(result.stdout, /ok {2}the cluster agrees the change: all 4 nodes count 5 members from height \d+/);
+  assert.match(result.stdout, /ok {2}sydney's node starts after the agreed chain it cloned .* links to all 4 members over pinned TLS/);
+  assert.match(result.stdout, /ok {2}sydney catches up to height \d+ .*; all 5 nodes hold the same agreed commit [0-9a-f]{12}/);
+  assert.match(result.stdout, /ok {2}height \d+, with sydney's commit, is agreed by the 5 members; all 5 nodes hold the same commit [0-9a-f]{12}/);
   assert.match(result.stdout, /recovered from the log/);
-  assert.match(result.stdout, /^(\d+) of \1 checks passed$/m);
+  assert.match(result.stdout, /^27 of 27 checks passed$/m);
   assert.doesNotMatch(result.stdout, /FAILED/);
 });
 
