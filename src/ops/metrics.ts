@@ -193,7 +193,7 @@ export class NodeMetrics implements NodeObserver {
     for (const gauge of [g.peerUp, g.peerLastHeard, g.peerRtt, g.peerQueueFrames, g.peerQueueBytes]) gauge.reset();
     const links = new Map(node.linkStats().map((link) => [link.peer, link]));
     for (const peer of s.peers) {
-      const labels = { peer: peer.id.slice(0, 16), site: peer.site };
+      const labels = { peer: peer.id, site: peer.site };
       g.peerUp.set(labels, peer.connected ? 1 : 0);
       if (peer.lastHeardMsAgo !== null) g.peerLastHeard.set(labels, peer.lastHeardMsAgo / 1000);
       const link = links.get(peer.id);

@@ -102,7 +102,7 @@ export class Notifier {
     const data = conflict === undefined ? { conflict: id } : conflictData(conflict);
     this.post('conflict', event, site, event.text, data);
     if (conflict?.vote === null) {
-      this.post('vote-waiting', event, site, `conflict ${id} waits for a vote of ${site}: acu vote ${id} <a|b|both|neither> (${conflict.a} of ${conflict.aSite} vs ${conflict.b} of ${conflict.bSite})`, data);
+      this.post('vote-waiting', event, site, `conflict ${id} waits for a vote of ${site}: acu vote ${id} keep-a|keep-b|keep-both|defer (${conflict.a} of ${conflict.aSite} vs ${conflict.b} of ${conflict.bSite})`, data);
     }
   }
 
