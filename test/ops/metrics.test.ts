@@ -5,7 +5,10 @@
  * (test/support/prom-text.ts), which itself refuses malformed input.
  */
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { it } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import type { PeerLinkStats } from '../../src/net/transport.js';
 import { NodeMetrics } from '../../src/ops/metrics.js';
 import type { NodeStatus, ObservedNode } from '../../src/sync/node-types.js';
@@ -125,4 +128,13 @@ it('the text parser refuses what Prometheus would', () => {
   assert.doesNotThrow(() => parsePromText(histogram(1, 2, 2)));
   assert.throws(() => parsePromText(histogram(3, 2, 2)), /not cumulative/);
   assert.throws(() => parsePromText(histogram(1, 2, 3)), /_count differs/);
+});
+
+it('the Grafana dashboard that ships in docs/grafana queries only metrics the node exports', async () => {
+  const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+  const dashboard = JSON.parse(readFileSync(join(root, 'docs', 'grafana', 'acu-dashboard.json'), 'utf8')) as { panels: { targets: { expr: string }[] }[] };
+  const exported = parsePromText(await new NodeMetrics().text());
+  const queried = new Set(dashboard.panels.flatMap((panel) => panel.targets.flatMap((target) => [...target.expr.matchAll(/\b((?:acu|process)_[a-z0-9_]+)/g)].map((m) => m[1]!))));
+  assert.ok(queried.size >= 15, 'the dashboard covers the metrics');
+  for (const name of queried) assert.ok(exported.has(name.replace(/_bucket$/, '')), `${name} is exported`);
 });

@@ -120,9 +120,10 @@ function parseSample(line: string, where: string): PromSample {
 }
 
 function parseValue(text: string, where: string): number {
-  if (text === '+Inf') return Infinity;
-  if (text === '-Inf') return -Infinity;
-  if (text === 'NaN') return NaN;
+  // Prometheus reads values with Go's ParseFloat: NaN and infinities in any case (prom-client writes 'Nan').
+  if (/^[+]?inf(inity)?$/i.test(text)) return Infinity;
+  if (/^-inf(inity)?$/i.test(text)) return -Infinity;
+  if (/^nan$/i.test(text)) return NaN;
   if (!/^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$/.test(text)) throw new Error(`${where}: '${text}' is not a value`);
   return Number(text);
 }
