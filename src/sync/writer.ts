@@ -203,12 +203,12 @@ function isLocalFailure(error: unknown): boolean {
 }
 
 /** ACUs listed with their authors in one 'agreed' event, at most (the counts stay exact). */
-const notAppliedListedMax = 50;
+const notAppliedAcusMax = 50;
 
 /** The deferred and rejected ACUs of an outcome, with where they came from and who wrote them. */
 function notAppliedOf(items: readonly IdentifiedRecord[], deferred: readonly Rejection[], rejected: readonly Rejection[]): Record<string, unknown>[] {
   const byId = new Map(items.map((item) => [item.id, item.record]));
-  const listed = [...deferred.map((r) => ({ r, outcome: 'deferred' })), ...rejected.map((r) => ({ r, outcome: 'rejected' }))].slice(0, notAppliedListedMax);
+  const listed = [...deferred.map((r) => ({ r, outcome: 'deferred' })), ...rejected.map((r) => ({ r, outcome: 'rejected' }))].slice(0, notAppliedAcusMax);
   return listed.map(({ r, outcome }) => {
     const record = byId.get(r.id);
     return {

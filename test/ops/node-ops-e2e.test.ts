@@ -52,13 +52,13 @@ function start(site: ClusterSite, extra: readonly string[]): Started {
   const child = spawn(process.execPath, [acuBin, 'node', 'start', '--validation', 'parse', '--tick-ms', '20', ...extra], { cwd: site.dir, stdio: ['ignore', 'pipe', 'pipe'] });
   const started: Started = { child, lines: [], stderr: '', exited: new Promise((resolve) => child.once('exit', (code) => resolve(code))) };
   let buffered = '';
-  child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
     buffered += chunk;
     const lines = buffered.split('\n');
     buffered = lines.pop() ?? '';
     started.lines.push(...lines.filter((line) => line !== ''));
   });
-  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => {
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
     started.stderr += chunk;
   });
   running.push(started);
@@ -127,7 +127,7 @@ it('serves Prometheus metrics that move with the cluster, logs JSON lines, and p
     return statuses.every((st) => st !== null && st.peers.every((p) => p.connected));
   });
 
-  const before = await scrape(northUrl!);
+  const before = await scrape(northUrl);
   const types: Record<string, string> = {
     acu_node_info: 'gauge', acu_consensus_height: 'gauge', acu_consensus_round: 'gauge', acu_agreed_height: 'gauge', acu_pending_acus: 'gauge',
     acu_open_conflicts: 'gauge', acu_peer_up: 'gauge', acu_peer_rtt_seconds: 'gauge', acu_peer_send_queue_frames: 'gauge', acu_peer_send_queue_bytes: 'gauge',
@@ -144,7 +144,7 @@ it('serves Prometheus metrics that move with the cluster, logs JSON lines, and p
   assert.equal(value(before, 'acu_agreed_height'), -1, 'nothing agreed yet');
   const heightBefore = value(before, 'acu_consensus_height')!;
   // The first ping goes out as the link comes up: its round trip is soon known.
-  await until('a round trip is measured', async () => value(await scrape(northUrl!), 'acu_peer_rtt_seconds', southLabels) !== undefined);
+  await until('a round trip is measured', async () => value(await scrape(northUrl), 'acu_peer_rtt_seconds', southLabels) !== undefined);
 
   assert.equal(acu(north, ['hooks', 'install']).status, 0);
   await writeFile(join(north.dir, 'src/math.ts'), 'export function add(a: number, b: number): number {\n  return a + b;\n}\n\nexport function sub(a: number, b: number): number {\n  return a - b;\n}\n');
@@ -152,7 +152,7 @@ it('serves Prometheus metrics that move with the cluster, logs JSON lines, and p
   assert.equal(commit.status, 0, commit.stderr);
   await until('both nodes wrote height 0', async () => (await Promise.all([nodeStatus(north), nodeStatus(south)])).every((st) => st !== null && st.agreed.height >= 0));
 
-  const afterCommit = await scrape(northUrl!);
+  const afterCommit = await scrape(northUrl);
   assert.equal(value(afterCommit, 'acu_agreed_height'), 0);
   assert.ok(value(afterCommit, 'acu_consensus_height')! > heightBefore, 'the consensus height moved');
   assert.ok(value(afterCommit, 'acu_decisions_total')! >= 1);
@@ -176,7 +176,7 @@ it('serves Prometheus metrics that move with the cluster, logs JSON lines, and p
   assert.equal((northAgreed.data as Record<string, unknown>).height, 0);
   for (const r of hooks.get('/south')!) assert.deepEqual(Object.keys(JSON.parse(r.body) as object), ['text'], 'a Slack body is {"text": ...}');
   assert.ok(hooks.get('/south')!.some((r) => /^\*acu south\* agreed: height 0: agreed commit [0-9a-f]{12}/.test((JSON.parse(r.body) as { text: string }).text)));
-  await until('the retry is counted', async () => value(await scrape(northUrl!), 'acu_notifications_total', { outcome: 'retried' }) === 1);
+  await until('the retry is counted', async () => value(await scrape(northUrl), 'acu_notifications_total', { outcome: 'retried' }) === 1);
 
   assert.equal(await stopAll([n, s]), true);
   // --log-format json: every line one object, the timeline's names.
