@@ -16,6 +16,11 @@ import { nodeSocketPath } from '../sync/hook-run.js';
 import type { Command } from './command.js';
 import { parseCommandArgs, parseCount } from './command.js';
 import type { Io } from './io.js';
+import { parseHttpAddress } from '../ops/http.js';
+import type { LogFormat } from '../ops/log-format.js';
+import type { NodeOps } from '../ops/node-ops.js';
+import type { NotifyFormat } from '../ops/notify.js';
+import type { SyncNode } from '../sync/node.js';
 
 /** Parsed options of `acu node`. */
 export type NodeCommandOptions =
@@ -34,6 +39,11 @@ export type NodeCommandOptions =
       readonly genesis: string | undefined;
       readonly fastForward: boolean;
       readonly json: boolean;
+      /** `--http`: where to serve /metrics (null: not served). */
+      readonly http: ListenAddress | null;
+      readonly logFormat: LogFormat;
+      readonly notifyUrls: readonly string[];
+      readonly notifyFormat: NotifyFormat;
       readonly argv: readonly string[];
     }
   | { readonly action: 'stop'; readonly json: boolean };
@@ -65,6 +75,10 @@ function parse(argv: readonly string[]): NodeCommandOptions {
     genesis: { type: 'string' },
     'fast-forward': { type: 'boolean' },
     json: { type: 'boolean' },
+    http: { type: 'string' },
+    'log-format': { type: 'string' },
+    'notify-url': { type: 'string', multiple: true },
+    'notify-format': { type: 'string' },
   });
   if (positionals.length > 0) throw usage(`unexpected argument '${positionals[0] ?? ''}'`);
   const validation = values.validation ?? 'typecheck';
@@ -80,7 +94,10 @@ function parse(argv: readonly string[]): NodeCommandOptions {
   if (batchMs > 60_000) throw usage('--batch-ms is at most 60000');
   const decisionsKept = parseCount('node', 'decisions-kept', values['decisions-kept']);
   if (decisionsKept !== undefined && (decisionsKept < 4 || decisionsKept > 1_000_000)) throw usage('--decisions-kept is between 4 and 1000000');
+  const ops = opsOptions(values.http, values['log-format'], values['notify-url'] ?? [], values['notify-format']);
+  if (ops.logFormat !== 'text' && values.json === true) throw usage('give --json (the raw events) or --log-format, not both');
   return {
+    ...ops,
     action: 'start', port, listen, insecure: values.insecure === true, operatorTls, detach: values.detach === true, validation, tickMs, batchMs, decisionsKept, genesis: values.genesis,
     fastForward: values['fast-forward'] === true, json: values.json === true, argv: rest.filter((arg) => arg !== '--detach'),
   };
@@ -101,6 +118,27 @@ function listenOption(text: string | undefined): ListenAddress | undefined {
   return listen;
 }
 
+/** `--http`, `--log-format`, `--notify-url` (repeatable) and `--notify-format`. */
+function opsOptions(http: string | undefined, logFormat: string | undefined, notifyUrls: readonly string[], notifyFormat: string | undefined): {
+  http: ListenAddress | null; logFormat: LogFormat; notifyUrls: readonly string[]; notifyFormat: NotifyFormat;
+} {
+  const address = http === undefined ? null : parseHttpAddress(http);
+  if (http !== undefined && address === null) {
+    throw new AcuError('ERR_CONFIG', `--http '${http}' is not an address to listen on`, {
+      hint: 'write <port> (loopback: 127.0.0.1:<port>), or <host>:<port>: 0.0.0.0:9464 (every IPv4 interface), [::1]:9464',
+    });
+  }
+  const format = logFormat ?? 'text';
+  if (format !== 'text' && format !== 'json') throw usage(`--log-format is 'text' or 'json', not '${format}'`);
+  const notify = notifyFormat ?? 'json';
+  if (notify !== 'json' && notify !== 'slack') throw usage(`--notify-format is 'json' or 'slack', not '${notify}'`);
+  for (const url of notifyUrls) {
+    if (!URL.canParse(url) || !/^https?:$/.test(new URL(url).protocol)) throw usage(`--notify-url '${url}' is not an http:// or https:// URL`);
+  }
+  if (notifyFormat !== undefined && notifyUrls.length === 0) throw usage('--notify-format goes with --notify-url');
+  return { http: address, logFormat: format, notifyUrls, notifyFormat: notify };
+}
+
 /** `--tls-cert`, `--tls-key` and `--tls-ca` go together. */
 function operatorTlsOption(cert: string | undefined, key: string | undefined, ca: string | undefined): OperatorTlsFiles | undefined {
   if (cert === undefined && key === undefined && ca === undefined) return undefined;
@@ -108,13 +146,37 @@ function operatorTlsOption(cert: string | undefined, key: string | undefined, ca
   return { cert, key, ca };
 }
 
-function clock(ms: number): string {
-  return new Date(ms).toISOString().slice(11, 23);
+async function startForeground(options: Extract<NodeCommandOptions, { action: 'start' }>, io: Io): Promise<ExitCodeValue> {
+  const { SyncNode: nodeClass } = await import('../sync/node.js');
+  const { NodeOps: opsClass } = await import('../ops/node-ops.js');
+  const ops = await opsClass.open({
+    http: options.http, logFormat: options.json ? 'events' : options.logFormat, notifyUrls: options.notifyUrls, notifyFormat: options.notifyFormat,
+    print: (line) => io.stdout(line),
+  });
+  let node: SyncNode;
+  try {
+    node = await startNode(nodeClass, options, io, ops);
+  } catch (error) {
+    await ops.close();
+    throw error;
+  }
+  if (ops.server !== null) io.stderr(`serving metrics on ${ops.server.url}/metrics\n`);
+  if (node.status().links?.insecure === true) {
+    io.stderr('warning: --insecure: peer links are plain ws://, neither encrypted nor bound to a TLS session; anyone on the path can read and alter them\n');
+  }
+  // The CLI's own SIGINT handler exits at once; a node finishes its durable work first.
+  process.removeAllListeners('SIGINT');
+  const stop = (): void => void node.stop();
+  process.once('SIGTERM', stop);
+  process.once('SIGINT', stop);
+  await node.stoppedPromise;
+  await ops.close();
+  return ExitCode.ok;
 }
 
-async function startForeground(options: Extract<NodeCommandOptions, { action: 'start' }>, io: Io): Promise<ExitCodeValue> {
-  const { SyncNode } = await import('../sync/node.js');
-  const node = await SyncNode.start({
+/** Start the node with the operator's flags, its events and observation going to `ops`. */
+function startNode(start: typeof SyncNode, options: Extract<NodeCommandOptions, { action: 'start' }>, io: Io, ops: NodeOps): Promise<SyncNode> {
+  return start.start({
     cwd: io.cwd,
     validation: options.validation,
     tickMs: options.tickMs,
@@ -126,18 +188,9 @@ async function startForeground(options: Extract<NodeCommandOptions, { action: 's
     insecure: options.insecure,
     ...(options.genesis === undefined ? {} : { genesis: options.genesis }),
     ...(options.decisionsKept === undefined ? {} : { decisionsKept: options.decisionsKept }),
-    onEvent: (event) => io.stdout(options.json ? `${JSON.stringify(event)}\n` : `${clock(event.atMs)} ${event.kind.padEnd(9)} ${event.text}\n`),
+    onEvent: (event) => ops.onEvent(event),
+    observer: ops.observer,
   });
-  if (node.status().links?.insecure === true) {
-    io.stderr('warning: --insecure: peer links are plain ws://, neither encrypted nor bound to a TLS session; anyone on the path can read and alter them\n');
-  }
-  // The CLI's own SIGINT handler exits at once; a node finishes its durable work first.
-  process.removeAllListeners('SIGINT');
-  const stop = (): void => void node.stop();
-  process.once('SIGTERM', stop);
-  process.once('SIGINT', stop);
-  await node.stoppedPromise;
-  return ExitCode.ok;
 }
 
 async function startDetached(options: Extract<NodeCommandOptions, { action: 'start' }>, io: Io): Promise<ExitCodeValue> {
@@ -185,7 +238,7 @@ async function stop(json: boolean, io: Io): Promise<ExitCodeValue> {
 /** The `acu node` command. */
 export const nodeCommand: Command<NodeCommandOptions> = {
   name: 'node',
-  usage: 'node start [--listen <host>:<port> | --port <p>] [--tls-cert <f> --tls-key <f> --tls-ca <f>] [--insecure] [--detach] [--validation parse|typecheck] [--tick-ms <ms>] [--batch-ms <ms>] [--genesis <rev>] [--fast-forward] [--json] | node stop [--json]',
+  usage: 'node start [--listen <host>:<port> | --port <p>] [--tls-cert <f> --tls-key <f> --tls-ca <f>] [--insecure] [--detach] [--validation parse|typecheck] [--tick-ms <ms>] [--batch-ms <ms>] [--genesis <rev>] [--fast-forward] [--json | --log-format text|json] [--http [<host>:]<port>] [--notify-url <url>]... [--notify-format json|slack] | node stop [--json]',
   summary: "run this repository's sync node (start [--detach], stop)",
   help: `start runs the sync node: it connects to every member of .acu/cluster.json, takes the
 commits the post-commit hook queues, agrees with its peers on them, and writes each decision as a
@@ -211,7 +264,17 @@ on SIGTERM or Ctrl-C, and resumes from its write-ahead log (acu/node.wal in the 
   --genesis <rev>          where the agreed chain starts (default: the protected branch's tip)
   --fast-forward           also move the protected branch to each agreed commit when it is not
                            checked out here and the move is a fast-forward
-  --json                   print events as JSON lines
+  --json                   print events as JSON lines, as the node emits them (for scripts)
+  --log-format <f>         text (default): one line per event for a person; json: one JSON object
+                           per line for a log shipper: time, level, event, node, site, message, data
+  --http [<host>:]<port>   serve Prometheus metrics at http://<host>:<port>/metrics (a port alone:
+                           127.0.0.1, this machine only; 0.0.0.0:<port> to be scraped from
+                           elsewhere). Off unless given. See docs/operations.md
+  --notify-url <url>       post a JSON notification here when a conflict opens, a vote waits for
+                           this site, a commit is agreed, an ACU is deferred or rejected, a peer
+                           goes down or a peer's fault is seen; retried with backoff, never holding
+                           the node up (repeat the flag for several receivers)
+  --notify-format <f>      json (default), or slack: a Slack-compatible {"text": ...} body
 
 stop asks the running node to stop, and waits until it has (--json: prints {stopped: true}).`,
   parse,

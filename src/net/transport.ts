@@ -172,7 +172,7 @@ export interface TransportOptions {
 function newPeer(member: ClusterMember): Peer {
   return {
     member, socket: null, ready: false, queue: [], queuedFrames: 0, queuedBytes: 0, nextMessageId: 0,
-    reassembler: null, heartbeat: null, pongDeadline: null, attempts: 0, timer: null, removed: false,
+    reassembler: null, heartbeat: null, pongDeadline: null, attempts: 0, timer: null, removed: false, pingSentMs: 0, rttMs: null,
   };
 }
 
@@ -199,6 +199,22 @@ interface Peer {
   timer: NodeJS.Timeout | null;
   /** No longer a member (setMembers): never dialed again; its late socket events are ignored. */
   removed: boolean;
+  /** When the ping in flight was sent (`performance.now()`), and the last round trip measured (null: none yet on this link). */
+  pingSentMs: number;
+  rttMs: number | null;
+}
+
+/** One peer's link as metrics show it (`WsTransport.linkStats`). */
+export interface PeerLinkStats {
+  readonly peer: string;
+  readonly connected: boolean;
+  /** The last ping's round trip on the current link, in seconds; null before the first pong. */
+  readonly rttSeconds: number | null;
+  /** Frames and bytes waiting in the transport's queue for this peer. */
+  readonly queuedFrames: number;
+  readonly queuedBytes: number;
+  /** Bytes handed to the socket and not yet taken by the kernel. */
+  readonly socketBufferedBytes: number;
 }
 
 /** The exporter label of the keying material that binds the handshake to its TLS session. */
@@ -404,6 +420,18 @@ export class WsTransport {
     const peer = this.peers.get(to);
     assert(peer !== undefined, `sendBufferBytes: ${to} is not a peer`);
     return peer.queuedBytes + (peer.socket?.bufferedAmount ?? 0);
+  }
+
+  /** Each member's link: up or not, round trip, and what waits to be sent (for metrics). */
+  linkStats(): PeerLinkStats[] {
+    return [...this.peers.values()].map((peer) => ({
+      peer: peer.member.id,
+      connected: peer.ready,
+      rttSeconds: peer.ready && peer.rttMs !== null ? peer.rttMs / 1000 : null,
+      queuedFrames: peer.queuedFrames,
+      queuedBytes: peer.queuedBytes,
+      socketBufferedBytes: peer.socket?.bufferedAmount ?? 0,
+    }));
   }
 
   /** Peers with an authenticated connection. */
@@ -694,8 +722,11 @@ export class WsTransport {
       if (peer.socket !== socket || peer.pongDeadline === null) return;
       clearTimeout(peer.pongDeadline);
       peer.pongDeadline = null;
+      peer.rttMs = performance.now() - peer.pingSentMs;
     });
     peer.heartbeat = setInterval(() => this.ping(peer, socket), this.limits.pingIntervalMs);
+    // A first ping at once: the link's round trip is known from its first second, not after a ping interval.
+    this.ping(peer, socket);
     this.options.events.onPeerUp?.(peer.member.id);
     this.flush(peer);
   }
@@ -704,6 +735,7 @@ export class WsTransport {
   private ping(peer: Peer, socket: WebSocket): void {
     if (peer.socket !== socket || peer.pongDeadline !== null || socket.readyState !== WebSocket.OPEN) return;
     socket.ping();
+    peer.pingSentMs = performance.now();
     peer.pongDeadline = setTimeout(() => {
       peer.pongDeadline = null;
       if (peer.socket !== socket) return;
@@ -719,6 +751,7 @@ export class WsTransport {
     if (peer.pongDeadline !== null) clearTimeout(peer.pongDeadline);
     peer.heartbeat = null;
     peer.pongDeadline = null;
+    peer.rttMs = null;
   }
 
   /**

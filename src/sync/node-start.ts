@@ -66,7 +66,8 @@ export async function openNodeHost(options: NodeOptions): Promise<NodeHost> {
     // work tree's (which may hold a change not agreed yet); before the first, the work tree's.
     const agreedTip = await repo.revParseCommit(agreedRef(workCluster.branch));
     const agreedCluster = agreedTip === null ? null : await documentAt(repo, agreedTip);
-    opened = await NodeLog.open(join(repo.commonDir, 'acu', 'node.wal'), decisionsKeptOf(options), recordVerifier(agreedCluster ?? workCluster));
+    const onSynced = options.observer?.logSynced?.bind(options.observer);
+    opened = await NodeLog.open(join(repo.commonDir, 'acu', 'node.wal'), decisionsKeptOf(options), recordVerifier(agreedCluster ?? workCluster), onSynced === undefined ? {} : { onSynced });
     const written = opened.memory.writtenCommit;
     const cluster = written === null ? workCluster : (await documentAt(repo, written)) ?? workCluster;
     let identity = await loadIdentity(repo.commonDir);

@@ -6,7 +6,7 @@
 import type { Input, ReplicaConfig, ReplicaPhase } from '../core/consensus/index.js';
 import type { Resolution } from '../core/policy/index.js';
 import type { LinkSecurity, ListenAddress, OperatorTlsFiles } from '../net/link.js';
-import type { TransportCounters } from '../net/transport.js';
+import type { PeerLinkStats, TransportCounters } from '../net/transport.js';
 import type { ClusterDoc } from '../store/cluster.js';
 import type { NodeIdentity } from '../store/identity.js';
 import type { ValidationMode } from './batch.js';
@@ -42,12 +42,40 @@ export interface NodeOptions {
   /** Receives the node's events (the timeline). */
   readonly onEvent?: (event: NodeEvent) => void;
   /**
+   * Watches the node for metrics (src/ops/metrics.ts): the replica's position after each step, and
+   * the time durable writes take. Absent (the simulator, tests): nothing is observed.
+   */
+  readonly observer?: NodeObserver;
+  /**
    * Decisions this node retains for peers catching up (default {@link decisionsKept}). A peer
    * further behind than this catches up by state transfer. Tests set it small (`--decisions-kept`).
    */
   readonly decisionsKept?: number;
   /** Overrides of the replica configuration (benchmarks use larger batches, and a pool that keeps them full). */
   readonly replica?: Partial<Pick<ReplicaConfig, 'batchAcusMax' | 'pendingAcusMax' | 'roundTimeoutTicks' | 'roundTimeoutIncrementTicks'>>;
+}
+
+/** What an observer may read of a running node. */
+export interface ObservedNode {
+  status(): NodeStatus;
+  /** Each peer link's round trip and send queue (empty on transports without sockets). */
+  linkStats(): readonly PeerLinkStats[];
+}
+
+/**
+ * Hooks a node calls for metrics; each is optional and must return at once (they run on the
+ * node's queues). Times measured by the node's clock port are in `nowMs`; durable writes are timed
+ * where they happen, in seconds.
+ */
+export interface NodeObserver {
+  /** The node is built: read it from now on (called once, before it starts). */
+  attached?(node: ObservedNode): void;
+  /** The replica stepped an input; where it is now. */
+  stepped?(at: { readonly height: number; readonly round: number; readonly phase: ReplicaPhase }, nowMs: number): void;
+  /** One group of log entries was written and fdatasynced (node-log.ts). */
+  logSynced?(seconds: number): void;
+  /** One agreed commit, its note and log entry were written (writer.ts). */
+  agreedWritten?(seconds: number): void;
 }
 
 /** Something that happened, for the timeline and logs. */

@@ -98,6 +98,7 @@ export class SyncNode {
     this.stoppedPromise = new Promise((resolve) => {
       this.resolveStopped = resolve;
     });
+    options.observer?.attached?.({ status: () => this.status(), linkStats: () => this.ctx.transport.linkStats?.() ?? [] });
   }
 
   /** Open the repository, recover from the log, connect to the peers and serve the local API. */
@@ -204,6 +205,7 @@ export class SyncNode {
         const effects: Effect[] = [];
         for (const input of inputs) {
           const stepped = this.replica.step(this.withoutDecided(input));
+          this.options.observer?.stepped?.(this.replica.status(), this.host.clock.nowMs());
           for (const effect of stepped) {
             if (effect.type === 'decide') for (const id of effect.cert.value.batch.acuIds) this.exchange.decidedUnwritten.add(id);
           }

@@ -12,7 +12,7 @@
 import type { LinkSecurity } from '../net/link.js';
 import type { ClusterMember } from '../store/cluster.js';
 import type { NodeIdentity } from '../store/identity.js';
-import type { SendOutcome, TransportCounters, TransportEvents } from '../net/transport.js';
+import type { PeerLinkStats, SendOutcome, TransportCounters, TransportEvents } from '../net/transport.js';
 import type { NodeLogEntry, NodeMemory } from './node-log.js';
 
 /** Links to the other members of the cluster. Sends never throw; a frame that cannot go is dropped. */
@@ -34,6 +34,8 @@ export interface PeerTransport {
    */
   setMembers(identity: NodeIdentity, members: readonly ClusterMember[]): void;
   readonly counters: TransportCounters;
+  /** Each member's link for metrics (round trip, send queue), where the transport has sockets. */
+  linkStats?(): PeerLinkStats[];
   /** How the links are secured, where the transport has sockets. */
   readonly links?: LinkSecurity;
 }

@@ -11,11 +11,13 @@
 import type { DecisionCert } from '../core/consensus/index.js';
 import { defaultReplicaConfig } from '../core/consensus/index.js';
 import { AcuError, assert, AssertionFailure } from '../core/errors.js';
+import type { Rejection } from './batch.js';
 import type { RecordExchange } from './exchange.js';
 import { settle } from './node-log.js';
 import type { CancelTimer } from './ports.js';
 import type { NodeContext, WriteFailure } from './node-types.js';
 import { decisionsKeptOf } from './node-types.js';
+import type { IdentifiedRecord } from './records.js';
 import type { NodeValidation } from './validation.js';
 
 /** How often the replica asks again for an outcome its host could not give (L19a). */
@@ -106,6 +108,7 @@ export class AgreedWriter {
   /** Write one decided height; its commit and parent, or null when the node stopped or its log failed. */
   private async write(cert: DecisionCert): Promise<{ readonly commit: string; readonly parent: string } | null> {
     const { ctx } = this;
+    const startedMs = performance.now();
     const height = cert.height;
     const parent = this.validation.baseFor(height);
     assert(parent !== null, 'decisions are written in height order');
@@ -140,6 +143,7 @@ export class AgreedWriter {
       ctx.fail(error);
       return null;
     }
+    ctx.options.observer?.agreedWritten?.((performance.now() - startedMs) / 1000);
     ctx.memory.writtenHeight = height;
     ctx.memory.writtenCommit = commit;
     settle(ctx.memory, height, settled, decisionsKeptOf(ctx.options));
@@ -147,6 +151,8 @@ export class AgreedWriter {
     const { applied, deferred, rejected } = outcome;
     ctx.event('agreed', `height ${height}: agreed commit ${commit.slice(0, 12)} (${applied.length} applied, ${deferred.length} deferred, ${rejected.length} rejected)`, {
       height, commit, applied: applied.length, deferred: deferred.length, rejected: rejected.length,
+      // Who to tell (notifications, src/ops/notify.ts): each ACU not applied, its reason and author.
+      notApplied: notAppliedOf(items, deferred, rejected),
     });
     return { commit, parent };
   }
@@ -194,4 +200,20 @@ function isLocalFailure(error: unknown): boolean {
   if (error instanceof AcuError) return true;
   const code = (error as { code?: unknown } | null)?.code;
   return typeof code === 'string' && /^E[A-Z]+$/.test(code);
+}
+
+/** ACUs listed with their authors in one 'agreed' event, at most (the counts stay exact). */
+const notAppliedAcusMax = 50;
+
+/** The deferred and rejected ACUs of an outcome, with where they came from and who wrote them. */
+function notAppliedOf(items: readonly IdentifiedRecord[], deferred: readonly Rejection[], rejected: readonly Rejection[]): Record<string, unknown>[] {
+  const byId = new Map(items.map((item) => [item.id, item.record]));
+  const listed = [...deferred.map((r) => ({ r, outcome: 'deferred' })), ...rejected.map((r) => ({ r, outcome: 'rejected' }))].slice(0, notAppliedAcusMax);
+  return listed.map(({ r, outcome }) => {
+    const record = byId.get(r.id);
+    return {
+      id: r.id, outcome, reason: r.reason, file: record?.acu.file ?? '', symbol: record !== undefined && record.acu.level === 'decl' ? record.acu.symbol : '',
+      site: record?.origin.site ?? '', author: record === undefined ? '' : `${record.origin.authorName} <${record.origin.authorEmail}>`, subject: record?.origin.subject ?? '',
+    };
+  });
 }
