@@ -13,6 +13,7 @@
  * second serial queue, in height order, so the validation of height h always sees commit h - 1.
  */
 import type { Server } from 'node:net';
+import type { Acu } from '../core/acu/index.js';
 import type { Effect, Input, Message, PersistedState, ReplicaConfig, Signer } from '../core/consensus/index.js';
 import { quorumSize, Replica, valueIdOf } from '../core/consensus/index.js';
 import { AcuError, assert } from '../core/errors.js';
@@ -415,6 +416,35 @@ export class SyncNode {
    */
   proposeRecords(items: readonly IdentifiedRecord[]): Promise<number> {
     return this.exchange.proposeRecords(items);
+  }
+
+  // ---- read by the status page (src/ops/page.ts) ---------------------------------------------
+
+  /** A person's vote, as `acu vote` casts it (the status page's operator votes through this). */
+  vote(conflict: string, choice: string): Promise<{ conflict: string; choice: string; open: boolean }> {
+    return this.votes.personVote(conflict, choice);
+  }
+
+  /** The ACUs on both sides of conflict `id`, as this node holds them (null: it holds neither). */
+  conflictAcus(id: string): { readonly a: { readonly acu: Acu; readonly site: string } | null; readonly b: { readonly acu: Acu; readonly site: string } | null } | null {
+    const sides = this.votes.sidesOf(id);
+    if (sides === null) return null;
+    const of = (acuId: string): { acu: Acu; site: string } | null => {
+      const held = this.ctx.memory.records.get(acuId);
+      return held === undefined ? null : { acu: held.record.acu, site: held.record.origin.site };
+    };
+    return { a: of(sides[0]), b: of(sides[1]) };
+  }
+
+  /** The conflict votes the replica has received in its current round, by member site. */
+  roundVotes(): { readonly site: string; readonly choices: readonly string[] }[] {
+    if (this.membership.removed) return [];
+    return this.replica.roundVotes().map((vote) => ({ site: this.siteOf(this.ctx.memberIds[vote.from] ?? ''), choices: vote.choices }));
+  }
+
+  /** The membership in force. */
+  cluster(): ClusterDoc {
+    return this.ctx.cluster;
   }
 
   // ---- local API ------------------------------------------------------------------------------

@@ -53,6 +53,11 @@ export class ConflictVotes {
     return this.pending?.views ?? [];
   }
 
+  /** The two ACU ids of conflict `id` as it was last opened (a before b), or null when none was. */
+  sidesOf(id: string): readonly [string, string] | null {
+    return this.lastSides.get(id) ?? null;
+  }
+
   /** The replica asks for choices on a certified batch's conflicts. */
   start(effect: Extract<Effect, { type: 'policy' }>, verdict: BatchVerdict | undefined): void {
     const { memory } = this.ctx;

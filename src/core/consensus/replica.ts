@@ -15,7 +15,7 @@ import type { Signer } from './digest.js';
 import { faultsTolerated, leaderOf, quorumSize } from './quorum.js';
 import { tallyResolution } from './tally.js';
 import type {
-  AcuRef, Batch, CertMsg, DecisionCert, Effect, Evidence, FinalMsg, Input, Message, MessageType, PersistedState,
+  AcuRef, Batch, Choice, CertMsg, DecisionCert, Effect, Evidence, FinalMsg, Input, Message, MessageType, PersistedState,
   PrepareMsg, PreparedCert, ProposalMsg, ReplicaId, ResolveMsg, TimeoutMsg, ValidateMsg, ValidationResult, Value, ValueDraft,
   VoteMsg,
 } from './types.js';
@@ -143,6 +143,16 @@ export class Replica {
       validRound: this.valid?.round ?? -1,
       pendingAcus: this.pool.size,
     };
+  }
+
+  /**
+   * The conflict votes this replica has received in its current round, by member: read only, for
+   * the status page's "votes so far" (the resolution itself is tallied from the leader's RESOLVE).
+   */
+  roundVotes(): { readonly from: ReplicaId; readonly choices: readonly Choice[] }[] {
+    const log = this.rounds.get(this.round);
+    if (log === undefined) return [];
+    return [...log.votes.values()].sort((a, b) => a.from - b.from).map((msg) => ({ from: msg.from, choices: msg.body.choices }));
   }
 
   /** The phase of the current round, from what this replica has signed in it. */
