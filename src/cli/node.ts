@@ -20,7 +20,8 @@ import { parseHttpAddress } from '../ops/http.js';
 import type { LogFormat } from '../ops/log-format.js';
 import type { NodeOps } from '../ops/node-ops.js';
 import type { NotifyFormat } from '../ops/notify.js';
-import type { SyncNode } from '../sync/node.js';
+import type { StatusPage } from '../ops/page.js';
+import type { NodeEvent, SyncNode } from '../sync/node.js';
 
 /** Parsed options of `acu node`. */
 export type NodeCommandOptions =
@@ -46,7 +47,8 @@ export type NodeCommandOptions =
       readonly notifyFormat: NotifyFormat;
       readonly argv: readonly string[];
     }
-  | { readonly action: 'stop'; readonly json: boolean };
+  | { readonly action: 'stop'; readonly json: boolean }
+  | { readonly action: 'page'; readonly json: boolean };
 
 function usage(message: string): AcuError {
   return new AcuError('ERR_USAGE', `node: ${message}`, { hint: "run 'acu node --help' for its usage" });
@@ -54,12 +56,12 @@ function usage(message: string): AcuError {
 
 function parse(argv: readonly string[]): NodeCommandOptions {
   const [action, ...rest] = argv;
-  if (action === 'stop') {
+  if (action === 'stop' || action === 'page') {
     const { values, positionals } = parseCommandArgs('node', rest, { json: { type: 'boolean' } });
     if (positionals.length > 0) throw usage(`unexpected argument '${positionals[0] ?? ''}'`);
-    return { action: 'stop', json: values.json === true };
+    return { action, json: values.json === true };
   }
-  if (action !== 'start') throw usage(action === undefined ? 'which action? start or stop' : `unknown action '${action}'`);
+  if (action !== 'start') throw usage(action === undefined ? 'which action? start, stop or page' : `unknown action '${action}'`);
   const { values, positionals } = parseCommandArgs('node', rest, {
     port: { type: 'string' },
     listen: { type: 'string' },
@@ -154,13 +156,22 @@ async function startForeground(options: Extract<NodeCommandOptions, { action: 's
     print: (line) => io.stdout(line),
   });
   let node: SyncNode;
+  let page: StatusPage | null = null;
   try {
-    node = await startNode(nodeClass, options, io, ops);
+    node = await startNode(nodeClass, options, io, ops, (event) => page?.onEvent(event));
   } catch (error) {
     await ops.close();
     throw error;
   }
-  if (ops.server !== null) io.stderr(`serving metrics on ${ops.server.url}/metrics\n`);
+  let closePage = (): Promise<void> => Promise.resolve();
+  if (ops.server !== null) {
+    const { serveStatusPage } = await import('../ops/page-source.js');
+    const served = await serveStatusPage(node, ops.server, io.cwd);
+    page = served.page;
+    closePage = () => served.close();
+    io.stderr(`serving metrics on ${ops.server.url}/metrics\n`);
+    io.stderr(`serving the status page on ${ops.server.url}/ (to vote from it: acu node page)\n`);
+  }
   if (node.status().links?.insecure === true) {
     io.stderr('warning: --insecure: peer links are plain ws://, neither encrypted nor bound to a TLS session; anyone on the path can read and alter them\n');
   }
@@ -170,12 +181,15 @@ async function startForeground(options: Extract<NodeCommandOptions, { action: 's
   process.once('SIGTERM', stop);
   process.once('SIGINT', stop);
   await node.stoppedPromise;
+  await closePage();
   await ops.close();
   return ExitCode.ok;
 }
 
 /** Start the node with the operator's flags, its events and observation going to `ops`. */
-function startNode(start: typeof SyncNode, options: Extract<NodeCommandOptions, { action: 'start' }>, io: Io, ops: NodeOps): Promise<SyncNode> {
+function startNode(
+  start: typeof SyncNode, options: Extract<NodeCommandOptions, { action: 'start' }>, io: Io, ops: NodeOps, alsoEvent: (event: NodeEvent) => void,
+): Promise<SyncNode> {
   return start.start({
     cwd: io.cwd,
     validation: options.validation,
@@ -188,7 +202,10 @@ function startNode(start: typeof SyncNode, options: Extract<NodeCommandOptions, 
     insecure: options.insecure,
     ...(options.genesis === undefined ? {} : { genesis: options.genesis }),
     ...(options.decisionsKept === undefined ? {} : { decisionsKept: options.decisionsKept }),
-    onEvent: (event) => ops.onEvent(event),
+    onEvent: (event) => {
+      ops.onEvent(event);
+      alsoEvent(event);
+    },
     observer: ops.observer,
   });
 }
@@ -235,11 +252,33 @@ async function stop(json: boolean, io: Io): Promise<ExitCodeValue> {
   return ExitCode.ok;
 }
 
+/**
+ * `acu node page`: the status page's link for this site's operator, with the token that lets it
+ * vote (in the fragment, which the browser never sends in a request).
+ */
+async function pageLink(json: boolean, io: Io): Promise<ExitCodeValue> {
+  const repo = await GitRepo.open(io.cwd);
+  const commonDir = repo.commonDir;
+  await repo.close();
+  const { pageUrlPath } = await import('../ops/page-source.js');
+  const { ensurePageToken, pageTokenPath } = await import('../ops/page.js');
+  const url = (await readFile(pageUrlPath(commonDir), 'utf8').catch(() => '')).trim();
+  if (url === '' || (await callNode(nodeSocketPath(commonDir), { type: 'status' }, 2_000)) === null) {
+    throw new AcuError('ERR_NO_NODE', 'no sync node serves a status page for this repository', {
+      hint: "start the node with an HTTP listener: 'acu node start --http <port>'",
+    });
+  }
+  const token = await ensurePageToken(pageTokenPath(commonDir));
+  const link = `${url}#token=${token}`;
+  io.stdout(json ? `${JSON.stringify({ url, link })}\n` : `${link}\n`);
+  return ExitCode.ok;
+}
+
 /** The `acu node` command. */
 export const nodeCommand: Command<NodeCommandOptions> = {
   name: 'node',
-  usage: 'node start [--listen <host>:<port> | --port <p>] [--tls-cert <f> --tls-key <f> --tls-ca <f>] [--insecure] [--detach] [--validation parse|typecheck] [--tick-ms <ms>] [--batch-ms <ms>] [--genesis <rev>] [--fast-forward] [--json | --log-format text|json] [--http [<host>:]<port>] [--notify-url <url>]... [--notify-format json|slack] | node stop [--json]',
-  summary: "run this repository's sync node (start [--detach], stop)",
+  usage: 'node start [--listen <host>:<port> | --port <p>] [--tls-cert <f> --tls-key <f> --tls-ca <f>] [--insecure] [--detach] [--validation parse|typecheck] [--tick-ms <ms>] [--batch-ms <ms>] [--genesis <rev>] [--fast-forward] [--json | --log-format text|json] [--http [<host>:]<port>] [--notify-url <url>]... [--notify-format json|slack] | node stop [--json] | node page [--json]',
+  summary: "run this repository's sync node (start [--detach], stop, page)",
   help: `start runs the sync node: it connects to every member of .acu/cluster.json, takes the
 commits the post-commit hook queues, agrees with its peers on them, and writes each decision as a
 commit on refs/acu/<branch> with its certificate as a git note (refs/notes/acu). It stops cleanly
@@ -267,19 +306,25 @@ on SIGTERM or Ctrl-C, and resumes from its write-ahead log (acu/node.wal in the 
   --json                   print events as JSON lines, as the node emits them (for scripts)
   --log-format <f>         text (default): one line per event for a person; json: one JSON object
                            per line for a log shipper: time, level, event, node, site, message, data
-  --http [<host>:]<port>   serve Prometheus metrics at http://<host>:<port>/metrics (a port alone:
-                           127.0.0.1, this machine only; 0.0.0.0:<port> to be scraped from
-                           elsewhere). Off unless given. See docs/operations.md
+  --http [<host>:]<port>   serve Prometheus metrics at http://<host>:<port>/metrics and the status
+                           page at http://<host>:<port>/ (a port alone: 127.0.0.1, this machine
+                           only; 0.0.0.0:<port> to be reached from elsewhere). Off unless given.
+                           See docs/operations.md
   --notify-url <url>       post a JSON notification here when a conflict opens, a vote waits for
                            this site, a commit is agreed, an ACU is deferred or rejected, a peer
                            goes down or a peer's fault is seen; retried with backoff, never holding
                            the node up (repeat the flag for several receivers)
   --notify-format <f>      json (default), or slack: a Slack-compatible {"text": ...} body
 
-stop asks the running node to stop, and waits until it has (--json: prints {stopped: true}).`,
+stop asks the running node to stop, and waits until it has (--json: prints {stopped: true}).
+
+page prints the status page's link for this site's operator. It carries the token (kept in
+acu/page-token in the git directory, readable by its owner only) that lets the page vote on open
+conflicts for this site; anyone else who opens the page reads it without voting.`,
   parse,
   run: async (options, io) => {
     if (options.action === 'stop') return await stop(options.json, io);
+    if (options.action === 'page') return await pageLink(options.json, io);
     return options.detach ? await startDetached(options, io) : await startForeground(options, io);
   },
 };

@@ -49,6 +49,7 @@ export const pageHtml = `<!doctype html>
   <span>agreed <b id="agreed" data-testid="agreed">-</b></span>
   <span id="live" class="off" data-testid="live">connecting</span>
   <span id="voter" class="dim"></span>
+  <span id="vote-result" data-testid="vote-result"></span>
 </header>
 <main>
   <section>
@@ -81,12 +82,14 @@ export const pageHtml = `<!doctype html>
   $('voter').textContent = token ? 'you can vote for this site' : 'read only (open the link acu node page prints to vote)';
   const choices = [['keep-a', 'keep A'], ['keep-b', 'keep B'], ['keep-both', 'keep both'], ['defer', 'defer']];
 
-  async function vote(conflict, choice, status) {
-    status.textContent = 'voting ' + choice + '...';
+  // The result goes in the header: the conflict's own box is drawn anew on every update.
+  async function vote(conflict, choice) {
+    const status = $('vote-result');
+    status.textContent = 'voting ' + choice + ' on ' + conflict + '...';
     try {
       const res = await fetch('/api/vote', { method: 'POST', headers: { 'content-type': 'application/json', authorization: 'Bearer ' + token }, body: JSON.stringify({ conflict, choice }) });
       const body = await res.json();
-      status.textContent = res.ok ? 'voted ' + choice : 'refused: ' + (body.error || res.status) + (body.hint ? ' (' + body.hint + ')' : '');
+      status.textContent = res.ok ? 'voted ' + choice + ' on ' + conflict : 'vote refused: ' + (body.error || res.status) + (body.hint ? ' (' + body.hint + ')' : '');
     } catch (e) { status.textContent = 'vote failed: ' + e; }
   }
 
@@ -126,9 +129,7 @@ export const pageHtml = `<!doctype html>
       box.append(el('div', 'this site: ' + (c.vote || 'waiting for a person'), c.vote ? '' : 'warn'));
       box.append(el('div', 'votes so far: ' + (c.votes.length === 0 ? 'none' : c.votes.map((v) => v.site + ' ' + v.choice).join(', ')), 'dim'));
       if (token) {
-        const status = el('span', '', 'dim');
-        for (const [choice, label] of choices) { const b = el('button', label); b.dataset.choice = choice; b.onclick = () => vote(c.id, choice, status); box.append(b); }
-        box.append(status);
+        for (const [choice, label] of choices) { const b = el('button', label); b.dataset.choice = choice; b.onclick = () => vote(c.id, choice); box.append(b); }
       }
       conflicts.append(box);
     }
@@ -143,7 +144,7 @@ export const pageHtml = `<!doctype html>
       recent.append(row([e.height === null ? '?' : e.height, el('code', e.commit.slice(0, 12)), acus, e.signers.map((x) => x.site || x.id.slice(0, 8)).join(', ')]));
     }
     const events = $('events'); events.replaceChildren();
-    for (const ev of state.events.slice().reverse()) events.append(el('li', new Date(ev.atMs).toISOString().slice(11, 19) + '  ' + ev.kind + '  ' + ev.text));
+    for (const ev of state.events.slice().reverse()) events.append(el('li', new Date(ev.atMs).toISOString().slice(11, 19) + '  ' + (ev.text.startsWith(ev.kind) ? '' : ev.kind + ': ') + ev.text));
   }
 
   fetch('/api/state').then((r) => r.json()).then(render).catch(() => undefined);

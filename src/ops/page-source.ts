@@ -1,12 +1,17 @@
 /**
- * The status page's view of a real sync node: its status and votes from the running node, the
- * latest agreed commits read from its repository the way `acu log` reads them.
+ * The status page's view of a real sync node (its status and votes from the running node, the
+ * latest agreed commits read from its repository the way `acu log` reads them), and serving the
+ * page on the node's `--http` listener.
  */
+import { rm, writeFile } from 'node:fs/promises';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Acu } from '../core/acu/index.js';
 import { logEntryOf } from '../cli/log.js';
-import type { GitRepo } from '../git/index.js';
+import { GitRepo } from '../git/index.js';
 import { agreedRef, readAgreedChain } from '../sync/agreed.js';
 import type { SyncNode } from '../sync/node.js';
+import type { OpsServer } from './http.js';
+import { ensurePageToken, pageTokenPath, StatusPage } from './page.js';
 import type { ConflictSideText, PageSource } from './page.js';
 
 /** Lines of a file-level change the page shows, at most. */
@@ -51,4 +56,36 @@ export function sideText(acu: Acu, site: string): ConflictSideText {
   }
   const after = acu.op === 'remove' ? null : acu.content === 'text' || acu.content === 'symlink' ? acu.data : `(${acu.content} content ${acu.afterOid ?? ''})`;
   return { where: acu.file, site, before: null, after };
+}
+
+/** Where a node serving a page writes its URL, so `acu node page` can print the operator's link. */
+export function pageUrlPath(gitCommonDir: string): string {
+  return `${gitCommonDir}/acu/page-url`;
+}
+
+/**
+ * Serve the status page for `node` on `server` (the node's `--http` listener): the operator's
+ * token is read or made, the page's URL written beside it. The returned page takes the node's
+ * events (its timeline and live updates) and is closed when the node stops.
+ */
+export async function serveStatusPage(node: SyncNode, server: OpsServer, cwd: string): Promise<{ readonly page: StatusPage; close(): Promise<void> }> {
+  const repo = await GitRepo.open(cwd);
+  const token = await ensurePageToken(pageTokenPath(repo.commonDir));
+  const page = new StatusPage(nodePageSource(node, repo), token);
+  const handler = async (request: IncomingMessage, response: ServerResponse): Promise<void> => {
+    if (!(await page.handle(request, response))) response.writeHead(404).end();
+  };
+  server.route('/', handler);
+  server.route('/api/state', handler);
+  server.route('/api/events', handler);
+  server.route('/api/vote', { methods: ['POST'], handler });
+  await writeFile(pageUrlPath(repo.commonDir), `${server.url}/\n`, { mode: 0o600 });
+  return {
+    page,
+    close: async () => {
+      page.close();
+      await rm(pageUrlPath(repo.commonDir), { force: true });
+      await repo.close();
+    },
+  };
 }
