@@ -11,6 +11,10 @@
  *    resolves what lines could not — edits of different declarations that touch neighbouring
  *    lines, both sides adding to one import, one class, one object literal, one JSX element.
  * 3. Otherwise the line merge, with its markers. A result that does not parse is never clean.
+ * Every clean result of a source file then passes the safeguard (check.ts): checked on its own, it
+ * may not have a problem that no input had (two declarations of one name, a name that no longer
+ * resolves); if it has, a rename is carried into the other side's new code, or the result is a
+ * conflict.
  */
 import { ts } from 'ts-morph';
 import { assert } from '../core/errors.js';

@@ -44,7 +44,27 @@ describe('safeguard: the check itself', () => {
     const input = lines('import { readFile } from "node:fs/promises";', 'export function load(path: string) {', '  return readFile(path, "utf8");', '}');
     const broken = lines('import { readFile } from "node:fs/promises";', 'export function load(path: string) {', '  return readFile(path, "utf8");', '}', 'export function load(path: string) {', '  return parse(path);', '}');
     assert.deepEqual(introduced('a.ts', input, input), []);
-    assert.deepEqual(introduced('a.ts', broken, input).sort(), ['2304 parse', '2323 load', '2323 load', '2393 load', '2393 load']);
+    assert.deepEqual(introduced('a.ts', broken, input).sort(), ['2304 parse', '2393 load', '2393 load']);
+  });
+
+  it('finds two base classes, a key twice, a shorthand with no value, and a call with too few arguments', () => {
+    const input = lines('class B {}', 'class C {}', 'class A extends B {}', 'function f(a: number, b?: number) {', '  return a;', '}', 'export const o = { a: 1, n: f(1) };');
+    const broken = lines('class B {}', 'class C {}', 'class A extends B, C {}', 'function f(a: number, b?: number) {', '  return a;', '}', 'export const o = { a: 1, a: 2, n: f(), missing };');
+    assert.deepEqual(introduced('a.ts', broken, input), ['1174 C', '1117 a', '2554 f', '18004 missing']);
+  });
+
+  it('reads names in scope the way the compiler does: parameters, type parameters, enums, namespaces, arguments', () => {
+    const text = lines(
+      'namespace N { export const k = 1; }',
+      'enum E { A = 1, B = A + 1 }',
+      'type Box<T> = { [K in keyof T]: T[K] extends infer U ? U : never };',
+      'export function g<T>(x: T, { y = N.k }: { y?: number } = {}): Box<T> | number {',
+      '  label: for (const z of [x]) { if (z) break label; }',
+      '  return arguments.length + y + E.B + (undefined ?? 0);',
+      '}',
+      'export { g as h };',
+    );
+    assert.deepEqual(introduced('a.ts', text, 'export {};\n'), []);
   });
 
   it('does not count unresolved globals and imports that an input had too', () => {
@@ -148,6 +168,15 @@ describe('safeguard: new code uses a name the other side renamed or removed', ()
     const text = clean(fbase, ours, theirs);
     assert.match(text, /if \(amounts\.length === 0\) return NaN;/);
     assert.doesNotMatch(text, /prices/);
+  });
+
+  it('does not read a changed import as a rename (a real merge: one side replaced several imported names by one)', () => {
+    const ibase = lines("import { ExtractC, ExtractS, load } from './internal';", '', 'export function one(): ExtractC<Model> {', '  return load();', '}');
+    const ours = lines("import { ExtractC, ExtractS, load } from './internal';", '', 'export function one(): ExtractC<Model> {', '  return load();', '}', '', 'export function two(): ExtractS<Model> {', '  return load();', '}');
+    const theirs = lines("import { typecheckInternal, load } from './internal';", '', 'export function one() {', '  return typecheckInternal(load());', '}');
+    const result = soundOrGuarded(ibase, ours, theirs);
+    assert.doesNotMatch(result.text, /typecheckInternal<Model>/);
+    assert.deepEqual(result.conflicts.map((c) => c.kind), ['diagnostic']);
   });
 
   it('reports a conflict when the other side removed the name', () => {
