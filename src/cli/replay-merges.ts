@@ -28,7 +28,9 @@ base, merge it with acu and with 'git merge-file', and compare each result with 
 
 Verdicts: exact (equal ignoring blank lines), format (same tokens), reorder (same tokens in another
 order), conflict, differ (clean, but not what the human committed), crash. Scenarios where the
-human kept one side verbatim are counted apart.
+human kept one side verbatim are counted apart. Under each table: how many of acu's conflicts its
+safeguard made of clean merges (guarded), and how many clean results still have a compiler
+diagnostic that no input had (should be 0).
 
   <repo>        the repository (default: the current one); bare repositories are fine
   --limit N     replay N merges, sampled with the seed (default: all)
@@ -125,6 +127,7 @@ export function renderSummary(summary: ReplaySummary): string {
   for (const group of ['git-conflict', 'git-clean', 'one-side'] as const) {
     const g = summary.groups[group];
     lines.push('', `${titles[group]}: ${g.scenarios} scenarios`, header, row('acu', g.acu, g.scenarios), row('git', g.git, g.scenarios));
+    lines.push(`  acu guarded ${g.guarded} (clean merges the safeguard made conflicts, in 'conflict'); clean with a new diagnostic ${g.broken}`);
   }
   const ms = (s: { p50: number; p95: number; max: number }): string => `p50 ${s.p50.toFixed(1)} ms, p95 ${s.p95.toFixed(1)} ms, max ${s.max.toFixed(1)} ms`;
   lines.push('', `per-file time: acu ${ms(summary.acuMs)}; git merge-file ${ms(summary.gitMs)}`, '');

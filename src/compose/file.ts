@@ -11,11 +11,17 @@
  *    resolves what lines could not — edits of different declarations that touch neighbouring
  *    lines, both sides adding to one import, one class, one object literal, one JSX element.
  * 3. Otherwise the line merge, with its markers. A result that does not parse is never clean.
+ * Every clean result of a source file then passes the safeguard (check.ts): checked on its own, it
+ * may not have a problem that no input had (two declarations of one name, a name that no longer
+ * resolves); if it has, a rename is carried into the other side's new code, or the result is a
+ * conflict.
  */
 import { ts } from 'ts-morph';
 import { assert } from '../core/errors.js';
 import { defaultMarkers, mergeLines } from './diff3.js';
 import type { MarkerStyle } from './diff3.js';
+import { carryRenames, describeFindings, findingsOf, isCheckedPath, newFindings } from './check.js';
+import type { Finding } from './check.js';
 import { mergeSourceFiles } from './structured.js';
 import type { Conflict } from './structured.js';
 import { elementKey, isStructuredPath, parseVersion } from './syntax.js';
@@ -63,14 +69,21 @@ export function composeFile(input: ComposeFileInput): ComposeFileResult {
     }
     return { text: lines.text, conflicts: lines.conflicts === 0 ? [] : [lineConflict('lines')], method: 'lines' };
   }
+  const inputs = new InputVersions(path, base, ours, theirs);
   const result = lines.conflicts === 0 ? parseVersion(path, lines.text) : null;
-  if (result !== null && !declaresNewDuplicates(path, result, ours, theirs)) return { text: lines.text, conflicts: [], method: 'lines' };
+  // A clean line merge that the safeguard rejects goes on to the structured merge, which may do
+  // better (one copy of a duplicate); if it does not, the line merge is reported as a conflict.
+  let rejected: Finding[] | null = null;
+  if (result !== null && !declaresNewDuplicates(result, inputs)) {
+    const guarded = safeguard(path, result, inputs);
+    if (guarded.ok) return { text: guarded.text, conflicts: [], method: 'lines' };
+    rejected = guarded.findings;
+  }
   // Beyond this size a file is generated (lock files, schemas): merged by lines, as git would.
   if (Math.max(base.length, ours.length, theirs.length) > structuredCharsMax) {
     return { text: lines.text, conflicts: lines.conflicts === 0 ? [] : [lineConflict('lines')], method: 'lines' };
   }
-  const versions = [parseVersion(path, base), parseVersion(path, ours), parseVersion(path, theirs)] as const;
-  const [b, o, t] = versions;
+  const [b, o, t] = [inputs.base, inputs.ours, inputs.theirs];
   // Inputs that do not parse themselves (Flow, syntax the parser does not know) cannot be judged
   // by parsing the result: a clean line merge of them stands.
   if (lines.conflicts === 0 && (b === null || o === null || t === null)) return { text: lines.text, conflicts: [], method: 'lines' };
@@ -79,17 +92,97 @@ export function composeFile(input: ComposeFileInput): ComposeFileResult {
     conflicts: [lineConflict(lines.conflicts === 0 ? 'unparseable' : 'lines')],
     method: 'lines-fallback',
   });
+  // A clean result with a diagnostic no input had: the line merge's output (with git's markers
+  // where the lines conflicted), reported as a conflict that names the diagnostics.
+  const broken = (findings: readonly Finding[]): ComposeFileResult => ({
+    text: lines.text,
+    conflicts: [{ ...lineConflict('diagnostic'), detail: describeFindings(findings) }],
+    method: 'lines-fallback',
+  });
   if (b === null || o === null || t === null) return fallback();
   const merged = mergeSourceFiles({ base: b, ours: o, theirs: t, markers });
-  if (!merged.ok) return fallback();
+  if (!merged.ok) return rejected === null ? fallback() : broken(rejected);
   if (merged.conflicts.length === 0) {
-    if (parseVersion(path, merged.text) === null) return fallback();
-    return { text: merged.text, conflicts: [], method: 'structured' };
+    const parsed = parseVersion(path, merged.text);
+    if (parsed === null) return rejected === null ? fallback() : broken(rejected);
+    const guarded = safeguard(path, parsed, inputs);
+    if (!guarded.ok) return broken(guarded.findings);
+    return { text: guarded.text, conflicts: [], method: 'structured' };
   }
   // Markers that do not stand on lines of their own would break git's tools: use the line merge's.
   if (!markersOnOwnLines(merged.text, markers)) return { ...fallback(), conflicts: merged.conflicts };
   assert(merged.conflicts.length > 0, 'composeFile: a marked result has conflicts');
   return { text: merged.text, conflicts: merged.conflicts, method: 'structured' };
+}
+
+/**
+ * The inputs of one merge, parsed when first needed and checked when first needed: the line merge
+ * that is clean and sound needs the sides parsed only to look for duplicates, and checked never.
+ */
+class InputVersions {
+  private readonly parsed = new Map<'base' | 'ours' | 'theirs', Version | null>();
+  private readonly checked = new Map<'base' | 'ours' | 'theirs', readonly Finding[]>();
+
+  constructor(
+    private readonly path: string,
+    private readonly baseText: string,
+    private readonly oursText: string,
+    private readonly theirsText: string,
+  ) {}
+
+  get base(): Version | null {
+    return this.version('base');
+  }
+
+  get ours(): Version | null {
+    return this.version('ours');
+  }
+
+  get theirs(): Version | null {
+    return this.version('theirs');
+  }
+
+  /** The guarded diagnostics of one input (which must parse). */
+  findings(which: 'base' | 'ours' | 'theirs'): readonly Finding[] {
+    const known = this.checked.get(which);
+    if (known !== undefined) return known;
+    const version = this.version(which);
+    assert(version !== null, 'InputVersions.findings: the input parses');
+    const found = findingsOf(version);
+    this.checked.set(which, found);
+    return found;
+  }
+
+  private version(which: 'base' | 'ours' | 'theirs'): Version | null {
+    if (this.parsed.has(which)) return this.parsed.get(which)!;
+    const text = which === 'base' ? this.baseText : which === 'ours' ? this.oursText : this.theirsText;
+    const version = parseVersion(this.path, text);
+    this.parsed.set(which, version);
+    return version;
+  }
+}
+
+/** A clean result that passed the safeguard (its text, renames carried), or what it found. */
+type Guarded = { readonly ok: true; readonly text: string } | { readonly ok: false; readonly findings: Finding[] };
+
+/**
+ * Check a clean result on its own against its inputs (check.ts): a diagnostic no input had makes it
+ * a conflict, unless carrying a rename into the other side's new code (carryRenames) removes every
+ * such diagnostic. Files the safeguard cannot judge pass: JSON, inputs that do not parse, files over
+ * the structured size bound (generated: checking them would cost more than merging them).
+ */
+function safeguard(path: string, result: Version, inputs: InputVersions): Guarded {
+  if (!isCheckedPath(path) || result.text.length > structuredCharsMax) return { ok: true, text: result.text };
+  const [b, o, t] = [inputs.base, inputs.ours, inputs.theirs];
+  if (b === null || o === null || t === null) return { ok: true, text: result.text };
+  if (Math.max(b.text.length, o.text.length, t.text.length) > structuredCharsMax) return { ok: true, text: result.text };
+  const checks = [(): readonly Finding[] => inputs.findings('ours'), (): readonly Finding[] => inputs.findings('theirs'), (): readonly Finding[] => inputs.findings('base')];
+  const fresh = newFindings(findingsOf(result), checks);
+  if (fresh.length === 0) return { ok: true, text: result.text };
+  const carried = carryRenames(result, fresh, { base: b, ours: o, theirs: t });
+  const repaired = carried === null ? null : parseVersion(path, carried);
+  if (repaired !== null && newFindings(findingsOf(repaired), checks).length === 0) return { ok: true, text: repaired.text };
+  return { ok: false, findings: fresh };
 }
 
 /**
@@ -138,12 +231,11 @@ function topLevelKeys(version: Version): Map<string, number> {
  * call known by its name: `test('x', ...)`) more often than either side: both sides added the
  * same import, function or test at different places, which git merges cleanly into a duplicate.
  */
-function declaresNewDuplicates(path: string, result: Version, ours: string, theirs: string): boolean {
+function declaresNewDuplicates(result: Version, inputs: InputVersions): boolean {
   const counts = topLevelKeys(result);
   const duplicated = [...counts].filter(([, n]) => n > 1);
   if (duplicated.length === 0) return false;
-  const o = parseVersion(path, ours);
-  const t = parseVersion(path, theirs);
+  const [o, t] = [inputs.ours, inputs.theirs];
   if (o === null || t === null) return false;
   const [oc, tc] = [topLevelKeys(o), topLevelKeys(t)];
   return duplicated.some(([key, n]) => n > Math.max(oc.get(key) ?? 0, tc.get(key) ?? 0));

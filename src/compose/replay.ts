@@ -14,6 +14,7 @@ import type { GitRepo, TreeChange } from '../git/index.js';
 import { runGit, runGitRaw } from '../git/exec.js';
 import { isSourcePath, parseSource } from '../extract/segment.js';
 import { decodeText } from '../extract/text.js';
+import { introducedFindings } from './check.js';
 import { composeFile } from './file.js';
 
 /** One file of one merge: the three inputs and the human's result. */
@@ -86,6 +87,10 @@ export function classify(path: string, result: string, human: string): Verdict {
 export interface ToolOutcome {
   readonly verdict: Verdict;
   readonly ms: number;
+  /** acu only: a conflict the safeguard made of a clean merge (a diagnostic no input had). */
+  readonly guarded?: boolean;
+  /** acu only: a clean result that still has a diagnostic no input had (the safeguard missed it). */
+  readonly broken?: boolean;
 }
 
 /** A scenario's outcome for both tools. */
@@ -105,9 +110,11 @@ export function runAcu(scenario: Scenario): ToolOutcome {
   try {
     const result = composeFile({ path: scenario.path, base: scenario.base, ours: scenario.ours, theirs: scenario.theirs });
     const ms = performance.now() - started;
-    if (result.conflicts.length > 0) verdict = 'conflict';
-    else verdict = scenario.human === null ? 'differ' : classify(scenario.path, result.text, scenario.human);
-    return { verdict, ms };
+    if (result.conflicts.length > 0) return { verdict: 'conflict', ms, guarded: result.conflicts.some((c) => c.kind === 'diagnostic') };
+    verdict = scenario.human === null ? 'differ' : classify(scenario.path, result.text, scenario.human);
+    // Checked apart from the merge (and outside its time): a clean result must never break the file.
+    const introduced = introducedFindings(scenario.path, { base: scenario.base, ours: scenario.ours, theirs: scenario.theirs, result: result.text });
+    return { verdict, ms, broken: introduced !== null && introduced.length > 0 };
   } catch {
     return { verdict: 'crash', ms: performance.now() - started };
   }
@@ -265,7 +272,12 @@ export interface ReplaySummary {
   /** Merges left out because the repository lacks some of their objects. */
   readonly skippedMerges: number;
   readonly scenarios: number;
-  readonly groups: Record<Group, { readonly scenarios: number; readonly acu: VerdictCounts; readonly git: VerdictCounts }>;
+  /**
+   * Per group: the scenarios, the verdicts of each tool, and for acu the clean merges its safeguard
+   * turned into conflicts (`guarded`, counted in `conflict` too) and the clean results that still
+   * have a diagnostic no input had (`broken`, counted in their verdict too; the target is 0).
+   */
+  readonly groups: Record<Group, { readonly scenarios: number; readonly acu: VerdictCounts; readonly git: VerdictCounts; readonly guarded: number; readonly broken: number }>;
   readonly acuMs: { readonly p50: number; readonly p95: number; readonly max: number };
   readonly gitMs: { readonly p50: number; readonly p95: number; readonly max: number };
 }
@@ -285,13 +297,15 @@ export function percentile(values: readonly number[], q: number): number {
 /** Summarise outcomes into the report's table. */
 export function summarize(merges: number, outcomes: readonly ScenarioOutcome[]): ReplaySummary {
   const groups = {
-    'git-conflict': { scenarios: 0, acu: zeroCounts(), git: zeroCounts() },
-    'git-clean': { scenarios: 0, acu: zeroCounts(), git: zeroCounts() },
-    'one-side': { scenarios: 0, acu: zeroCounts(), git: zeroCounts() },
+    'git-conflict': { scenarios: 0, acu: zeroCounts(), git: zeroCounts(), guarded: 0, broken: 0 },
+    'git-clean': { scenarios: 0, acu: zeroCounts(), git: zeroCounts(), guarded: 0, broken: 0 },
+    'one-side': { scenarios: 0, acu: zeroCounts(), git: zeroCounts(), guarded: 0, broken: 0 },
   };
   for (const outcome of outcomes) {
     const group = groups[groupOf(outcome)];
     group.scenarios += 1;
+    if (outcome.acu.guarded === true) group.guarded += 1;
+    if (outcome.acu.broken === true) group.broken += 1;
     group.acu[outcome.acu.verdict] += 1;
     group.git[outcome.git.verdict] += 1;
   }

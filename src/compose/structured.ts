@@ -23,7 +23,7 @@ import { defaultSeparator, elementKey, identText, isSequenceParent, isUnorderedP
 import type { Version } from './syntax.js';
 
 /** What kind of disagreement a conflict is. */
-export type ConflictKind = 'modify/modify' | 'remove/modify' | 'modify/remove' | 'add/add' | 'insert/insert' | 'lines' | 'unparseable';
+export type ConflictKind = 'modify/modify' | 'remove/modify' | 'modify/remove' | 'add/add' | 'insert/insert' | 'lines' | 'unparseable' | 'diagnostic';
 
 /** One conflict: where it is, what kind, and the three versions of the text involved. */
 export interface Conflict {
@@ -33,6 +33,8 @@ export interface Conflict {
   readonly base: string | null;
   readonly ours: string | null;
   readonly theirs: string | null;
+  /** For a `diagnostic` conflict: the diagnostics the clean result had and no input had. */
+  readonly detail?: string;
 }
 
 /** The three versions being merged, and the marker style for conflicts. */
@@ -497,7 +499,7 @@ function orderPieces(st: ListState, primary: Side, unordered: boolean): Piece[] 
   collectRuns(st, secondary, primary, runs, dropped);
   const pieces: Piece[] = [];
   const emitRuns = (anchor: number): boolean => {
-    const merged = combineRuns(st, runs.ours.get(anchor) ?? [], runs.theirs.get(anchor) ?? [], unordered);
+    const merged = combineRuns(st, runs.ours.get(anchor) ?? [], runs.theirs.get(anchor) ?? [], unordered, anchor);
     if (merged === null) return false;
     pieces.push(...merged);
     return true;
@@ -668,11 +670,15 @@ function mergeElement(st: ListState, b: number): Piece | null {
  * Two insertions at one anchor. Unordered lists keep both (ours first) when all are named; ordered
  * ones keep one when it contains the other, and otherwise conflict.
  */
-function combineRuns(st: ListState, ours: Piece[], theirs: Piece[], unordered: boolean): Piece[] | null {
+function combineRuns(st: ListState, ours: Piece[], theirs: Piece[], unordered: boolean, anchor: number): Piece[] | null {
   if (theirs.length === 0) return ours;
   if (ours.length === 0) return theirs;
   const named = (p: Piece): boolean => p.kind === 'text' && p.key !== null;
   if (ours.some((p) => p.kind === 'conflict') || theirs.some((p) => p.kind === 'conflict')) return [...ours, ...theirs];
+  if (unordered) {
+    const sorted = sortedInsertions(st, ours, theirs, anchor);
+    if (sorted !== null) return sorted;
+  }
   if (unordered && ours.every(named) && theirs.every(named)) return [...ours, ...theirs];
   const identOf = (run: Piece[]): string => run.map((p) => (p.kind === 'text' ? p.ident : '')).join(' ');
   const [oi, ti] = [identOf(ours), identOf(theirs)];
@@ -688,6 +694,73 @@ function combineRuns(st: ListState, ours: Piece[], theirs: Piece[], unordered: b
   const join = (run: Piece[]): string => run.map((p) => (p.kind === 'text' ? p.text : '')).join(st.separator);
   const conflict: Conflict = { path: st.path, kind: 'insert/insert', base: null, ours: join(ours), theirs: join(theirs) };
   return [{ kind: 'conflict', ours: conflict.ours ?? '', theirs: conflict.theirs ?? '', conflict }];
+}
+
+/**
+ * The family of a key (`import`, `spec`, `prop`, `type`, `case`...) and the name it is sorted by:
+ * quotes dropped, so `import:'./b'` sorts as `./b`.
+ */
+function sortName(key: string): { family: string; name: string } {
+  const at = key.indexOf(':');
+  return { family: key.slice(0, at), name: key.slice(at + 1).replace(/#\d+$/, '').replace(/['"`]/g, '') };
+}
+
+/** Sorted-insertion order: numbers by value (`case 2` before `case 10`), other names as compareKeys does. */
+function compareNames(a: string, b: string): number {
+  if (/^\d+(\.\d+)?$/.test(a) && /^\d+(\.\d+)?$/.test(b)) return Number(a) - Number(b);
+  return compareKeys(a, b);
+}
+
+/** Families whose elements people keep sorted: imports, named specifiers, object keys, enum and union members, cases. */
+const sortableFamilies: ReadonlySet<string> = new Set(['import', 'spec', 'prop', 'member', 'type', 'case']);
+
+/** A switch case that cannot fall through into the next one (moving it changes nothing). */
+function endsItsCase(node: ts.Node): boolean {
+  if (!ts.isCaseClause(node)) return true;
+  let last: ts.Node | undefined = node.statements[node.statements.length - 1];
+  while (last !== undefined && ts.isBlock(last)) last = last.statements[last.statements.length - 1];
+  return last !== undefined && (ts.isReturnStatement(last) || ts.isThrowStatement(last) || ts.isBreakStatement(last) || ts.isContinueStatement(last));
+}
+
+/**
+ * Both sides' insertions at one point, in sorted position, when the elements around that point are
+ * sorted: the base elements of one family (imports, specifiers, keys, union members, cases) right
+ * before and after the point, at least two of them, in order by compareNames, and every inserted
+ * element of that family and between its neighbours. Null when that does not hold: the usual rule
+ * (ours first) applies.
+ */
+function sortedInsertions(st: ListState, ours: Piece[], theirs: Piece[], anchor: number): Piece[] | null {
+  const inserted = [...ours, ...theirs];
+  const names: string[] = [];
+  let family: string | null = null;
+  for (const p of inserted) {
+    if (p.kind !== 'text' || p.key === null || p.side === 'base') return null;
+    const sorted = sortName(p.key);
+    if (family !== null && sorted.family !== family) return null;
+    family = sorted.family;
+    names.push(sorted.name);
+    if (!endsItsCase(elementsFor(st, p.side)[p.index]!.node)) return null;
+  }
+  if (family === null || !sortableFamilies.has(family)) return null;
+  const inFamily = (i: number): boolean => {
+    const key = st.base[i]?.key;
+    return key !== null && key !== undefined && sortName(key).family === family;
+  };
+  const kept = (i: number): boolean => st.matchOurs.baseToSide[i] !== -1 && st.matchTheirs.baseToSide[i] !== -1;
+  const around: string[] = [];
+  for (let i = anchor; i >= 0 && inFamily(i); i -= 1) around.unshift(sortName(st.base[i]!.key!).name);
+  const before = around.length;
+  let next = anchor + 1;
+  while (next < st.base.length && !kept(next)) next += 1;
+  for (let i = next; i < st.base.length && inFamily(i); i += 1) around.push(sortName(st.base[i]!.key!).name);
+  if (around.length < 2 || !around.every((name, i) => i === 0 || compareNames(around[i - 1]!, name) <= 0)) return null;
+  const low = around[before - 1];
+  const high = around[before];
+  if (names.some((name) => (low !== undefined && compareNames(low, name) > 0) || (high !== undefined && compareNames(name, high) > 0))) return null;
+  // A stable sort: equal names keep ours first.
+  const order = inserted.map((piece, k) => ({ piece, name: names[k]!, k }));
+  order.sort((x, y) => compareNames(x.name, y.name) || x.k - y.k);
+  return order.map((entry) => entry.piece);
 }
 
 function elementsFor(st: ListState, side: Side | 'base'): Element[] {

@@ -94,7 +94,11 @@ export function elementKey(version: Version, node: ts.Node, parent: ts.Node | nu
   if (ts.isImportSpecifier(node) || ts.isExportSpecifier(node)) return `spec:${node.name.text}`;
   if (ts.isPropertyAssignment(node) || ts.isShorthandPropertyAssignment(node)) return `prop:${nameText(version, node.name)}`;
   if (ts.isStringLiteral(node) && parent !== null && ts.isArrayLiteralExpression(parent)) return `string:${node.text}`;
-  if (parent !== null && (ts.isUnionTypeNode(parent) || ts.isIntersectionTypeNode(parent) || ts.isHeritageClause(parent))) return `type:${identText(version, node)}`;
+  // A heritage clause names each base type once: keyed by the type's name, its type arguments are
+  // an edit of it (two sides editing `extends Store<User>` must not yield two base classes).
+  if (parent !== null && ts.isHeritageClause(parent) && ts.isExpressionWithTypeArguments(node)) return `type:${identText(version, node.expression)}`;
+  if (ts.isHeritageClause(node)) return `heritage:${node.token === ts.SyntaxKind.ExtendsKeyword ? 'extends' : 'implements'}`;
+  if (parent !== null && (ts.isUnionTypeNode(parent) || ts.isIntersectionTypeNode(parent))) return `type:${identText(version, node)}`;
   if (ts.isSpreadAssignment(node) || ts.isJsxSpreadAttribute(node)) return `spread:${identText(version, node.expression)}`;
   if (ts.isJsxAttribute(node)) return `attr:${version.text.slice(node.name.getStart(version.sf), node.name.end)}`;
   if (ts.isEnumMember(node)) return `member:${nameText(version, node.name)}`;

@@ -65,6 +65,32 @@ describe('replay-merges', () => {
     assert.equal(parsed.seed, 7);
   });
 
+  it('counts the clean merges the safeguard turned into conflicts apart', async () => {
+    // main removes fetchUser; topic adds code that calls it, far from main's edit: git merges
+    // cleanly, into a file where fetchUser no longer resolves.
+    const user = lines('export function fetchUser(id: string) {', '  return { id };', '}', '', 'export function greet(id: string) {', '  return `hi ${fetchUser(id).id}`;', '}', '', 'export const version = 1;');
+    const removed = user.replace(/export function fetchUser[\s\S]*?\n\}\n\n/, '').replace('fetchUser(id).id', 'id');
+    const added = lines(user.trimEnd(), '', 'export function mail(id: string) {', '  return fetchUser(id).id;', '}');
+    const dir = await tempDir('replay-guarded');
+    await buildFixtureRepo(dir, {
+      commits: [
+        { id: 'base', files: { 'src/user.ts': user } },
+        { id: 'topic', parents: ['base'], branch: 'topic', files: { 'src/user.ts': added } },
+        { id: 'main', parents: ['base'], files: { 'src/user.ts': removed } },
+        { id: 'merge', parents: ['main', 'topic'], files: { 'src/user.ts': lines(removed.trimEnd(), '', 'export function mail(id: string) {', '  return id;', '}') } },
+      ],
+    });
+    const { summary, outcomes } = await replayRepository(dir, { limit: undefined, seed: 1 });
+    assert.equal(outcomes.length, 1, JSON.stringify(outcomes));
+    assert.equal(outcomes[0]!.git.verdict, 'differ');
+    assert.equal(outcomes[0]!.acu.verdict, 'conflict');
+    assert.equal(summary.groups['git-clean'].guarded, 1);
+    assert.equal(summary.groups['git-clean'].broken, 0);
+    const io = bufferIo(dir);
+    assert.equal(await runCli(['replay-merges', dir], io), 0, io.err());
+    assert.ok(io.out().includes('acu guarded 1 '), io.out());
+  });
+
   it('samples deterministically', () => {
     const merges = Array.from({ length: 20 }, (_, i) => ({ oid: String(i), ours: 'a', theirs: 'b' }));
     assert.deepEqual(sampleMerges(merges, 5, 3), sampleMerges(merges, 5, 3));
