@@ -50,6 +50,12 @@ export interface ClusterDoc {
   readonly branch: string;
   /** Members, sorted by id. */
   readonly members: readonly ClusterMember[];
+  /**
+   * The scoring backend every node of the cluster validates with: `auto` (the default), a backend
+   * name (`js-bitset`, `wasm-popcount`, `gpujs`, `cpu-reference`) or `gpujs:<mode>`. Backends score
+   * bit for bit the same, so this changes speed only; src/validate/scoring/select.ts checks the name.
+   */
+  readonly scoring?: string;
 }
 
 /** Where the document lives in a tree (and so in every agreed commit). */
@@ -76,6 +82,9 @@ export function clusterIssues(value: unknown): string[] {
   const doc = value as Record<string, unknown>;
   if (doc.version !== 1) issues.push(`version: expected 1, got ${JSON.stringify(doc.version)}`);
   if (typeof doc.branch !== 'string' || !/^[A-Za-z0-9._/-]+$/.test(doc.branch) || doc.branch.includes('..')) issues.push('branch: a branch name');
+  if (doc.scoring !== undefined && (typeof doc.scoring !== 'string' || !/^[a-z0-9:-]{1,64}$/.test(doc.scoring))) {
+    issues.push('scoring: a scoring backend name (auto, js-bitset, wasm-popcount, gpujs, cpu-reference or gpujs:<mode>)');
+  }
   if (!Array.isArray(doc.members) || doc.members.length === 0 || doc.members.length > clusterMembersMax) {
     issues.push(`members: a list of 1 to ${clusterMembersMax} members`);
     return issues;
