@@ -3,7 +3,8 @@
  * acu's real hooks and real sync nodes edit one function; the second site's `git commit` prints one
  * line naming the first site, its author and the declaration, both nodes report the overlap as an
  * event, and `acu status` lists it. Two of the cluster's four members run, so nothing is agreed and
- * both edits stay pending. The scoring backend a node validates with shows in `acu status`, and a
+ * both edits stay pending; then the other two start, the cluster agrees on both in one batch where
+ * they conflict, and every node's note keeps the same votes, which `acu log` shows. The scoring backend a node validates with shows in `acu status`, and a
  * cluster document naming an unknown one stops the node with an error and a hint.
  */
 import assert from 'node:assert/strict';
@@ -17,6 +18,7 @@ import type { ClusterSite } from '../../fixtures/cluster.js';
 import { makeTempDir, removeTempDir } from '../../fixtures/tmp.js';
 import { acu, nodeStatus, startNode, stopNode, until } from './real-nodes.js';
 import type { RunningNode } from './real-nodes.js';
+import type { LogEntry } from '../../src/cli/log.js';
 
 const base = 'export function add(a: number, b: number): number {\n  return a + b;\n}\n\nexport const zero = 0;\n';
 
@@ -53,7 +55,7 @@ describe('concurrent edits', () => {
     const fixture = await buildClusterFixture(join(top, 'two-sites'), { sites: ['paris', 'tokyo', 'lima', 'oslo'], files: { 'src/math.ts': base } });
     const [paris, tokyo] = fixture.sites as [ClusterSite, ClusterSite];
     for (const site of [paris, tokyo]) assert.equal(acu(site, ['hooks', 'install']).status, 0);
-    const parisNode = startNode(paris, ['--validation', 'typecheck']);
+    const parisNode = startNode(paris);
     const tokyoNode = startNode(tokyo);
     running.push(parisNode, tokyoNode);
     await until('paris and tokyo are connected', async () => (await nodeStatus(paris))?.peers.find((peer) => peer.site === 'tokyo')?.connected === true
@@ -86,14 +88,34 @@ describe('concurrent edits', () => {
     assert.equal(shown.status, 0, shown.stderr);
     assert.match(shown.stdout, /concurrent edits .*:\n {2}src\/math\.ts#function:add\n +paris +paris <paris@example\.com>, commit [0-9a-f]{12}\n +tokyo +tokyo <tokyo@example\.com>/);
 
-    // The scoring backend: paris type-checks and scores, tokyo only parses.
-    const parisStatus = await nodeStatus(paris);
-    assert.equal(parisStatus?.scoring?.choice, 'auto');
-    assert.ok(['js-bitset', 'wasm-popcount', 'gpujs'].includes(parisStatus?.scoring?.backend ?? ''), JSON.stringify(parisStatus?.scoring));
-    assert.match(acu(paris, ['status']).stdout, /^scoring: (js-bitset|wasm-popcount|gpujs).*; cluster asks for auto: auto: /m);
-    assert.equal(status?.scoring, null);
-    assert.equal(await stopNode(parisNode), 0);
-    assert.equal(await stopNode(tokyoNode), 0);
+    assert.equal(status?.scoring, null, 'a node that only parses does not score');
+
+    // The other two members start: the cluster agrees on both edits in one batch, where they
+    // conflict; each node's policy votes, and the note of the agreed commit keeps who chose what.
+    const [lima, oslo] = fixture.sites.slice(2) as [ClusterSite, ClusterSite];
+    running.push(startNode(lima, ['--batch-ms', '2000']), startNode(oslo, ['--batch-ms', '2000']));
+    await until('paris wrote the decision of both edits', async () => ((await nodeStatus(paris))?.agreed.height ?? -1) >= 0 && (await nodeStatus(paris))?.pendingAcus === 0);
+    const entries = JSON.parse(acu(paris, ['log', '--json']).stdout) as LogEntry[];
+    const voted = entries.find((entry) => entry.votes.length > 0);
+    assert.ok(voted !== undefined, `a decision with a conflict: ${JSON.stringify(entries)}`);
+    const [vote] = voted.votes as [LogEntry['votes'][number]];
+    assert.equal(vote.conflict, `${voted.height}.0`);
+    assert.equal(vote.a, 'src/math.ts#function:add');
+    assert.equal(vote.b, 'src/math.ts#function:add');
+    const voters = vote.tally.flatMap((t) => t.members.map((m) => m.site));
+    assert.equal(voters.length, 3, 'the quorum of 3 of 4 votes');
+    assert.equal(new Set(voters).size, 3, 'one vote per member');
+    assert.ok(vote.tally.some((t) => t.choice === vote.resolution), 'the resolution is a choice made');
+    // Every node wrote the same votes, whatever RESOLVE it saw: they are the certified value's.
+    for (const site of [tokyo, lima, oslo]) {
+      await until(`${site.name} wrote height ${voted.height}`, async () => ((await nodeStatus(site))?.agreed.height ?? -1) >= voted.height!);
+      const theirs: LogEntry | undefined = (JSON.parse(acu(site, ['log', '--json']).stdout) as LogEntry[]).find((entry) => entry.height === voted.height);
+      assert.deepEqual(theirs?.votes, voted.votes, `${site.name}'s note keeps the same votes`);
+    }
+    const shownLog = acu(paris, ['log']);
+    assert.match(shownLog.stdout, new RegExp(`^ {2}conflict ${voted.height}\\.0 {2}src/math\\.ts#function:add vs src/math\\.ts#function:add: ${vote.resolution} by (keep_a|keep_b|keep_both|defer_both) \\d \\(`, 'm'));
+    assert.deepEqual((await nodeStatus(tokyo))?.concurrentEdits, [], 'agreed edits are no longer pending');
+    for (const node of running) assert.equal(await stopNode(node), 0);
   });
 });
 
@@ -108,12 +130,14 @@ describe('scoring in the cluster document', () => {
     assert.match(started.stderr, /^error: \.acu\/cluster\.json: "scoring" names an unknown scoring backend 'quantum'$/m);
     assert.match(started.stderr, /^hint: set "scoring" to one of auto, cpu-reference, js-bitset, wasm-popcount, gpujs, or gpujs:<mode>/m);
 
-    await writeFile(path, JSON.stringify({ ...JSON.parse(await readFile(path, 'utf8')) as object, scoring: 'js-bitset' }, null, 2));
+    await writeFile(path, JSON.stringify({ ...JSON.parse(await readFile(path, 'utf8')) as object, scoring: undefined }, null, 2));
     const node = startNode(site, ['--validation', 'typecheck']);
     running.push(node);
     await until('the node answers', async () => (await nodeStatus(site)) !== null);
     const status = await nodeStatus(site);
-    assert.deepEqual(status?.scoring && { choice: status.scoring.choice, backend: status.scoring.backend, reason: status.scoring.reason }, { choice: 'js-bitset', backend: 'js-bitset', reason: 'forced' });
+    assert.equal(status?.scoring?.choice, 'auto');
+    assert.ok(['js-bitset', 'wasm-popcount', 'gpujs'].includes(status?.scoring?.backend ?? ''), JSON.stringify(status?.scoring));
+    assert.match(acu(site, ['status']).stdout, /^scoring: (js-bitset|wasm-popcount|gpujs).*; cluster asks for auto: auto: /m);
     assert.equal(await stopNode(node), 0);
   });
 });
