@@ -55,6 +55,8 @@ export interface LogEntry {
   readonly rejected: readonly LogAcu[];
   readonly signers: readonly LogSigner[];
   readonly problem: string | null;
+  /** The scoring backend the cluster document named for this decision (null: an older note). */
+  readonly scoring: string | null;
   /** Per conflict, the tally the resolution came from (empty: no conflicts, or an older note). */
   readonly votes: readonly LogVote[];
 }
@@ -118,7 +120,7 @@ async function run(options: LogOptions, io: Io): Promise<ExitCodeValue> {
 /** The log's view of one agreed commit: records resolved by id, signers with their sites. */
 export function logEntryOf({ commit, note, noteProblem }: AgreedEntry, cluster: ClusterDoc): LogEntry {
   if (note === null) {
-    return { commit, height: null, round: null, valueId: null, applied: [], deferred: [], rejected: [], signers: [], problem: noteProblem, votes: [] };
+    return { commit, height: null, round: null, valueId: null, applied: [], deferred: [], rejected: [], signers: [], problem: noteProblem, scoring: null, votes: [] };
   }
   const sites = new Map(cluster.members.map((member) => [member.id, member.site]));
   return {
@@ -128,6 +130,7 @@ export function logEntryOf({ commit, note, noteProblem }: AgreedEntry, cluster: 
     rejected: note.rejected.map(({ id, reason }) => logAcu(note, id, reason)),
     signers: note.signers.map((id) => ({ id, site: sites.get(id) ?? null })),
     problem: null,
+    scoring: note.scoring ?? null,
     votes: (note.votes ?? []).map((vote) => logVote(note, vote, sites)),
   };
 }
@@ -197,7 +200,7 @@ It reads local refs only; 'acu verify' checks the signatures.
   <ref>              start from this revision instead of refs/acu/<branch>
   -n, --max-count N  the newest N decisions only
   --json             print a JSON array: [{commit, height, round, valueId, applied, deferred,
-                     rejected, signers: [{id, site}], problem, votes: [{conflict, a, b,
+                     rejected, signers: [{id, site}], problem, scoring, votes: [{conflict, a, b,
                      resolution, tally: [{choice, members: [{id, site}]}]}]}]`,
   parse,
   run,

@@ -12,6 +12,7 @@ import { canonicalString } from '../core/acu/canonical.js';
 import type { DecisionCert } from '../core/consensus/index.js';
 import { valueIdOf } from '../core/consensus/index.js';
 import { AcuError } from '../core/errors.js';
+import { clusterDocPath } from '../store/cluster.js';
 import { runGit, runGitRaw } from '../git/exec.js';
 import type { GitRepo } from '../git/index.js';
 import { sha256Hex } from './crypto.js';
@@ -51,6 +52,13 @@ export interface AgreedNote {
   readonly rejected: readonly Rejection[];
   /** Node ids of the replicas whose FINAL signatures the certificate holds. */
   readonly signers: readonly string[];
+  /**
+   * The scoring backend the cluster document in force names (`"scoring"`, default `auto`): what
+   * the nodes that type-check scored this batch with. Every backend scores bit for bit the same,
+   * so it is the same for every node; each node's own backend is in its `acu status`. Absent in
+   * notes of an older acu.
+   */
+  readonly scoring?: string;
   /**
    * Per conflict, which member chose what: the leader's RESOLVE quorum, as the certified value
    * carries it (its `tally`). Absent when the batch had no conflicts, or an older acu decided it.
@@ -171,6 +179,18 @@ export interface RecordsNote {
   readonly records: readonly IdentifiedRecord['record'][];
 }
 
+/** The scoring choice of the cluster document at `commit` (the membership in force after it); `auto` when it names none. */
+async function scoringAt(repo: GitRepo, commit: string): Promise<string> {
+  const bytes = await repo.blobAtPath(commit, clusterDocPath);
+  if (bytes === null) return 'auto';
+  try {
+    const doc = JSON.parse(Buffer.from(bytes).toString('utf8')) as { scoring?: unknown };
+    return typeof doc.scoring === 'string' ? doc.scoring : 'auto';
+  } catch {
+    return 'auto';
+  }
+}
+
 /**
  * Write the certificate note (`refs/notes/acu`) and the record bodies note
  * (`refs/notes/acu-records`) of an agreed commit; returns the certificate note.
@@ -181,6 +201,7 @@ export async function writeAgreedNote(repo: GitRepo, input: AgreedNoteInput): Pr
     v: 1, branch: input.branch, height: input.cert.height, round: input.cert.round, valueId, parent: input.parentCommit,
     acus: input.records.map(noteAcu), applied: input.applied, deferred: input.deferred, rejected: input.rejected,
     signers: input.cert.finals.map((f) => input.memberIds[f.from] ?? `replica ${f.from}`),
+    scoring: await scoringAt(repo, input.parentCommit),
     ...(input.cert.value.tally === undefined ? {} : { votes: noteVotesOf(input.cert, input.memberIds) }), cert: input.cert,
   };
   const bodies: RecordsNote = { v: 1, height: input.cert.height, records: input.records.map((item) => item.record) };
@@ -303,7 +324,7 @@ const noteShape = objectOf({
   v: exactly(1), branch: text, height: count, round: count, valueId: text, parent: text,
   acus: listOf(objectOf({ id: text, where: text, op: text, commit: text, site: text })),
   applied: listOf(text), deferred: listOf(rejectionShape), rejected: listOf(rejectionShape), signers: listOf(text),
-  votes: optional(listOf(voteShape)),
+  scoring: optional(text), votes: optional(listOf(voteShape)),
   cert: objectOf({ height: count, round: count, value: valueShape, finals: listOf(finalShape) }),
 });
 

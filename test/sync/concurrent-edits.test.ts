@@ -100,6 +100,7 @@ describe('concurrent edits', () => {
     assert.ok(voted !== undefined, `a decision with a conflict: ${JSON.stringify(entries)}`);
     const [vote] = voted.votes as [LogEntry['votes'][number]];
     assert.equal(vote.conflict, `${voted.height}.0`);
+    assert.equal(voted.scoring, 'auto', 'the note names the scoring the cluster document asks for');
     assert.equal(vote.a, 'src/math.ts#function:add');
     assert.equal(vote.b, 'src/math.ts#function:add');
     const voters = vote.tally.flatMap((t) => t.members.map((m) => m.site));
