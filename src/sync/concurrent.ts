@@ -20,6 +20,8 @@ export const concurrentEditsMax = 64;
 const editsPerDeclarationMax = 8;
 /** Warnings sent per batch of learned records, at most (a flood of overlaps says so once each). */
 const warningsPerLearnMax = 16;
+/** Declarations indexed before the first sweep of settled ones (then twice what a sweep leaves). */
+const sweepDeclarationsMin = 4096;
 
 /** The declaration an ACU changes: `file#symbol`, or the file for a file-level ACU. */
 export function declarationOf(item: IdentifiedRecord): { declaration: string; file: string } {
@@ -37,6 +39,8 @@ export class ConcurrentEdits {
   /** Declaration -> record ids pending on it, in the order learned. Settled ids are dropped when read. */
   private readonly byDeclaration = new Map<string, string[]>();
   private built = false;
+  /** Past this many declarations, `learned` drops the settled ones (nobody may be asking for status). */
+  private sweepAt = sweepDeclarationsMin;
 
   constructor(private readonly ctx: NodeContext) {}
 
@@ -56,6 +60,12 @@ export class ConcurrentEdits {
       warned += 1;
       this.warn(declaration, file, item, others);
     }
+    if (this.byDeclaration.size > this.sweepAt) {
+      // Settled ids leave the index when read; a sweep keeps it within the pending records.
+      for (const declaration of [...this.byDeclaration.keys()]) this.pendingOn(declaration);
+      this.sweepAt = Math.max(sweepDeclarationsMin, 2 * this.byDeclaration.size);
+    }
+    assert(this.byDeclaration.size <= Math.max(this.sweepAt, sweepDeclarationsMin), 'the index stays bounded');
   }
 
   /** Every declaration with pending ACUs of two or more sites, the most edited first. */
