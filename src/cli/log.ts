@@ -1,7 +1,7 @@
 /**
  * `acu log [<ref>] [-n N] [--json]` — the cluster's agreed commits, newest first: for each decision
- * its height and round, the ACUs it applied, the ones it deferred or rejected and why, and the
- * members whose FINAL signatures certify it. It reads local refs only (refs/acu/<branch> and the
+ * its height and round, the ACUs it applied, the ones it deferred or rejected and why, per
+ * conflict who chose what, and the members whose FINAL signatures certify it. It reads local refs only (refs/acu/<branch> and the
  * notes on refs/notes/acu); `acu verify` is what checks those signatures.
  */
 import { AcuError, ExitCode } from '../core/errors.js';
@@ -10,7 +10,7 @@ import { GitRepo } from '../git/index.js';
 import type { ClusterDoc } from '../store/cluster.js';
 import { clusterSizes, readCluster } from '../store/cluster.js';
 import { agreedTip, readAgreedChain } from '../sync/agreed.js';
-import type { AgreedEntry, AgreedNote, NoteAcu } from '../sync/agreed.js';
+import type { AgreedEntry, AgreedNote, NoteAcu, NoteVote } from '../sync/agreed.js';
 import type { Command } from './command.js';
 import { parseCommandArgs, parseCount } from './command.js';
 import type { Io } from './io.js';
@@ -55,6 +55,21 @@ export interface LogEntry {
   readonly rejected: readonly LogAcu[];
   readonly signers: readonly LogSigner[];
   readonly problem: string | null;
+  /** The scoring backend the cluster document named for this decision (null: an older note). */
+  readonly scoring: string | null;
+  /** Per conflict, the tally the resolution came from (empty: no conflicts, or an older note). */
+  readonly votes: readonly LogVote[];
+}
+
+/** How one conflict was resolved, and who chose what. */
+export interface LogVote {
+  readonly conflict: string;
+  /** Where each side changes (`file#symbol`), and its record id. */
+  readonly a: string;
+  readonly b: string;
+  readonly resolution: string;
+  /** Each choice made, with the members that made it (choices nobody made are left out). */
+  readonly tally: readonly { readonly choice: string; readonly members: readonly LogSigner[] }[];
 }
 
 const usageHint = "run 'acu log --help' for its usage";
@@ -105,7 +120,7 @@ async function run(options: LogOptions, io: Io): Promise<ExitCodeValue> {
 /** The log's view of one agreed commit: records resolved by id, signers with their sites. */
 export function logEntryOf({ commit, note, noteProblem }: AgreedEntry, cluster: ClusterDoc): LogEntry {
   if (note === null) {
-    return { commit, height: null, round: null, valueId: null, applied: [], deferred: [], rejected: [], signers: [], problem: noteProblem };
+    return { commit, height: null, round: null, valueId: null, applied: [], deferred: [], rejected: [], signers: [], problem: noteProblem, scoring: null, votes: [] };
   }
   const sites = new Map(cluster.members.map((member) => [member.id, member.site]));
   return {
@@ -115,7 +130,22 @@ export function logEntryOf({ commit, note, noteProblem }: AgreedEntry, cluster: 
     rejected: note.rejected.map(({ id, reason }) => logAcu(note, id, reason)),
     signers: note.signers.map((id) => ({ id, site: sites.get(id) ?? null })),
     problem: null,
+    scoring: note.scoring ?? null,
+    votes: (note.votes ?? []).map((vote) => logVote(note, vote, sites)),
   };
+}
+
+/** Choices in the order the tally breaks ties (docs/protocol.md L18), then any other. */
+const choiceOrder = ['defer_both', 'keep_a', 'keep_b', 'keep_both'];
+
+function logVote(note: AgreedNote, vote: NoteVote, sites: ReadonlyMap<string, string>): LogVote {
+  const whereOf = (id: string): string => note.acus.find((acu) => acu.id === id)?.where ?? `(unknown record ${id.slice(0, 12)})`;
+  const made = [...new Set(vote.choices.map((one) => one.choice))];
+  made.sort((x, y) => (choiceOrder.indexOf(x) + 1 || choiceOrder.length + 1) - (choiceOrder.indexOf(y) + 1 || choiceOrder.length + 1));
+  const tally = made.map((choice) => ({
+    choice, members: vote.choices.filter((one) => one.choice === choice).map((one) => ({ id: one.node, site: sites.get(one.node) ?? null })),
+  }));
+  return { conflict: vote.conflict, a: whereOf(vote.a), b: whereOf(vote.b), resolution: vote.resolution, tally };
 }
 
 function logAcu(note: AgreedNote, id: string, reason: string | null): LogAcu {
@@ -139,6 +169,10 @@ function renderEntry(io: Io, entry: LogEntry, members: number): string {
   for (const acu of entry.applied) lines.push(`  applied   ${describeAcu(c, acu)}`);
   for (const acu of entry.deferred) lines.push(`  ${c.yellow('deferred')}  ${describeAcu(c, acu)}`);
   for (const acu of entry.rejected) lines.push(`  ${c.red('rejected')}  ${describeAcu(c, acu)}`);
+  for (const vote of entry.votes) {
+    const tally = vote.tally.map((t) => `${t.choice} ${t.members.length} (${t.members.map((m) => m.site ?? m.id).join(', ')})`).join(', ');
+    lines.push(`  ${c.yellow(`conflict ${vote.conflict}`)}  ${vote.a} vs ${vote.b}: ${c.bold(vote.resolution)} by ${tally}`);
+  }
   const signers = entry.signers.map((s) => `${s.id} (${s.site ?? 'not a member'})`).join(', ');
   lines.push(`  signed by ${entry.signers.length} of ${members}: ${signers === '' ? '(nobody)' : signers}`);
   return `${lines.join('\n')}\n`;
@@ -158,13 +192,16 @@ export const logCommand: Command<LogOptions> = {
   summary: "show the cluster's agreed commits: what each decision applied, deferred or rejected, and who signed",
   help: `Lists the agreed commits on refs/acu/<branch> (the branch of .acu/cluster.json), newest first:
 height and round, the ACUs applied (where, op, origin commit and site), those deferred or
-rejected with the reason, and the members whose FINAL signatures certify the decision.
+rejected with the reason, per conflict the resolution and which member chose what (the leader's
+quorum of votes, as the certificate carries it), and the members whose FINAL signatures certify
+the decision.
 It reads local refs only; 'acu verify' checks the signatures.
 
   <ref>              start from this revision instead of refs/acu/<branch>
   -n, --max-count N  the newest N decisions only
   --json             print a JSON array: [{commit, height, round, valueId, applied, deferred,
-                     rejected, signers: [{id, site}], problem}]`,
+                     rejected, signers: [{id, site}], problem, scoring, votes: [{conflict, a, b,
+                     resolution, tally: [{choice, members: [{id, site}]}]}]}]`,
   parse,
   run,
 };

@@ -47,6 +47,11 @@ function printStatus(status: NodeStatus, io: Io): void {
   io.stdout(`branch ${branch}: agreed height ${status.agreed.height}${status.agreed.commit === null ? ' (no agreed commit yet)' : `, refs/acu/${branch} at ${status.agreed.commit.slice(0, 12)}`}\n`);
   io.stdout(`consensus: height ${status.height}, round ${status.round}, phase ${status.phase}, leader ${status.leader}${status.leader === status.id ? ' (this node)' : ''}\n`);
   io.stdout(`validation: ${status.validation}; pending ACUs: ${status.pendingAcus}\n`);
+  const scoring = status.scoring ?? null;
+  if (scoring !== null) {
+    const detail = scoring.detail === '' || scoring.detail === scoring.backend ? '' : ` (${scoring.detail})`;
+    io.stdout(`scoring: ${scoring.backend}${detail}; cluster asks for ${scoring.choice}: ${scoring.reason}\n`);
+  }
   const failed = status.writeFailure;
   if (failed !== null) {
     io.stdout(`${c.red('write-failed')}: height ${failed.height} (attempt ${failed.attempts}, retrying in ${failed.retryInMs} ms): ${failed.message}\n${failed.hint === null ? '' : `  hint: ${failed.hint}\n`}`);
@@ -66,6 +71,14 @@ function printStatus(status: NodeStatus, io: Io): void {
       io.stdout(`        this node votes: ${conflict.vote ?? "waiting for 'acu vote'"}\n`);
     }
   }
+  const concurrent = status.concurrentEdits ?? [];
+  if (concurrent.length > 0) {
+    io.stdout('concurrent edits (pending on more than one site; expect a conflict):\n');
+    for (const overlap of concurrent) {
+      io.stdout(`  ${c.yellow(overlap.declaration)}\n`);
+      for (const edit of overlap.edits) io.stdout(`        ${edit.site.padEnd(12)} ${edit.author}, commit ${edit.commit.slice(0, 12)}\n`);
+    }
+  }
   const k = status.counters;
   io.stdout(`counters: ${k.decisions} decisions, ${k.framesIn} frames in, ${k.framesOut} out, ${k.framesRefused} refused, ${k.framesDropped} dropped, ${k.duplicateMessages} duplicates, ${k.evidence} peer faults, ${k.recordsRefused ?? 0} records refused, ${k.transfersRefused ?? 0} transfers refused, ${k.fsyncs} log syncs\n`);
 }
@@ -76,8 +89,9 @@ export const statusCommand: Command<StatusOptions> = {
   usage: 'status [--json]',
   summary: "the sync node's height, round, phase, leader, peers, pending ACUs and open conflicts",
   help: `Asks this repository's running sync node where it stands: the agreed height and commit, the
-consensus height, round, phase and leader, each peer and whether it is reachable, the ACUs waiting
-to be agreed, and the conflicts open for a vote.
+consensus height, round, phase and leader, the scoring backend its validations use, each peer and
+whether it is reachable, the ACUs waiting to be agreed, the declarations that pending ACUs of two
+sites change (concurrent edits), and the conflicts open for a vote.
 
   --json    print the node's status object`,
   parse: (argv) => {

@@ -39,6 +39,7 @@ export function levelOf(kind: NodeEvent['kind']): LogLevel {
     case 'fault':
     case 'skipped':
     case 'removed':
+    case 'concurrent-edit':
       return 'warn';
     case 'started':
     case 'recovered':

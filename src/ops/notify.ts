@@ -17,7 +17,7 @@ import type { NotificationOutcome } from './metrics.js';
 export type NotifyFormat = 'json' | 'slack';
 
 /** What a notification is about. */
-export type NotificationKind = 'conflict' | 'vote-waiting' | 'agreed' | 'deferred' | 'rejected' | 'peer-down' | 'fault';
+export type NotificationKind = 'conflict' | 'vote-waiting' | 'agreed' | 'deferred' | 'rejected' | 'peer-down' | 'fault' | 'concurrent-edit';
 
 /** The JSON body of a notification (`--notify-format json`). */
 export interface NotificationBody {
@@ -187,6 +187,7 @@ function notificationsOf(event: NodeEvent): [NotificationKind, string, Readonly<
   const data = event.data ?? {};
   if (event.kind === 'peer-down') return [['peer-down', event.text, data]];
   if (event.kind === 'fault' || event.kind === 'evidence') return [['fault', event.text, data]];
+  if (event.kind === 'concurrent-edit') return [['concurrent-edit', event.text, data]];
   if (event.kind !== 'agreed') return [];
   const notApplied = Array.isArray(data.notApplied) ? (data.notApplied as Record<string, unknown>[]) : [];
   const { notApplied: _listed, ...agreed } = data;

@@ -57,6 +57,8 @@ export const pageHtml = `<!doctype html>
     <table><thead><tr><th>site</th><th>state</th><th>last heard</th></tr></thead><tbody id="members" data-testid="members"></tbody></table>
     <p id="cluster" class="dim"></p>
     <p id="problems" class="warn"></p>
+    <h2>Concurrent edits</h2>
+    <div id="concurrent" data-testid="concurrent"><p class="dim">none</p></div>
   </section>
   <section>
     <h2>Open conflicts</h2>
@@ -116,6 +118,11 @@ export const pageHtml = `<!doctype html>
     $('problems').textContent = problems.join('; ');
     const members = $('members'); members.replaceChildren(row([s.site + ' (this node)', el('span', 'self', 'up'), '-']));
     for (const p of s.peers) members.append(row([p.site, el('span', p.connected ? 'up' : 'down', p.connected ? 'up' : 'down'), p.lastHeardMsAgo === null ? 'never' : Math.round(p.lastHeardMsAgo / 100) / 10 + ' s ago']));
+
+    const concurrent = $('concurrent'); concurrent.replaceChildren();
+    const overlaps = s.concurrentEdits || [];
+    if (overlaps.length === 0) concurrent.append(el('p', 'none', 'dim'));
+    for (const o of overlaps) concurrent.append(el('div', o.declaration + ': ' + o.edits.map((e) => e.site + ' (' + e.author + ', ' + e.commit.slice(0, 12) + ')').join(' and '), 'warn'));
 
     const conflicts = $('conflicts');
     conflicts.replaceChildren();

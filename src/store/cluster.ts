@@ -50,7 +50,24 @@ export interface ClusterDoc {
   readonly branch: string;
   /** Members, sorted by id. */
   readonly members: readonly ClusterMember[];
+  /**
+   * The scoring backend every node of the cluster validates with: `auto` (the default), a backend
+   * name (`js-bitset`, `wasm-popcount`, `gpujs`, `cpu-reference`) or `gpujs:<mode>`. Backends score
+   * bit for bit the same, so this changes speed only. A node reads it when it starts.
+   */
+  readonly scoring?: string;
 }
+
+/**
+ * The scoring backends a document may name in `"scoring"`. Checked here, with the rest of the
+ * document, so that no agreed change can name one a node would refuse at its next start; the
+ * backends themselves live above this layer (src/validate/scoring/select.ts), and a test keeps the
+ * two lists equal.
+ */
+export const clusterScoringChoices: readonly string[] = [
+  'auto', 'cpu-reference', 'js-bitset', 'wasm-popcount', 'gpujs',
+  ...['gpu', 'headlessgl', 'webgl', 'webgl2', 'webgpu', 'webasm', 'cpu'].map((mode) => `gpujs:${mode}`),
+];
 
 /** Where the document lives in a tree (and so in every agreed commit). */
 export const clusterDocPath = '.acu/cluster.json';
@@ -76,6 +93,9 @@ export function clusterIssues(value: unknown): string[] {
   const doc = value as Record<string, unknown>;
   if (doc.version !== 1) issues.push(`version: expected 1, got ${JSON.stringify(doc.version)}`);
   if (typeof doc.branch !== 'string' || !/^[A-Za-z0-9._/-]+$/.test(doc.branch) || doc.branch.includes('..')) issues.push('branch: a branch name');
+  if (doc.scoring !== undefined && !clusterScoringChoices.includes(doc.scoring as string)) {
+    issues.push(`scoring: ${JSON.stringify(doc.scoring)} is not a scoring backend; choose one of auto, cpu-reference, js-bitset, wasm-popcount, gpujs or gpujs:<mode> (gpu, headlessgl, webgl, webgl2, webgpu, webasm, cpu)`);
+  }
   if (!Array.isArray(doc.members) || doc.members.length === 0 || doc.members.length > clusterMembersMax) {
     issues.push(`members: a list of 1 to ${clusterMembersMax} members`);
     return issues;

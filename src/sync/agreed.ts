@@ -5,12 +5,14 @@
  * The commit is a function of the decision alone — the tree is the applied records composed onto
  * the previous agreed commit, and author, committer, date and message come from the records — so
  * every honest node writes the same commit id. The note carries the certificate (the FINAL quorum),
- * which records were applied, deferred or rejected and why, so nothing proposed disappears silently.
+ * which records were applied, deferred or rejected and why, so nothing proposed disappears silently,
+ * and per conflict which member chose what (from the certified value's tally).
  */
 import { canonicalString } from '../core/acu/canonical.js';
 import type { DecisionCert } from '../core/consensus/index.js';
 import { valueIdOf } from '../core/consensus/index.js';
 import { AcuError } from '../core/errors.js';
+import { clusterDocPath } from '../store/cluster.js';
 import { runGit, runGitRaw } from '../git/exec.js';
 import type { GitRepo } from '../git/index.js';
 import { sha256Hex } from './crypto.js';
@@ -50,7 +52,45 @@ export interface AgreedNote {
   readonly rejected: readonly Rejection[];
   /** Node ids of the replicas whose FINAL signatures the certificate holds. */
   readonly signers: readonly string[];
+  /**
+   * The scoring backend the cluster document in force names (`"scoring"`, default `auto`): what
+   * the nodes that type-check scored this batch with. Every backend scores bit for bit the same,
+   * so it is the same for every node; each node's own backend is in its `acu status`. Absent in
+   * notes of an older acu.
+   */
+  readonly scoring?: string;
+  /**
+   * Per conflict, which member chose what: the leader's RESOLVE quorum, as the certified value
+   * carries it (its `tally`). Absent when the batch had no conflicts, or an older acu decided it.
+   */
+  readonly votes?: readonly NoteVote[];
   readonly cert: DecisionCert;
+}
+
+/** How one conflict of a decision was resolved, and by whose votes. */
+export interface NoteVote {
+  /** `<height>.<index>`, as `acu status` and `acu vote` named it. */
+  readonly conflict: string;
+  /** The record ids of its two sides. */
+  readonly a: string;
+  readonly b: string;
+  /** What the tally chose (keep_a, keep_b, keep_both, defer_both). */
+  readonly resolution: string;
+  /** Each member of the quorum and its choice, in replica order. */
+  readonly choices: readonly { readonly node: string; readonly choice: string }[];
+}
+
+/**
+ * The votes of a decision, from its certified value alone: every node writes the same, whatever
+ * RESOLVE it saw or whether it saw one (a node that caught up saw none). Empty without a tally.
+ */
+export function noteVotesOf(cert: DecisionCert, memberIds: readonly string[]): NoteVote[] {
+  const { tally, resolution, validation } = cert.value;
+  if (tally === undefined) return [];
+  return validation.conflicts.map((conflict, i) => ({
+    conflict: `${cert.height}.${i}`, a: conflict.a, b: conflict.b, resolution: resolution[i] ?? 'defer_both',
+    choices: tally.map((vote) => ({ node: memberIds[vote.from] ?? `replica ${vote.from}`, choice: vote.choices[i] ?? 'defer_both' })),
+  }));
 }
 
 /** Identity of the agreed commits' author and committer. */
@@ -139,6 +179,18 @@ export interface RecordsNote {
   readonly records: readonly IdentifiedRecord['record'][];
 }
 
+/** The scoring choice of the cluster document at `commit` (the membership in force after it); `auto` when it names none. */
+async function scoringAt(repo: GitRepo, commit: string): Promise<string> {
+  const bytes = await repo.blobAtPath(commit, clusterDocPath);
+  if (bytes === null) return 'auto';
+  try {
+    const doc = JSON.parse(Buffer.from(bytes).toString('utf8')) as { scoring?: unknown };
+    return typeof doc.scoring === 'string' ? doc.scoring : 'auto';
+  } catch {
+    return 'auto';
+  }
+}
+
 /**
  * Write the certificate note (`refs/notes/acu`) and the record bodies note
  * (`refs/notes/acu-records`) of an agreed commit; returns the certificate note.
@@ -148,7 +200,9 @@ export async function writeAgreedNote(repo: GitRepo, input: AgreedNoteInput): Pr
   const note: AgreedNote = {
     v: 1, branch: input.branch, height: input.cert.height, round: input.cert.round, valueId, parent: input.parentCommit,
     acus: input.records.map(noteAcu), applied: input.applied, deferred: input.deferred, rejected: input.rejected,
-    signers: input.cert.finals.map((f) => input.memberIds[f.from] ?? `replica ${f.from}`), cert: input.cert,
+    signers: input.cert.finals.map((f) => input.memberIds[f.from] ?? `replica ${f.from}`),
+    scoring: await scoringAt(repo, input.parentCommit),
+    ...(input.cert.value.tally === undefined ? {} : { votes: noteVotesOf(input.cert, input.memberIds) }), cert: input.cert,
   };
   const bodies: RecordsNote = { v: 1, height: input.cert.height, records: input.records.map((item) => item.record) };
   const info = await repo.commitInfo(input.commit);
@@ -260,10 +314,17 @@ const valueShape = objectOf({
   resolution: listOf(text),
   outcome: text,
 });
+/** An optional field: absent, or of `shape`. */
+function optional(shape: Shape): Shape {
+  return (x, at) => (x === undefined ? null : shape(x, at));
+}
+
+const voteShape = objectOf({ conflict: text, a: text, b: text, resolution: text, choices: listOf(objectOf({ node: text, choice: text })) });
 const noteShape = objectOf({
   v: exactly(1), branch: text, height: count, round: count, valueId: text, parent: text,
   acus: listOf(objectOf({ id: text, where: text, op: text, commit: text, site: text })),
   applied: listOf(text), deferred: listOf(rejectionShape), rejected: listOf(rejectionShape), signers: listOf(text),
+  scoring: optional(text), votes: optional(listOf(voteShape)),
   cert: objectOf({ height: count, round: count, value: valueShape, finals: listOf(finalShape) }),
 });
 

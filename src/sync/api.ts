@@ -12,7 +12,7 @@ import type { AcuErrorCode } from '../core/errors.js';
 
 /** A request to the node. */
 export type ApiRequest =
-  | { readonly type: 'poke' }
+  | { readonly type: 'poke'; readonly commit?: string }
   | { readonly type: 'status' }
   | { readonly type: 'propose'; readonly rev: string }
   | { readonly type: 'vote'; readonly conflict: string; readonly choice: string }
@@ -30,6 +30,9 @@ function parseRequest(line: string): ApiRequest | null {
     if (typeof value !== 'object' || value === null) return null;
     switch (value.type) {
       case 'poke':
+        // With the commit it queued (the post-commit hook), the poke is answered with its concurrent edits.
+        if (value.commit === undefined) return { type: 'poke' };
+        return typeof value.commit === 'string' && /^[0-9a-f]{40}([0-9a-f]{24})?$/.test(value.commit) ? { type: 'poke', commit: value.commit } : null;
       case 'status':
       case 'stop':
         return { type: value.type };

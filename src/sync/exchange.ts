@@ -12,7 +12,8 @@ import { acuRefOf, decodeRecord, recordVerifier } from './records.js';
 import type { IdentifiedRecord } from './records.js';
 import type { OutboxRecord } from '../store/outbox.js';
 import type { CancelTimer } from './ports.js';
-import type { NodeContext, PeerFrame } from './node-types.js';
+import type { ConcurrentEdit, NodeContext, PeerFrame } from './node-types.js';
+import { ConcurrentEdits } from './concurrent.js';
 
 /** Records shipped per frame, at most (keeps frames well under the frame size limit). */
 export const recordsPerFrameMax = 256;
@@ -70,8 +71,12 @@ export class RecordExchange {
   private readonly arriving = new Map<string, IdentifiedRecord>();
   /** Records a peer sent that were refused: over their origin member's bounds. */
   recordsRefused = 0;
+  /** Pending ACUs by declaration: the early warning of two sites editing one (concurrent.ts). */
+  readonly concurrent: ConcurrentEdits;
 
-  constructor(private readonly ctx: NodeContext) {}
+  constructor(private readonly ctx: NodeContext) {
+    this.concurrent = new ConcurrentEdits(ctx);
+  }
 
   /** Records known but neither agreed, deferred nor rejected yet. */
   unsettled(): IdentifiedRecord[] {
@@ -208,6 +213,7 @@ export class RecordExchange {
     }
     // Known only once durable: a record acknowledged before its append must not be lost in a crash.
     for (const item of fresh) memory.records.set(item.id, item);
+    this.concurrent.learned(fresh);
     this.pool(fresh);
     for (const wake of [...this.bodyWaiters]) wake();
     return fresh;
@@ -368,6 +374,26 @@ export class RecordExchange {
       ctx.memory.outboxTaken = i + 1;
     }
     return proposed;
+  }
+
+  /**
+   * The local API's poke (the post-commit hook): take the outbox. With the commit the hook queued,
+   * answer once it is taken, with the concurrent edits its ACUs are part of; the hook waits for
+   * that only within its budget. Without one, answer at once.
+   */
+  async poke(commit: string | undefined): Promise<{ taken: true; concurrent?: ConcurrentEdit[] }> {
+    const taking = this.takeOutbox();
+    if (commit === undefined) {
+      taking.catch((error: unknown) => this.ctx.fail(error));
+      return { taken: true };
+    }
+    try {
+      await taking;
+    } catch (error) {
+      this.ctx.fail(error);
+      throw error;
+    }
+    return { taken: true, concurrent: this.concurrent.ofCommit(commit) };
   }
 
   /** Propose the commit `rev` names (the local API's `propose`). */

@@ -12,6 +12,7 @@ import { runGitRaw } from '../git/exec.js';
 import type { GitRepo } from '../git/index.js';
 import type { ClusterDoc } from '../store/cluster.js';
 import { enqueueCommit } from '../store/outbox.js';
+import type { ConcurrentEdit } from './node-types.js';
 import type { VerifyFinding } from './verify-chain.js';
 
 /** Where a hook writes its messages (git shows a hook's stderr to the user). */
@@ -21,13 +22,6 @@ export interface HookIo {
 
 /** The post-commit hook's time budget: it must return well inside the 200 ms a commit may wait. */
 export const postCommitBudgetMs = 150;
-
-/**
- * How long the post-commit hook waits for the local node to take a poke: the whole budget (a node
- * that is not running refuses the connection at once; one that is busy may take a while). A node
- * that misses the poke still finds the outbox entry within its scan interval.
- */
-const pokeTimeoutMs = postCommitBudgetMs;
 
 /** The pre-push hook's budget for its local checks; past it the push goes ahead, with a warning. */
 export const prePushBudgetMs = 10_000;
@@ -58,19 +52,79 @@ async function headInfo(cwd: string): Promise<HeadInfo | null> {
   };
 }
 
-/** Tell the local node there is work; false when no node listens. */
-function poke(socketPath: string): Promise<boolean> {
+/** What the node answered a poke with: the concurrent edits of the commit just queued. */
+interface PokeAnswer {
+  readonly concurrent: readonly ConcurrentEdit[];
+}
+
+/**
+ * Tell the local node there is work, naming the commit just queued; false when no node listens,
+ * 'late' when none took the connection within the budget. The node answers once it has taken the
+ * commit, with the concurrent edits its ACUs are part of; the hook waits for that only within its
+ * budget (a node still extracting the commit then answers nothing, and the warning is left to its
+ * timeline and `acu status`).
+ */
+function poke(socketPath: string, commit: string, late: Promise<'late'>): Promise<PokeAnswer | false | 'late'> {
   return new Promise((done) => {
     const socket = createConnection(socketPath);
-    const finish = (ok: boolean): void => {
-      clearTimeout(timer);
+    let buffered = '';
+    const finish = (answer: PokeAnswer | false | 'late'): void => {
       socket.destroy();
-      done(ok);
+      done(answer);
     };
-    const timer = setTimeout(() => finish(false), pokeTimeoutMs);
-    socket.once('connect', () => socket.end('{"type":"poke"}\n', () => finish(true)));
+    let connected = false;
+    // Past the budget the hook goes on without the answer: a node that took the connection has the
+    // poke (and takes the commit), it only had no time to say whether another site edits the same.
+    void late.then(() => finish(connected ? { concurrent: [] } : 'late'));
+    socket.setEncoding('utf8');
+    socket.once('connect', () => {
+      connected = true;
+      socket.write(`${JSON.stringify({ type: 'poke', commit })}\n`);
+    });
+    socket.on('data', (chunk: string) => {
+      buffered += chunk;
+      const newline = buffered.indexOf('\n');
+      if (newline >= 0) finish(pokeAnswerOf(buffered.slice(0, newline)));
+    });
+    // Connected and then closed without an answer: an older node that takes the poke and says nothing.
+    socket.once('close', () => finish({ concurrent: [] }));
     socket.once('error', () => finish(false));
   });
+}
+
+/** The concurrent edits of a poke's answer line (none when the line is not what a node sends). */
+function pokeAnswerOf(line: string): PokeAnswer {
+  try {
+    const answer = JSON.parse(line) as { ok?: unknown; result?: { concurrent?: unknown } };
+    const concurrent = answer.ok === true ? answer.result?.concurrent : undefined;
+    return { concurrent: Array.isArray(concurrent) ? (concurrent as ConcurrentEdit[]) : [] };
+  } catch {
+    return { concurrent: [] };
+  }
+}
+
+/**
+ * The one line post-commit prints for a commit that edits a declaration another site has a pending
+ * change to: the other site, its author and the declaration (null: no overlap, or none readable).
+ */
+export function concurrentEditLine(commit: string, overlaps: readonly ConcurrentEdit[]): string | null {
+  for (const overlap of overlaps) {
+    const mine = overlap.edits.find((edit) => edit.commit === commit);
+    const other = overlap.edits.findLast((edit) => mine !== undefined && edit.site !== mine.site);
+    if (mine === undefined || other === undefined || typeof other.author !== 'string' || typeof overlap.declaration !== 'string') continue;
+    const more = overlaps.length > 1 ? ` (and ${overlaps.length - 1} more declaration${overlaps.length === 2 ? '' : 's'}; see 'acu status')` : '';
+    return `acu: warning: ${other.site} (${other.author}) also has a pending change to ${overlap.declaration}, commit ${other.commit.slice(0, 12)}: expect a conflict to vote on${more}\n`;
+  }
+  return null;
+}
+
+/**
+ * The post-commit budget in force: {@link postCommitBudgetMs}, or `ACU_HOOK_BUDGET_MS` (at most
+ * {@link postCommitWriteMsMax}) where a slow machine, or a test on a loaded one, needs the node's answer.
+ */
+function budgetMs(): number {
+  const value = Number(process.env.ACU_HOOK_BUDGET_MS);
+  return Number.isSafeInteger(value) && value > 0 ? Math.min(value, postCommitWriteMsMax) : postCommitBudgetMs;
 }
 
 /**
@@ -105,7 +159,9 @@ async function queueHead(cwd: string, seen: { commit: string | null }): Promise<
  * the count get what is left of {@link postCommitBudgetMs}.
  */
 export async function runPostCommit(cwd: string, io: HookIo): Promise<void> {
-  const budget = deadline(postCommitBudgetMs);
+  // The poke gets what is left of the budget: a node that is not running refuses the connection
+  // at once; one that is busy may take a while, and still finds the outbox entry on its next scan.
+  const budget = deadline(budgetMs());
   const cap = deadline(postCommitWriteMsMax);
   const seen: { commit: string | null } = { commit: null };
   const queued = await Promise.race([queueHead(cwd, seen), cap.promise]).catch((error: unknown) => (error instanceof Error ? error : new Error(String(error))));
@@ -123,10 +179,13 @@ export async function runPostCommit(cwd: string, io: HookIo): Promise<void> {
   }
   const short = queued.commit.slice(0, 12);
   // A node that misses this poke still takes the record on its next scan, start or poke.
-  const told = await Promise.race([poke(nodeSocketPath(queued.commonDir)), budget.promise]).catch(() => 'late' as const);
+  const told = await poke(nodeSocketPath(queued.commonDir), queued.commit, budget.promise).catch(() => 'late' as const);
   budget.cancel();
-  if (told === true) io.stderr(`acu: proposed ${short} to the sync node\n`);
-  else if (told === false) io.stderr(`acu: queued ${short} for the sync node; no node is running, so it waits in the outbox\n`);
+  if (told !== false && told !== 'late') {
+    io.stderr(`acu: proposed ${short} to the sync node\n`);
+    const warning = concurrentEditLine(queued.commit, told.concurrent);
+    if (warning !== null) io.stderr(warning);
+  } else if (told === false) io.stderr(`acu: queued ${short} for the sync node; no node is running, so it waits in the outbox\n`);
   else io.stderr(`acu: queued ${short} for the sync node (it is busy; it takes the commit from the outbox)\n`);
 }
 

@@ -9,17 +9,20 @@
  * - `pre-receive` (`acu hooks install --server`, in the shared repository) is the gate where
  *   commits land: the protected branch moves only to certified commits, the notes only forward.
  *
- * Install writes a small shim per hook into git's hooks directory (`git rev-parse --git-path
- * hooks`, which honours `core.hooksPath`). A hook that is already there and is not acu's is moved
+ * The hook programs are the files of the package's top-level `hooks/` folder: install copies each
+ * into git's hooks directory (`git rev-parse --git-path hooks`, which honours `core.hooksPath`),
+ * with the absolute command of this package's launcher filled in; each is a few lines of shell
+ * that start `bin/acu.js`, whose commands load lazily, so a hook starts fast. A hook that is already there and is not acu's is moved
  * aside to `<name>.acu-chained` and run first by the shim, with its exit code respected; uninstall
  * puts it back. Nothing is ever overwritten.
  */
+import { readFileSync } from 'node:fs';
 import { chmod, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { mkdir } from 'node:fs/promises';
-import { join } from 'node:path';
-import { AcuError } from '../core/errors.js';
+import { dirname, join } from 'node:path';
+import { AcuError, assert } from '../core/errors.js';
 import { gitHooksDirectory } from '../git/oneoff.js';
-import { launcherCommand } from '../git/launcher.js';
+import { launcherCommand, launcherPath } from '../git/launcher.js';
 
 /** The hooks acu installs in a clone where people commit. */
 export const clientHookNames = ['post-commit', 'pre-push'] as const;
@@ -39,9 +42,6 @@ export interface InstallOptions {
   readonly server?: boolean;
 }
 
-/** Hooks that read their input on stdin: the shim keeps a copy for the chained hook and for acu. */
-const stdinHooks: ReadonlySet<HookName> = new Set(['pre-push', 'pre-receive']);
-
 const shimMarker = '# acu hook shim (acu hooks install)';
 const chainedSuffix = '.acu-chained';
 
@@ -50,33 +50,32 @@ export function hooksDirectory(cwd: string): Promise<string> {
   return gitHooksDirectory(cwd);
 }
 
+/** The folder of hook programs this package ships (`hooks/` at its top level, beside `bin/`). */
+export function hookProgramsDirectory(): string {
+  // bin/acu.js -> hooks/
+  return join(dirname(launcherPath()), '..', 'hooks');
+}
+
+/** Where the hook program `@ACU@` stands for this package's launcher command. */
+const launcherPlaceholder = '@ACU@';
+
 /**
- * The shim for one hook. pre-push and pre-receive read the refs being pushed on stdin; the shim
- * keeps a copy so that both a chained hook and acu can read them, and a chained hook that refuses
- * ends the push before acu runs.
+ * The hook as installed: the program `hooks/<name>` of this package, with the absolute command of
+ * its launcher in place of `@ACU@` (git runs hooks with whatever PATH the user has). pre-push and
+ * pre-receive read the refs being pushed on stdin; the program keeps a copy so that both a chained
+ * hook and acu can read them, and a chained hook that refuses ends the push before acu runs.
  */
 export function shimText(name: HookName): string {
-  const chained = `"$(dirname "$0")/${name}${chainedSuffix}"`;
-  const acu = `${launcherCommand()} hook ${name} "$@"`;
-  if (stdinHooks.has(name)) {
-    return [
-      '#!/bin/sh',
-      shimMarker,
-      '# A hook that was here before is kept beside this one and runs first.',
-      'input=$(cat)',
-      `if [ -x ${chained} ]; then printf '%s\\n' "$input" | ${chained} "$@" || exit $?; fi`,
-      `printf '%s\\n' "$input" | exec ${acu}`,
-      '',
-    ].join('\n');
+  const path = join(hookProgramsDirectory(), name);
+  let program: string;
+  try {
+    program = readFileSync(path, 'utf8');
+  } catch (cause) {
+    throw new AcuError('ERR_CONFIG', `acu's hook program ${path} is missing`, { hint: 'reinstall acu: its package ships the hooks/ folder', cause });
   }
-  return [
-    '#!/bin/sh',
-    shimMarker,
-    '# A hook that was here before is kept beside this one and runs first.',
-    `if [ -x ${chained} ]; then ${chained} "$@"; fi`,
-    `exec ${acu}`,
-    '',
-  ].join('\n');
+  assert(program.includes(shimMarker), `the hook program ${name} carries the shim marker`);
+  assert(program.includes(`${launcherPlaceholder} hook ${name}`), `the hook program ${name} runs acu's ${name}`);
+  return program.replaceAll(launcherPlaceholder, launcherCommand());
 }
 
 /** The state of one hook. */

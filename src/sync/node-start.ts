@@ -10,11 +10,12 @@ import { GitRepo } from '../git/index.js';
 import { setUpLinks } from '../net/link.js';
 import { WsTransport } from '../net/transport.js';
 import type { ClusterDoc } from '../store/cluster.js';
-import { readCluster } from '../store/cluster.js';
+import { clusterDocPath, readCluster } from '../store/cluster.js';
 import type { NodeIdentity } from '../store/identity.js';
 import { loadIdentity, loadNextIdentity, promoteNextIdentity } from '../store/identity.js';
 import { configuredPolicy } from '../validate/policy-config.js';
-import { jsBitsetBackend } from '../validate/scoring/js-bitset.js';
+import { clusterScoringChoice, selectNodeScoring } from '../validate/scoring/select.js';
+import type { NodeScoring } from '../validate/scoring/select.js';
 import { Validator } from '../validate/validate.js';
 import { agreedRef } from './agreed.js';
 import { GitChain } from './chain.js';
@@ -46,6 +47,8 @@ export interface NodeHost {
    * effect that lists it instead of the key in use, and then made the node key. Absent: no rotation.
    */
   readonly keys?: RotationKeys;
+  /** The scoring backend its validations use (absent: none chosen, as in the simulator). */
+  readonly scoring?: NodeScoring;
 }
 
 /**
@@ -82,11 +85,13 @@ export async function openNodeHost(options: NodeOptions): Promise<NodeHost> {
       });
     }
     const policy = await configuredPolicy(repo.workTree, cluster);
-    const validator = options.validation === 'typecheck' ? new Validator(jsBitsetBackend()) : null;
+    const choice = clusterScoringChoice(cluster, clusterDocPath);
+    const scoring = options.validation === 'typecheck' ? await selectNodeScoring(choice) : undefined;
+    const validator = scoring === undefined ? null : new Validator(scoring.backend);
     const me = cluster.members[replicaIndexOf(cluster, identity.id)]!;
     const links = await setUpLinks({ ...options, gitCommonDir: repo.commonDir, cluster, self: me });
     const host: NodeHost = {
-      cluster, identity, opened, policy, clock: systemClock, apiSocket: nodeSocketPath(repo.commonDir),
+      cluster, identity, opened, policy, ...(scoring === undefined ? {} : { scoring }), clock: systemClock, apiSocket: nodeSocketPath(repo.commonDir),
       chain: new GitChain(repo, options.validation, validator, { identity, member: me }),
       transport: (events) => new WsTransport({ identity, members: cluster.members, listen: links.listen, tls: links.tls, security: links.security, events }),
       keys: { loadNext: () => loadNextIdentity(repo.commonDir), promote: () => promoteNextIdentity(repo.commonDir) },

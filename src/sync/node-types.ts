@@ -85,7 +85,8 @@ export interface NodeEvent {
   readonly kind:
     | 'started' | 'recovered' | 'peer-up' | 'peer-down' | 'queued' | 'proposed' | 'validated' | 'conflict' | 'voted'
     | 'decided' | 'agreed' | 'evidence' | 'fault' | 'skipped' | 'stopping' | 'write-failed' | 'catch-up' | 'error'
-    | 'membership' | 'removed';
+    | 'membership' | 'removed'
+    | 'concurrent-edit';
   readonly text: string;
   readonly data?: Readonly<Record<string, unknown>>;
 }
@@ -142,6 +143,41 @@ export interface NodeStatus {
   /** How the peer links are secured and where the node listens (null: a transport without sockets). */
   readonly links: LinkSecurity | null;
   readonly counters: Readonly<TransportCounters> & { readonly ignoredMessages: number; readonly duplicateMessages: number; readonly evidence: number; readonly decisions: number; readonly fsyncs: number; readonly recordsRefused: number; readonly transfers: number; readonly transfersRefused: number; readonly membershipRefused: number; readonly parkedDropped: number };
+  /** The scoring backend this node's validations use (null: it does not score, `--validation parse`). */
+  readonly scoring: ScoringStatus | null;
+  /** Declarations that ACUs of two or more sites change, all still pending (committed, not yet agreed). */
+  readonly concurrentEdits: readonly ConcurrentEdit[];
+}
+
+/** The scoring backend of a node, as `acu status` shows it. */
+export interface ScoringStatus {
+  /** What the cluster document asks for (`auto` when it names nothing). */
+  readonly choice: string;
+  /** The backend that runs, and what of it runs (gpu.js's mode). */
+  readonly backend: string;
+  readonly detail: string;
+  /** Why this backend: `forced`, or the rule `auto` followed. */
+  readonly reason: string;
+}
+
+/** One pending ACU of a concurrent edit: who changed the declaration, where. */
+export interface PendingEdit {
+  readonly site: string;
+  /** The cluster member that proposed (and signed) it. */
+  readonly node: string;
+  /** `Name <email>` of the commit's author. */
+  readonly author: string;
+  readonly commit: string;
+  readonly acu: string;
+}
+
+/** A declaration with pending ACUs from more than one site: a conflict to vote on is likely. */
+export interface ConcurrentEdit {
+  /** `file#symbol`, or the file for a file-level ACU. */
+  readonly declaration: string;
+  readonly file: string;
+  /** The pending ACUs on it, one per record, in the order this node learned them. */
+  readonly edits: readonly PendingEdit[];
 }
 
 /**

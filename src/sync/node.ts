@@ -38,6 +38,7 @@ import type { IdentifiedRecord } from './records.js';
 import { NodeValidation } from './validation.js';
 import { ConflictVotes } from './votes.js';
 import { AgreedWriter } from './writer.js';
+import { scoringStatusOf } from '../validate/scoring/select.js';
 
 export type { NodeEvent, NodeOptions, NodeStatus, OpenConflict, WriteFailure } from './node-types.js';
 export { votesFor } from './votes.js';
@@ -452,8 +453,7 @@ export class SyncNode {
   private async onApi(request: ApiRequest): Promise<unknown> {
     switch (request.type) {
       case 'poke':
-        void this.exchange.takeOutbox().catch((error: unknown) => this.fail(error));
-        return { taken: true };
+        return await this.exchange.poke(request.commit);
       case 'status':
         return this.status();
       case 'propose':
@@ -498,6 +498,8 @@ export class SyncNode {
         ...transport.counters, ...this.replica.stats, fsyncs: this.fsyncs, recordsRefused: this.exchange.recordsRefused,
         membershipRefused: this.membership.refused, transfers: this.transfer.transfers, transfersRefused: this.transfer.transfersRefused, parkedDropped: this.membership.parkedDropped,
       },
+      scoring: this.host.scoring === undefined ? null : scoringStatusOf(this.host.scoring),
+      concurrentEdits: this.exchange.concurrent.current(),
     };
   }
 

@@ -26,7 +26,7 @@ function statusOf(overrides: Partial<NodeStatus>): NodeStatus {
   return {
     id: 'n0000000000000001', site: 'north', replica: 0, member: true, membershipHeight: 0, cluster: { n: 4, f: 1, quorum: 3, branch: 'main' },
     height: 0, round: 0, phase: 'idle', leader: 'n0000000000000001', peers: [], pendingAcus: 0, conflicts: [], agreed: { height: -1, commit: null },
-    writeFailure: null, catchUp: null, validation: 'parse', links: null, counters, ...overrides,
+    writeFailure: null, catchUp: null, validation: 'parse', links: null, counters, scoring: null, concurrentEdits: [], ...overrides,
   };
 }
 

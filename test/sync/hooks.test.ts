@@ -8,16 +8,18 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
 import { chmod, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { buildFixtureRepo } from '../../fixtures/builder.js';
 import { makeTempDir, removeTempDir } from '../../fixtures/tmp.js';
 import { bufferIo } from '../../src/cli/io.js';
 import { runCli } from '../../src/cli/main.js';
+import { launcherPath, shellQuote } from '../../src/git/launcher.js';
 import { writeCluster } from '../../src/store/cluster.js';
 import { nodeIdOf } from '../../src/store/identity.js';
 import { readOutbox } from '../../src/store/outbox.js';
+import { hookProgramsDirectory } from '../../src/sync/hooks.js';
 import { agree, commitOnTop, git as datedGit, makeClone, makeCluster } from '../support/gate-fixture.js';
 
 let top = '';
@@ -103,6 +105,22 @@ describe('post-commit', () => {
     await acu(dir, 'hooks', 'uninstall');
     assert.equal(await readFile(hook, 'utf8'), original);
     assert.match((await acu(dir, 'hooks', 'status')).out, /post-commit +another tool's hook/);
+  });
+
+  it('installs the programs of the package\'s hooks/ folder, with the launcher filled in', async () => {
+    const dir = await repo('programs');
+    assert.equal((await acu(dir, 'hooks', 'install')).code, 0);
+    const server = await repo('programs-server');
+    assert.equal((await acu(server, 'hooks', 'install', '--server')).code, 0);
+    const launcher = `${shellQuote(process.execPath)} ${shellQuote(launcherPath())}`;
+    for (const [where, name] of [[dir, 'post-commit'], [dir, 'pre-push'], [server, 'pre-receive']] as const) {
+      const program = await readFile(join(hookProgramsDirectory(), name), 'utf8');
+      assert.ok(program.includes(`@ACU@ hook ${name} "$@"`), `hooks/${name} runs acu's ${name}`);
+      const installed = await readFile(join(where, '.git', 'hooks', name), 'utf8');
+      assert.equal(installed, program.replaceAll('@ACU@', launcher), `the installed ${name} is hooks/${name}`);
+      assert.ok(((await stat(join(where, '.git', 'hooks', name))).mode & 0o111) !== 0, `${name} is executable`);
+    }
+    assert.equal(hookProgramsDirectory(), join(dirname(launcherPath()), '..', 'hooks'));
   });
 
   it('honours core.hooksPath', async () => {

@@ -8,8 +8,9 @@ import { verifyMessage } from './digest.js';
 import type { Verifier } from './digest.js';
 import { outcomeLengthCharsMax, outcomeLengthCharsMin } from './types.js';
 import type {
-  Batch, Choice, DecisionCert, Message, MessageType, PreparedCert, ValidationResult, Value,
+  Batch, Choice, DecisionCert, Message, MessageType, PreparedCert, TallyVote, ValidationResult, Value,
 } from './types.js';
+import { tallyChoices } from './tally.js';
 
 /** Limits on untrusted input, with their units in the names. */
 export interface DecodeLimits {
@@ -138,7 +139,25 @@ function votesOk(raw: unknown, type: MessageType | null, limits: DecodeLimits, v
 function valueOk(raw: unknown, limits: DecodeLimits): raw is Value {
   return isObj(raw) && batchOk(raw.batch, limits) && resultOk(raw.validation, limits) &&
     choicesOk(raw.resolution, limits) && raw.resolution.length === (raw.validation).conflicts.length &&
-    isOutcome(raw.outcome);
+    isOutcome(raw.outcome) && tallyOk(raw, limits);
+}
+
+/**
+ * A value's tally, when it has one: only with conflicts, one vote per replica, in replica order,
+ * each covering every conflict, that tallies to the value's resolution (protocol.md L18). A value
+ * with conflicts and no tally is one an older acu decided (its notes stay readable); a replica of
+ * this version never prepares one, since it prepares only drafts it made itself (L21).
+ */
+function tallyOk(raw: Obj, limits: DecodeLimits): boolean {
+  const conflicts = (raw.resolution as Choice[]).length;
+  if (raw.tally === undefined) return true;
+  const tally = raw.tally;
+  if (conflicts === 0 || !Array.isArray(tally) || tally.length === 0 || tally.length > limits.replicas) return false;
+  const wellFormed = tally.every((vote: unknown, i) => isObj(vote) && Object.keys(vote).length === 2 && isReplica(vote.from, limits) &&
+    choicesOk(vote.choices, limits) && vote.choices.length === conflicts && (i === 0 || (tally[i - 1] as TallyVote).from < vote.from));
+  if (!wellFormed) return false;
+  const tallied = tallyChoices(tally as TallyVote[], conflicts);
+  return tallied.every((choice, i) => choice === (raw.resolution as Choice[])[i]);
 }
 
 function batchOk(raw: unknown, limits: DecodeLimits): raw is Batch {

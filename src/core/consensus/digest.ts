@@ -76,14 +76,16 @@ export function valueIdOf(signer: Pick<Signer, 'digestHex'>, value: Value): stri
 }
 
 /**
- * Digest that names a draft: the canonical encoding of `{batch, validation, resolution}` only, so a
+ * Digest that names a draft: the canonical encoding of `{batch, validation, resolution, tally}` only, so a
  * full {@link Value} passed here names its draft, never itself. Outcome requests and answers carry it.
  */
 export function draftIdOf(signer: Pick<Signer, 'digestHex'>, draft: ValueDraft): string {
   const known = draftDigests.get(draft);
   if (known !== undefined && known.fn === signer.digestHex) return known.hex;
-  // A fresh object of exactly the three fields: an outcome field, if any, must not leak in.
-  const hex = signer.digestHex(canonicalBytes({ batch: draft.batch, validation: draft.validation, resolution: draft.resolution }));
+  // A fresh object of exactly the draft's fields: an outcome field, if any, must not leak in. The
+  // tally is there only with conflicts, so a draft without one keeps the id it always had.
+  const tally = draft.tally === undefined ? {} : { tally: draft.tally };
+  const hex = signer.digestHex(canonicalBytes({ batch: draft.batch, validation: draft.validation, resolution: draft.resolution, ...tally }));
   assert(hex.length > 0, 'digests are non-empty');
   draftDigests.set(draft, { fn: signer.digestHex, hex });
   return hex;

@@ -13,10 +13,10 @@ import { isOutcome } from './decode.js';
 import { batchDigestOf, bodyDigestOf, draftIdOf, signMessage, validationDigestOf, valueIdOf } from './digest.js';
 import type { Signer } from './digest.js';
 import { faultsTolerated, leaderOf, quorumSize } from './quorum.js';
-import { tallyResolution } from './tally.js';
+import { tallyOf, tallyResolution } from './tally.js';
 import type {
   AcuRef, Batch, Choice, CertMsg, DecisionCert, Effect, Evidence, FinalMsg, Input, Message, MessageType, PersistedState,
-  PrepareMsg, PreparedCert, ProposalMsg, ReplicaId, ResolveMsg, TimeoutMsg, ValidateMsg, ValidationResult, Value, ValueDraft,
+  PrepareMsg, PreparedCert, ProposalMsg, ReplicaId, ResolveMsg, TallyVote, TimeoutMsg, ValidateMsg, ValidationResult, Value, ValueDraft,
   VoteMsg,
 } from './types.js';
 import { genesisParent } from './types.js';
@@ -648,11 +648,14 @@ export class Replica {
     const result = certified.body.result;
     if (!result.ok) return false;
     let resolution: Value['resolution'] = [];
+    let tally: TallyVote[] | null = null;
     if (result.conflicts.length > 0) {
       if (log.resolve === null || voteKeyOf(log.resolve.body.votes[0] ?? certified) !== vcKey) return false;
       resolution = tallyResolution(log.resolve.body.votes, result.conflicts.length); // L18
+      // The votes go into the value: its certificate then says who chose what.
+      tally = tallyOf(log.resolve.body.votes);
     }
-    const draft: ValueDraft = { batch: log.proposal.body.batch, validation: result, resolution };
+    const draft: ValueDraft = { batch: log.proposal.body.batch, validation: result, resolution, ...(tally === null ? {} : { tally }) };
     log.draft = draft;
     log.draftId = draftIdOf(this.signer, draft);
     return true;

@@ -64,6 +64,20 @@ export interface ValueDraft {
   readonly validation: ValidationResult;
   /** One choice per conflict of `validation.conflicts`, same order. */
   readonly resolution: readonly Choice[];
+  /**
+   * The votes `resolution` was tallied from: the choices of the leader's RESOLVE quorum, by
+   * replica, in replica order (protocol.md L18). Present exactly when there are conflicts. It is
+   * part of the value, so the certificate itself says who chose what, and every node that writes
+   * the decision's note writes the same votes, whatever RESOLVE it saw, or none (catch-up).
+   */
+  readonly tally?: readonly TallyVote[];
+}
+
+/** One replica's choices in the quorum a resolution was tallied from. */
+export interface TallyVote {
+  readonly from: ReplicaId;
+  /** One choice per conflict, same order as the validation's conflicts. */
+  readonly choices: readonly Choice[];
 }
 
 /**

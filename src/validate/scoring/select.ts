@@ -90,3 +90,50 @@ async function autoBackend(n: number): Promise<SelectedBackend> {
   if (wasmAvailable()) return { backend: wasmBackend(), reason: 'auto: no GPU mode in gpu.js; WebAssembly popcount is the fastest exact CPU path', gpujs: report.text };
   return { backend: jsBitsetBackend(), reason: 'auto: no GPU and no WebAssembly', gpujs: report.text };
 }
+
+/** Where a cluster's scoring backend is chosen: `"scoring"` in the cluster document (default `auto`). */
+export interface ScoringSource {
+  readonly scoring?: string;
+}
+
+/** The scoring backends a cluster document's `"scoring"` may name, for messages. */
+export function scoringChoicesText(): string {
+  return `auto, ${backendNames.join(', ')}, or gpujs:<mode> (${gpuJsModeNames.join(', ')})`;
+}
+
+/**
+ * The backend choice a cluster document names in `"scoring"`, `auto` when it names none. An
+ * unknown name is the user's situation (ERR_CONFIG, naming `where`): the node refuses to start
+ * rather than score with something else than the document says.
+ */
+export function clusterScoringChoice(cluster: ScoringSource, where: string): BackendChoice {
+  const value = cluster.scoring ?? 'auto';
+  try {
+    return parseBackendChoice(value);
+  } catch {
+    throw new AcuError('ERR_CONFIG', `${where}: "scoring" names an unknown scoring backend '${value}'`, {
+      hint: `set "scoring" to one of ${scoringChoicesText()}; every backend scores bit for bit the same, only the speed differs`,
+    });
+  }
+}
+
+/** The backend a sync node validates with, and why: what `acu status` shows. */
+export interface NodeScoring extends SelectedBackend {
+  /** What the cluster document asked for (`auto` when it names nothing). */
+  readonly choice: BackendChoice;
+}
+
+/**
+ * The backend a sync node scores its batches with, for the cluster's choice. `auto` chooses as for
+ * a batch of {@link gpuMinAcus} ACUs — gpu.js where it runs on a GPU, else the fastest exact CPU
+ * backend — once, at start, so that the choice is fixed and reported while the node runs.
+ */
+export async function selectNodeScoring(choice: BackendChoice): Promise<NodeScoring> {
+  const selected = await selectBackend(choice, gpuMinAcus);
+  return { ...selected, choice };
+}
+
+/** A node's scoring as plain data, for `acu status`. */
+export function scoringStatusOf(scoring: NodeScoring): { choice: string; backend: string; detail: string; reason: string } {
+  return { choice: scoring.choice, backend: scoring.backend.name, detail: scoring.backend.detail, reason: scoring.reason };
+}

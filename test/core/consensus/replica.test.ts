@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import { canonicalBytes } from '../../../src/core/acu/canonical.js';
 import {
   Replica, batchDigestOf, decodeLimitsOf, decodeMessage, defaultReplicaConfig, draftIdOf, faultsTolerated, isDecisionCert, leaderOf,
-  quorumSize, signMessage, tallyResolution, valueIdOf,
+  quorumSize, signMessage, tallyChoices, tallyResolution, valueIdOf,
 } from '../../../src/core/consensus/index.js';
 import type {
   AcuRef, Batch, DecisionCert, Effect, FinalMsg, Message, PersistedState, ValidationResult, Value, ValueDraft, VoteMsg,
@@ -280,6 +280,44 @@ void test('conflicts go through the vote phase; the leader\'s quorum of votes fi
     assert.ok(cert?.type === 'decide');
     assert.equal(cert.cert.value.resolution.length, 1);
     assert.deepEqual(cert.cert.value.resolution, (certs[0] as Extract<Effect, { type: 'decide' }>).cert.value.resolution);
+    // The value carries the votes it was tallied from: who chose what is in the certificate itself.
+    const tally = cert.cert.value.tally ?? [];
+    assert.equal(tally.length, quorumSize(4));
+    assert.deepEqual(tally.map((vote) => vote.from), [...tally.map((vote) => vote.from)].sort((x, y) => x - y));
+    assert.deepEqual(tallyChoices(tally, 1), cert.cert.value.resolution);
+    assert.deepEqual(cert.cert.value.tally, (certs[0] as Extract<Effect, { type: 'decide' }>).cert.value.tally, 'every replica decides the same votes');
+  }
+});
+
+void test('decode: a value\'s tally must be one vote per replica, in order, that tallies to its resolution', () => {
+  const limits = decodeLimitsOf(defaultReplicaConfig(4, 0));
+  const verifier = fakeVerifier(worldKey);
+  const wrap = (resolution: unknown, tally: unknown): unknown => {
+    const value = {
+      batch: { height: 0, parent: 'genesis', acuIds: ['a1', 'a2'], bodyDigest: 'b' }, validation: { ok: true, conflicts: [{ a: 'a1', b: 'a2' }], detailDigest: 'd' },
+      resolution, outcome: 'a'.repeat(40), ...(tally === undefined ? {} : { tally }),
+    } as unknown as Value;
+    const valueId = valueIdOf(digest, value);
+    const finals = [0, 1, 2].map((from) => signMessage<FinalMsg>(fakeSigner(from, worldKey), { v: 1, type: 'final', from, height: 0, round: 0, body: { valueId } }));
+    const cert: DecisionCert = { height: 0, round: 0, value, finals };
+    return signMessage<Message>(fakeSigner(0, worldKey), { v: 1, type: 'decision', from: 0, height: 0, round: 0, body: { cert } });
+  };
+  const votes = (...choices: string[]): unknown => choices.map((choice, from) => ({ from, choices: [choice] }));
+  assert.equal(decodeMessage(wrap(['keep_a'], votes('keep_a', 'keep_a', 'keep_b')), limits, verifier).ok, true);
+  assert.equal(decodeMessage(wrap(['keep_a'], undefined), limits, verifier).ok, true, 'an older value, without a tally');
+  const bad: [unknown, unknown][] = [
+    [['keep_b'], votes('keep_a', 'keep_a', 'keep_b')], // tallies to keep_a
+    [['keep_a'], []],
+    [['keep_a'], [{ from: 1, choices: ['keep_a'] }, { from: 0, choices: ['keep_a'] }]], // out of order
+    [['keep_a'], [{ from: 0, choices: ['keep_a'] }, { from: 0, choices: ['keep_a'] }]], // twice one replica
+    [['keep_a'], [{ from: 9, choices: ['keep_a'] }]], // not a replica
+    [['keep_a'], [{ from: 0, choices: ['keep_a', 'keep_b'] }]], // two choices for one conflict
+    [['keep_a'], [{ from: 0, choices: ['keep_a'], extra: 1 }]],
+    [['keep_a'], 'keep_a'],
+  ];
+  for (const [resolution, tally] of bad) {
+    const decoded = decodeMessage(wrap(resolution, tally), limits, verifier);
+    assert.ok(!decoded.ok && decoded.issue === 'bad_body', JSON.stringify(tally));
   }
 });
 
