@@ -17,7 +17,7 @@ import { configuredPolicy } from '../validate/policy-config.js';
 import { clusterScoringChoice, selectNodeScoring } from '../validate/scoring/select.js';
 import type { NodeScoring } from '../validate/scoring/select.js';
 import { Validator } from '../validate/validate.js';
-import { agreedRef } from './agreed.js';
+import { agreedRef, notesRef, readNoteChecked, recordsNotesRef } from './agreed.js';
 import { GitChain } from './chain.js';
 import type { Chain } from './chain.js';
 import { replicaIndexOf } from './crypto.js';
@@ -71,6 +71,7 @@ export async function openNodeHost(options: NodeOptions): Promise<NodeHost> {
     const agreedCluster = agreedTip === null ? null : await documentAt(repo, agreedTip);
     const onSynced = options.observer?.logSynced?.bind(options.observer);
     opened = await NodeLog.open(join(repo.commonDir, 'acu', 'node.wal'), decisionsKeptOf(options), recordVerifier(agreedCluster ?? workCluster), onSynced === undefined ? {} : { onSynced });
+    if (opened.memory.genesis === null) await refuseAgreedWithoutNotes(repo, workCluster.branch, options.genesis);
     const written = opened.memory.writtenCommit;
     const cluster = written === null ? workCluster : (await documentAt(repo, written)) ?? workCluster;
     let identity = await loadIdentity(repo.commonDir);
@@ -106,6 +107,25 @@ export async function openNodeHost(options: NodeOptions): Promise<NodeHost> {
     throw error;
   }
 }
+
+/**
+ * A node without a log starts after the agreed chain its clone holds, or, on a new cluster, at the
+ * branch's tip. A clone whose branch is at an agreed commit but that has no certificate notes
+ * (a plain `git pull` does not fetch them) looks like the second and would start a chain of its
+ * own at height 0 that no peer follows: it is refused, with the fetch that fixes it.
+ */
+async function refuseAgreedWithoutNotes(repo: GitRepo, branch: string, genesis: string | undefined): Promise<void> {
+  const start = (await repo.revParseCommit(agreedRef(branch))) ?? (await repo.revParseCommit(genesis ?? `refs/heads/${branch}`));
+  if (start === null) return;
+  const { subject } = await repo.commitInfo(start);
+  if (!agreedSubject.test(subject) || (await readNoteChecked(repo, start)).status !== 'missing') return;
+  throw new AcuError('ERR_CONFIG', `the node would start at ${start.slice(0, 12)} ('${subject}'), an agreed commit whose certificate note this clone does not have`, {
+    hint: `fetch the cluster's notes first: git fetch origin ${notesRef}:${notesRef} ${recordsNotesRef}:${recordsNotesRef}`,
+  });
+}
+
+/** The subject of an agreed commit (agreed.ts, agreedMessage). */
+const agreedSubject = /^acu: height \d+, \d+ ACUs? from \d+ commits?$/;
 
 /** The cluster document in a commit's tree, or null. */
 async function documentAt(repo: GitRepo, commit: string): Promise<ClusterDoc | null> {
