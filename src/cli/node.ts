@@ -31,6 +31,8 @@ export type NodeCommandOptions =
       readonly batchMs: number;
       /** Hidden, for tests: decisions retained for peers catching up. */
       readonly decisionsKept: number | undefined;
+      /** Hidden, for tests: most ACUs in one batch (1: each commit its own height). */
+      readonly batchAcusMax: number | undefined;
       readonly genesis: string | undefined;
       readonly fastForward: boolean;
       readonly json: boolean;
@@ -62,6 +64,7 @@ function parse(argv: readonly string[]): NodeCommandOptions {
     'tick-ms': { type: 'string' },
     'batch-ms': { type: 'string' },
     'decisions-kept': { type: 'string' },
+    'batch-acus-max': { type: 'string' },
     genesis: { type: 'string' },
     'fast-forward': { type: 'boolean' },
     json: { type: 'boolean' },
@@ -80,8 +83,10 @@ function parse(argv: readonly string[]): NodeCommandOptions {
   if (batchMs > 60_000) throw usage('--batch-ms is at most 60000');
   const decisionsKept = parseCount('node', 'decisions-kept', values['decisions-kept']);
   if (decisionsKept !== undefined && (decisionsKept < 4 || decisionsKept > 1_000_000)) throw usage('--decisions-kept is between 4 and 1000000');
+  const batchAcusMax = parseCount('node', 'batch-acus-max', values['batch-acus-max']);
+  if (batchAcusMax !== undefined && (batchAcusMax < 1 || batchAcusMax > 64)) throw usage('--batch-acus-max is between 1 and 64');
   return {
-    action: 'start', port, listen, insecure: values.insecure === true, operatorTls, detach: values.detach === true, validation, tickMs, batchMs, decisionsKept, genesis: values.genesis,
+    action: 'start', port, listen, insecure: values.insecure === true, operatorTls, detach: values.detach === true, validation, tickMs, batchMs, decisionsKept, batchAcusMax, genesis: values.genesis,
     fastForward: values['fast-forward'] === true, json: values.json === true, argv: rest.filter((arg) => arg !== '--detach'),
   };
 }
@@ -126,6 +131,7 @@ async function startForeground(options: Extract<NodeCommandOptions, { action: 's
     insecure: options.insecure,
     ...(options.genesis === undefined ? {} : { genesis: options.genesis }),
     ...(options.decisionsKept === undefined ? {} : { decisionsKept: options.decisionsKept }),
+    ...(options.batchAcusMax === undefined ? {} : { replica: { batchAcusMax: options.batchAcusMax } }),
     onEvent: (event) => io.stdout(options.json ? `${JSON.stringify(event)}\n` : `${clock(event.atMs)} ${event.kind.padEnd(9)} ${event.text}\n`),
   });
   if (node.status().links?.insecure === true) {
