@@ -142,6 +142,38 @@ export async function clusterAtCommit(repo: GitRepo, commit: string): Promise<{ 
   return { cluster };
 }
 
+/** Most agreed commits {@link membershipBefore} walks down (one cat-file request each). */
+export const membershipWalkCommitsMax = 65_536;
+
+/**
+ * The membership before the one in force at agreed commit `commit`: the cluster document at the
+ * parent of the newest agreed commit, at or below `commit`, that changed it (a different document
+ * by {@link sameCluster}). A node that restarts knows only the membership in force; this is the one
+ * it would have kept when it took up the change, so that records signed under it (a rotated key's,
+ * proposed before the rotation) still verify. Walks first parents through agreed commits (those
+ * acu wrote) at most {@link membershipWalkCommitsMax}; null when none of them changed it, or the
+ * document at either side cannot be read.
+ */
+export async function membershipBefore(repo: GitRepo, commit: string): Promise<ClusterDoc | null> {
+  let at = commit;
+  let atDoc = await repo.blobEntryAtPath(at, clusterDocPath);
+  for (let walked = 0; walked < membershipWalkCommitsMax && atDoc !== null; walked += 1) {
+    const info = await repo.commitInfo(at);
+    const parent = info.parents[0];
+    if (parent === undefined || info.authorName !== 'acu' || info.authorEmail !== 'acu@cluster') return null;
+    const parentDoc = await repo.blobEntryAtPath(parent, clusterDocPath);
+    if (parentDoc === null) return null;
+    if (parentDoc.oid !== atDoc.oid) {
+      const [after, before] = await Promise.all([clusterAtCommit(repo, at), clusterAtCommit(repo, parent)]);
+      if (!('cluster' in after) || !('cluster' in before)) return null;
+      if (!sameCluster(after.cluster, before.cluster)) return before.cluster;
+    }
+    at = parent;
+    atDoc = parentDoc;
+  }
+  return null;
+}
+
 /** How far and from where a chain is checked. */
 export interface ChainCheckOptions {
   readonly notes: NoteSource;
