@@ -2,10 +2,11 @@
  * A site stopped for many heights rejoins and writes the same commits (docs/sync.md, "State
  * transfer"), end to end with real node processes on loopback: four sites agree on a first height,
  * one is stopped, the other three agree on `gap` more (each commit its own height, through the
- * hidden `--batch-acus-max 1`, proposed over the node's local API), and the stopped one restarts,
- * catches up by state transfer and ends with the same agreed commits and the same notes as the
- * others. Always with a gap of 100 heights (nodes retaining 16 decisions); with ACU_LONG_TESTS=1
- * also with the gap of 1,000 heights the issue asks for (nodes retaining their default 256).
+ * hidden `--batch-acus-max 1`; commits handed to the node as the post-commit hook does), and the
+ * stopped one restarts, catches up by state transfer and ends with the same agreed commits and the
+ * same notes as the others. Always with a gap of 100 heights (nodes retaining 16 decisions); with
+ * ACU_LONG_TESTS=1 also with the gap of 1,000 heights the issue asks for (nodes retaining their
+ * default 256): several minutes on a 2-core machine, too long for every run.
  */
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
@@ -15,6 +16,7 @@ import { buildClusterFixture } from '../../fixtures/cluster.js';
 import type { ClusterFixture, ClusterSite } from '../../fixtures/cluster.js';
 import { makeTempDir, removeTempDir } from '../../fixtures/tmp.js';
 import { runGit } from '../../src/git/exec.js';
+import { enqueueCommit } from '../../src/store/outbox.js';
 import { callNode } from '../../src/sync/api.js';
 import type { NodeEvent } from '../../src/sync/node.js';
 import { acu, git, nodeStatus, startNode, stopNode } from './real-nodes.js';
@@ -72,12 +74,14 @@ async function commitFiles(site: ClusterSite, first: number, count: number): Pro
   return listed.stdout.trim().split('\n');
 }
 
-/** Propose commits over the node's local API (what `acu propose` does), oldest first. */
+/**
+ * Hand commits to the site's node the way the post-commit hook does (docs/sync.md): an outbox
+ * entry each (the hook's `enqueueCommit`), then one poke over the node's local API.
+ */
 async function propose(site: ClusterSite, commits: readonly string[]): Promise<void> {
-  for (const commit of commits) {
-    const answer = await callNode(join(site.dir, '.git', 'acu', 'node.sock'), { type: 'propose', rev: commit }, 30_000);
-    assert.equal(answer?.ok, true, `propose ${commit}: ${JSON.stringify(answer)}`);
-  }
+  for (const commit of commits) await enqueueCommit(join(site.dir, '.git'), { v: 1, type: 'commit', commit, branch: 'main', queuedAtMs: Date.now() });
+  const answer = await callNode(join(site.dir, '.git', 'acu', 'node.sock'), { type: 'poke' }, 30_000);
+  assert.equal(answer?.ok, true, `poke: ${JSON.stringify(answer)}`);
 }
 
 /** Each agreed commit with its certificate note's facts and whether it has a record bodies note, newest first. */
