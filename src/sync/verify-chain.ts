@@ -11,6 +11,7 @@
  */
 import type { DecisionCert } from '../core/consensus/index.js';
 import { genesisParent, isDecisionCert, quorumSize, valueIdOf, verifyMessage } from '../core/consensus/index.js';
+import { AssertionFailure } from '../core/errors.js';
 import type { GitRepo } from '../git/index.js';
 import type { ClusterDoc } from '../store/cluster.js';
 import { membershipChangeIssues, parseCluster, sameCluster } from '../store/cluster.js';
@@ -46,7 +47,8 @@ export function notesFromRef(repo: GitRepo): NoteSource {
     if (from === null) return { status: 'missing' };
     try {
       return await from(commit);
-    } catch {
+    } catch (error) {
+      if (error instanceof AssertionFailure) throw error;
       return { status: 'missing' };
     }
   };
