@@ -9,6 +9,7 @@
  * default 256): several minutes on a 2-core machine, too long for every run.
  */
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { after, it } from 'node:test';
 import { fixtureEpochSeconds } from '../../fixtures/builder.js';
@@ -86,9 +87,11 @@ async function propose(site: ClusterSite, commits: readonly string[]): Promise<v
 
 /** Each agreed commit with its certificate note's facts and whether it has a record bodies note, newest first. */
 function agreedHistory(site: ClusterSite): string[] {
-  const format = '--format=%H%x01%N%x02';
-  const certs = git(site, ['log', '--first-parent', '--no-notes', '--notes=refs/notes/acu', format, 'refs/acu/main']);
-  const bodies = git(site, ['log', '--first-parent', '--no-notes', '--notes=refs/notes/acu-records', '--format=%H %N', 'refs/acu/main']);
+  // A thousand notes are over spawnSync's default 1 MiB of output.
+  const log = (args: readonly string[]): { status: number | null; stdout: string; stderr: string } =>
+    spawnSync('git', ['log', '--first-parent', '--no-notes', ...args, 'refs/acu/main'], { cwd: site.dir, encoding: 'utf8', maxBuffer: 256 * 1024 * 1024 });
+  const certs = log(['--notes=refs/notes/acu', '--format=%H%x01%N%x02']);
+  const bodies = log(['--notes=refs/notes/acu-records', '--format=%H %N']);
   assert.equal(certs.status, 0, certs.stderr);
   assert.equal(bodies.status, 0, bodies.stderr);
   const withBodies = new Set(bodies.stdout.split('\n').filter((line) => /^[0-9a-f]{40} \{/.test(line)).map((line) => line.slice(0, 40)));
