@@ -4,7 +4,9 @@
  * each, real certificates from a 4-member cluster), then times what a node catching up from zero
  * does: the peer's pack (`packAgreed`), indexing it (`unpack`), checking every certificate
  * (`checkAgreed`) and moving the refs (`adoptAgreed`). Prints heights per second of the whole.
- * The network is not in it: over loopback the chunks add little next to the check.
+ * The network is not in it: over loopback the chunks add little next to the check. CPU: this
+ * process's and that of the git processes it waited for (the long-lived cat-file ones included,
+ * since they end at close), from the pack to the close, per height.
  */
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -20,6 +22,7 @@ import { agreedRef } from '../src/sync/agreed.js';
 import { GitChain } from '../src/sync/chain.js';
 import { sha256Hex } from '../src/sync/crypto.js';
 import { commitClusterDoc, writeAgreedStep } from '../test/support/agreed-chain.js';
+import { childrenCpuMs } from './git-children.js';
 
 const heights = Number(process.argv[2] ?? 1000);
 if (!Number.isSafeInteger(heights) || heights < 1) throw new Error('usage: transfer.js [heights]');
@@ -59,6 +62,8 @@ try {
   const signer = { identity: replicas[0]!, member: cluster.members[0]! };
   const serving = new GitChain(await GitRepo.open(source), 'parse', null, signer);
   const receiving = new GitChain(await GitRepo.open(target), 'parse', null, signer);
+  const cpu0 = process.cpuUsage();
+  const children0 = childrenCpuMs();
   const t0 = performance.now();
   const packed = await serving.packAgreed(parentCommit, [genesis], 256 * 1024 * 1024);
   if (packed === null) throw new Error('no pack');
@@ -73,8 +78,10 @@ try {
   const t4 = performance.now();
   await serving.close();
   await receiving.close();
+  const used = process.cpuUsage(cpu0);
+  const cpuMs = (used.user + used.system) / 1000 + (childrenCpuMs() - children0);
   const ms = (a: number, b: number): number => Math.round(b - a);
-  console.log(`bench:transfer heights=${heights} pack_bytes=${packed.bytes.length} pack_ms=${ms(t0, t1)} index_ms=${ms(t1, t2)} check_ms=${ms(t2, t3)} adopt_ms=${ms(t3, t4)} heights_per_s=${(heights / ((t4 - t0) / 1000)).toFixed(1)}`);
+  console.log(`bench:transfer heights=${heights} pack_bytes=${packed.bytes.length} pack_ms=${ms(t0, t1)} index_ms=${ms(t1, t2)} check_ms=${ms(t2, t3)} adopt_ms=${ms(t3, t4)} heights_per_s=${(heights / ((t4 - t0) / 1000)).toFixed(1)} cpu_ms_per_height=${(cpuMs / heights).toFixed(2)}`);
 } finally {
   await removeTempDir(top);
 }

@@ -37,6 +37,8 @@ export type NodeCommandOptions =
       readonly batchMs: number;
       /** Hidden, for tests: decisions retained for peers catching up. */
       readonly decisionsKept: number | undefined;
+      /** Hidden, for tests: most ACUs in one batch (1: each commit its own height). */
+      readonly batchAcusMax: number | undefined;
       readonly genesis: string | undefined;
       readonly fastForward: boolean;
       readonly json: boolean;
@@ -74,6 +76,7 @@ function parse(argv: readonly string[]): NodeCommandOptions {
     'tick-ms': { type: 'string' },
     'batch-ms': { type: 'string' },
     'decisions-kept': { type: 'string' },
+    'batch-acus-max': { type: 'string' },
     genesis: { type: 'string' },
     'fast-forward': { type: 'boolean' },
     json: { type: 'boolean' },
@@ -96,11 +99,13 @@ function parse(argv: readonly string[]): NodeCommandOptions {
   if (batchMs > 60_000) throw usage('--batch-ms is at most 60000');
   const decisionsKept = parseCount('node', 'decisions-kept', values['decisions-kept']);
   if (decisionsKept !== undefined && (decisionsKept < 4 || decisionsKept > 1_000_000)) throw usage('--decisions-kept is between 4 and 1000000');
+  const batchAcusMax = parseCount('node', 'batch-acus-max', values['batch-acus-max']);
+  if (batchAcusMax !== undefined && (batchAcusMax < 1 || batchAcusMax > 64)) throw usage('--batch-acus-max is between 1 and 64');
   const ops = opsOptions(values.http, values['log-format'], values['notify-url'] ?? [], values['notify-format']);
   if (ops.logFormat !== 'text' && values.json === true) throw usage('give --json (the raw events) or --log-format, not both');
   return {
     ...ops,
-    action: 'start', port, listen, insecure: values.insecure === true, operatorTls, detach: values.detach === true, validation, tickMs, batchMs, decisionsKept, genesis: values.genesis,
+    action: 'start', port, listen, insecure: values.insecure === true, operatorTls, detach: values.detach === true, validation, tickMs, batchMs, decisionsKept, batchAcusMax, genesis: values.genesis,
     fastForward: values['fast-forward'] === true, json: values.json === true, argv: rest.filter((arg) => arg !== '--detach'),
   };
 }
@@ -202,6 +207,7 @@ function startNode(
     insecure: options.insecure,
     ...(options.genesis === undefined ? {} : { genesis: options.genesis }),
     ...(options.decisionsKept === undefined ? {} : { decisionsKept: options.decisionsKept }),
+    ...(options.batchAcusMax === undefined ? {} : { replica: { batchAcusMax: options.batchAcusMax } }),
     onEvent: (event) => {
       ops.onEvent(event);
       alsoEvent(event);

@@ -315,6 +315,20 @@ export class GitRepo {
     return answer.kind === 'missing' || answer.type !== 'blob' ? null : answer.content;
   }
 
+  /**
+   * The blob at `path` in `commit`'s tree with its id, or null when there is none (or it is not a
+   * blob): {@link blobAtPath} through the shared cat-file process alone, so that a walk reading
+   * one file at every commit of a long history starts no git process per commit. The id lets a
+   * caller keep what it derived from a blob it has seen before.
+   */
+  async blobEntryAtPath(commit: string, path: string): Promise<{ readonly oid: string; readonly content: Uint8Array } | null> {
+    this.checkOid(commit);
+    assert(!path.startsWith('/') && !path.includes('\0') && !path.includes('\n') && path !== '', `a relative path: ${JSON.stringify(path)}`);
+    // cat-file resolves `<commit>:<path>` as rev-parse does, and names a missing path "missing".
+    const answer = await this.batch.request(`${commit}:${path}`);
+    return answer.kind === 'missing' || answer.type !== 'blob' ? null : { oid: answer.oid, content: answer.content };
+  }
+
   /** The entries of one tree, not recursive (`name` is the entry's own name). */
   async treeEntries(tree: string): Promise<{ readonly mode: string; readonly name: string; readonly oid: string }[]> {
     this.checkOid(tree);

@@ -20,7 +20,7 @@ import { composeAgreed, validateRecords } from './batch.js';
 import type { AgreedTree, BatchVerdict, ValidationMode } from './batch.js';
 import { recordsOfCommit } from './records.js';
 import type { IdentifiedRecord, RecordSigner } from './records.js';
-import { clusterAtCommit, notesFromCommit, notesFromRef, verifyChain } from './verify-chain.js';
+import { clusterAtCommit, membershipBefore, notesFromCommit, notesFromRef, verifyChain } from './verify-chain.js';
 import type { NoteSource } from './verify-chain.js';
 
 /** What moving the protected branch to an agreed commit did. */
@@ -124,6 +124,12 @@ export interface Chain {
    * check); null otherwise. A node that starts without a log starts after it.
    */
   agreedTip?(commit: string): Promise<{ readonly height: number; readonly valueId: string } | null>;
+  /**
+   * The membership before the one in force at agreed commit `commit` (the cluster document at the
+   * parent of the last agreed commit that changed it), or null: none changed it, or none is known.
+   * A restarted node takes it up as the membership it would have kept through the change.
+   */
+  membershipBefore?(commit: string): Promise<ClusterDoc | null>;
   /** Sign the records of this site's commits as `signer` from now on (a membership change moved its key or entry). */
   setRecordSigner?(signer: RecordSigner): void;
   close(): Promise<void>;
@@ -141,6 +147,10 @@ export class GitChain implements Chain {
   async clusterAt(commit: string): Promise<ClusterDoc | null> {
     const found = await clusterAtCommit(this.repo, commit);
     return 'cluster' in found ? found.cluster : null;
+  }
+
+  membershipBefore(commit: string): Promise<ClusterDoc | null> {
+    return membershipBefore(this.repo, commit);
   }
 
   async agreedTip(commit: string): Promise<{ readonly height: number; readonly valueId: string } | null> {

@@ -148,6 +148,7 @@ export class SyncNode {
       await this.ctx.log.append([{ k: 'genesis', commit: genesis }]);
       memory.genesis = genesis;
     }
+    if (memory.writtenCommit !== null) this.ctx.previousCluster = (await chain.membershipBefore?.(memory.writtenCommit)) ?? null;
     const status = this.replica.status();
     if (recovered) {
       const cut = truncatedBytes > 0 ? ` (cut ${truncatedBytes} bytes of a torn write)` : '';

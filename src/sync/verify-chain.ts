@@ -11,10 +11,11 @@
  */
 import type { DecisionCert } from '../core/consensus/index.js';
 import { genesisParent, isDecisionCert, quorumSize, valueIdOf, verifyMessage } from '../core/consensus/index.js';
+import { AssertionFailure } from '../core/errors.js';
 import type { GitRepo } from '../git/index.js';
 import type { ClusterDoc } from '../store/cluster.js';
 import { membershipChangeIssues, parseCluster, sameCluster } from '../store/cluster.js';
-import { noteIssue, notesRef, readNoteChecked } from './agreed.js';
+import { noteIssue, notesRef } from './agreed.js';
 import type { AgreedNote, NoteRead } from './agreed.js';
 import { clusterVerifier, sha256Hex } from './crypto.js';
 
@@ -32,30 +33,66 @@ export interface VerifyFinding {
 /** Reads the note of a commit: from the notes ref, or from a notes commit not on a ref yet. */
 export type NoteSource = (commit: string) => Promise<NoteRead>;
 
-/** Notes from `refs/notes/acu`. */
+/**
+ * Notes from `refs/notes/acu`, as the ref stands at the first read (one check sees one notes
+ * commit), read through the repository's cat-file process: a check of a long chain starts no git
+ * process per commit. A note git could not read (a missing or corrupt object) is missing, as
+ * `git notes show` would have it.
+ */
 export function notesFromRef(repo: GitRepo): NoteSource {
-  return (commit) => readNoteChecked(repo, commit);
+  let source: Promise<NoteSource | null> | null = null;
+  return async (commit) => {
+    source ??= repo.revParseCommit(notesRef).then((tip) => (tip === null ? null : notesFromCommit(repo, tip)));
+    const from = await source;
+    if (from === null) return { status: 'missing' };
+    try {
+      return await from(commit);
+    } catch (error) {
+      if (error instanceof AssertionFailure) throw error;
+      return { status: 'missing' };
+    }
+  };
 }
 
 /** Deepest note fan-out git writes (two hex digits per level). */
 const noteFanoutLevelsMax = 19;
+/**
+ * Most note trees one source keeps parsed: the root and, for up to about 65,000 notes (one level
+ * of fan-out), every fan-out tree, so a check of a long chain parses each tree once.
+ */
+const noteTreesKeptMax = 512;
+
+/** A tree's entries by name. */
+type TreeByName = ReadonlyMap<string, { readonly mode: string; readonly oid: string }>;
 
 /**
  * Notes from a notes commit that is not on a ref (a push that the server-side gate is checking
  * brings its notes in the same push; they reach the ref only if the gate says yes). Follows git's
- * fan-out: a note for `abcdef…` is at `abcdef…`, `ab/cdef…`, `ab/cd/ef…`, and so on.
+ * fan-out: a note for `abcdef…` is at `abcdef…`, `ab/cdef…`, `ab/cd/ef…`, and so on. Trees are
+ * named by their content, so those read are kept for the next note.
  */
 export function notesFromCommit(repo: GitRepo, notesCommit: string): NoteSource {
+  let root: Promise<string> | null = null;
+  const trees = new Map<string, Promise<TreeByName>>();
+  const entriesOf = (tree: string): Promise<TreeByName> => {
+    let found = trees.get(tree);
+    if (found === undefined) {
+      found = repo.treeEntries(tree).then((entries) => new Map(entries.map((entry) => [entry.name, { mode: entry.mode, oid: entry.oid }])));
+      if (trees.size >= noteTreesKeptMax) trees.delete(trees.keys().next().value!);
+      trees.set(tree, found);
+    }
+    return found;
+  };
   return async (commit) => {
-    const info = await repo.commitInfo(notesCommit);
-    let tree = info.tree;
+    root ??= repo.commitInfo(notesCommit).then((info) => info.tree);
+    let tree = await root;
     let rest = commit;
     for (let level = 0; level <= noteFanoutLevelsMax; level += 1) {
-      const entries = await repo.treeEntries(tree);
-      const leaf = entries.find((entry) => entry.name === rest);
+      const entries = await entriesOf(tree);
+      const leaf = entries.get(rest);
       if (leaf !== undefined) return parseNote(await repo.readBlob(leaf.oid));
-      const fan = entries.find((entry) => entry.mode === '40000' || entry.mode === '040000' ? entry.name === rest.slice(0, 2) : false);
-      if (fan === undefined || rest.length <= 2) break;
+      const fan = rest.length > 2 ? entries.get(rest.slice(0, 2)) : undefined;
+      if (fan === undefined || (fan.mode !== '40000' && fan.mode !== '040000')) break;
       tree = fan.oid;
       rest = rest.slice(2);
     }
@@ -74,15 +111,69 @@ function parseNote(bytes: Uint8Array): NoteRead {
   return reason === null ? { status: 'ok', note: value as AgreedNote } : { status: 'malformed', reason };
 }
 
-/** The cluster document in `commit`'s tree, or why there is none usable. */
+/**
+ * Cluster documents parsed, by the id of their blob: a blob id names its bytes, so a document
+ * unchanged across thousands of agreed commits is parsed once, whichever repository it is read
+ * from. Only valid documents are kept (a problem names the commit it was found at).
+ */
+const parsedClusters = new Map<string, ClusterDoc>();
+/** Most parsed cluster documents kept (a membership changes rarely; the oldest go first). */
+const parsedClustersMax = 256;
+
+/**
+ * The cluster document in `commit`'s tree, or why there is none usable. Read through the
+ * repository's long-lived cat-file process: a chain check reads it at every agreed commit.
+ */
 export async function clusterAtCommit(repo: GitRepo, commit: string): Promise<{ cluster: ClusterDoc } | { problem: string }> {
-  const bytes = await repo.blobAtPath(commit, clusterDocPath);
-  if (bytes === null) return { problem: `no cluster document (${clusterDocPath}) at ${commit.slice(0, 12)}` };
+  const blob = await repo.blobEntryAtPath(commit, clusterDocPath);
+  if (blob === null) return { problem: `no cluster document (${clusterDocPath}) at ${commit.slice(0, 12)}` };
+  const known = parsedClusters.get(blob.oid);
+  if (known !== undefined) return { cluster: known };
+  let cluster: ClusterDoc;
   try {
-    return { cluster: parseCluster(Buffer.from(bytes).toString('utf8'), `${commit.slice(0, 12)}:${clusterDocPath}`) };
+    cluster = parseCluster(Buffer.from(blob.content).toString('utf8'), `${commit.slice(0, 12)}:${clusterDocPath}`);
   } catch (error) {
     return { problem: error instanceof Error ? error.message : String(error) };
   }
+  // Shared by every reader from now on: frozen, so none can change another's copy.
+  for (const member of cluster.members) Object.freeze(member);
+  Object.freeze(cluster.members);
+  Object.freeze(cluster);
+  if (parsedClusters.size >= parsedClustersMax) parsedClusters.delete(parsedClusters.keys().next().value!);
+  parsedClusters.set(blob.oid, cluster);
+  return { cluster };
+}
+
+/** Most agreed commits {@link membershipBefore} walks down (one cat-file request each). */
+export const membershipWalkCommitsMax = 65_536;
+
+/**
+ * The membership before the one in force at agreed commit `commit`: the cluster document at the
+ * parent of the newest agreed commit, at or below `commit`, that changed it (a different document
+ * by {@link sameCluster}). A node that restarts knows only the membership in force; this is the one
+ * it would have kept when it took up the change, so that records signed under it (a rotated key's,
+ * proposed before the rotation) still verify. Walks first parents through agreed commits (those
+ * acu wrote) at most {@link membershipWalkCommitsMax}; null when none of them changed it, or the
+ * document at either side cannot be read.
+ */
+export async function membershipBefore(repo: GitRepo, commit: string): Promise<ClusterDoc | null> {
+  let at = commit;
+  let atDoc = await repo.blobEntryAtPath(at, clusterDocPath);
+  for (let walked = 0; walked < membershipWalkCommitsMax && atDoc !== null; walked += 1) {
+    const info = await repo.commitInfo(at);
+    const parent = info.parents[0];
+    if (parent === undefined || info.authorName !== 'acu' || info.authorEmail !== 'acu@cluster') return null;
+    const parentDoc = await repo.blobEntryAtPath(parent, clusterDocPath);
+    if (parentDoc === null) return null;
+    if (parentDoc.oid !== atDoc.oid) {
+      const [after, before] = await Promise.all([clusterAtCommit(repo, at), clusterAtCommit(repo, parent)]);
+      if (!('cluster' in after) || !('cluster' in before)) return null;
+      if (!sameCluster(after.cluster, before.cluster)) return before.cluster;
+    }
+    at = parent;
+    atDoc = parentDoc;
+  }
+  return null;
 }
 
 /** How far and from where a chain is checked. */
