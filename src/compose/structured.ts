@@ -21,6 +21,7 @@ import { defaultMarkers, innerEditLengthMax, matchSequences, mergeLines } from '
 import type { MarkerStyle } from './diff3.js';
 import { defaultSeparator, elementKey, identText, isSequenceParent, isUnorderedParent, slotRange, slotShape, slotsOf } from './syntax.js';
 import type { Version } from './syntax.js';
+import { differsOnlyInTypes, usedOnlyAsType } from './typeonly.js';
 
 /** What kind of disagreement a conflict is. */
 export type ConflictKind = 'modify/modify' | 'remove/modify' | 'modify/remove' | 'add/add' | 'insert/insert' | 'lines' | 'unparseable' | 'diagnostic';
@@ -43,6 +44,11 @@ export interface MergeContext {
   readonly ours: Version;
   readonly theirs: Version;
   readonly markers: MarkerStyle;
+  /**
+   * Where the merge records what it decided for the reader of a clean result (a removal taken
+   * over the other side's change of types): one line each. Absent: not recorded.
+   */
+  readonly notes?: string[];
 }
 
 /** A merge of one node or list: its text (with markers where it holds conflicts), or a failure. */
@@ -417,6 +423,8 @@ interface ListState {
   readonly sequence: boolean;
   /** The separator between elements that were not neighbours in any version. */
   readonly separator: string;
+  /** Side elements (`ours:3`) whose change another element of the merge already holds. */
+  readonly absorbed: Set<string>;
 }
 
 function elementPath(path: string, e: Element): string {
@@ -434,7 +442,7 @@ function mergeList(cx: MergeContext, parents: { b: ts.Node; o: ts.Node; t: ts.No
   const base = elementsOf(cx.base, bl, parents.b);
   const ours = elementsOf(cx.ours, ol, parents.o);
   const theirs = elementsOf(cx.theirs, tl, parents.t);
-  const st: ListState = { cx, path, depth, base, ours, theirs, matchOurs: matchElements(base, ours), matchTheirs: matchElements(base, theirs), conflicts: [], moduleLevel: ts.isSourceFile(parents.b) || ts.isModuleBlock(parents.b), sequence: isSequenceParent(parents.b), separator: observedSeparator([ours, base, theirs]) ?? defaultSeparator(parents.b) };
+  const st: ListState = { cx, path, depth, base, ours, theirs, matchOurs: matchElements(base, ours), matchTheirs: matchElements(base, theirs), conflicts: [], moduleLevel: ts.isSourceFile(parents.b) || ts.isModuleBlock(parents.b), sequence: isSequenceParent(parents.b), separator: observedSeparator([ours, base, theirs]) ?? defaultSeparator(parents.b), absorbed: new Set() };
   const fail: Outcome = { ok: false, conflict: { path, kind: 'modify/modify', base: bt, ours: ot, theirs: tt } };
   const unordered = isUnorderedParent(parents.b);
   const reorderedOurs = isReordered(st.matchOurs.sideToBase);
@@ -495,6 +503,7 @@ function orderPieces(st: ListState, primary: Side, unordered: boolean): Piece[] 
   const secondary: Side = primary === 'ours' ? 'theirs' : 'ours';
   const runs = { ours: new Map<number, Piece[]>(), theirs: new Map<number, Piece[]>() };
   const dropped = dedupeInsertions(st);
+  for (const side of ['ours', 'theirs'] as const) mergeTypeOnlyImports(st, side, dropped);
   collectRuns(st, primary, secondary, runs, dropped);
   collectRuns(st, secondary, primary, runs, dropped);
   const pieces: Piece[] = [];
@@ -567,6 +576,45 @@ function dedupeInsertions(st: ListState): Map<string, Piece | null> {
     dropped.set(`ours:${mine.index}`, { kind: 'conflict', ours: mine.unit, theirs: e.unit, conflict });
   }
   return dropped;
+}
+
+/**
+ * One side turned `import { a, b } from 'm'` into `import type { a, b } from 'm'` (a new key: the
+ * base import looks removed), the other side added names to the base import: one `import type`
+ * with the added names, when each added name is used only as a type on both sides. The merged
+ * file's uses of a name all come from one side or the other, so none of them needs its value.
+ * Otherwise the usual remove/modify conflict stands.
+ */
+function mergeTypeOnlyImports(st: ListState, converter: Side, dropped: Map<string, Piece | null>): void {
+  const adder: Side = converter === 'ours' ? 'theirs' : 'ours';
+  const [convMatch, addMatch] = converter === 'ours' ? [st.matchOurs, st.matchTheirs] : [st.matchTheirs, st.matchOurs];
+  st.base.forEach((baseElement, b) => {
+    if (baseElement.key === null || !baseElement.key.startsWith('import:') || baseElement.key.endsWith(':type')) return;
+    if (convMatch.baseToSide[b] !== -1 || addMatch.baseToSide[b] === -1) return;
+    const added = st[adder][addMatch.baseToSide[b]!]!;
+    const typed = st[converter].find((e) => e.key === `${baseElement.key}:type` && convMatch.sideToBase[e.index] === -1);
+    if (typed === undefined || dropped.has(`${converter}:${typed.index}`)) return;
+    const baseSpecs = specifierList(st.cx.base, baseElement.node);
+    const typedSpecs = specifierList(st.cx[converter], typed.node);
+    const addedSpecs = specifierList(st.cx[adder], added.node);
+    if (baseSpecs === null || typedSpecs === null || addedSpecs === null || addedSpecs.shape !== baseSpecs.shape) return;
+    const names = (version: Version, list: typeof baseSpecs.list): string[] => list.map((spec) => version.text.slice(spec.getStart(version.sf), spec.end));
+    const [baseNames, typedNames, addedNames] = [names(st.cx.base, baseSpecs.list), names(st.cx[converter], typedSpecs.list), names(st.cx[adder], addedSpecs.list)];
+    // The converter only added `type`; the adder only added names.
+    if (typedNames.length !== baseNames.length || !baseNames.every((n) => typedNames.includes(n))) return;
+    if (!baseNames.every((n) => addedNames.includes(n))) return;
+    const fresh = addedNames.filter((n) => !baseNames.includes(n));
+    if (fresh.length === 0 || fresh.some((n) => !/^[A-Za-z_$][\w$]*$/.test(n))) return;
+    if (!fresh.every((n) => usedOnlyAsType(st.cx.ours, n) && usedOnlyAsType(st.cx.theirs, n))) return;
+    const version = st.cx[converter];
+    const last = typedSpecs.list[typedSpecs.list.length - 1]!;
+    const second = typedSpecs.list[1];
+    const separator = second === undefined ? ', ' : version.text.slice(typedSpecs.list[0]!.end, second.getStart(version.sf));
+    const start = typed.node.getStart(version.sf);
+    const text = typed.unit.slice(0, start - typed.node.pos) + version.text.slice(start, last.end) + fresh.map((n) => separator + n).join('') + version.text.slice(last.end, typed.node.end);
+    dropped.set(`${converter}:${typed.index}`, { kind: 'text', text, ident: typed.ident, key: typed.key, side: 'base', index: -1 });
+    st.absorbed.add(`${adder}:${added.index}`);
+  });
 }
 
 /** The named-specifier list of an import or export declaration, with the rest of it as a shape. */
@@ -646,6 +694,13 @@ function collectRuns(st: ListState, side: Side, other: Side, runs: Record<Side, 
     const baseElement = st.base[b]!;
     if (baseElement.ident === e.ident) continue;
     if (onlyDropsNames(st.cx.base, baseElement.node, st.cx[side], e.node)) continue;
+    if (st.absorbed.has(`${side}:${e.index}`)) continue;
+    // A change of types or layout only (annotations, `import type`, comments) to an element the
+    // other side removed: the removal stands; what it loses changes nothing at run time.
+    if (differsOnlyInTypes(st.cx.base, baseElement.node, st.cx[side], e.node)) {
+      st.cx.notes?.push(`${elementPath(st.path, baseElement)}: removed by ${other}; ${side} changed only its types or layout, dropped with it`);
+      continue;
+    }
     const kind: ConflictKind = side === 'ours' ? 'modify/remove' : 'remove/modify';
     const conflict: Conflict = { path: elementPath(st.path, baseElement), kind, base: baseElement.unit, ours: side === 'ours' ? e.unit : null, theirs: side === 'theirs' ? e.unit : null };
     push({ kind: 'conflict', ours: conflict.ours ?? '', theirs: conflict.theirs ?? '', conflict });
