@@ -742,9 +742,10 @@ function combineRuns(st: ListState, ours: Piece[], theirs: Piece[], unordered: b
   // A module's statements are declarations and registrations (tests, plugins) more than steps of
   // an algorithm: two features that each add some keep both, as their authors would.
   if (unordered && st.moduleLevel) return [...ours, ...theirs];
-  // Elements of a literal sequence (array items, arguments, parameters) that two sides added at
-  // one point are two additions, as people merge them (docs/compose.md, "Order rules"); steps of
-  // an algorithm (statements) and rendered children (JSX) are not: their order is their meaning.
+  // Elements of a literal sequence (array items, arguments, parameters, JSX children) that two
+  // sides added at one point are two additions, as people merge them (docs/compose.md, "Why
+  // sequences keep both insertions"); steps of an algorithm (statements) are not: their order is
+  // their meaning.
   if (st.sequence) return [...ours, ...theirs];
   const join = (run: Piece[]): string => run.map((p) => (p.kind === 'text' ? p.text : '')).join(st.separator);
   const conflict: Conflict = { path: st.path, kind: 'insert/insert', base: null, ours: join(ours), theirs: join(theirs) };

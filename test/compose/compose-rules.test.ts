@@ -102,3 +102,30 @@ describe('composeFile: `import type` against a name added to the import', () => 
     assert.deepEqual(result.conflicts.map((c) => `${c.kind} ${c.path}`), ["remove/modify import:'./tsHelpers'"]);
   });
 });
+
+describe('composeFile: JSX children and attributes as sequences', () => {
+  const base = lines('export function Page() {', '  return (', '    <Layout>', '      <Header />', '      <Footer />', '    </Layout>', '  );', '}');
+
+  it("keeps both sides' new children at one point, ours first", () => {
+    const ours = base.replace('      <Header />\n', '      <Header />\n      <Nav items={items} />\n');
+    const theirs = base.replace('      <Header />\n', '      <Header />\n      <Banner text="sale" />\n');
+    const expected = base.replace('      <Header />\n', '      <Header />\n      <Nav items={items} />\n      <Banner text="sale" />\n');
+    assert.equal(clean(base, ours, theirs, 'page.tsx').text, expected);
+    // In a fragment too.
+    const fragment = (text: string): string => text.replace('<Layout>', '<>').replace('</Layout>', '</>');
+    assert.equal(clean(fragment(base), fragment(ours), fragment(theirs), 'page.tsx').text, fragment(expected));
+  });
+
+  it("merges children and attributes both sides added at different points", () => {
+    const ours = base.replace('<Header />', '<Header title="Shop" />').replace('      <Footer />\n', '      <Footer />\n      <Legal />\n');
+    const theirs = base.replace('      <Header />\n', '      <Header />\n      <Main />\n').replace('<Header />', '<Header onClick={go} />');
+    const expected = lines('export function Page() {', '  return (', '    <Layout>', '      <Header title="Shop" onClick={go} />', '      <Main />', '      <Footer />', '      <Legal />', '    </Layout>', '  );', '}');
+    assert.equal(clean(base, ours, theirs, 'page.tsx').text, expected);
+  });
+
+  it('still conflicts when both sides change one child differently', () => {
+    const ours = base.replace('<Footer />', '<Footer year={2024} />');
+    const theirs = base.replace('<Footer />', '<Footer year={2025} />');
+    assert.equal(compose(base, ours, theirs, 'page.tsx').conflicts.length, 1);
+  });
+});
