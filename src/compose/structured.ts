@@ -22,6 +22,7 @@ import type { MarkerStyle } from './diff3.js';
 import { defaultSeparator, elementKey, identText, isSequenceParent, isUnorderedParent, slotRange, slotShape, slotsOf } from './syntax.js';
 import type { Version } from './syntax.js';
 import { differsOnlyInTypes, usedOnlyAsType } from './typeonly.js';
+import { findMovedBlock, replaceMovedBlock } from './moved.js';
 
 /** What kind of disagreement a conflict is. */
 export type ConflictKind = 'modify/modify' | 'remove/modify' | 'modify/remove' | 'add/add' | 'insert/insert' | 'lines' | 'unparseable' | 'diagnostic';
@@ -425,6 +426,8 @@ interface ListState {
   readonly separator: string;
   /** Side elements (`ours:3`) whose change another element of the merge already holds. */
   readonly absorbed: Set<string>;
+  /** Side elements (`ours:3`) whose text the merge replaced: a wrapper holding the other side's edit. */
+  readonly replaced: Map<string, string>;
 }
 
 function elementPath(path: string, e: Element): string {
@@ -442,7 +445,7 @@ function mergeList(cx: MergeContext, parents: { b: ts.Node; o: ts.Node; t: ts.No
   const base = elementsOf(cx.base, bl, parents.b);
   const ours = elementsOf(cx.ours, ol, parents.o);
   const theirs = elementsOf(cx.theirs, tl, parents.t);
-  const st: ListState = { cx, path, depth, base, ours, theirs, matchOurs: matchElements(base, ours), matchTheirs: matchElements(base, theirs), conflicts: [], moduleLevel: ts.isSourceFile(parents.b) || ts.isModuleBlock(parents.b), sequence: isSequenceParent(parents.b), separator: observedSeparator([ours, base, theirs]) ?? defaultSeparator(parents.b), absorbed: new Set() };
+  const st: ListState = { cx, path, depth, base, ours, theirs, matchOurs: matchElements(base, ours), matchTheirs: matchElements(base, theirs), conflicts: [], moduleLevel: ts.isSourceFile(parents.b) || ts.isModuleBlock(parents.b), sequence: isSequenceParent(parents.b), separator: observedSeparator([ours, base, theirs]) ?? defaultSeparator(parents.b), absorbed: new Set(), replaced: new Map() };
   const fail: Outcome = { ok: false, conflict: { path, kind: 'modify/modify', base: bt, ours: ot, theirs: tt } };
   const unordered = isUnorderedParent(parents.b);
   const reorderedOurs = isReordered(st.matchOurs.sideToBase);
@@ -504,6 +507,7 @@ function orderPieces(st: ListState, primary: Side, unordered: boolean): Piece[] 
   const runs = { ours: new Map<number, Piece[]>(), theirs: new Map<number, Piece[]>() };
   const dropped = dedupeInsertions(st);
   for (const side of ['ours', 'theirs'] as const) mergeTypeOnlyImports(st, side, dropped);
+  for (const side of ['ours', 'theirs'] as const) followMoves(st, side, dropped);
   collectRuns(st, primary, secondary, runs, dropped);
   collectRuns(st, secondary, primary, runs, dropped);
   const pieces: Piece[] = [];
@@ -617,6 +621,88 @@ function mergeTypeOnlyImports(st: ListState, converter: Side, dropped: Map<strin
   });
 }
 
+/**
+ * Elements the mover removed from this list and put, unchanged modulo indentation, inside one of
+ * its new elements (a wrapper), and that the other side edited: the edit is applied inside the
+ * wrapper (moved.ts). Only when the editor inserted nothing in this list (an insertion next to
+ * moved code would be placed outside the wrapper) and each moved text occurs once in the mover's
+ * new elements; otherwise the remove/modify conflict stands.
+ */
+function followMoves(st: ListState, mover: Side, dropped: Map<string, Piece | null>): void {
+  const editor: Side = mover === 'ours' ? 'theirs' : 'ours';
+  const [moverMatch, editorMatch] = mover === 'ours' ? [st.matchOurs, st.matchTheirs] : [st.matchTheirs, st.matchOurs];
+  if (editorMatch.sideToBase.some((b) => b === -1)) return;
+  // A wrapper is new, or a base element only the mover changed (`return rows` became
+  // `return withRetry(() => { ... })`: the two statements pair by kind).
+  const isWrapper = (e: Element): boolean => {
+    const b = moverMatch.sideToBase[e.index]!;
+    if (b === -1) return !dropped.has(`${mover}:${e.index}`);
+    const kept = editorMatch.baseToSide[b]!;
+    return kept !== -1 && st.base[b]!.ident !== e.ident && st[editor][kept]!.ident === st.base[b]!.ident;
+  };
+  const wrappers = st[mover].filter(isWrapper);
+  if (wrappers.length === 0) return;
+  const texts = new Map(wrappers.map((w) => [w.index, w.unit]));
+  const absorbed: string[] = [];
+  const notes: string[] = [];
+  for (let b = 0; b < st.base.length; b += 1) {
+    if (moverMatch.baseToSide[b] !== -1 || editorMatch.baseToSide[b] === -1) continue;
+    const baseElement = st.base[b]!;
+    const edited = st[editor][editorMatch.baseToSide[b]!]!;
+    if (edited.ident === baseElement.ident) continue;
+    const movedText = st.cx.base.text.slice(baseElement.node.getStart(st.cx.base.sf), baseElement.node.end);
+    const hits = wrappers.flatMap((w) => {
+      const at = findMovedBlock(texts.get(w.index)!, movedText);
+      return at === null ? [] : [{ w, at }];
+    });
+    if (hits.length !== 1) return;
+    const { w, at } = hits[0]!;
+    if (!movedIntoBody(st.cx[mover], w.node, baseElement.node.kind, movedText)) return;
+    const version = st.cx[editor];
+    const start = edited.node.getStart(version.sf);
+    const column = start - (version.text.lastIndexOf('\n', start - 1) + 1);
+    texts.set(w.index, replaceMovedBlock(texts.get(w.index)!, at, movedText.split('\n').length, version.text.slice(start, edited.node.end), column));
+    absorbed.push(`${editor}:${edited.index}`);
+    notes.push(`${elementPath(st.path, baseElement)}: moved by ${mover} into a new element; the edit of ${editor} applied there`);
+  }
+  st.cx.notes?.push(...notes);
+  for (const w of wrappers) {
+    const text = texts.get(w.index)!;
+    if (text === w.unit) continue;
+    if (moverMatch.sideToBase[w.index] === -1) dropped.set(`${mover}:${w.index}`, { kind: 'text', text, ident: w.ident, key: w.key, side: 'base', index: -1 });
+    else st.replaced.set(`${mover}:${w.index}`, text);
+  }
+  for (const key of absorbed) st.absorbed.add(key);
+}
+
+/**
+ * True when the wrapper holds the moved element (a node of its kind with its text, modulo
+ * indentation) directly in the body of a function, class or namespace: code moved into a
+ * callback or another class. Code moved into one branch of a new `if` is not followed: the other
+ * branch is often the other side's version of it, and the edit belongs to one of them only.
+ */
+function movedIntoBody(version: Version, wrapper: ts.Node, kind: ts.SyntaxKind, movedText: string): boolean {
+  const want = movedText.split('\n').map((line) => line.trim()).join('\n');
+  let fits = 0;
+  let found = 0;
+  const visit = (node: ts.Node, parent: ts.Node): void => {
+    if (node.kind === kind) {
+      const text = version.text.slice(node.getStart(version.sf), node.end).split('\n').map((line) => line.trim()).join('\n');
+      if (text === want) {
+        found += 1;
+        const owner = ts.isBlock(parent) ? (parentOf.get(parent) ?? null) : parent;
+        if (owner !== null && ((ts.isBlock(parent) && ts.isFunctionLike(owner)) || ts.isClassLike(parent) || ts.isModuleBlock(parent))) fits += 1;
+        return;
+      }
+    }
+    parentOf.set(node, parent);
+    ts.forEachChild(node, (child) => visit(child, node));
+  };
+  const parentOf = new Map<ts.Node, ts.Node>();
+  ts.forEachChild(wrapper, (child) => visit(child, wrapper));
+  return found === 1 && fits === 1;
+}
+
 /** The named-specifier list of an import or export declaration, with the rest of it as a shape. */
 function specifierList(version: Version, node: ts.Node): { list: ts.NodeArray<ts.ImportSpecifier | ts.ExportSpecifier>; open: number; close: number; shape: string } | null {
   let named: ts.NamedImports | ts.NamedExports | undefined;
@@ -713,6 +799,11 @@ function mergeElement(st: ListState, b: number): Piece | null {
   const o = st.ours[st.matchOurs.baseToSide[b]!]!;
   const t = st.theirs[st.matchTheirs.baseToSide[b]!]!;
   const path = elementPath(st.path, base);
+  // A wrapper that received the other side's edit of code it holds (followMoves).
+  for (const [side, e] of [['ours', o], ['theirs', t]] as const) {
+    const wrapped = st.replaced.get(`${side}:${e.index}`);
+    if (wrapped !== undefined) return { kind: 'text', text: wrapped, ident: e.ident, key: e.key, side: 'base', index: -1 };
+  }
   const outcome = mergeNode(st.cx, base.node, o.node, t.node, path, { tryLines: true, depth: st.depth + 1 });
   if (outcome.ok) {
     st.conflicts.push(...outcome.conflicts);

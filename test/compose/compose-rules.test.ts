@@ -129,3 +129,36 @@ describe('composeFile: JSX children and attributes as sequences', () => {
     assert.equal(compose(base, ours, theirs, 'page.tsx').conflicts.length, 1);
   });
 });
+
+describe('composeFile: code one side moved into a new wrapper', () => {
+  const base = lines('export function load(path) {', '  const text = read(path);', '  const rows = parse(text);', '  return rows;', '}');
+  const wrapped = lines('export function load(path) {', '  return withRetry(() => {', '    const text = read(path);', '    const rows = parse(text);', '    return rows;', '  });', '}');
+  const edited = base.replace('parse(text)', 'parse(text, { strict: true })');
+
+  it('applies the other side\'s edit inside a callback the code moved into', () => {
+    const expected = wrapped.replace('parse(text)', 'parse(text, { strict: true })');
+    const result = clean(base, wrapped, edited);
+    assert.equal(result.text, expected);
+    assert.deepEqual(result.notes, ['function:load/variable:rows: moved by ours into a new element; the edit of theirs applied there']);
+    assert.equal(clean(base, edited, wrapped).text, expected);
+  });
+
+  it('applies it inside a namespace a class moved into, re-indented', () => {
+    const b = lines('class Cache {', '  get(key) {', '    return this.map.get(key);', '  }', '}', '', 'export const x = 1;');
+    const o = lines('export namespace store {', '  class Cache {', '    get(key) {', '      return this.map.get(key);', '    }', '  }', '}', '', 'export const x = 1;');
+    const t = b.replace('this.map.get(key);', 'this.map.get(key) ?? null;');
+    assert.equal(clean(b, o, t).text, o.replace('this.map.get(key);', 'this.map.get(key) ?? null;'));
+  });
+
+  it('conflicts when the moved text is not the base text', () => {
+    const changedOnMove = wrapped.replace('const text = read(path);', 'const text = read(path, "utf8");').replace('const rows = parse(text);', 'const rows = parse(text.trim());');
+    assert.notDeepEqual(compose(base, changedOnMove, edited).conflicts, []);
+  });
+
+  it('conflicts when the code moved into one branch of a new `if`', () => {
+    const b = lines('test("counts", () => {', '  render();', '  expect(count).toBe(6);', '});');
+    const o = b.replace('toBe(6)', 'toBe(5)');
+    const t = lines('test("counts", () => {', '  render();', '  if (IS_REACT_18) {', '    expect(count).toBe(4);', '  } else {', '    expect(count).toBe(6);', '  }', '});');
+    assert.notDeepEqual(compose(b, o, t).conflicts, []);
+  });
+});
