@@ -610,6 +610,7 @@ function mergeTypeOnlyImports(st: ListState, converter: Side, dropped: Map<strin
     const fresh = addedNames.filter((n) => !baseNames.includes(n));
     if (fresh.length === 0 || fresh.some((n) => !/^[A-Za-z_$][\w$]*$/.test(n))) return;
     if (!fresh.every((n) => usedOnlyAsType(st.cx.ours, n) && usedOnlyAsType(st.cx.theirs, n))) return;
+    assert(fresh.every((n) => !typedNames.includes(n)), 'mergeTypeOnlyImports: the added names are new to the type-only import');
     const version = st.cx[converter];
     const last = typedSpecs.list[typedSpecs.list.length - 1]!;
     const second = typedSpecs.list[1];
@@ -657,10 +658,12 @@ function followMoves(st: ListState, mover: Side, dropped: Map<string, Piece | nu
     });
     if (hits.length !== 1) return;
     const { w, at } = hits[0]!;
+    assert(moverMatch.sideToBase[w.index] !== b, 'followMoves: a wrapper is not the moved element itself');
     if (!movedIntoBody(st.cx[mover], w.node, baseElement.node.kind, movedText)) return;
     const version = st.cx[editor];
     const start = edited.node.getStart(version.sf);
     const column = start - (version.text.lastIndexOf('\n', start - 1) + 1);
+    assert(column >= 0, 'followMoves: a column is not negative');
     texts.set(w.index, replaceMovedBlock(texts.get(w.index)!, at, movedText.split('\n').length, version.text.slice(start, edited.node.end), column));
     absorbed.push(`${editor}:${edited.index}`);
     notes.push(`${elementPath(st.path, baseElement)}: moved by ${mover} into a new element; the edit of ${editor} applied there`);
