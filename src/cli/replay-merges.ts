@@ -30,7 +30,9 @@ Verdicts: exact (equal ignoring blank lines), format (same tokens), reorder (sam
 order), conflict, differ (clean, but not what the human committed), crash. Scenarios where the
 human kept one side verbatim are counted apart. Under each table: how many of acu's conflicts its
 safeguard made of clean merges (guarded), and how many clean results still have a compiler
-diagnostic that no input had (should be 0).
+diagnostic that no input had (should be 0), and the scenarios whose human merge uses only the
+sides' lines (every non-blank line of the human's file, trailing whitespace removed, is a line of
+base, ours or theirs) with each tool's clean share and =human share restricted to them.
 
   <repo>        the repository (default: the current one); bare repositories are fine
   --limit N     replay N merges, sampled with the seed (default: all)
@@ -128,6 +130,10 @@ export function renderSummary(summary: ReplaySummary): string {
     const g = summary.groups[group];
     lines.push('', `${titles[group]}: ${g.scenarios} scenarios`, header, row('acu', g.acu, g.scenarios), row('git', g.git, g.scenarios));
     lines.push(`  acu guarded ${g.guarded} (clean merges the safeguard made conflicts, in 'conflict'); clean with a new diagnostic ${g.broken}`);
+    const s = g.sidesLines;
+    lines.push(
+      `  human uses only the sides' lines: ${s.scenarios} scenarios; acu clean ${s.acuClean} (${pct(s.acuClean, s.scenarios)}), =human ${s.acuEqual} (${pct(s.acuEqual, s.acuClean)} of clean); git clean ${s.gitClean}, =human ${s.gitEqual} (${pct(s.gitEqual, s.gitClean)} of clean)`,
+    );
   }
   const ms = (s: { p50: number; p95: number; max: number }): string => `p50 ${s.p50.toFixed(1)} ms, p95 ${s.p95.toFixed(1)} ms, max ${s.max.toFixed(1)} ms`;
   lines.push('', `per-file time: acu ${ms(summary.acuMs)}; git merge-file ${ms(summary.gitMs)}`, '');

@@ -48,6 +48,11 @@ export interface ComposeFileResult {
   readonly text: string;
   readonly conflicts: Conflict[];
   readonly method: ComposeMethod;
+  /**
+   * What a clean structured merge decided that a reader should know (one line each): a removal
+   * taken over the other side's change of types only. Absent when there is nothing to say.
+   */
+  readonly notes?: readonly string[];
 }
 
 /** The largest file (UTF-16 code units) merged structurally. */
@@ -100,14 +105,15 @@ export function composeFile(input: ComposeFileInput): ComposeFileResult {
     method: 'lines-fallback',
   });
   if (b === null || o === null || t === null) return fallback();
-  const merged = mergeSourceFiles({ base: b, ours: o, theirs: t, markers });
+  const notes: string[] = [];
+  const merged = mergeSourceFiles({ base: b, ours: o, theirs: t, markers, notes });
   if (!merged.ok) return rejected === null ? fallback() : broken(rejected);
   if (merged.conflicts.length === 0) {
     const parsed = parseVersion(path, merged.text);
     if (parsed === null) return rejected === null ? fallback() : broken(rejected);
     const guarded = safeguard(path, parsed, inputs);
     if (!guarded.ok) return broken(guarded.findings);
-    return { text: guarded.text, conflicts: [], method: 'structured' };
+    return { text: guarded.text, conflicts: [], method: 'structured', ...(notes.length > 0 ? { notes } : {}) };
   }
   // Markers that do not stand on lines of their own would break git's tools: use the line merge's.
   if (!markersOnOwnLines(merged.text, markers)) return { ...fallback(), conflicts: merged.conflicts };

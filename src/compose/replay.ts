@@ -99,6 +99,11 @@ export interface ScenarioOutcome {
   readonly path: string;
   /** The human kept one side verbatim: counted apart. */
   readonly oneSide: boolean;
+  /**
+   * The human merge uses only the sides' lines (see {@link usesOnlySidesLines}): a merge tool
+   * could have produced it, so its =human share is the one issue #15's target is about.
+   */
+  readonly sidesLines: boolean;
   readonly acu: ToolOutcome;
   readonly git: ToolOutcome;
 }
@@ -246,12 +251,27 @@ export async function scenariosOrSkip(repo: GitRepo, merge: MergeCommit): Promis
   }
 }
 
+/**
+ * Whether the human merge uses only the sides' lines: every line of the human's file that is not
+ * blank, with its trailing whitespace removed, is also a line (trailing whitespace removed) of
+ * base, ours or theirs. Indentation and order count; blank lines do not. A deleted file (human
+ * null) does not. A human merge that wrote new lines (a hand-made fix, a third version of a
+ * conflicting line) is one no merge tool can reproduce, so the =human share that measures a tool
+ * is taken on the scenarios where this holds.
+ */
+export function usesOnlySidesLines(scenario: Pick<Scenario, 'base' | 'ours' | 'theirs' | 'human'>): boolean {
+  if (scenario.human === null) return false;
+  const linesOf = (text: string): string[] => text.split('\n').map((line) => line.replace(/\s+$/, ''));
+  const known = new Set([...linesOf(scenario.base), ...linesOf(scenario.ours), ...linesOf(scenario.theirs)]);
+  return linesOf(scenario.human).every((line) => line === '' || known.has(line));
+}
+
 /** Replay one scenario with both tools. */
 export async function replayScenario(runner: MergeFileRunner, scenario: Scenario): Promise<ScenarioOutcome> {
   const oneSide = scenario.human !== null && scenario.ours !== scenario.theirs && (scenario.human === scenario.ours || scenario.human === scenario.theirs);
   const git = await runGitMergeFile(runner, scenario);
   const acu = runAcu(scenario);
-  return { merge: scenario.merge, path: scenario.path, oneSide, acu, git };
+  return { merge: scenario.merge, path: scenario.path, oneSide, sidesLines: usesOnlySidesLines(scenario), acu, git };
 }
 
 /** Scenario groups of the report. */
@@ -266,6 +286,28 @@ export function groupOf(outcome: ScenarioOutcome): Group {
 /** Counts per verdict. */
 export type VerdictCounts = Record<Verdict, number>;
 
+/**
+ * The scenarios of a group whose human merge uses only the sides' lines, and per tool how many of
+ * them it merged cleanly (neither conflict nor crash) and how many of those equal the human.
+ */
+export interface SidesLinesCounts {
+  readonly scenarios: number;
+  readonly acuClean: number;
+  readonly acuEqual: number;
+  readonly gitClean: number;
+  readonly gitEqual: number;
+}
+
+/** A group's figures. */
+export interface GroupSummary {
+  readonly scenarios: number;
+  readonly acu: VerdictCounts;
+  readonly git: VerdictCounts;
+  readonly guarded: number;
+  readonly broken: number;
+  readonly sidesLines: SidesLinesCounts;
+}
+
 /** Per-group, per-tool counts, and timing percentiles. */
 export interface ReplaySummary {
   readonly merges: number;
@@ -275,9 +317,10 @@ export interface ReplaySummary {
   /**
    * Per group: the scenarios, the verdicts of each tool, and for acu the clean merges its safeguard
    * turned into conflicts (`guarded`, counted in `conflict` too) and the clean results that still
-   * have a diagnostic no input had (`broken`, counted in their verdict too; the target is 0).
+   * have a diagnostic no input had (`broken`, counted in their verdict too; the target is 0);
+   * `sidesLines`: the same restricted to the scenarios whose human merge uses only the sides' lines.
    */
-  readonly groups: Record<Group, { readonly scenarios: number; readonly acu: VerdictCounts; readonly git: VerdictCounts; readonly guarded: number; readonly broken: number }>;
+  readonly groups: Record<Group, GroupSummary>;
   readonly acuMs: { readonly p50: number; readonly p95: number; readonly max: number };
   readonly gitMs: { readonly p50: number; readonly p95: number; readonly max: number };
 }
@@ -296,11 +339,17 @@ export function percentile(values: readonly number[], q: number): number {
 
 /** Summarise outcomes into the report's table. */
 export function summarize(merges: number, outcomes: readonly ScenarioOutcome[]): ReplaySummary {
-  const groups = {
-    'git-conflict': { scenarios: 0, acu: zeroCounts(), git: zeroCounts(), guarded: 0, broken: 0 },
-    'git-clean': { scenarios: 0, acu: zeroCounts(), git: zeroCounts(), guarded: 0, broken: 0 },
-    'one-side': { scenarios: 0, acu: zeroCounts(), git: zeroCounts(), guarded: 0, broken: 0 },
-  };
+  type Mutable<T> = { -readonly [K in keyof T]: T[K] };
+  const zeroGroup = (): Mutable<Omit<GroupSummary, 'sidesLines'>> & { sidesLines: Mutable<SidesLinesCounts> } => ({
+    scenarios: 0,
+    acu: zeroCounts(),
+    git: zeroCounts(),
+    guarded: 0,
+    broken: 0,
+    sidesLines: { scenarios: 0, acuClean: 0, acuEqual: 0, gitClean: 0, gitEqual: 0 },
+  });
+  const groups = { 'git-conflict': zeroGroup(), 'git-clean': zeroGroup(), 'one-side': zeroGroup() };
+  const isClean = (verdict: Verdict): boolean => verdict !== 'conflict' && verdict !== 'crash';
   for (const outcome of outcomes) {
     const group = groups[groupOf(outcome)];
     group.scenarios += 1;
@@ -308,7 +357,15 @@ export function summarize(merges: number, outcomes: readonly ScenarioOutcome[]):
     if (outcome.acu.broken === true) group.broken += 1;
     group.acu[outcome.acu.verdict] += 1;
     group.git[outcome.git.verdict] += 1;
+    if (!outcome.sidesLines) continue;
+    const sides = group.sidesLines;
+    sides.scenarios += 1;
+    if (isClean(outcome.acu.verdict)) sides.acuClean += 1;
+    if (equalVerdicts.includes(outcome.acu.verdict)) sides.acuEqual += 1;
+    if (isClean(outcome.git.verdict)) sides.gitClean += 1;
+    if (equalVerdicts.includes(outcome.git.verdict)) sides.gitEqual += 1;
   }
+  assert(outcomes.every((o) => !o.oneSide || o.sidesLines), 'a human that kept one side used only its lines');
   const stats = (ms: number[]): { p50: number; p95: number; max: number } => ({ p50: percentile(ms, 0.5), p95: percentile(ms, 0.95), max: percentile(ms, 1) });
   return {
     merges,

@@ -21,6 +21,8 @@ import { defaultMarkers, innerEditLengthMax, matchSequences, mergeLines } from '
 import type { MarkerStyle } from './diff3.js';
 import { defaultSeparator, elementKey, identText, isSequenceParent, isUnorderedParent, slotRange, slotShape, slotsOf } from './syntax.js';
 import type { Version } from './syntax.js';
+import { differsOnlyInTypes, usedOnlyAsType } from './typeonly.js';
+import { findMovedBlock, replaceMovedBlock } from './moved.js';
 
 /** What kind of disagreement a conflict is. */
 export type ConflictKind = 'modify/modify' | 'remove/modify' | 'modify/remove' | 'add/add' | 'insert/insert' | 'lines' | 'unparseable' | 'diagnostic';
@@ -43,6 +45,11 @@ export interface MergeContext {
   readonly ours: Version;
   readonly theirs: Version;
   readonly markers: MarkerStyle;
+  /**
+   * Where the merge records what it decided for the reader of a clean result (a removal taken
+   * over the other side's change of types): one line each. Absent: not recorded.
+   */
+  readonly notes?: string[];
 }
 
 /** A merge of one node or list: its text (with markers where it holds conflicts), or a failure. */
@@ -417,6 +424,10 @@ interface ListState {
   readonly sequence: boolean;
   /** The separator between elements that were not neighbours in any version. */
   readonly separator: string;
+  /** Side elements (`ours:3`) whose change another element of the merge already holds. */
+  readonly absorbed: Set<string>;
+  /** Side elements (`ours:3`) whose text the merge replaced: a wrapper holding the other side's edit. */
+  readonly replaced: Map<string, string>;
 }
 
 function elementPath(path: string, e: Element): string {
@@ -434,7 +445,7 @@ function mergeList(cx: MergeContext, parents: { b: ts.Node; o: ts.Node; t: ts.No
   const base = elementsOf(cx.base, bl, parents.b);
   const ours = elementsOf(cx.ours, ol, parents.o);
   const theirs = elementsOf(cx.theirs, tl, parents.t);
-  const st: ListState = { cx, path, depth, base, ours, theirs, matchOurs: matchElements(base, ours), matchTheirs: matchElements(base, theirs), conflicts: [], moduleLevel: ts.isSourceFile(parents.b) || ts.isModuleBlock(parents.b), sequence: isSequenceParent(parents.b), separator: observedSeparator([ours, base, theirs]) ?? defaultSeparator(parents.b) };
+  const st: ListState = { cx, path, depth, base, ours, theirs, matchOurs: matchElements(base, ours), matchTheirs: matchElements(base, theirs), conflicts: [], moduleLevel: ts.isSourceFile(parents.b) || ts.isModuleBlock(parents.b), sequence: isSequenceParent(parents.b), separator: observedSeparator([ours, base, theirs]) ?? defaultSeparator(parents.b), absorbed: new Set(), replaced: new Map() };
   const fail: Outcome = { ok: false, conflict: { path, kind: 'modify/modify', base: bt, ours: ot, theirs: tt } };
   const unordered = isUnorderedParent(parents.b);
   const reorderedOurs = isReordered(st.matchOurs.sideToBase);
@@ -495,6 +506,8 @@ function orderPieces(st: ListState, primary: Side, unordered: boolean): Piece[] 
   const secondary: Side = primary === 'ours' ? 'theirs' : 'ours';
   const runs = { ours: new Map<number, Piece[]>(), theirs: new Map<number, Piece[]>() };
   const dropped = dedupeInsertions(st);
+  for (const side of ['ours', 'theirs'] as const) mergeTypeOnlyImports(st, side, dropped);
+  for (const side of ['ours', 'theirs'] as const) followMoves(st, side, dropped);
   collectRuns(st, primary, secondary, runs, dropped);
   collectRuns(st, secondary, primary, runs, dropped);
   const pieces: Piece[] = [];
@@ -567,6 +580,130 @@ function dedupeInsertions(st: ListState): Map<string, Piece | null> {
     dropped.set(`ours:${mine.index}`, { kind: 'conflict', ours: mine.unit, theirs: e.unit, conflict });
   }
   return dropped;
+}
+
+/**
+ * One side turned `import { a, b } from 'm'` into `import type { a, b } from 'm'` (a new key: the
+ * base import looks removed), the other side added names to the base import: one `import type`
+ * with the added names, when each added name is used only as a type on both sides. The merged
+ * file's uses of a name all come from one side or the other, so none of them needs its value.
+ * Otherwise the usual remove/modify conflict stands.
+ */
+function mergeTypeOnlyImports(st: ListState, converter: Side, dropped: Map<string, Piece | null>): void {
+  const adder: Side = converter === 'ours' ? 'theirs' : 'ours';
+  const [convMatch, addMatch] = converter === 'ours' ? [st.matchOurs, st.matchTheirs] : [st.matchTheirs, st.matchOurs];
+  st.base.forEach((baseElement, b) => {
+    if (baseElement.key === null || !baseElement.key.startsWith('import:') || baseElement.key.endsWith(':type')) return;
+    if (convMatch.baseToSide[b] !== -1 || addMatch.baseToSide[b] === -1) return;
+    const added = st[adder][addMatch.baseToSide[b]!]!;
+    const typed = st[converter].find((e) => e.key === `${baseElement.key}:type` && convMatch.sideToBase[e.index] === -1);
+    if (typed === undefined || dropped.has(`${converter}:${typed.index}`)) return;
+    const baseSpecs = specifierList(st.cx.base, baseElement.node);
+    const typedSpecs = specifierList(st.cx[converter], typed.node);
+    const addedSpecs = specifierList(st.cx[adder], added.node);
+    if (baseSpecs === null || typedSpecs === null || addedSpecs === null || addedSpecs.shape !== baseSpecs.shape) return;
+    const names = (version: Version, list: typeof baseSpecs.list): string[] => list.map((spec) => version.text.slice(spec.getStart(version.sf), spec.end));
+    const [baseNames, typedNames, addedNames] = [names(st.cx.base, baseSpecs.list), names(st.cx[converter], typedSpecs.list), names(st.cx[adder], addedSpecs.list)];
+    // The converter only added `type`; the adder only added names.
+    if (typedNames.length !== baseNames.length || !baseNames.every((n) => typedNames.includes(n))) return;
+    if (!baseNames.every((n) => addedNames.includes(n))) return;
+    const fresh = addedNames.filter((n) => !baseNames.includes(n));
+    if (fresh.length === 0 || fresh.some((n) => !/^[A-Za-z_$][\w$]*$/.test(n))) return;
+    if (!fresh.every((n) => usedOnlyAsType(st.cx.ours, n) && usedOnlyAsType(st.cx.theirs, n))) return;
+    assert(fresh.every((n) => !typedNames.includes(n)), 'mergeTypeOnlyImports: the added names are new to the type-only import');
+    const version = st.cx[converter];
+    const last = typedSpecs.list[typedSpecs.list.length - 1]!;
+    const second = typedSpecs.list[1];
+    const separator = second === undefined ? ', ' : version.text.slice(typedSpecs.list[0]!.end, second.getStart(version.sf));
+    const start = typed.node.getStart(version.sf);
+    const text = typed.unit.slice(0, start - typed.node.pos) + version.text.slice(start, last.end) + fresh.map((n) => separator + n).join('') + version.text.slice(last.end, typed.node.end);
+    dropped.set(`${converter}:${typed.index}`, { kind: 'text', text, ident: typed.ident, key: typed.key, side: 'base', index: -1 });
+    st.absorbed.add(`${adder}:${added.index}`);
+  });
+}
+
+/**
+ * Elements the mover removed from this list and put, unchanged modulo indentation, inside one of
+ * its new elements (a wrapper), and that the other side edited: the edit is applied inside the
+ * wrapper (moved.ts). Only when the editor inserted nothing in this list (an insertion next to
+ * moved code would be placed outside the wrapper) and each moved text occurs once in the mover's
+ * new elements; otherwise the remove/modify conflict stands.
+ */
+function followMoves(st: ListState, mover: Side, dropped: Map<string, Piece | null>): void {
+  const editor: Side = mover === 'ours' ? 'theirs' : 'ours';
+  const [moverMatch, editorMatch] = mover === 'ours' ? [st.matchOurs, st.matchTheirs] : [st.matchTheirs, st.matchOurs];
+  if (editorMatch.sideToBase.some((b) => b === -1)) return;
+  // A wrapper is new, or a base element only the mover changed (`return rows` became
+  // `return withRetry(() => { ... })`: the two statements pair by kind).
+  const isWrapper = (e: Element): boolean => {
+    const b = moverMatch.sideToBase[e.index]!;
+    if (b === -1) return !dropped.has(`${mover}:${e.index}`);
+    const kept = editorMatch.baseToSide[b]!;
+    return kept !== -1 && st.base[b]!.ident !== e.ident && st[editor][kept]!.ident === st.base[b]!.ident;
+  };
+  const wrappers = st[mover].filter(isWrapper);
+  if (wrappers.length === 0) return;
+  const texts = new Map(wrappers.map((w) => [w.index, w.unit]));
+  const absorbed: string[] = [];
+  const notes: string[] = [];
+  for (let b = 0; b < st.base.length; b += 1) {
+    if (moverMatch.baseToSide[b] !== -1 || editorMatch.baseToSide[b] === -1) continue;
+    const baseElement = st.base[b]!;
+    const edited = st[editor][editorMatch.baseToSide[b]!]!;
+    if (edited.ident === baseElement.ident) continue;
+    const movedText = st.cx.base.text.slice(baseElement.node.getStart(st.cx.base.sf), baseElement.node.end);
+    const hits = wrappers.flatMap((w) => {
+      const at = findMovedBlock(texts.get(w.index)!, movedText);
+      return at === null ? [] : [{ w, at }];
+    });
+    if (hits.length !== 1) return;
+    const { w, at } = hits[0]!;
+    assert(moverMatch.sideToBase[w.index] !== b, 'followMoves: a wrapper is not the moved element itself');
+    if (!movedIntoBody(st.cx[mover], w.node, baseElement.node.kind, movedText)) return;
+    const version = st.cx[editor];
+    const start = edited.node.getStart(version.sf);
+    const column = start - (version.text.lastIndexOf('\n', start - 1) + 1);
+    assert(column >= 0, 'followMoves: a column is not negative');
+    texts.set(w.index, replaceMovedBlock(texts.get(w.index)!, at, movedText.split('\n').length, version.text.slice(start, edited.node.end), column));
+    absorbed.push(`${editor}:${edited.index}`);
+    notes.push(`${elementPath(st.path, baseElement)}: moved by ${mover} into a new element; the edit of ${editor} applied there`);
+  }
+  st.cx.notes?.push(...notes);
+  for (const w of wrappers) {
+    const text = texts.get(w.index)!;
+    if (text === w.unit) continue;
+    if (moverMatch.sideToBase[w.index] === -1) dropped.set(`${mover}:${w.index}`, { kind: 'text', text, ident: w.ident, key: w.key, side: 'base', index: -1 });
+    else st.replaced.set(`${mover}:${w.index}`, text);
+  }
+  for (const key of absorbed) st.absorbed.add(key);
+}
+
+/**
+ * True when the wrapper holds the moved element (a node of its kind with its text, modulo
+ * indentation) directly in the body of a function, class or namespace: code moved into a
+ * callback or another class. Code moved into one branch of a new `if` is not followed: the other
+ * branch is often the other side's version of it, and the edit belongs to one of them only.
+ */
+function movedIntoBody(version: Version, wrapper: ts.Node, kind: ts.SyntaxKind, movedText: string): boolean {
+  const want = movedText.split('\n').map((line) => line.trim()).join('\n');
+  let fits = 0;
+  let found = 0;
+  const visit = (node: ts.Node, parent: ts.Node): void => {
+    if (node.kind === kind) {
+      const text = version.text.slice(node.getStart(version.sf), node.end).split('\n').map((line) => line.trim()).join('\n');
+      if (text === want) {
+        found += 1;
+        const owner = ts.isBlock(parent) ? (parentOf.get(parent) ?? null) : parent;
+        if (owner !== null && ((ts.isBlock(parent) && ts.isFunctionLike(owner)) || ts.isClassLike(parent) || ts.isModuleBlock(parent))) fits += 1;
+        return;
+      }
+    }
+    parentOf.set(node, parent);
+    ts.forEachChild(node, (child) => visit(child, node));
+  };
+  const parentOf = new Map<ts.Node, ts.Node>();
+  ts.forEachChild(wrapper, (child) => visit(child, wrapper));
+  return found === 1 && fits === 1;
 }
 
 /** The named-specifier list of an import or export declaration, with the rest of it as a shape. */
@@ -646,6 +783,13 @@ function collectRuns(st: ListState, side: Side, other: Side, runs: Record<Side, 
     const baseElement = st.base[b]!;
     if (baseElement.ident === e.ident) continue;
     if (onlyDropsNames(st.cx.base, baseElement.node, st.cx[side], e.node)) continue;
+    if (st.absorbed.has(`${side}:${e.index}`)) continue;
+    // A change of types or layout only (annotations, `import type`, comments) to an element the
+    // other side removed: the removal stands; what it loses changes nothing at run time.
+    if (differsOnlyInTypes(st.cx.base, baseElement.node, st.cx[side], e.node)) {
+      st.cx.notes?.push(`${elementPath(st.path, baseElement)}: removed by ${other}; ${side} changed only its types or layout, dropped with it`);
+      continue;
+    }
     const kind: ConflictKind = side === 'ours' ? 'modify/remove' : 'remove/modify';
     const conflict: Conflict = { path: elementPath(st.path, baseElement), kind, base: baseElement.unit, ours: side === 'ours' ? e.unit : null, theirs: side === 'theirs' ? e.unit : null };
     push({ kind: 'conflict', ours: conflict.ours ?? '', theirs: conflict.theirs ?? '', conflict });
@@ -658,6 +802,11 @@ function mergeElement(st: ListState, b: number): Piece | null {
   const o = st.ours[st.matchOurs.baseToSide[b]!]!;
   const t = st.theirs[st.matchTheirs.baseToSide[b]!]!;
   const path = elementPath(st.path, base);
+  // A wrapper that received the other side's edit of code it holds (followMoves).
+  for (const [side, e] of [['ours', o], ['theirs', t]] as const) {
+    const wrapped = st.replaced.get(`${side}:${e.index}`);
+    if (wrapped !== undefined) return { kind: 'text', text: wrapped, ident: e.ident, key: e.key, side: 'base', index: -1 };
+  }
   const outcome = mergeNode(st.cx, base.node, o.node, t.node, path, { tryLines: true, depth: st.depth + 1 });
   if (outcome.ok) {
     st.conflicts.push(...outcome.conflicts);
@@ -687,9 +836,10 @@ function combineRuns(st: ListState, ours: Piece[], theirs: Piece[], unordered: b
   // A module's statements are declarations and registrations (tests, plugins) more than steps of
   // an algorithm: two features that each add some keep both, as their authors would.
   if (unordered && st.moduleLevel) return [...ours, ...theirs];
-  // Elements of a literal sequence (array items, arguments, parameters) that two sides added at
-  // one point are two additions, as people merge them (docs/compose.md, "Order rules"); steps of
-  // an algorithm (statements) and rendered children (JSX) are not: their order is their meaning.
+  // Elements of a literal sequence (array items, arguments, parameters, JSX children) that two
+  // sides added at one point are two additions, as people merge them (docs/compose.md, "Why
+  // sequences keep both insertions"); steps of an algorithm (statements) are not: their order is
+  // their meaning.
   if (st.sequence) return [...ours, ...theirs];
   const join = (run: Piece[]): string => run.map((p) => (p.kind === 'text' ? p.text : '')).join(st.separator);
   const conflict: Conflict = { path: st.path, kind: 'insert/insert', base: null, ours: join(ours), theirs: join(theirs) };

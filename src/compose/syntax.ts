@@ -173,13 +173,16 @@ export function isUnorderedParent(parent: ts.Node): boolean {
 
 /**
  * Parents whose lists are literal sequences: array items, call and `new` arguments, parameters,
- * type arguments and parameters, tuple members. Ordered, but two different additions at one
- * point are both kept (ours first): that is how people merge two new options, plugins or
- * arguments.
+ * type arguments and parameters, tuple members, a JSX element's or fragment's children. Ordered,
+ * but two different additions at one point are both kept (ours first): that is how people merge
+ * two new options, plugins or arguments, and two new children of one element (a field and a
+ * button added to one form).
  */
 export function isSequenceParent(parent: ts.Node): boolean {
   return (
     ts.isArrayLiteralExpression(parent) ||
+    ts.isJsxElement(parent) ||
+    ts.isJsxFragment(parent) ||
     ts.isCallExpression(parent) ||
     ts.isNewExpression(parent) ||
     ts.isFunctionLike(parent) ||

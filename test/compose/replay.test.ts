@@ -4,7 +4,8 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { buildFixtureRepo } from '../../fixtures/builder.js';
 import type { FixtureSpec } from '../../fixtures/builder.js';
-import { classify, sampleMerges } from '../../src/compose/replay.js';
+import { classify, sampleMerges, summarize, usesOnlySidesLines } from '../../src/compose/replay.js';
+import type { ScenarioOutcome } from '../../src/compose/replay.js';
 import { replayRepository } from '../../src/cli/replay-merges.js';
 import { runCli } from '../../src/cli/main.js';
 import { bufferIo } from '../../src/cli/io.js';
@@ -89,6 +90,47 @@ describe('replay-merges', () => {
     const io = bufferIo(dir);
     assert.equal(await runCli(['replay-merges', dir], io), 0, io.err());
     assert.ok(io.out().includes('acu guarded 1 '), io.out());
+  });
+
+  it("classifies human merges that use only the sides' lines", () => {
+    const sides = { base: lines('a', 'b'), ours: lines('a', 'b1'), theirs: lines('a  ', 'b2') };
+    // Lines of any input, in any order; trailing whitespace and blank lines do not count.
+    assert.equal(usesOnlySidesLines({ ...sides, human: lines('b2', '', 'a', 'b1   ') }), true);
+    // A line none of the inputs has (a hand-made third version).
+    assert.equal(usesOnlySidesLines({ ...sides, human: lines('a', 'b3') }), false);
+    // Indentation counts: a re-indented line is a new line.
+    assert.equal(usesOnlySidesLines({ ...sides, human: lines('  a') }), false);
+    assert.equal(usesOnlySidesLines({ ...sides, human: null }), false);
+  });
+
+  it("reports the =human share of clean results restricted to sides'-lines scenarios", async () => {
+    const outcome = (sidesLines: boolean, acu: 'exact' | 'differ' | 'conflict'): ScenarioOutcome => ({
+      merge: 'm',
+      path: 'f.ts',
+      oneSide: false,
+      sidesLines,
+      acu: { verdict: acu, ms: 1 },
+      git: { verdict: 'conflict', ms: 1 },
+    });
+    const summary = summarize(1, [outcome(true, 'exact'), outcome(true, 'differ'), outcome(true, 'conflict'), outcome(false, 'differ')]);
+    assert.deepEqual(summary.groups['git-conflict'].sidesLines, { scenarios: 3, acuClean: 2, acuEqual: 1, gitClean: 0, gitEqual: 0 });
+    assert.equal(summary.groups['git-clean'].sidesLines.scenarios, 0);
+    // On the fixture: notes.md (git merges it cleanly) takes each side's lines; the human's
+    // src/f.ts joins both sides' imports into one line that no input has, so it does not count.
+    const dir = await tempDir('replay-sides');
+    await buildFixtureRepo(dir, history());
+    const { outcomes } = await replayRepository(dir, { limit: undefined, seed: 1 });
+    const sidesOf = outcomes.map((o) => `${o.path} ${o.oneSide} ${o.sidesLines}`).sort();
+    assert.deepEqual(sidesOf, ['notes.md false true', 'src/f.ts false false', 'src/f.ts true true']);
+    const io = bufferIo(dir);
+    assert.equal(await runCli(['replay-merges', dir], io), 0, io.err());
+    assert.ok(io.out().includes("human uses only the sides' lines: 0 scenarios; acu clean 0 (-), =human 0 (- of clean)"), io.out());
+    assert.ok(io.out().includes("human uses only the sides' lines: 1 scenarios; acu clean 1 (100.0%), =human 1 (100.0% of clean); git clean 1, =human 1 (100.0% of clean)"), io.out());
+    const json = bufferIo(dir);
+    assert.equal(await runCli(['replay-merges', dir, '--json'], json), 0, json.err());
+    const parsed = JSON.parse(json.out()) as { summary: { groups: Record<string, { sidesLines: { acuEqual: number } }> }; outcomes: Array<{ sidesLines: boolean }> };
+    assert.equal(parsed.summary.groups['git-clean']!.sidesLines.acuEqual, 1);
+    assert.equal(parsed.outcomes.filter((o) => o.sidesLines).length, 2);
   });
 
   it('samples deterministically', () => {

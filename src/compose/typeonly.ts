@@ -1,0 +1,98 @@
+/**
+ * What a piece of TypeScript does at run time, apart from its types: the tokens left once type
+ * annotations, type arguments and parameters, `as`/`satisfies` casts, non-null assertions,
+ * type-only declarations and `import type` markers are dropped (comments and layout are never
+ * tokens). Two versions with the same value tokens differ only in types or formatting; the
+ * structured merge uses this to tell a removal from a change that a removal may override.
+ */
+import { ts } from 'ts-morph';
+import { assert } from '../core/errors.js';
+import type { Version } from './syntax.js';
+
+/** Kinds the walk skips whole: types, and declarations that exist only as types. */
+function isTypeOnlyNode(node: ts.Node): boolean {
+  // `class A extends B<T>` names a value: only its type arguments are types.
+  if (ts.isExpressionWithTypeArguments(node)) return false;
+  if (ts.isTypeNode(node)) return true;
+  return ts.isTypeParameterDeclaration(node) || ts.isInterfaceDeclaration(node) || ts.isTypeAliasDeclaration(node) || ts.isTypeElement(node);
+}
+
+/** A token that only marks what follows it as a type (`: T`, `as T`, `<T>`, `import type`, `x!`). */
+function isTypeMarker(sf: ts.SourceFile, parent: ts.Node, children: readonly ts.Node[], k: number): boolean {
+  const token = children[k]!;
+  const next = children[k + 1];
+  const prev = children[k - 1];
+  const skipped = (node: ts.Node | undefined): boolean => node !== undefined && (isTypeOnlyNode(node) || isTypeList(sf, node));
+  const kind = token.kind;
+  if (kind === ts.SyntaxKind.ColonToken || kind === ts.SyntaxKind.AsKeyword || kind === ts.SyntaxKind.SatisfiesKeyword || kind === ts.SyntaxKind.LessThanToken) return skipped(next);
+  if (kind === ts.SyntaxKind.GreaterThanToken) return skipped(prev);
+  if (kind === ts.SyntaxKind.TypeKeyword) return ts.isImportClause(parent) || ts.isImportSpecifier(parent) || ts.isExportDeclaration(parent) || ts.isExportSpecifier(parent);
+  if (kind === ts.SyntaxKind.ExclamationToken) return ts.isNonNullExpression(parent) || ts.isPropertyDeclaration(parent) || ts.isVariableDeclaration(parent);
+  // An optional parameter or property: a type-level mark (`a?: T`), not a conditional.
+  if (kind === ts.SyntaxKind.QuestionToken) return ts.isParameter(parent) || ts.isPropertyDeclaration(parent) || ts.isPropertySignature(parent);
+  return false;
+}
+
+/** A syntax list that holds only types (type arguments or parameters) and their commas. */
+function isTypeList(sf: ts.SourceFile, node: ts.Node): boolean {
+  if (node.kind !== ts.SyntaxKind.SyntaxList) return false;
+  const children = node.getChildren(sf);
+  return children.length > 0 && children.every((c) => c.kind === ts.SyntaxKind.CommaToken || isTypeOnlyNode(c));
+}
+
+/** The value tokens of a node (see the module comment), joined by spaces. */
+export function valueText(version: Version, node: ts.Node): string {
+  const out: string[] = [];
+  const visit = (n: ts.Node): void => {
+    if (isTypeOnlyNode(n) || isTypeList(version.sf, n)) return;
+    const children = n.getChildren(version.sf);
+    if (children.length === 0) {
+      // Separators are layout: a formatter adds and drops trailing commas and semicolons.
+      if (n.kind !== ts.SyntaxKind.CommaToken && n.kind !== ts.SyntaxKind.SemicolonToken && n.kind !== ts.SyntaxKind.EndOfFileToken) out.push(n.getText(version.sf));
+      return;
+    }
+    children.forEach((child, k) => {
+      if (!isTypeMarker(version.sf, n, children, k)) visit(child);
+    });
+  };
+  visit(node);
+  return out.join(' ');
+}
+
+/**
+ * True when two versions of one element differ at most in types and formatting, and the element
+ * does something at run time. A declaration that is a type as a whole (an interface, a type alias,
+ * a member of either) is its types, and a base class is there for its type arguments: a change of
+ * such an element is a real change, never "only types".
+ */
+export function differsOnlyInTypes(a: Version, an: ts.Node, b: Version, bn: ts.Node): boolean {
+  assert(an.end <= a.text.length, 'differsOnlyInTypes: the node lies in its version');
+  assert(bn.end <= b.text.length, 'differsOnlyInTypes: the node lies in its version');
+  // A base type (`extends Store<User>`) is there for its type arguments: a side that renamed it
+  // and one that changed them made two changes.
+  if (ts.isExpressionWithTypeArguments(an)) return false;
+  const before = valueText(a, an);
+  return before !== '' && before === valueText(b, bn);
+}
+
+/**
+ * True when every use of `name` in the version, imports aside, is in a type position (inside a
+ * type, an `implements` clause or an interface's `extends`): an `import type` of it would compile.
+ */
+export function usedOnlyAsType(version: Version, name: string): boolean {
+  let valueUse = false;
+  // Parents are passed down: the versions are parsed without parent pointers.
+  const visit = (n: ts.Node, p: ts.Node): void => {
+    if (valueUse || ts.isImportDeclaration(n) || isTypeOnlyNode(n)) return;
+    if (ts.isHeritageClause(n) && (n.token === ts.SyntaxKind.ImplementsKeyword || ts.isInterfaceDeclaration(p))) return;
+    if (ts.isIdentifier(n) && n.text === name) {
+      // A property name (`x.name`, `{ name: 1 }`) is not a use of the binding.
+      const isPropertyName = (ts.isPropertyAccessExpression(p) && p.name === n) || (ts.isPropertyAssignment(p) && p.name === n) || (ts.isMethodDeclaration(p) && p.name === n) || (ts.isPropertyDeclaration(p) && p.name === n);
+      if (!isPropertyName) valueUse = true;
+      return;
+    }
+    ts.forEachChild(n, (child) => visit(child, n));
+  };
+  ts.forEachChild(version.sf, (child) => visit(child, version.sf));
+  return !valueUse;
+}
