@@ -20,6 +20,7 @@ import type { ClusterFixture, ClusterSite } from '../../fixtures/cluster.js';
 import { makeTempDir, removeTempDir } from '../../fixtures/tmp.js';
 import type { Page } from 'playwright-core';
 import type { LogEntry } from '../../src/cli/log.js';
+import type { OpenConflict } from '../../src/sync/node-types.js';
 import { acu, git, nodeStatus, startNode, stopNode, until } from '../sync/real-nodes.js';
 import type { RunningNode } from '../sync/real-nodes.js';
 
@@ -109,8 +110,14 @@ it('shows the cluster and a conflict in Chromium, votes from the page, and acu l
     assert.equal(refused, 403);
 
     // Each site's operator votes keep-a from its own page.
-    const status = await nodeStatus(north);
-    const open = status!.conflicts[0]!;
+    // Read while a round has it open (between two rounds none is, for an instant); its id and
+    // sides stay the same from round to round.
+    let open: OpenConflict | undefined;
+    await until('north shows the conflict open', async () => {
+      open = (await nodeStatus(north))?.conflicts[0];
+      return open !== undefined;
+    });
+    assert.ok(open !== undefined);
     for (const page of pages.values()) {
       await page.click('[data-conflict] button[data-choice=keep-a]');
       await page.waitForFunction(`document.querySelector('[data-testid=vote-result]')?.textContent === 'voted keep-a on ${open.id}'`);
