@@ -204,7 +204,29 @@ function sameItems(a: readonly string[], b: readonly string[]): boolean {
  * from the end. Where lines repeat (blank lines, closing braces) the two differ, and git's own
  * diff sometimes agrees with one, sometimes with the other.
  */
-export type Alignment = 'forward' | 'backward';
+export type Alignment = 'forward' | 'backward' | 'lowered';
+
+/**
+ * {@link matchSequences} with each pure insertion slid down as far as the lines allow (the first
+ * inserted line equals the line after the insertion), where git's diff often puts it: an insertion
+ * that ends with the closing brace it shares with the base reads, from the top, as opening before
+ * that brace, and then touches the other side's edit of the line above.
+ */
+export function matchSequencesLowered(base: readonly string[], side: readonly string[], editLengthMax: number = diffEditLengthMax): Int32Array {
+  const match = matchSequences(base, side, editLengthMax);
+  for (let i = 0; i < base.length; i += 1) {
+    const above = i === 0 ? -1 : match[i - 1]!;
+    if (i > 0 && above === -1) continue;
+    // Side lines (above, match[i]) are inserted before base i; slide while the first equals base i's.
+    let [a, k, b] = [above + 1, match[i]!, i];
+    if (k === -1 || k <= a) continue;
+    while (b < base.length && match[b] === k && side[a] === side[k]) {
+      match[b] = a;
+      [a, k, b] = [a + 1, k + 1, b + 1];
+    }
+  }
+  return match;
+}
 
 /** {@link matchSequences} run on the reversed sequences, mapped back. */
 export function matchSequencesBackward(base: readonly string[], side: readonly string[], editLengthMax: number = diffEditLengthMax): Int32Array {
@@ -222,7 +244,7 @@ export function matchSequencesBackward(base: readonly string[], side: readonly s
  * trimmed of the lines ours and theirs share at their start and end (git's "zealous" level).
  */
 export function diff3<T extends string>(base: readonly T[], ours: readonly T[], theirs: readonly T[], alignment: Alignment = 'forward', editLengthMax: number = diffEditLengthMax): Diff3Chunk<T>[] {
-  const match = alignment === 'forward' ? matchSequences : matchSequencesBackward;
+  const match = alignment === 'forward' ? matchSequences : alignment === 'backward' ? matchSequencesBackward : matchSequencesLowered;
   const matchOurs = match(base, ours, editLengthMax);
   const matchTheirs = match(base, theirs, editLengthMax);
   const chunks: Diff3Chunk<T>[] = [];
@@ -278,7 +300,7 @@ export interface MarkerStyle {
 /** git's default markers: seven characters, labelled `ours` and `theirs`. */
 export const defaultMarkers: MarkerStyle = { size: 7, ours: 'ours', theirs: 'theirs' };
 
-/** Files longer than this (lines) get no second alignment: it would double the cost of a big conflict. */
+/** Files longer than this (lines) get no other alignment: each would add the cost of a big conflict again. */
 const backwardRetryLinesMax = 1_000;
 
 /** The result of a three-way line merge. */
@@ -311,8 +333,10 @@ export function mergeLines(
   const conflictCount = (list: Diff3Chunk<string>[]): number => list.filter((c) => c.kind === 'conflict').length;
   if (conflictCount(chunks) > 0 && b.length <= backwardRetryLinesMax) {
     // Another alignment of the same edits may separate what this one made overlap.
-    const backward = diff3(b, o, t, 'backward', editLengthMax);
-    if (conflictCount(backward) < conflictCount(chunks) && keepsRemovals(b, o, t, backward)) chunks = backward;
+    for (const alignment of ['backward', 'lowered'] as const) {
+      const other = diff3(b, o, t, alignment, editLengthMax);
+      if (conflictCount(other) < conflictCount(chunks) && keepsRemovals(b, o, t, other)) chunks = other;
+    }
   }
   const out: string[] = [];
   let conflicts = 0;

@@ -422,6 +422,8 @@ interface ListState {
   readonly moduleLevel: boolean;
   /** The list is a literal sequence: array items, arguments, parameters, type arguments. */
   readonly sequence: boolean;
+  /** The list is a union's or an intersection's members. */
+  readonly typeMembers: boolean;
   /** The separator between elements that were not neighbours in any version. */
   readonly separator: string;
   /** Side elements (`ours:3`) whose change another element of the merge already holds. */
@@ -445,7 +447,7 @@ function mergeList(cx: MergeContext, parents: { b: ts.Node; o: ts.Node; t: ts.No
   const base = elementsOf(cx.base, bl, parents.b);
   const ours = elementsOf(cx.ours, ol, parents.o);
   const theirs = elementsOf(cx.theirs, tl, parents.t);
-  const st: ListState = { cx, path, depth, base, ours, theirs, matchOurs: matchElements(base, ours), matchTheirs: matchElements(base, theirs), conflicts: [], moduleLevel: ts.isSourceFile(parents.b) || ts.isModuleBlock(parents.b), sequence: isSequenceParent(parents.b), separator: observedSeparator([ours, base, theirs]) ?? defaultSeparator(parents.b), absorbed: new Set(), replaced: new Map() };
+  const st: ListState = { cx, path, depth, base, ours, theirs, matchOurs: matchElements(base, ours), matchTheirs: matchElements(base, theirs), conflicts: [], moduleLevel: ts.isSourceFile(parents.b) || ts.isModuleBlock(parents.b), sequence: isSequenceParent(parents.b), typeMembers: ts.isUnionTypeNode(parents.b) || ts.isIntersectionTypeNode(parents.b), separator: observedSeparator([ours, base, theirs]) ?? defaultSeparator(parents.b), absorbed: new Set(), replaced: new Map() };
   const fail: Outcome = { ok: false, conflict: { path, kind: 'modify/modify', base: bt, ours: ot, theirs: tt } };
   const unordered = isUnorderedParent(parents.b);
   const reorderedOurs = isReordered(st.matchOurs.sideToBase);
@@ -824,6 +826,14 @@ function combineRuns(st: ListState, ours: Piece[], theirs: Piece[], unordered: b
   if (ours.length === 0) return theirs;
   const named = (p: Piece): boolean => p.kind === 'text' && p.key !== null;
   if (ours.some((p) => p.kind === 'conflict') || theirs.some((p) => p.kind === 'conflict')) return [...ours, ...theirs];
+  const replaced = st.typeMembers ? removedAfter(st, anchor) : [];
+  if (replaced.length > 0) {
+    // Both sides replaced the same member (`& { next: A }` by `& { next: B }` and by `& { next: C }`):
+    // two versions of one operand, not two new ones; keeping both would intersect them.
+    const join = (run: Piece[]): string => run.map((p) => (p.kind === 'text' ? p.text : '')).join(st.separator);
+    const conflict: Conflict = { path: st.path, kind: 'modify/modify', base: replaced.join(st.separator), ours: join(ours), theirs: join(theirs) };
+    return [{ kind: 'conflict', ours: conflict.ours ?? '', theirs: conflict.theirs ?? '', conflict }];
+  }
   if (unordered) {
     const sorted = sortedInsertions(st, ours, theirs, anchor);
     if (sorted !== null) return sorted;
@@ -844,6 +854,20 @@ function combineRuns(st: ListState, ours: Piece[], theirs: Piece[], unordered: b
   const join = (run: Piece[]): string => run.map((p) => (p.kind === 'text' ? p.text : '')).join(st.separator);
   const conflict: Conflict = { path: st.path, kind: 'insert/insert', base: null, ours: join(ours), theirs: join(theirs) };
   return [{ kind: 'conflict', ours: conflict.ours ?? '', theirs: conflict.theirs ?? '', conflict }];
+}
+
+/**
+ * The base elements in the gap after `anchor` (up to the next one both sides kept) that both sides
+ * removed, as text: where both sides also inserted there, each replaced them.
+ */
+function removedAfter(st: ListState, anchor: number): string[] {
+  const removed: string[] = [];
+  for (let b = anchor + 1; b < st.base.length; b += 1) {
+    const [o, t] = [st.matchOurs.baseToSide[b]!, st.matchTheirs.baseToSide[b]!];
+    if (o !== -1 && t !== -1) break;
+    if (o === -1 && t === -1) removed.push(st.base[b]!.unit);
+  }
+  return removed;
 }
 
 /**

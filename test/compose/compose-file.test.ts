@@ -256,6 +256,21 @@ describe('composeFile: text files and invariants', () => {
     if (result.conflicts.length === 0) assert.ok(!result.text.includes('x();'), result.text);
   });
 
+  it('slides an insertion that ends with the brace it shares with the base down, as git does, off the other side\'s edit', () => {
+    // Ours added a comment and a second `if` block after the first; read from the top, the block's
+    // lines open with the first block's `}` and so touch theirs' edit of the line above it. git
+    // merges it cleanly.
+    const base = lines('  extract(action) {', '    if (a) {', '      return p[r]', '    }', '  },');
+    const ours = lines('  extract(action) {', '    // a', '    if (a) {', '      return p[r]', '    }', '', '    if (b) {', '      return p', '    }', '  },');
+    const theirs = lines('  extract(action) {', '    if (a) {', '      return p?.[r]', '    }', '  },');
+    const merged = compose(base, ours, theirs, 'docs/persistence.mdx');
+    assert.deepEqual(merged.conflicts, [], merged.text);
+    assert.equal(merged.text, lines('  extract(action) {', '    // a', '    if (a) {', '      return p?.[r]', '    }', '', '    if (b) {', '      return p', '    }', '  },'));
+    // The same insertion against an edit of the brace itself still conflicts.
+    const braced = lines('  extract(action) {', '    if (a) {', '      return p[r]', '    } // a', '  },');
+    assert.equal(compose(base, ours, braced, 'docs/persistence.mdx').conflicts.length, 1);
+  });
+
   it('keeps untouched bytes: CRLF, no final newline, tabs', () => {
     const base = 'class A {\r\n\tm() {}\r\n}\r\nconst x = 1;';
     const text = clean(base, 'class A {\r\n\tm() {}\r\n\tn() {}\r\n}\r\nconst x = 1;', 'class A {\r\n\tm() {}\r\n\to() {}\r\n}\r\nconst x = 1;');

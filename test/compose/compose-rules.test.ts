@@ -162,3 +162,24 @@ describe('composeFile: code one side moved into a new wrapper', () => {
     assert.notDeepEqual(compose(b, o, t).conflicts, []);
   });
 });
+
+describe('composeFile: one union or intersection member replaced on both sides', () => {
+  it('conflicts where both sides replaced the same operand differently (a real merge: two new types of `next`)', () => {
+    const base = lines('export type Handler = (', '  api: Api & { next: Dispatch<AnyAction> },', ') => void');
+    const ours = lines('export type Handler = (', '  api: Api & { next: (action: unknown) => unknown },', ') => void');
+    const theirs = lines('type MwNext = Parameters<ReturnType<Middleware>>[0]', '', 'export type Handler = (', '  api: Api & { next: MwNext },', ') => void');
+    const result = compose(base, ours, theirs);
+    assert.equal(result.conflicts.length, 1, `expected a conflict, got:\n${result.text}`);
+    assert.ok(!/unknown \} & \{ next: MwNext/.test(result.text), result.text);
+  });
+
+  it('conflicts on a union member replaced differently, and keeps both members both sides added', () => {
+    const base = lines('type U = A | B | C');
+    assert.equal(compose(base, lines('type U = A | X | C'), lines('const g = 1', 'type U = A | Y | C')).conflicts.length, 1);
+    // The same replacement on both sides, or a replacement against an addition elsewhere, merges.
+    assert.match(clean(base, lines('type U = A | X | C'), lines('const g = 1', 'type U = A | X | C')).text, /type U = A \| X \| C/);
+    assert.match(clean(base, lines('type U = A | X | C'), lines('const g = 1', 'type U = A | B | C | D')).text, /type U = A \| X \| C \| D/);
+    // Insertions at one point with nothing replaced are two new members, as before.
+    assert.match(clean(base, lines('type U = A | B | X | C'), lines('const g = 1', 'type U = A | B | Y | C')).text, /type U = A \| B \| X \| Y \| C/);
+  });
+});

@@ -192,6 +192,17 @@ describe('safeguard: new code uses a name the other side renamed or removed', ()
   });
 });
 
+describe('safeguard: one import rewritten two ways', () => {
+  it('reports a conflict instead of binding the name twice (a real merge: `import x = require()` made a named import and a default import)', () => {
+    const body = ['', 'export function merged(a: object, b: object): object {', '  return assign({}, a, b);', '}'];
+    const base = lines("import assign = require('lodash/assign');", "import isEqual = require('lodash/isEqual');", ...body);
+    const ours = lines("import { assign } from './util/assign';", "import isEqual = require('lodash/isEqual');", ...body);
+    const theirs = lines("import assign from 'lodash/assign';", "import isEqual from 'lodash/isEqual';", ...body);
+    const result = soundOrGuarded(base, ours, theirs);
+    assert.equal(result.conflicts.length, 1, `expected a conflict, got:\n${result.text}`);
+  });
+});
+
 describe('sorted insertions: both sides\' insertions at one point keep the order around them', () => {
   it('sorted imports, by module specifier', () => {
     const base = lines("import { a } from './a';", "import { d } from './d';", '', 'export function sum(): number {', '  return a + d;', '}');
