@@ -109,7 +109,13 @@ it('a new site syncs from zero: packs that do not verify are refused and counted
   await up('dogwood');
   const refusals = (): NodeEvent[] => dogwood.events.filter((e) => e.kind === 'fault' && e.text.startsWith('state transfer:'));
   // Each faulty peer is asked in turn (and again after a pause while no other peer is ahead).
-  await until('dogwood refuses both faulty peers', () => refusals().some((e) => e.data?.peer === site('ash').id) && refusals().some((e) => e.data?.peer === site('birch').id));
+  try {
+    await until('dogwood refuses both faulty peers', () => refusals().some((e) => e.data?.peer === site('ash').id) && refusals().some((e) => e.data?.peer === site('birch').id));
+  } catch (error) {
+    // What dogwood did meanwhile, for whoever reads a failure.
+    process.stderr.write(`dogwood's events:\n${dogwood.events.map((e) => `  ${e.kind} ${e.text}`).join('\n')}\n`);
+    throw error;
+  }
   assert.ok(refusals().some((e) => e.text.includes('index-pack')), 'the corrupted pack is refused by git');
   assert.ok(refusals().some((e) => e.text.includes('refused the agreed chain')), 'the pack whose certificates do not verify is refused');
   const counted = (await nodeStatus(site('dogwood')))?.counters.transfersRefused ?? 0;
