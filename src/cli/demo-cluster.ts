@@ -20,7 +20,7 @@ import { runGit } from '../git/exec.js';
 import { readCluster, writeCluster } from '../store/cluster.js';
 import { initTlsIdentity } from '../store/identity.js';
 import { callNode } from '../sync/api.js';
-import type { NodeEvent, NodeStatus } from '../sync/node.js';
+import type { NodeEvent, NodeStatus, OpenConflict } from '../sync/node.js';
 import type { Io } from './io.js';
 import { paint } from './io.js';
 
@@ -234,8 +234,13 @@ export class ClusterDemo {
       this.narration.check('both commits succeed, and their hooks hand them to the local nodes', parisCommit.status === 0 && tokyoCommit.status === 0 && handedOver(parisCommit.stderr) && handedOver(tokyoCommit.stderr));
 
       this.narration.section('6. Validation finds one true conflict: both changed read(); people vote');
-      const open = await this.until(['paris'], (s) => s.conflicts.length > 0, stepWaitMs);
-      const conflict = (await this.status(paris))?.conflicts[0];
+      // Kept from the status that showed it open: between two rounds no conflict is open for an
+      // instant, and a second read may fall there (its id and sides stay the same across rounds).
+      let conflict: OpenConflict | undefined;
+      const open = await this.until(['paris'], (s) => {
+        conflict = s.conflicts[0];
+        return conflict !== undefined;
+      }, stepWaitMs);
       this.narration.check('the nodes compose the batch and open a vote on the read() conflict', open && conflict !== undefined && /read/.test(`${conflict.a} ${conflict.b}`));
       if (conflict === undefined) return;
       await this.acu(paris, ['status']);
