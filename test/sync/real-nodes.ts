@@ -37,10 +37,10 @@ export function git(site: ClusterSite, args: readonly string[], at = 7200): { st
   return { status: result.status ?? 128, stdout: result.stdout, stderr: result.stderr };
 }
 
-/** Start `acu node start --json` in a site (parse validation, 20 ms ticks, and `extra` arguments). */
-export function startNode(site: ClusterSite, extra: readonly string[] = []): RunningNode {
+/** Start `acu node start --json` in a site (parse validation, 20 ms ticks, and `extra` arguments; `env` added to this process's). */
+export function startNode(site: ClusterSite, extra: readonly string[] = [], env: Readonly<Record<string, string>> = {}): RunningNode {
   const args = [acuBin, 'node', 'start', '--json', '--validation', 'parse', '--tick-ms', '20', ...extra];
-  const child = spawn(process.execPath, args, { cwd: site.dir, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, args, { cwd: site.dir, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
   const events: NodeEvent[] = [];
   let buffered = '';
   child.stdout.setEncoding('utf8').on('data', (chunk: string) => {

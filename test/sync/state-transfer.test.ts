@@ -7,7 +7,6 @@
  * others agree on more heights than they retain rejoins and writes the same commits.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, it } from 'node:test';
@@ -15,7 +14,7 @@ import { buildClusterFixture } from '../../fixtures/cluster.js';
 import type { ClusterFixture, ClusterSite } from '../../fixtures/cluster.js';
 import { makeTempDir, removeTempDir } from '../../fixtures/tmp.js';
 import type { NodeEvent } from '../../src/sync/node.js';
-import { acu, acuBin, git, nodeStatus, stopNode, until } from './real-nodes.js';
+import { acu, git, nodeStatus, startNode, stopNode, until } from './real-nodes.js';
 import type { RunningNode } from './real-nodes.js';
 
 const kept = 8;
@@ -26,20 +25,7 @@ let fileSeq = 0;
 
 /** Start a node retaining `kept` decisions; `fault` is the test-only serving fault. */
 function start(site: ClusterSite, fault: 'notes' | 'bytes' | null = null): RunningNode {
-  const args = [acuBin, 'node', 'start', '--json', '--validation', 'parse', '--tick-ms', '20', '--decisions-kept', String(kept)];
-  const env = { ...process.env, ...(fault === null ? {} : { ACU_TEST_TRANSFER_FAULT: fault }) };
-  const child = spawn(process.execPath, args, { cwd: site.dir, stdio: ['ignore', 'pipe', 'pipe'], env });
-  const events: NodeEvent[] = [];
-  let buffered = '';
-  child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
-    buffered += chunk;
-    const lines = buffered.split('\n');
-    buffered = lines.pop() ?? '';
-    for (const line of lines) if (line.trim() !== '') events.push(JSON.parse(line) as NodeEvent);
-  });
-  child.stderr.setEncoding('utf8').on('data', (chunk: string) => process.stderr.write(`[${site.name}] ${chunk}`));
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  const running = { child, events, exited };
+  const running = startNode(site, ['--decisions-kept', String(kept)], fault === null ? {} : { ACU_TEST_TRANSFER_FAULT: fault });
   nodes.set(site.name, running);
   return running;
 }
