@@ -243,7 +243,14 @@ export function matchSequencesBackward(base: readonly string[], side: readonly s
  * each resolved when only one side changed it or both changed it identically. Conflicts are
  * trimmed of the lines ours and theirs share at their start and end (git's "zealous" level).
  */
-export function diff3<T extends string>(base: readonly T[], ours: readonly T[], theirs: readonly T[], alignment: Alignment = 'forward', editLengthMax: number = diffEditLengthMax): Diff3Chunk<T>[] {
+export function diff3<T extends string>(
+  base: readonly T[],
+  ours: readonly T[],
+  theirs: readonly T[],
+  alignment: Alignment = 'forward',
+  editLengthMax: number = diffEditLengthMax,
+  split?: SplitRule,
+): Diff3Chunk<T>[] {
   const match = alignment === 'forward' ? matchSequences : alignment === 'backward' ? matchSequencesBackward : matchSequencesLowered;
   const matchOurs = match(base, ours, editLengthMax);
   const matchTheirs = match(base, theirs, editLengthMax);
@@ -267,7 +274,10 @@ export function diff3<T extends string>(base: readonly T[], ours: readonly T[], 
     const nextB = next < base.length ? matchTheirs[next]! : theirs.length;
     assert(nextA >= a, 'diff3: ours match is monotone');
     assert(nextB >= b, 'diff3: theirs match is monotone');
-    pushUnstable(chunks, base.slice(i, next), ours.slice(a, nextA), theirs.slice(b, nextB));
+    const region = { base: base.slice(i, next), ours: ours.slice(a, nextA), theirs: theirs.slice(b, nextB) };
+    const separated = split !== undefined && region.base.length > 0 && !sameItems(region.ours, region.base) && !sameItems(region.theirs, region.base) && !sameItems(region.ours, region.theirs) && split(base, i, region) ? separateEdits(region.base, region.ours, region.theirs) : null;
+    if (separated !== null) chunks.push({ kind: 'resolved', items: separated });
+    else pushUnstable(chunks, region.base, region.ours, region.theirs);
     i = next;
     a = nextA;
     b = nextB;
@@ -317,6 +327,67 @@ export interface LineMergeResult {
  */
 export type InsertionRule = 'conflict' | 'both';
 
+/**
+ * Whether a conflicting region may be split into the two sides' separate edits (see
+ * {@link separateEdits}): asked with the whole base, where the region starts in it, and the
+ * region's three versions. Absent: never (git's rule: edits that touch conflict).
+ */
+export type SplitRule = (base: readonly string[], at: number, region: { readonly base: readonly string[]; readonly ours: readonly string[]; readonly theirs: readonly string[] }) => boolean;
+
+/** One side's edit of a region: base lines [from, to) became `lines`. */
+interface Edit<T> {
+  readonly from: number;
+  readonly to: number;
+  readonly lines: readonly T[];
+}
+
+function editsOf<T extends string>(base: readonly T[], side: readonly T[]): Edit<T>[] {
+  const match = matchSequences(base, side, innerEditLengthMax);
+  const edits: Edit<T>[] = [];
+  let [i, j] = [0, 0];
+  while (i < base.length || j < side.length) {
+    if (i < base.length && match[i] === j) {
+      i += 1;
+      j += 1;
+      continue;
+    }
+    let next = i;
+    while (next < base.length && match[next] === -1) next += 1;
+    const sideNext = next < base.length ? match[next]! : side.length;
+    edits.push({ from: i, to: next, lines: side.slice(j, sideNext) });
+    [i, j] = [next, sideNext];
+  }
+  return edits;
+}
+
+/**
+ * A conflicting region whose two sides changed different base lines, only next to each other
+ * (git conflicts on edits that touch): both sides' edits applied, in base order. Null when an edit
+ * of one side overlaps one of the other's, or when one side inserts lines next to or inside lines
+ * the other side changed (or inserted): there the order of the two is a guess.
+ */
+export function separateEdits<T extends string>(base: readonly T[], ours: readonly T[], theirs: readonly T[]): T[] | null {
+  const [mine, yours] = [editsOf(base, ours), editsOf(base, theirs)];
+  for (const x of mine) {
+    for (const y of yours) {
+      if (x.from < y.to && y.from < x.to) return null;
+      // An insertion that touches the other side's edit: which lines it goes between is a guess
+      // (an inserted block that shares its closing line with base slides across that line).
+      if (x.from === x.to && y.from <= x.from && x.from <= y.to) return null;
+      if (y.from === y.to && x.from <= y.from && y.from <= x.to) return null;
+    }
+  }
+  const all = [...mine, ...yours].sort((p, q) => p.from - q.from);
+  const out: T[] = [];
+  let at = 0;
+  for (const edit of all) {
+    out.push(...base.slice(at, edit.from), ...edit.lines);
+    at = edit.to;
+  }
+  out.push(...base.slice(at));
+  return out;
+}
+
 /** The three-way line merge of whole texts, with git's conflict markers. */
 export function mergeLines(
   base: string,
@@ -325,16 +396,17 @@ export function mergeLines(
   markers: MarkerStyle = defaultMarkers,
   editLengthMax: number = diffEditLengthMax,
   insertions: InsertionRule = 'conflict',
+  split?: SplitRule,
 ): LineMergeResult {
   if (ours === theirs || theirs === base) return { text: ours, conflicts: 0 };
   if (ours === base) return { text: theirs, conflicts: 0 };
   const [b, o, t] = [splitLines(base), splitLines(ours), splitLines(theirs)];
-  let chunks = diff3(b, o, t, 'forward', editLengthMax);
+  let chunks = diff3(b, o, t, 'forward', editLengthMax, split);
   const conflictCount = (list: Diff3Chunk<string>[]): number => list.filter((c) => c.kind === 'conflict').length;
   if (conflictCount(chunks) > 0 && b.length <= backwardRetryLinesMax) {
     // Another alignment of the same edits may separate what this one made overlap.
     for (const alignment of ['backward', 'lowered'] as const) {
-      const other = diff3(b, o, t, alignment, editLengthMax);
+      const other = diff3(b, o, t, alignment, editLengthMax, split);
       if (conflictCount(other) < conflictCount(chunks) && keepsRemovals(b, o, t, other)) chunks = other;
     }
   }

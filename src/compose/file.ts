@@ -15,15 +15,19 @@
  * may not have a problem that no input had (two declarations of one name, a name that no longer
  * resolves); if it has, a rename is carried into the other side's new code, or the result is a
  * conflict.
+ * 4. A source file still in conflict is merged once more with each side's sweeps (a name one side
+ *    replaced everywhere in the file) carried into base and the other side: sweep.ts.
  */
 import { ts } from 'ts-morph';
 import { assert } from '../core/errors.js';
 import { defaultMarkers, mergeLines } from './diff3.js';
 import type { MarkerStyle } from './diff3.js';
-import { carryRenames, describeFindings, findingsOf, isCheckedPath, newFindings } from './check.js';
+import { carryRenames, describeFindings, findingsOf, introducedFindings, isCheckedPath, newFindings } from './check.js';
 import type { Finding } from './check.js';
 import { mergeSourceFiles } from './structured.js';
 import type { Conflict } from './structured.js';
+import { applySweeps, describeSweeps, sweepsOf } from './sweep.js';
+import type { Sweeps } from './sweep.js';
 import { elementKey, isStructuredPath, parseVersion } from './syntax.js';
 import type { Version } from './syntax.js';
 
@@ -60,6 +64,50 @@ export const structuredCharsMax = 256 * 1024;
 
 /** Merge three versions of one file. Pure and deterministic. */
 export function composeFile(input: ComposeFileInput): ComposeFileResult {
+  const first = composeOnce(input);
+  if (first.conflicts.length === 0 || !isCheckedPath(input.path)) return first;
+  return composeSwept(input) ?? first;
+}
+
+/**
+ * The merge again with each side's sweeps (sweep.ts: a name one side replaced by another
+ * everywhere in the file) carried into base and the other side; null unless that merge is clean
+ * and, checked against the original inputs, introduces no diagnostic. Both sides sweeping one name
+ * to two different names, or one side's new name being the other's old one, is left as it was.
+ */
+function composeSwept(input: ComposeFileInput): ComposeFileResult | null {
+  const { path } = input;
+  if (Math.max(input.base.length, input.ours.length, input.theirs.length) > structuredCharsMax) return null;
+  const [b, o, t] = [input.base, input.ours, input.theirs].map((text) => parseVersion(path, text));
+  if (b === null || o === null || t === null || b === undefined || o === undefined || t === undefined) return null;
+  const byOurs = sweepsOf(b, o);
+  const byTheirs = sweepsOf(b, t);
+  if (byOurs.size === 0 && byTheirs.size === 0) return null;
+  for (const [from, to] of byOurs) {
+    const other = byTheirs.get(from);
+    if (other !== undefined && other.key !== to.key) return null;
+  }
+  const targets = (sweeps: Sweeps): string[] => [...sweeps.values()].map((to) => to.key);
+  if (targets(byOurs).some((key) => byTheirs.has(key)) || targets(byTheirs).some((key) => byOurs.has(key))) return null;
+  const both: Sweeps = new Map([...byTheirs, ...byOurs]);
+  const swept = {
+    base: applySweeps(b, both) ?? input.base,
+    ours: applySweeps(o, byTheirs) ?? input.ours,
+    theirs: applySweeps(t, byOurs) ?? input.theirs,
+  };
+  const second = composeOnce({ ...input, ...swept });
+  if (second.conflicts.length > 0) return null;
+  const introduced = introducedFindings(path, { base: input.base, ours: input.ours, theirs: input.theirs, result: second.text });
+  if (introduced !== null && introduced.length > 0) return null;
+  const said = [
+    ...(byOurs.size > 0 ? [`ours renamed ${describeSweeps(byOurs).join(', ')} throughout the file: carried into theirs`] : []),
+    ...(byTheirs.size > 0 ? [`theirs renamed ${describeSweeps(byTheirs).join(', ')} throughout the file: carried into ours`] : []),
+  ];
+  return { ...second, method: 'structured', notes: [...(second.notes ?? []), ...said] };
+}
+
+/** One merge of the three versions as given (see the module comment for the steps). */
+function composeOnce(input: ComposeFileInput): ComposeFileResult {
   const { path, base, ours, theirs } = input;
   const markers = input.markers ?? defaultMarkers;
   if (ours === theirs || theirs === base) return { text: ours, conflicts: [], method: 'trivial' };
@@ -71,6 +119,11 @@ export function composeFile(input: ComposeFileInput): ComposeFileResult {
       // Both branches adding entries at the top of a changelog is the usual case: keep both.
       const union = mergeLines(base, ours, theirs, markers, undefined, 'both');
       if (union.conflicts === 0) return { text: union.text, conflicts: [], method: 'lines' };
+    }
+    if (lines.conflicts > 0 && isLineListPath(path)) {
+      // Prose and line lists: edits of neighbouring lines are two edits, not one.
+      const split = mergeLines(base, ours, theirs, markers, undefined, 'conflict', splitOutsideCode);
+      if (split.conflicts === 0) return { text: split.text, conflicts: [], method: 'lines' };
     }
     return { text: lines.text, conflicts: lines.conflicts === 0 ? [] : [lineConflict('lines')], method: 'lines' };
   }
@@ -189,6 +242,33 @@ function safeguard(path: string, result: Version, inputs: InputVersions): Guarde
   const repaired = carried === null ? null : parseVersion(path, carried);
   if (repaired !== null && newFindings(findingsOf(repaired), checks).length === 0) return { ok: true, text: repaired.text };
   return { ok: false, findings: fresh };
+}
+
+/**
+ * Files whose lines stand each on its own, where two sides' edits of neighbouring lines are
+ * merged as two edits (diff3.ts, separateEdits) instead of git's conflict: Markdown and other
+ * prose, YAML, ignore and attribute files. Not lock files (regenerated, never merged by hand), not
+ * source files (merged by syntax, where a statement's lines belong together), not snapshots.
+ */
+export function isLineListPath(path: string): boolean {
+  const lower = path.toLowerCase();
+  if (/(^|\/)(pnpm-lock|yarn)\.ya?ml$/.test(lower)) return false;
+  if (/\.(md|mdx|markdown|txt|rst|adoc|ya?ml)$/.test(lower)) return true;
+  return /(^|\/)\.(git|npm|prettier|eslint|docker)ignore$|(^|\/)\.gitattributes$/.test(lower);
+}
+
+/** A Markdown code fence line: three backticks or tildes. */
+const fenceLine = /^\s{0,3}(```|~~~)/;
+
+/**
+ * The split rule of line lists: not inside a fenced code block of Markdown (code there is merged
+ * as git would, whole), and not where a side adds, moves or removes a fence.
+ */
+function splitOutsideCode(base: readonly string[], at: number, region: { readonly base: readonly string[]; readonly ours: readonly string[]; readonly theirs: readonly string[] }): boolean {
+  let fences = 0;
+  for (let k = 0; k < at; k += 1) if (fenceLine.test(base[k]!)) fences += 1;
+  if (fences % 2 === 1) return false;
+  return ![region.base, region.ours, region.theirs].some((lines) => lines.some((line) => fenceLine.test(line)));
 }
 
 /**

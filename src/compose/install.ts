@@ -1,6 +1,6 @@
 /**
  * Installing acu as a git merge driver: the `merge.acu.*` configuration and the attributes lines
- * that route TypeScript and JavaScript files, and changelogs, to it. Install is idempotent; uninstall removes
+ * that route TypeScript and JavaScript files, JSON, Markdown, YAML and changelogs to it. Install is idempotent; uninstall removes
  * exactly what install added (a marked block in the attributes file, the config section).
  */
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
@@ -27,9 +27,16 @@ const blockEnd = '# <<< acu merge driver <<<';
  */
 const changelogPatterns: readonly string[] = ['CHANGELOG*.md', '[Cc]hange[Ll]og*.md', 'CHANGES*.md', '[Cc]hanges*.md', 'HISTORY*.md', '[Hh]istory*.md'];
 
+/**
+ * JSON (merged as one object literal: two dependencies added at one place of package.json), and
+ * the line lists (composeFile's isLineListPath: Markdown, YAML, ignore files), where edits of
+ * neighbouring lines are two edits. Lock files among them are merged by lines, as git would.
+ */
+const structuredTextPatterns: readonly string[] = ['*.json', '*.md', '*.mdx', '*.markdown', '*.yml', '*.yaml', '.gitignore', '.gitattributes'];
+
 /** The attributes lines install adds, between the markers. */
 export function attributesBlock(): string {
-  const lines = [...sourceExtensions.map((ext) => `*${ext}`), ...changelogPatterns].map((pattern) => `${pattern} merge=acu`);
+  const lines = [...sourceExtensions.map((ext) => `*${ext}`), ...changelogPatterns, ...structuredTextPatterns].map((pattern) => `${pattern} merge=acu`);
   return `${blockStart}\n${lines.join('\n')}\n${blockEnd}\n`;
 }
 

@@ -21,7 +21,7 @@ import { defaultMarkers, innerEditLengthMax, matchSequences, mergeLines } from '
 import type { MarkerStyle } from './diff3.js';
 import { defaultSeparator, elementKey, identText, isSequenceParent, isUnorderedParent, slotRange, slotShape, slotsOf } from './syntax.js';
 import type { Version } from './syntax.js';
-import { differsOnlyInTypes, usedOnlyAsType } from './typeonly.js';
+import { differsOnlyInLayout, differsOnlyInTypes, usedOnlyAsType } from './typeonly.js';
 import { findMovedBlock, replaceMovedBlock } from './moved.js';
 
 /** What kind of disagreement a conflict is. */
@@ -721,11 +721,24 @@ function specifierList(version: Version, node: ts.Node): { list: ts.NodeArray<ts
   return { list: named.elements, open, close: named.end, shape };
 }
 
+/**
+ * The shape of an import with its default name dropped (`import A, { b } from 'm'` read as
+ * `import { b } from 'm'`): dropping the default import is dropping a name too. The shape itself
+ * when there is no default name.
+ */
+function withoutDefaultImport(version: Version, node: ts.Node, shape: string): string {
+  if (!ts.isImportDeclaration(node) || node.importClause?.name === undefined || node.importClause.namedBindings === undefined) return shape;
+  const start = node.getStart(version.sf);
+  const before = version.text.slice(start, node.importClause.name.getStart(version.sf));
+  return (before + version.text.slice(node.importClause.namedBindings.end, node.end)).replace(/\s+/g, ' ');
+}
+
 /** True when `after` is the import (export) declaration `before` with some of its names removed. */
 function onlyDropsNames(beforeVersion: Version, before: ts.Node, afterVersion: Version, after: ts.Node): boolean {
   const b = specifierList(beforeVersion, before);
   const a = specifierList(afterVersion, after);
-  if (b === null || a === null || a.shape !== b.shape) return false;
+  if (b === null || a === null) return false;
+  if (a.shape !== b.shape && a.shape !== withoutDefaultImport(beforeVersion, before, b.shape)) return false;
   const names = new Set(b.list.map((spec) => beforeVersion.text.slice(spec.getStart(beforeVersion.sf), spec.end)));
   return a.list.every((spec) => names.has(afterVersion.text.slice(spec.getStart(afterVersion.sf), spec.end)));
 }
@@ -788,7 +801,7 @@ function collectRuns(st: ListState, side: Side, other: Side, runs: Record<Side, 
     if (st.absorbed.has(`${side}:${e.index}`)) continue;
     // A change of types or layout only (annotations, `import type`, comments) to an element the
     // other side removed: the removal stands; what it loses changes nothing at run time.
-    if (differsOnlyInTypes(st.cx.base, baseElement.node, st.cx[side], e.node)) {
+    if (differsOnlyInLayout(st.cx.base, baseElement.node, st.cx[side], e.node) || differsOnlyInTypes(st.cx.base, baseElement.node, st.cx[side], e.node)) {
       st.cx.notes?.push(`${elementPath(st.path, baseElement)}: removed by ${other}; ${side} changed only its types or layout, dropped with it`);
       continue;
     }

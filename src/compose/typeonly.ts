@@ -75,6 +75,30 @@ export function differsOnlyInTypes(a: Version, an: ts.Node, b: Version, bn: ts.N
   return before !== '' && before === valueText(b, bn);
 }
 
+/** Every token of a node but separators (commas, semicolons), joined by spaces: its text without layout. */
+function tokenText(version: Version, node: ts.Node): string {
+  const out: string[] = [];
+  const visit = (n: ts.Node): void => {
+    const children = n.getChildren(version.sf);
+    if (children.length === 0) {
+      if (n.kind !== ts.SyntaxKind.CommaToken && n.kind !== ts.SyntaxKind.SemicolonToken && n.kind !== ts.SyntaxKind.EndOfFileToken) out.push(n.getText(version.sf));
+      return;
+    }
+    children.forEach(visit);
+  };
+  visit(node);
+  return out.join(' ');
+}
+
+/**
+ * True when two versions of one element have the same tokens, separators aside: one differs from
+ * the other in layout and comments only (a formatter's trailing commas, re-wrapped lines). Unlike
+ * {@link differsOnlyInTypes}, this holds for types too: an interface re-formatted says nothing new.
+ */
+export function differsOnlyInLayout(a: Version, an: ts.Node, b: Version, bn: ts.Node): boolean {
+  return tokenText(a, an) === tokenText(b, bn);
+}
+
 /**
  * True when every use of `name` in the version, imports aside, is in a type position (inside a
  * type, an `implements` clause or an interface's `extends`): an `import type` of it would compile.

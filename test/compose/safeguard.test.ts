@@ -96,8 +96,19 @@ describe('safeguard: a class has one extends slot', () => {
     if (result.conflicts.length === 0) assert.match(result.text, /extends Store<Account, string> \{/);
   });
 
-  it('reports a conflict when one side renamed the base class and the other edited its type arguments', () => {
+  it('carries a rename of the base class made throughout the file into the other side\'s type arguments', () => {
+    // Ours renamed Store to Repository everywhere (a sweep, sweep.ts); theirs edited the type arguments.
     const ours = base.replace("import { Store } from './store';", "import { Repository } from './store';").replace('extends Store<User> {', 'extends Repository<User> {');
+    const theirs = base.replace('extends Store<User> {', 'extends Store<User, string> {');
+    const result = soundOrGuarded(base, ours, theirs);
+    assert.deepEqual(result.conflicts, [], result.text);
+    assert.match(result.text, /^import \{ Repository \} from '\.\/store';$/m);
+    assert.match(result.text, /extends Repository<User, string> \{/);
+    assert.equal(result.text.match(/extends/g)?.length, 1, result.text);
+  });
+
+  it('reports a conflict when one side replaced the base class, still using the old one elsewhere, and the other edited its type arguments', () => {
+    const ours = base.replace("import { Store } from './store';", "import { Repository, Store } from './store';").replace('extends Store<User> {', 'extends Repository<User> {');
     const theirs = base.replace('extends Store<User> {', 'extends Store<User, string> {');
     const result = soundOrGuarded(base, ours, theirs);
     assert.notDeepEqual(result.conflicts, [], `expected a conflict, got:\n${result.text}`);

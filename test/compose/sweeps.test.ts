@@ -1,0 +1,183 @@
+// composeFile on the merges that replaying redux-toolkit and typeorm left in conflict: a rename one
+// side swept through the file against the other side's edits, a removal against a re-format, a
+// default import dropped beside a removal, and neighbouring edits in prose and line lists.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { composeFile, isLineListPath } from '../../src/compose/file.js';
+import type { ComposeFileResult } from '../../src/compose/file.js';
+import { separateEdits } from '../../src/compose/diff3.js';
+import { parseVersion, parsesCleanly } from '../../src/compose/syntax.js';
+import { sweepsOf } from '../../src/compose/sweep.js';
+
+const lines = (...items: string[]): string => `${items.join('\n')}\n`;
+
+function compose(base: string, ours: string, theirs: string, path = 'a.ts'): ComposeFileResult {
+  return composeFile({ path, base, ours, theirs });
+}
+
+function clean(base: string, ours: string, theirs: string, path = 'a.ts'): ComposeFileResult {
+  const result = compose(base, ours, theirs, path);
+  assert.deepEqual(result.conflicts, [], `expected a clean merge, got:\n${result.text}`);
+  if (/\.[cm]?[jt]sx?$/.test(path)) assert.ok(parsesCleanly(path, result.text), 'a clean result parses');
+  return result;
+}
+
+const version = (text: string): NonNullable<ReturnType<typeof parseVersion>> => {
+  const parsed = parseVersion('a.ts', text);
+  assert.ok(parsed !== null);
+  return parsed;
+};
+
+describe('sweeps: a name one side replaced everywhere in the file', () => {
+  // A class whose connection field becomes dataSource on one side (every use renamed), while the
+  // other side edits two methods that use it.
+  const base = lines(
+    'export class Builder {',
+    '  constructor(private connection: Source) {}',
+    '  select(table: string): string {',
+    '    return this.connection.driver.escape(table);',
+    '  }',
+    '  insert(table: string): string {',
+    '    return "INSERT INTO " + this.connection.driver.escape(table);',
+    '  }',
+    '}',
+  );
+  const ours = lines(
+    'export class Builder {',
+    '  constructor(private dataSource: Source) {}',
+    '  select(table: string): string {',
+    '    return this.dataSource.driver.escape(table);',
+    '  }',
+    '  insert(table: string): string {',
+    '    return "INSERT INTO " + this.dataSource.driver.escape(table);',
+    '  }',
+    '}',
+  );
+  const theirs = lines(
+    'export class Builder {',
+    '  constructor(private connection: Source) {}',
+    '  select(table: string): string {',
+    '    return quoted(this.connection, table);',
+    '  }',
+    '  insert(table: string): string {',
+    '    return `INSERT INTO ${quoted(this.connection, table)}`;',
+    '  }',
+    '}',
+  );
+
+  it('finds the sweep: connection -> dataSource, replaced in place three times, none left', () => {
+    const sweeps = sweepsOf(version(base), version(ours));
+    assert.deepEqual([...sweeps].map(([from, to]) => [from, to.key]), [['i:connection', 'i:dataSource']]);
+    assert.equal(sweepsOf(version(base), version(theirs)).size, 0);
+  });
+
+  it("carries the rename into the other side's edits, and says so in the notes", () => {
+    const result = clean(base, ours, theirs);
+    assert.equal(
+      result.text,
+      lines(
+        'export class Builder {',
+        '  constructor(private dataSource: Source) {}',
+        '  select(table: string): string {',
+        '    return quoted(this.dataSource, table);',
+        '  }',
+        '  insert(table: string): string {',
+        '    return `INSERT INTO ${quoted(this.dataSource, table)}`;',
+        '  }',
+        '}',
+      ),
+    );
+    assert.deepEqual(result.notes, ['ours renamed connection -> dataSource throughout the file: carried into theirs']);
+    // The same merge seen from the other side.
+    const mirrored = clean(base, theirs, ours);
+    assert.equal(mirrored.text, result.text);
+    assert.deepEqual(mirrored.notes, ['theirs renamed connection -> dataSource throughout the file: carried into ours']);
+  });
+
+  it('is no sweep when the old name is still used somewhere on that side', () => {
+    const partial = ours.replace('constructor(private dataSource: Source) {}', 'constructor(private dataSource: Source, connection?: Source) {}');
+    assert.equal(sweepsOf(version(base), version(partial)).size, 0);
+    assert.ok(compose(base, partial, theirs).conflicts.length > 0);
+  });
+
+  it('is no sweep when the name was replaced in one place only', () => {
+    const one = base.replace('return this.connection.driver.escape(table);', 'return this.pool.driver.escape(table);');
+    assert.equal(sweepsOf(version(base), version(one)).size, 0);
+  });
+
+  it('conflicts when both sides renamed the same name to different names', () => {
+    const other = base.replaceAll('connection', 'source');
+    assert.ok(compose(base, ours, other).conflicts.length > 0);
+  });
+
+  it('takes the removal when the only change to the removed declaration was the sweep', () => {
+    // One side removes a deprecated interface; the other renamed AnyAction everywhere, in it too.
+    const b = lines(
+      "import type { AnyAction } from 'redux'",
+      'export interface OldApi {',
+      '  dispatch(action: AnyAction): void',
+      '}',
+      'export interface Api {',
+      '  dispatch(action: AnyAction): void',
+      '}',
+    );
+    const o = lines("import type { AnyAction } from 'redux'", 'export interface Api {', '  dispatch(action: AnyAction): void', '}');
+    const t = b.replaceAll('AnyAction', 'UnknownAction');
+    const result = clean(b, o, t);
+    assert.equal(result.text, lines("import type { UnknownAction } from 'redux'", 'export interface Api {', '  dispatch(action: UnknownAction): void', '}'));
+  });
+});
+
+describe('removals against changes of layout only, and a dropped default import', () => {
+  it('removes an interface the other side only re-formatted (trailing commas)', () => {
+    const b = lines('export interface Old {', '  then(', '    resolve: () => void', '  ): void', '}', 'export const kept = 1');
+    const o = lines('export const kept = 1');
+    const t = lines('export interface Old {', '  then(', '    resolve: () => void,', '  ): void', '}', 'export const kept = 1');
+    const result = clean(b, o, t);
+    assert.equal(result.text, o);
+    assert.match(result.notes?.[0] ?? '', /interface:Old: removed by ours; theirs changed only its types or layout/);
+  });
+
+  it('still conflicts when the interface changed in more than layout', () => {
+    const b = lines('export interface Old {', '  a: string', '}', 'export const kept = 1');
+    const o = lines('export const kept = 1');
+    const t = lines('export interface Old {', '  a: string', '  b: number', '}', 'export const kept = 1');
+    assert.equal(compose(b, o, t).conflicts[0]?.kind, 'remove/modify');
+  });
+
+  it('removes an import whose other side only dropped its default name', () => {
+    const b = lines("import Generator, { helper } from 'codegen'", 'export const x = helper()');
+    const o = lines('export const x = 1');
+    const t = lines("import { helper } from 'codegen'", 'export const x = helper()');
+    assert.equal(clean(b, o, t).text, o);
+  });
+});
+
+describe('line lists: neighbouring edits of prose, YAML and ignore files', () => {
+  it('knows which files are line lists', () => {
+    for (const path of ['README.md', 'docs/a.mdx', '.github/workflows/ci.yml', 'x/.gitignore', '.gitattributes', 'notes.txt']) assert.ok(isLineListPath(path), path);
+    for (const path of ['yarn.lock', 'pnpm-lock.yaml', 'a.ts', 'package.json', 'a.snap', 'Makefile']) assert.ok(!isLineListPath(path), path);
+  });
+
+  it('applies both edits of neighbouring lines in base order; git conflicts on them', () => {
+    const b = lines('# Title', '', 'First line.', 'Second line.', '', 'End.');
+    const o = lines('# Title', '', 'First line, edited.', 'Second line.', '', 'End.');
+    const t = lines('# Title', '', 'First line.', 'Second line, edited too.', '', 'End.');
+    assert.equal(clean(b, o, t, 'README.md').text, lines('# Title', '', 'First line, edited.', 'Second line, edited too.', '', 'End.'));
+    // A source file keeps git's rule at the line level.
+    assert.ok(compose(b, o, t, 'notes.unknown').conflicts.length > 0);
+  });
+
+  it('still conflicts on one line changed on both sides, and on two insertions at one point', () => {
+    const b = lines('a', 'b', 'c');
+    assert.ok(compose(b, lines('a', 'B1', 'c'), lines('a', 'B2', 'c'), 'x.yml').conflicts.length > 0);
+    assert.equal(separateEdits(['a\n', 'c\n'], ['a\n', 'x\n', 'c\n'], ['a\n', 'y\n', 'c\n']), null);
+  });
+
+  it('does not split edits inside a fenced code block of Markdown', () => {
+    const b = lines('Text.', '```ts', 'const a = 1', 'const b = 2', '```');
+    const o = lines('Text.', '```ts', 'const a = 10', 'const b = 2', '```');
+    const t = lines('Text.', '```ts', 'const a = 1', 'const b = 20', '```');
+    assert.ok(compose(b, o, t, 'doc.md').conflicts.length > 0);
+  });
+});
