@@ -15,7 +15,8 @@
  * may not have a problem that no input had (two declarations of one name, a name that no longer
  * resolves); if it has, a rename is carried into the other side's new code, or the result is a
  * conflict.
- * 4. A source file still in conflict is merged once more with each side's sweeps (a name one side
+ * 4. A side that converted every line ending is merged with base's endings, and its endings kept.
+ * 5. A source file still in conflict is merged once more with each side's sweeps (a name one side
  *    replaced everywhere in the file) carried into base and the other side: sweep.ts.
  */
 import { ts } from 'ts-morph';
@@ -64,9 +65,42 @@ export const structuredCharsMax = 256 * 1024;
 
 /** Merge three versions of one file. Pure and deterministic. */
 export function composeFile(input: ComposeFileInput): ComposeFileResult {
+  const converted = composeConverted(input);
+  if (converted !== null) return converted;
   const first = composeOnce(input);
   if (first.conflicts.length === 0 || !isCheckedPath(input.path)) return first;
   return composeSwept(input) ?? first;
+}
+
+/** A text's line ending: every line break `\r\n`, every one `\n`, none at all, or both kinds. */
+function lineEndingOf(text: string): 'lf' | 'crlf' | 'none' | 'mixed' {
+  const breaks = text.split('\n').length - 1;
+  if (breaks === 0) return 'none';
+  const crlf = text.split('\r\n').length - 1;
+  return crlf === 0 ? 'lf' : crlf === breaks ? 'crlf' : 'mixed';
+}
+
+function withLineEnding(text: string, ending: 'lf' | 'crlf'): string {
+  const lf = text.replaceAll('\r\n', '\n');
+  return ending === 'lf' ? lf : lf.replaceAll('\n', '\r\n');
+}
+
+/**
+ * One side converted every line ending of the file (`\n` to `\r\n` or back) and the other kept
+ * base's: that is one change of every line, which would collide with any edit of the other side.
+ * The merge is made with the converting side's line endings set back to base's, and its result
+ * written with the converted ones: both changes kept. Null when no side converted, or both did.
+ */
+function composeConverted(input: ComposeFileInput): ComposeFileResult | null {
+  const [b, o, t] = [lineEndingOf(input.base), lineEndingOf(input.ours), lineEndingOf(input.theirs)];
+  if (b !== 'lf' && b !== 'crlf') return null;
+  const converter = o !== b && t === b ? 'ours' : t !== b && o === b ? 'theirs' : null;
+  if (converter === null) return null;
+  const ending = converter === 'ours' ? o : t;
+  if (ending !== 'lf' && ending !== 'crlf') return null;
+  const result = composeFile({ ...input, [converter]: withLineEnding(input[converter], b) });
+  const said = `${converter} converted every line ending to ${ending === 'crlf' ? 'CRLF' : 'LF'}: kept`;
+  return { ...result, text: withLineEnding(result.text, ending), notes: [...(result.notes ?? []), said] };
 }
 
 /**

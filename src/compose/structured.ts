@@ -827,7 +827,31 @@ function mergeElement(st: ListState, b: number): Piece | null {
     st.conflicts.push(...outcome.conflicts);
     return { kind: 'text', text: outcome.text, ident: o.ident, key: o.key, side: 'ours', index: o.index };
   }
+  // One side only re-formatted the element (same tokens, same comments): the other side's change
+  // is the only one that says something; the re-formatting of this element is dropped.
+  for (const [side, mine, other] of [['ours', o, t], ['theirs', t, o]] as const) {
+    const otherSide: Side = side === 'ours' ? 'theirs' : 'ours';
+    if (!differsOnlyInLayout(st.cx.base, base.node, st.cx[side], mine.node) || !sameComments(st.cx.base, base.node, st.cx[side], mine.node)) continue;
+    st.cx.notes?.push(`${path}: ${side} changed only its layout, ${otherSide} changed it: kept as ${otherSide} has it`);
+    return { kind: 'text', text: other.unit, ident: other.ident, key: other.key, side: otherSide, index: other.index };
+  }
   return { kind: 'conflict', ours: o.unit, theirs: t.unit, conflict: { ...outcome.conflict, path } };
+}
+
+/** The comments in a node's text (leading trivia included), in order, each trimmed. */
+function commentsOf(version: Version, node: ts.Node): string[] {
+  const scanner = ts.createScanner(ts.ScriptTarget.Latest, false, version.sf.languageVariant, version.text, undefined, node.pos, node.end - node.pos);
+  const comments: string[] = [];
+  for (let kind = scanner.scan(); kind !== ts.SyntaxKind.EndOfFileToken; kind = scanner.scan()) {
+    if (kind === ts.SyntaxKind.SingleLineCommentTrivia || kind === ts.SyntaxKind.MultiLineCommentTrivia) comments.push(scanner.getTokenText().replace(/\s+/g, ' ').trim());
+  }
+  return comments;
+}
+
+/** True when two versions of an element hold the same comments, layout aside. */
+function sameComments(a: Version, an: ts.Node, b: Version, bn: ts.Node): boolean {
+  const [x, y] = [commentsOf(a, an), commentsOf(b, bn)];
+  return x.length === y.length && x.every((comment, k) => comment === y[k]);
 }
 
 /**

@@ -52,7 +52,8 @@ describe('merge driver in real git', () => {
     assert.ok(attributes.includes('*.ts merge=acu'), attributes);
     assert.equal(gitText(dir, ['check-attr', 'merge', '--', 'src/repo.ts']), 'src/repo.ts: merge: acu');
     assert.equal(gitText(dir, ['check-attr', 'merge', '--', 'docs/CHANGELOG.md']), 'docs/CHANGELOG.md: merge: acu');
-    assert.equal(gitText(dir, ['check-attr', 'merge', '--', 'README.md']), 'README.md: merge: unspecified');
+    for (const path of ['README.md', 'package.json', '.github/workflows/ci.yml', '.gitignore']) assert.equal(gitText(dir, ['check-attr', 'merge', '--', path]), `${path}: merge: acu`);
+    assert.equal(gitText(dir, ['check-attr', 'merge', '--', 'Makefile']), 'Makefile: merge: unspecified');
     await installDriver({ cwd: dir, global: false });
     assert.equal((await readFile(join(dir, '.gitattributes'), 'utf8')).split('*.ts merge=acu').length, 2, 'install is idempotent');
     await uninstallDriver({ cwd: dir, global: false });

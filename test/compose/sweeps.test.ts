@@ -181,3 +181,33 @@ describe('line lists: neighbouring edits of prose, YAML and ignore files', () =>
     assert.ok(compose(b, o, t, 'doc.md').conflicts.length > 0);
   });
 });
+
+describe('changes of every line: line endings and re-formatting', () => {
+  const base = lines('export function area(w: number, h: number): number {', '  return w * h;', '}', '', 'export const unit = "m";');
+  const theirs = lines('export function area(w: number, h: number): number {', '  return Math.abs(w * h);', '}', '', 'export const unit = "m";');
+
+  it("keeps one side's conversion of every line ending to CRLF and the other side's edit", () => {
+    const ours = base.replaceAll('\n', '\r\n').replace('"m"', '"cm"');
+    const result = clean(base, ours, theirs);
+    assert.equal(result.text, theirs.replace('"m"', '"cm"').replaceAll('\n', '\r\n'));
+    assert.ok(result.notes?.includes('ours converted every line ending to CRLF: kept'), String(result.notes));
+    // And back: theirs converts a CRLF file to LF.
+    const crlf = base.replaceAll('\n', '\r\n');
+    const back = clean(crlf, theirs.replaceAll('\n', '\r\n'), base);
+    assert.equal(back.text, theirs);
+  });
+
+  it("takes the other side's version of an element one side only re-formatted", () => {
+    const ours = base.replace('export function area(w: number, h: number): number {\n  return w * h;\n}', 'export function area(\n  w: number,\n  h: number,\n): number {\n    return w * h\n}');
+    const result = clean(base, ours, theirs);
+    // The parameters keep ours' new layout (theirs left them alone); the statement both changed
+    // is theirs' edit, ours only re-indented it and dropped its semicolon.
+    assert.equal(result.text, lines('export function area(', '  w: number,', '  h: number,', '): number {', '  return Math.abs(w * h);', '}', '', 'export const unit = "m";'));
+    assert.ok(result.notes?.some((note) => /function:area\/ReturnStatement#1: ours changed only its layout, theirs changed it: kept as theirs has it/.test(note)), String(result.notes));
+  });
+
+  it('still conflicts when the re-formatting side also changed a comment', () => {
+    const ours = base.replace('export function area(w: number, h: number): number {\n  return w * h;\n}', 'export function area(\n  w: number,\n  h: number,\n): number {\n    // width times height\n    return w * h\n}');
+    assert.ok(compose(base, ours, theirs).conflicts.length > 0);
+  });
+});
