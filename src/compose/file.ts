@@ -153,6 +153,9 @@ function composeOnce(input: ComposeFileInput): ComposeFileResult {
       // Both branches adding entries at the top of a changelog is the usual case: keep both.
       const union = mergeLines(base, ours, theirs, markers, undefined, 'both');
       if (union.conflicts === 0) return { text: union.text, conflicts: [], method: 'lines' };
+      // Entries added at one point, and edits of neighbouring lines elsewhere (a changelog is a line list).
+      const split = mergeLines(base, ours, theirs, markers, undefined, 'both', splitOutsideCode);
+      if (split.conflicts === 0) return { text: split.text, conflicts: [], method: 'lines' };
     }
     if (lines.conflicts > 0 && isLineListPath(path)) {
       // Prose and line lists: edits of neighbouring lines are two edits, not one.

@@ -211,3 +211,13 @@ describe('changes of every line: line endings and re-formatting', () => {
     assert.ok(compose(base, ours, theirs).conflicts.length > 0);
   });
 });
+
+describe('changelogs are line lists too', () => {
+  it("keeps both sides' entries at the top and both edits of neighbouring lines further down", () => {
+    const base = lines('# Changes', '', '## 1.0.0', '- first', '- second');
+    const ours = lines('# Changes', '', '- a', '', '## 1.0.0', '- first, fixed', '- second');
+    const theirs = lines('# Changes', '', '- b', '', '## 1.0.0', '- first', '- second, fixed');
+    const result = clean(base, ours, theirs, 'CHANGELOG.md');
+    assert.equal(result.text, lines('# Changes', '', '- a', '- b', '', '## 1.0.0', '- first, fixed', '- second, fixed'));
+  });
+});
