@@ -17,7 +17,7 @@
  */
 import { ts } from 'ts-morph';
 import { assert } from '../core/errors.js';
-import { defaultMarkers, innerEditLengthMax, matchSequences, mergeLines } from './diff3.js';
+import { defaultMarkers, diff3, innerEditLengthMax, matchSequences, mergeLines } from './diff3.js';
 import type { MarkerStyle } from './diff3.js';
 import { defaultSeparator, elementKey, identText, isSequenceParent, isUnorderedParent, slotRange, slotShape, slotsOf } from './syntax.js';
 import type { Version } from './syntax.js';
@@ -106,7 +106,10 @@ function mergeNode(cx: MergeContext, b: ts.Node, o: ts.Node, t: ts.Node, path: s
   const os = slotsOf(o);
   const tsl = slotsOf(t);
   if (bs === null || os === null || tsl === null) return fail;
-  if (bs.length !== os.length || bs.length !== tsl.length) return fail;
+  // A child one side added or dropped (`export`, `async`, a return type, type arguments): the
+  // slots no longer line up, and the node is merged token by token instead.
+  const byTokens = (): Outcome => mergeTokens(cx, b, o, t, options) ?? fail;
+  if (bs.length !== os.length || bs.length !== tsl.length) return byTokens();
   const parts: string[] = [];
   const conflicts: Conflict[] = [];
   let [bp, op, tp] = options.bodyOnly === true ? [b.getStart(cx.base.sf), o.getStart(cx.ours.sf), t.getStart(cx.theirs.sf)] : [b.pos, o.pos, t.pos];
@@ -114,7 +117,7 @@ function mergeNode(cx: MergeContext, b: ts.Node, o: ts.Node, t: ts.Node, path: s
     const bSlot = bs[k]!;
     const oSlot = os[k]!;
     const tSlot = tsl[k]!;
-    if (slotShape(bSlot) !== slotShape(oSlot) || slotShape(bSlot) !== slotShape(tSlot)) return fail;
+    if (slotShape(bSlot) !== slotShape(oSlot) || slotShape(bSlot) !== slotShape(tSlot)) return byTokens();
     const [br, or, tr] = [slotRange(bSlot), slotRange(oSlot), slotRange(tSlot)];
     const gap = mergeAtom(cx.base.text.slice(bp, br.pos), cx.ours.text.slice(op, or.pos), cx.theirs.text.slice(tp, tr.pos));
     if (gap === null) return fail;
@@ -132,6 +135,132 @@ function mergeNode(cx: MergeContext, b: ts.Node, o: ts.Node, t: ts.Node, path: s
   if (tail === null) return fail;
   parts.push(tail);
   return ok(parts.join(''), conflicts);
+}
+
+/** The largest node (characters, any version) merged token by token. */
+const tokenMergeCharsMax = 16 * 1024;
+
+/** One token of a node: its text with the trivia before it, and where the token itself starts. */
+interface TokenUnit {
+  readonly unit: string;
+  readonly start: number;
+}
+
+/**
+ * The tokens of a node, each with the trivia before it (the node's own leading trivia belongs to
+ * its first token unless `bodyOnly`): joined, they are the node's text.
+ */
+function tokenUnits(version: Version, node: ts.Node, bodyOnly: boolean): TokenUnit[] {
+  const units: TokenUnit[] = [];
+  let at = bodyOnly ? node.getStart(version.sf) : node.pos;
+  const visit = (n: ts.Node): void => {
+    const children = n.getChildren(version.sf);
+    if (children.length === 0) {
+      if (n.end > at) units.push({ unit: version.text.slice(at, n.end), start: n.end === n.pos ? n.end : n.getStart(version.sf) });
+      at = Math.max(at, n.end);
+      return;
+    }
+    children.forEach(visit);
+  };
+  visit(node);
+  if (node.end > at) units.push({ unit: version.text.slice(at, node.end), start: node.end });
+  return units;
+}
+
+/**
+ * The bodies inside a node, as text ranges from their opening to their closing brace: blocks,
+ * namespace bodies, `switch` case blocks, and the member lists of classes, interfaces, enums and
+ * object types.
+ */
+function bodyRanges(version: Version, node: ts.Node): Array<{ from: number; to: number }> {
+  const ranges: Array<{ from: number; to: number }> = [];
+  const visit = (n: ts.Node): void => {
+    if (ts.isBlock(n) || ts.isModuleBlock(n) || ts.isCaseBlock(n)) {
+      ranges.push({ from: n.getStart(version.sf), to: n.end });
+      return;
+    }
+    const open = ts.isClassLike(n) || ts.isInterfaceDeclaration(n) || ts.isEnumDeclaration(n) || ts.isTypeLiteralNode(n) ? n.getChildren(version.sf).find((c) => c.kind === ts.SyntaxKind.OpenBraceToken) : undefined;
+    if (open !== undefined) {
+      ranges.push({ from: open.getStart(version.sf), to: n.end });
+      // What comes before the brace (decorators, type parameters, heritage) is header.
+      ts.forEachChild(n, (child) => (child.end <= open.pos ? visit(child) : undefined));
+      return;
+    }
+    ts.forEachChild(n, visit);
+  };
+  ts.forEachChild(node, visit);
+  return ranges;
+}
+
+/** Where a side's edits of a node lie: only outside its bodies, only inside them, or both. */
+type EditPlace = 'header' | 'body' | 'both' | 'none';
+
+/**
+ * Where one side's token edits lie relative to base's bodies. A token is *inside* a body when it
+ * lies strictly between the body's braces; an insertion is inside when both its neighbours are
+ * tokens of one body, braces included; a header edit may touch a body's braces from outside
+ * (a return type inserted before `{`).
+ */
+function editPlace(base: readonly TokenUnit[], side: readonly TokenUnit[], bodies: ReadonlyArray<{ from: number; to: number }>): EditPlace {
+  const match = matchSequences(base.map((u) => u.unit), side.map((u) => u.unit), innerEditLengthMax);
+  const bodyOf = (k: number): number => {
+    const start = base[k]?.start;
+    if (start === undefined) return -1;
+    return bodies.findIndex((r) => r.from <= start && start < r.to);
+  };
+  // Strictly between the braces: the opening brace starts the range, the closing one ends it.
+  const strictlyInside = (k: number): boolean => {
+    const b = bodyOf(k);
+    if (b === -1) return false;
+    const start = base[k]!.start;
+    return start !== bodies[b]!.from && start < bodies[b]!.to - 1;
+  };
+  let header = false;
+  let body = false;
+  let [i, j] = [0, 0];
+  while (i < base.length || j < side.length) {
+    if (i < base.length && match[i] === j) {
+      i += 1;
+      j += 1;
+      continue;
+    }
+    let next = i;
+    while (next < base.length && match[next] === -1) next += 1;
+    const sideNext = next < base.length ? match[next]! : side.length;
+    if (next > i) {
+      const inside = Array.from({ length: next - i }, (_, k) => strictlyInside(i + k));
+      if (inside.every(Boolean)) body = true;
+      else if (inside.some(Boolean)) return 'both';
+      else header = true;
+    } else {
+      // An insertion between base tokens i - 1 and i.
+      const [before, after] = [i - 1 >= 0 ? bodyOf(i - 1) : -1, i < base.length ? bodyOf(i) : -1];
+      if (before !== -1 && before === after) body = true;
+      else header = true;
+    }
+    [i, j] = [next, sideNext];
+  }
+  return header && body ? 'both' : header ? 'header' : body ? 'body' : 'none';
+}
+
+/**
+ * Three versions of a node whose children do not line up (one side added `export`, `async`, a
+ * return type), merged token by token when one side changed only the node's header (outside
+ * every body: block, class or interface members) and the other only inside its bodies: two
+ * changes that cannot interleave. Any other pair of edits is left to conflict, as is a node over
+ * {@link tokenMergeCharsMax}. The file's result is parsed and passes the safeguard like any other.
+ */
+function mergeTokens(cx: MergeContext, b: ts.Node, o: ts.Node, t: ts.Node, options: NodeOptions): Outcome | null {
+  const bodyOnly = options.bodyOnly === true;
+  const lengths = [b.end - b.pos, o.end - o.pos, t.end - t.pos];
+  if (Math.max(...lengths) > tokenMergeCharsMax) return null;
+  const [bu, ou, tu] = [tokenUnits(cx.base, b, bodyOnly), tokenUnits(cx.ours, o, bodyOnly), tokenUnits(cx.theirs, t, bodyOnly)];
+  const bodies = bodyRanges(cx.base, b);
+  const places = [editPlace(bu, ou, bodies), editPlace(bu, tu, bodies)].sort().join('+');
+  if (places !== 'body+header') return null;
+  const chunks = diff3(bu.map((u) => u.unit), ou.map((u) => u.unit), tu.map((u) => u.unit), 'forward', innerEditLengthMax);
+  if (chunks.some((chunk) => chunk.kind === 'conflict')) return null;
+  return ok(chunks.flatMap((chunk) => (chunk.kind === 'conflict' ? [] : chunk.items)).join(''));
 }
 
 /**

@@ -221,3 +221,33 @@ describe('changelogs are line lists too', () => {
     assert.equal(result.text, lines('# Changes', '', '- a', '- b', '', '## 1.0.0', '- first, fixed', '- second, fixed'));
   });
 });
+
+describe("a declaration's header and its body are two changes", () => {
+  const base = lines(
+    'function total(items: number[]) {',
+    '  let sum = 0;',
+    '  for (const item of items) sum += item;',
+    '  return sum;',
+    '}',
+  );
+
+  it('merges `export` and a return type added on one side with the other side\'s edit of the body', () => {
+    const ours = lines('export function total(items: number[]): number {', '  let sum = 0;', '  for (const item of items) sum += item;', '  return sum;', '}');
+    // The edit of the body's first line touches the header's line: git's line merge conflicts.
+    const theirs = lines('function total(items: number[]) {', '  let sum = -0;', '  for (const item of items) sum += Math.max(0, item);', '  return sum;', '}');
+    assert.equal(clean(base, ours, theirs).text, lines('export function total(items: number[]): number {', '  let sum = -0;', '  for (const item of items) sum += Math.max(0, item);', '  return sum;', '}'));
+  });
+
+  it('conflicts when the side that changed the header also changed the body', () => {
+    const ours = lines('export function total(items: number[]) {', '  let sum = 0;', '  for (const item of items) sum += item;', '  return Math.round(sum);', '}');
+    const theirs = lines('function total(items: number[]) {', '  let sum = -0;', '  for (const item of items) sum += Math.max(0, item);', '  return sum;', '}');
+    assert.ok(compose(base, ours, theirs).conflicts.length > 0);
+  });
+
+  it('conflicts when one side wraps statements in a new `try`/`finally` and the other edits them', () => {
+    const b = lines('function run(f: () => number) {', '  const before = now();', '  try {', '    return f();', '  } catch (e) {', '    report(e);', '    return 0;', '  }', '}');
+    const o = lines('function run(f: () => number) {', '  const before = now();', '  try {', '    return f();', '  } catch (e) {', '    report(e);', '    throw e;', '  } finally {', '    log(now() - before);', '  }', '}');
+    const t = lines('function run(f: () => number) {', '  const before = now();', '  try {', '    return f();', '  } catch (e) {', '    report(e, before);', '    return -1;', '  }', '}');
+    assert.ok(compose(b, o, t).conflicts.length > 0);
+  });
+});
