@@ -106,6 +106,7 @@ function mergeNode(cx: MergeContext, b: ts.Node, o: ts.Node, t: ts.Node, path: s
   const os = slotsOf(o);
   const tsl = slotsOf(t);
   if (bs === null || os === null || tsl === null) return fail;
+  if (renamedAgainstArguments(cx, b, o, t)) return fail;
   // A child one side added or dropped (`export`, `async`, a return type, type arguments): the
   // slots no longer line up, and the node is merged token by token instead.
   const byTokens = (): Outcome => mergeTokens(cx, b, o, t, options) ?? fail;
@@ -135,6 +136,22 @@ function mergeNode(cx: MergeContext, b: ts.Node, o: ts.Node, t: ts.Node, path: s
   if (tail === null) return fail;
   parts.push(tail);
   return ok(parts.join(''), conflicts);
+}
+
+/**
+ * A type reference whose type one side replaced (`Dictionary<T>` made `Record<EntityId, T>`)
+ * while the other side edited its type arguments (`Dictionary<T, Id>`): the arguments belong to
+ * the type they were written for, and the two edits merged would pass arguments to a type that
+ * does not take them (`Record<EntityId, T, Id>`). A conflict, as for a base class in `extends`.
+ * A rename of the type throughout the file is a sweep and is carried before this is asked.
+ */
+function renamedAgainstArguments(cx: MergeContext, b: ts.Node, o: ts.Node, t: ts.Node): boolean {
+  if (!ts.isTypeReferenceNode(b) || !ts.isTypeReferenceNode(o) || !ts.isTypeReferenceNode(t)) return false;
+  const name = (version: Version, node: ts.TypeReferenceNode): string => identText(version, node.typeName);
+  const args = (version: Version, node: ts.TypeReferenceNode): string => (node.typeArguments ?? []).map((a) => identText(version, a)).join(',');
+  const [bn, on, tn] = [name(cx.base, b), name(cx.ours, o), name(cx.theirs, t)];
+  const [ba, oa, ta] = [args(cx.base, b), args(cx.ours, o), args(cx.theirs, t)];
+  return (on !== bn && ta !== ba) || (tn !== bn && oa !== ba);
 }
 
 /** The largest node (characters, any version) merged token by token. */

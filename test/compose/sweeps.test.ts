@@ -251,3 +251,21 @@ describe("a declaration's header and its body are two changes", () => {
     assert.ok(compose(b, o, t).conflicts.length > 0);
   });
 });
+
+describe('a type replaced on one side, its type arguments edited on the other', () => {
+  it('conflicts: the arguments were written for the type they were given to', () => {
+    const b = lines('export interface State<T> {', '  entities: Dictionary<T>', '  ids: string[]', '}');
+    const o = lines('export interface State<T> {', '  entities: Record<string, T>', '  ids: string[]', '}');
+    const t = lines('export interface State<T> {', '  entities: Dictionary<T, Id>', '  ids: Id[]', '}');
+    const result = compose(b, o, t);
+    assert.ok(result.conflicts.length > 0, result.text);
+    assert.doesNotMatch(result.text, /Record<string, T, Id>/);
+  });
+
+  it('merges a type renamed throughout the file with the other side\'s new argument (a sweep)', () => {
+    const b = lines('export interface State<T> {', '  entities: Dictionary<T>', '  byId: Dictionary<T>', '}');
+    const o = b.replaceAll('Dictionary', 'Lookup');
+    const t = lines('export interface State<T> {', '  entities: Dictionary<T, Id>', '  byId: Dictionary<T>', '}');
+    assert.equal(clean(b, o, t).text, lines('export interface State<T> {', '  entities: Lookup<T, Id>', '  byId: Lookup<T>', '}'));
+  });
+});
