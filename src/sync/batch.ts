@@ -306,7 +306,9 @@ const packBlobsMin = 16;
  */
 async function writeBlobs(repo: GitRepo, blobs: ReadonlyMap<string, Uint8Array>): Promise<void> {
   if (blobs.size < packBlobsMin || repo.objectFormat !== 'sha1') {
-    for (const [oid, bytes] of blobs) assert((await repo.writeBlob(bytes)) === oid, 'a blob is stored under its id');
+    // Side by side: each is a file of its own.
+    const results = await Promise.allSettled([...blobs].map(async ([oid, bytes]) => assert((await repo.writeBlob(bytes)) === oid, 'a blob is stored under its id')));
+    for (const result of results) if (result.status === 'rejected') throw result.reason;
     return;
   }
   const parts: Uint8Array[] = [];
