@@ -1,30 +1,84 @@
 /**
- * The isomorphic-git side of the layer: in-process object writes (no process per object) and a
- * second, independent blob reader used by the conformance suite and the benchmark.
+ * Object writes in-process (no process per object), and, through isomorphic-git, a second,
+ * independent blob reader used by the conformance suite and the benchmark.
+ *
+ * Objects are written as loose objects by this module itself: the id is hashed and the object
+ * deflated synchronously (node:crypto, node:zlib), then the file is written under a temporary name
+ * and renamed into place. isomorphic-git's own writes took 2-6 ms of wall time per object (a web
+ * CompressionStream and its stream hops, then the file) — on the sync node's path from a
+ * validation quorum to its PREPARE, which writes each decision's blob, trees and commit (the
+ * outcome step), that was most of a decision's latency. The bytes hashed are the same, so the ids
+ * are too (test/git/write.test.ts holds them to git's own plumbing).
  */
 import fs from 'node:fs';
+import { deflateSync } from 'node:zlib';
 import git from 'isomorphic-git';
 import { AcuError, assert } from '../core/errors.js';
-import { isHexOid } from './objects.js';
+import { gitObjectOid, isHexOid } from './objects.js';
 import type { NewCommit, NewTreeEntry, Signature } from './types.js';
 
 let tempSeq = 0;
 
+/** A loose object whose id is known and whose file is on its way (or already there). */
+export interface StagedObject {
+  readonly oid: string;
+  /** Resolves once the object's file is in place; rejects when it could not be written. */
+  readonly written: Promise<void>;
+}
+
 /**
- * The file system isomorphic-git writes objects through: each write goes to a temporary file in
- * the same directory and is renamed into place, so a process killed mid-write leaves no empty or
- * torn object under its final name (isomorphic-git never rewrites an object that exists).
+ * Start writing a loose object of `type` with `content` (SHA-1 repositories only); its id is
+ * returned at once. The file goes to a temporary name in the same directory and is renamed into
+ * place, so a process killed mid-write leaves no empty or torn object under its final name; an
+ * object that exists already is never rewritten.
  */
-const atomicFs = {
-  promises: {
-    ...fs.promises,
-    writeFile: async (path: string, data: Uint8Array | string, options?: fs.WriteFileOptions): Promise<void> => {
-      const temporary = `${path.slice(0, path.lastIndexOf('/') + 1)}tmp_obj_acu_${process.pid}_${tempSeq++}`;
-      await fs.promises.writeFile(temporary, data, options);
-      await fs.promises.rename(temporary, path);
-    },
-  },
-};
+export function stageLooseObject(gitdir: string, type: 'blob' | 'tree' | 'commit', content: Uint8Array): StagedObject {
+  const oid = gitObjectOid(type, content, 'sha1');
+  return { oid, written: writeLoose(gitdir, oid, type, content) };
+}
+
+/** Write a loose object; returns its id once the file is in place. */
+export async function writeLooseObject(gitdir: string, type: 'blob' | 'tree' | 'commit', content: Uint8Array): Promise<string> {
+  const staged = stageLooseObject(gitdir, type, content);
+  await staged.written;
+  return staged.oid;
+}
+
+async function writeLoose(gitdir: string, oid: string, type: string, content: Uint8Array): Promise<void> {
+  const directory = `${gitdir}/objects/${oid.slice(0, 2)}`;
+  const path = `${directory}/${oid.slice(2)}`;
+  if (await exists(path)) return;
+  const deflated = deflateSync(Buffer.concat([Buffer.from(`${type} ${content.byteLength}\0`, 'latin1'), content]));
+  const temporary = `${directory}/tmp_obj_acu_${process.pid}_${tempSeq++}`;
+  try {
+    await fs.promises.writeFile(temporary, deflated);
+  } catch (error) {
+    if (errorCode(error) !== 'ENOENT') throw error;
+    // The fan-out directory does not exist yet.
+    await fs.promises.mkdir(directory, { recursive: true });
+    await fs.promises.writeFile(temporary, deflated);
+  }
+  await fs.promises.rename(temporary, path);
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await fs.promises.access(path);
+    return true;
+  } catch (error) {
+    if (errorCode(error) === 'ENOENT') return false;
+    throw error;
+  }
+}
+
+/**
+ * Wait for every staged object's file; the first failure is thrown once all have settled (so no
+ * write is left running, and none rejects unobserved).
+ */
+export async function allWritten(staged: readonly StagedObject[]): Promise<void> {
+  const results = await Promise.allSettled(staged.map((object) => object.written));
+  for (const result of results) if (result.status === 'rejected') throw result.reason;
+}
 
 /** isomorphic-git's memo of parsed pack indexes; one per repository, passed to every read. */
 export type IsoCache = Record<string, unknown>;
@@ -62,7 +116,7 @@ export async function isoReadBlob(gitdir: string, oid: string, cache: IsoCache):
 
 /** Write a blob as a loose object; returns its id. */
 export async function isoWriteBlob(gitdir: string, bytes: Uint8Array): Promise<string> {
-  return await git.writeBlob({ fs: atomicFs, gitdir, blob: bytes });
+  return await writeLooseObject(gitdir, 'blob', bytes);
 }
 
 const typeOfMode: Readonly<Record<string, NewTreeEntry['type']>> = {
@@ -74,8 +128,23 @@ export function typeForMode(mode: string): NewTreeEntry['type'] | null {
   return typeOfMode[mode] ?? null;
 }
 
-/** Write one tree object from its entries; isomorphic-git puts them in git's order. */
+/** Write one tree object from its entries (in any order); returns its id. */
 export async function isoWriteTree(gitdir: string, entries: ReadonlyArray<NewTreeEntry>): Promise<string> {
+  const staged = stageTree(gitdir, entries);
+  await staged.written;
+  return staged.oid;
+}
+
+/** Start writing one tree object from its entries (in any order); its id at once, see {@link stageLooseObject}. */
+export function stageTree(gitdir: string, entries: ReadonlyArray<NewTreeEntry>): StagedObject {
+  return stageLooseObject(gitdir, 'tree', renderTree(entries));
+}
+
+/**
+ * The bytes of a tree object: `<mode> <name>\0<binary id>` per entry, in git's order (names
+ * compared as UTF-8 bytes, a directory's as if it ended in '/'), a directory's mode as `40000`.
+ */
+export function renderTree(entries: ReadonlyArray<NewTreeEntry>): Buffer {
   const names = new Set<string>();
   for (const entry of entries) {
     assert(entry.path !== '' && !entry.path.includes('/') && !entry.path.includes('\0'), `tree entry name is one path component: ${JSON.stringify(entry.path)}`);
@@ -85,8 +154,13 @@ export async function isoWriteTree(gitdir: string, entries: ReadonlyArray<NewTre
     assert(!names.has(entry.path), `tree entry names are unique: ${entry.path}`);
     names.add(entry.path);
   }
-  const tree = entries.map((entry) => ({ mode: entry.mode, path: entry.path, oid: entry.oid, type: entry.type }));
-  return await git.writeTree({ fs: atomicFs, gitdir, tree });
+  const keyed = entries.map((entry) => ({ entry, key: Buffer.from(entry.type === 'tree' ? `${entry.path}/` : entry.path, 'utf8') }));
+  keyed.sort((a, b) => Buffer.compare(a.key, b.key));
+  return Buffer.concat(keyed.flatMap(({ entry }) => {
+    assert(entry.oid.length === 40, `a SHA-1 id in a tree entry: ${entry.oid}`);
+    const mode = entry.type === 'tree' ? '40000' : entry.mode;
+    return [Buffer.from(`${mode} ${entry.path}\0`, 'utf8'), Buffer.from(entry.oid, 'hex')];
+  }));
 }
 
 /** `+hhmm`/`-hhmm` from isomorphic-git's minutes-to-UTC convention (`-120` is `+0200`). */
@@ -129,6 +203,5 @@ export function renderCommit(commit: NewCommit): Buffer {
 
 /** Write a commit object in-process; returns its id. */
 export async function isoWriteCommit(gitdir: string, commit: NewCommit): Promise<string> {
-  const object = renderCommit(commit);
-  return await git.writeObject({ fs: atomicFs, gitdir, type: 'commit', object, format: 'content' });
+  return await writeLooseObject(gitdir, 'commit', renderCommit(commit));
 }

@@ -11,7 +11,8 @@ import { CatFileBatch, corruptionPattern } from './catfile.js';
 import { gitFailure, runGit, runGitRaw } from './exec.js';
 import type { GitResult } from './exec.js';
 import type { IsoCache } from './iso.js';
-import { isoReadBlob, isoWriteBlob, isoWriteCommit, isoWriteTree, typeForMode } from './iso.js';
+import { allWritten, isoReadBlob, isoWriteBlob, isoWriteCommit, isoWriteTree, stageTree, typeForMode } from './iso.js';
+import type { StagedObject } from './iso.js';
 import { emptyTreeOidFor, isHexOid, oidHexLength, zeroOidFor } from './objects.js';
 import type { ObjectFormat } from './objects.js';
 import { parseCommit, parseDiffTreeBatch, parseLsTree, parseTreeObject } from './parse.js';
@@ -287,8 +288,20 @@ export class GitRepo {
       assert(parts.every((part) => part !== '' && part !== '.' && part !== '..' && !part.includes('\0')), `path is a clean relative path: ${JSON.stringify(path)}`);
       list.push([parts, change]);
     }
+    this.checkWritable();
     const root = baseTree === null ? null : await this.resolveTree(baseTree);
-    const written = await this.writeDirectory(root, list, '');
+    // Each tree's id is known as soon as its entries are, so its file is written while the walk
+    // goes on: the trees of one call are written side by side, not one after the other.
+    const staged: StagedObject[] = [];
+    let written: string | null;
+    try {
+      written = await this.writeDirectory(root, list, '', staged);
+    } catch (error) {
+      // What was started still finishes (a file left half-way is a temporary one, never an object).
+      await Promise.allSettled(staged.map((object) => object.written));
+      throw error;
+    }
+    await allWritten(staged);
     return written ?? (await this.writeTree([]));
   }
 
@@ -366,7 +379,7 @@ export class GitRepo {
   }
 
   /** Every path below one directory; returns the new tree id, or null when it ends up empty. */
-  private async writeDirectory(tree: string | null, changes: ReadonlyArray<[string[], PathChange]>, prefix: string): Promise<string | null> {
+  private async writeDirectory(tree: string | null, changes: ReadonlyArray<[string[], PathChange]>, prefix: string, staged: StagedObject[]): Promise<string | null> {
     const entries = new Map<string, { mode: string; oid: string }>();
     if (tree !== null) {
       for (const entry of await this.readRawTree(tree)) entries.set(entry.name, { mode: entry.mode, oid: entry.oid });
@@ -388,7 +401,7 @@ export class GitRepo {
       const after = entries.get(name);
       if (before !== undefined && typeForMode(before.mode) === 'tree' && after !== undefined && typeForMode(after.mode) !== 'tree') {
         // A directory becomes a file: the changes below it must empty it, or the two would collide.
-        if ((await this.writeDirectory(before.oid, subChanges, `${prefix}${name}/`)) === null) continue;
+        if ((await this.writeDirectory(before.oid, subChanges, `${prefix}${name}/`, staged)) === null) continue;
         throw new AcuError('ERR_APPLY_FAILED', `cannot write ${prefix}${name} as a file: the directory still holds files`, {
           hint: `delete every file below ${prefix}${name} in the same change set`,
           data: { path: `${prefix}${name}` },
@@ -401,16 +414,18 @@ export class GitRepo {
           data: { path: `${prefix}${name}` },
         });
       }
-      const written = await this.writeDirectory(current?.oid ?? null, subChanges, `${prefix}${name}/`);
+      const written = await this.writeDirectory(current?.oid ?? null, subChanges, `${prefix}${name}/`, staged);
       if (written === null) entries.delete(name);
       else entries.set(name, { mode: '40000', oid: written });
     }
     if (entries.size === 0) return null;
-    return await this.writeTree([...entries].map(([name, entry]) => {
+    const object = stageTree(this.commonDir, [...entries].map(([name, entry]) => {
       const type = typeForMode(entry.mode);
       assert(type !== null, `mode ${entry.mode} of ${prefix}${name} is one git writes`);
       return { mode: entry.mode, path: name, oid: entry.oid, type };
     }));
+    staged.push(object);
+    return object.oid;
   }
 
   private async readRawTree(tree: string): Promise<ReturnType<typeof parseTreeObject>> {

@@ -179,12 +179,15 @@ export interface RecordsNote {
   readonly records: readonly IdentifiedRecord['record'][];
 }
 
-/** The scoring choice of the cluster document at `commit` (the membership in force after it); `auto` when it names none. */
+/**
+ * The scoring choice of the cluster document at `commit` (the membership in force after it); `auto`
+ * when it names none. Read through the shared cat-file process: no git process per agreed commit.
+ */
 async function scoringAt(repo: GitRepo, commit: string): Promise<string> {
-  const bytes = await repo.blobAtPath(commit, clusterDocPath);
-  if (bytes === null) return 'auto';
+  const blob = await repo.blobEntryAtPath(commit, clusterDocPath);
+  if (blob === null) return 'auto';
   try {
-    const doc = JSON.parse(Buffer.from(bytes).toString('utf8')) as { scoring?: unknown };
+    const doc = JSON.parse(Buffer.from(blob.content).toString('utf8')) as { scoring?: unknown };
     return typeof doc.scoring === 'string' ? doc.scoring : 'auto';
   } catch {
     return 'auto';

@@ -278,19 +278,22 @@ export async function composeAgreed(repo: GitRepo, parentCommit: string, records
 
 async function writeComposedTree(repo: GitRepo, base: BaseTree, composition: BatchComposition): Promise<string> {
   // The composition is the tree (validate/tree-model.ts): every changed path's entry, every new
-  // blob. Git is only asked to store it, never to decide what it is.
-  await writeBlobs(repo, composition.blobs);
+  // blob. Git is only asked to store it, never to decide what it is. The blobs are written while
+  // the trees are: a tree names its blobs by id and never reads them. Both are stored on return.
+  const blobsWritten = writeBlobs(repo, composition.blobs);
   const changes: ReadonlyMap<string, PathChange> = composition.entries;
-  const baseTree = await repo.resolveTree(base.id);
   let tree: string;
   try {
+    const baseTree = await repo.resolveTree(base.id);
     tree = await repo.writeTreeFromPaths(baseTree, changes);
   } catch (error) {
+    await blobsWritten.catch(() => undefined);
     // Validation composed the same records with the same model: a tree it accepted that git will
     // not write is our bug, never the records' fault.
     assert(!(error instanceof AcuError && error.code === 'ERR_APPLY_FAILED'), `the agreed tree is writable (${String(error)})`);
     throw error;
   }
+  await blobsWritten;
   rememberDerived(repo, base, changes, tree);
   return tree;
 }
@@ -306,7 +309,9 @@ const packBlobsMin = 16;
  */
 async function writeBlobs(repo: GitRepo, blobs: ReadonlyMap<string, Uint8Array>): Promise<void> {
   if (blobs.size < packBlobsMin || repo.objectFormat !== 'sha1') {
-    for (const [oid, bytes] of blobs) assert((await repo.writeBlob(bytes)) === oid, 'a blob is stored under its id');
+    // Side by side: each is a file of its own.
+    const results = await Promise.allSettled([...blobs].map(async ([oid, bytes]) => assert((await repo.writeBlob(bytes)) === oid, 'a blob is stored under its id')));
+    for (const result of results) if (result.status === 'rejected') throw result.reason;
     return;
   }
   const parts: Uint8Array[] = [];

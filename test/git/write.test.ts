@@ -45,6 +45,25 @@ void describe('writing objects', () => {
     assert.equal(gitText(dir, ['cat-file', '-t', expected]), 'tree');
   });
 
+  void test('writeTree orders names as git does beyond the BMP (UTF-8 bytes, not UTF-16 units)', async () => {
+    const blob = await repo.writeBlob(Buffer.from('y\n'));
+    const subtree = await repo.writeTree([{ mode: '100644', path: 'f', oid: blob, type: 'blob' }]);
+    // U+FF21 sorts before U+1F600 by code point (and UTF-8 bytes), after it by UTF-16 code units.
+    const entries = [
+      { mode: '100644', path: '\u{1F600}', oid: blob, type: 'blob' as const },
+      { mode: '100644', path: '\uFF21', oid: blob, type: 'blob' as const },
+      { mode: '40000', path: '\uFF21-dir', oid: subtree, type: 'tree' as const },
+      { mode: '100644', path: '\uFF21-dir.txt', oid: blob, type: 'blob' as const },
+      { mode: '100644', path: 'é', oid: blob, type: 'blob' as const },
+      { mode: '100644', path: 'Z', oid: blob, type: 'blob' as const },
+    ];
+    const input = entries.map((e) => `${e.mode === '40000' ? '040000' : e.mode} ${e.type} ${e.oid}\t${e.path}\0`).join('');
+    const expected = git(dir, ['mktree', '-z', '--missing'], { input }).toString().trim();
+    assert.equal(await repo.writeTree(entries), expected);
+    assert.equal(await repo.writeTree([...entries].reverse()), expected);
+    assert.equal(gitText(dir, ['cat-file', '-t', expected]), 'tree');
+  });
+
   void test('writeCommit gives commit-tree ids, message byte for byte', async () => {
     const tree = gitText(dir, ['rev-parse', 'HEAD^{tree}']);
     const parents = [gitText(dir, ['rev-parse', 'HEAD']), gitText(dir, ['rev-parse', 'HEAD~1'])];
@@ -114,6 +133,22 @@ void describe('writeTreeFromPaths', () => {
     }
     const fresh = new Map<string, PathChange>([['a/b/c.txt', { mode: '100644', oid: blob }], ['z.txt', { mode: '100644', oid: blob }]]);
     assert.equal(await repo.writeTreeFromPaths(null, fresh), viaIndex(null, fresh));
+  });
+
+  void test('every tree it writes is in the object store when it returns', async () => {
+    const blob = await repo.writeBlob(Buffer.from('stored\n'));
+    const changes = new Map<string, PathChange>([
+      ['one/two/three/four.txt', { mode: '100644', oid: blob }], ['one/two/other.txt', { mode: '100644', oid: blob }], ['five/six.txt', { mode: '100755', oid: blob }],
+    ]);
+    const tree = await repo.writeTreeFromPaths('HEAD', changes);
+    assert.equal(tree, viaIndex(gitText(dir, ['rev-parse', 'HEAD^{tree}']), changes));
+    for (const path of ['', 'one', 'one/two', 'one/two/three', 'five']) {
+      const oid = gitText(dir, ['rev-parse', `${tree}:${path}`]);
+      assert.equal(gitText(dir, ['cat-file', '-t', oid]), 'tree', path);
+    }
+    assert.equal(gitText(dir, ['cat-file', '-p', `${tree}:one/two/three/four.txt`]), 'stored');
+    // Every tree inflates and parses (git reads each loose object it lists).
+    assert.equal(gitText(dir, ['ls-tree', '-r', '-t', '--name-only', tree, 'one', 'five']).split('\n').length, 7);
   });
 
   void test('a tree id with mode 40000 places a whole directory', async () => {
