@@ -17,12 +17,13 @@
  */
 import { ts } from 'ts-morph';
 import { assert } from '../core/errors.js';
-import { defaultMarkers, diff3, innerEditLengthMax, matchSequences, mergeLines } from './diff3.js';
+import { defaultMarkers, innerEditLengthMax, matchSequences, mergeLines } from './diff3.js';
 import type { MarkerStyle } from './diff3.js';
 import { defaultSeparator, elementKey, identText, isSequenceParent, isUnorderedParent, slotRange, slotShape, slotsOf } from './syntax.js';
 import type { Version } from './syntax.js';
-import { differsOnlyInLayout, differsOnlyInTypes, usedOnlyAsType } from './typeonly.js';
+import { differsOnlyInLayout, differsOnlyInTypes, sameComments, usedOnlyAsType } from './typeonly.js';
 import { findMovedBlock, replaceMovedBlock } from './moved.js';
+import { mergeHeaderAndBody } from './header-body.js';
 
 /** What kind of disagreement a conflict is. */
 export type ConflictKind = 'modify/modify' | 'remove/modify' | 'modify/remove' | 'add/add' | 'insert/insert' | 'lines' | 'unparseable' | 'diagnostic';
@@ -154,130 +155,14 @@ function renamedAgainstArguments(cx: MergeContext, b: ts.Node, o: ts.Node, t: ts
   return (on !== bn && ta !== ba) || (tn !== bn && oa !== ba);
 }
 
-/** The largest node (characters, any version) merged token by token. */
-const tokenMergeCharsMax = 16 * 1024;
-
-/** One token of a node: its text with the trivia before it, and where the token itself starts. */
-interface TokenUnit {
-  readonly unit: string;
-  readonly start: number;
-}
-
-/**
- * The tokens of a node, each with the trivia before it (the node's own leading trivia belongs to
- * its first token unless `bodyOnly`): joined, they are the node's text.
- */
-function tokenUnits(version: Version, node: ts.Node, bodyOnly: boolean): TokenUnit[] {
-  const units: TokenUnit[] = [];
-  let at = bodyOnly ? node.getStart(version.sf) : node.pos;
-  const visit = (n: ts.Node): void => {
-    const children = n.getChildren(version.sf);
-    if (children.length === 0) {
-      if (n.end > at) units.push({ unit: version.text.slice(at, n.end), start: n.end === n.pos ? n.end : n.getStart(version.sf) });
-      at = Math.max(at, n.end);
-      return;
-    }
-    children.forEach(visit);
-  };
-  visit(node);
-  if (node.end > at) units.push({ unit: version.text.slice(at, node.end), start: node.end });
-  return units;
-}
-
-/**
- * The bodies inside a node, as text ranges from their opening to their closing brace: blocks,
- * namespace bodies, `switch` case blocks, and the member lists of classes, interfaces, enums and
- * object types.
- */
-function bodyRanges(version: Version, node: ts.Node): Array<{ from: number; to: number }> {
-  const ranges: Array<{ from: number; to: number }> = [];
-  const visit = (n: ts.Node): void => {
-    if (ts.isBlock(n) || ts.isModuleBlock(n) || ts.isCaseBlock(n)) {
-      ranges.push({ from: n.getStart(version.sf), to: n.end });
-      return;
-    }
-    const open = ts.isClassLike(n) || ts.isInterfaceDeclaration(n) || ts.isEnumDeclaration(n) || ts.isTypeLiteralNode(n) ? n.getChildren(version.sf).find((c) => c.kind === ts.SyntaxKind.OpenBraceToken) : undefined;
-    if (open !== undefined) {
-      ranges.push({ from: open.getStart(version.sf), to: n.end });
-      // What comes before the brace (decorators, type parameters, heritage) is header.
-      ts.forEachChild(n, (child) => (child.end <= open.pos ? visit(child) : undefined));
-      return;
-    }
-    ts.forEachChild(n, visit);
-  };
-  ts.forEachChild(node, visit);
-  return ranges;
-}
-
-/** Where a side's edits of a node lie: only outside its bodies, only inside them, or both. */
-type EditPlace = 'header' | 'body' | 'both' | 'none';
-
-/**
- * Where one side's token edits lie relative to base's bodies. A token is *inside* a body when it
- * lies strictly between the body's braces; an insertion is inside when both its neighbours are
- * tokens of one body, braces included; a header edit may touch a body's braces from outside
- * (a return type inserted before `{`).
- */
-function editPlace(base: readonly TokenUnit[], side: readonly TokenUnit[], bodies: ReadonlyArray<{ from: number; to: number }>): EditPlace {
-  const match = matchSequences(base.map((u) => u.unit), side.map((u) => u.unit), innerEditLengthMax);
-  const bodyOf = (k: number): number => {
-    const start = base[k]?.start;
-    if (start === undefined) return -1;
-    return bodies.findIndex((r) => r.from <= start && start < r.to);
-  };
-  // Strictly between the braces: the opening brace starts the range, the closing one ends it.
-  const strictlyInside = (k: number): boolean => {
-    const b = bodyOf(k);
-    if (b === -1) return false;
-    const start = base[k]!.start;
-    return start !== bodies[b]!.from && start < bodies[b]!.to - 1;
-  };
-  let header = false;
-  let body = false;
-  let [i, j] = [0, 0];
-  while (i < base.length || j < side.length) {
-    if (i < base.length && match[i] === j) {
-      i += 1;
-      j += 1;
-      continue;
-    }
-    let next = i;
-    while (next < base.length && match[next] === -1) next += 1;
-    const sideNext = next < base.length ? match[next]! : side.length;
-    if (next > i) {
-      const inside = Array.from({ length: next - i }, (_, k) => strictlyInside(i + k));
-      if (inside.every(Boolean)) body = true;
-      else if (inside.some(Boolean)) return 'both';
-      else header = true;
-    } else {
-      // An insertion between base tokens i - 1 and i.
-      const [before, after] = [i - 1 >= 0 ? bodyOf(i - 1) : -1, i < base.length ? bodyOf(i) : -1];
-      if (before !== -1 && before === after) body = true;
-      else header = true;
-    }
-    [i, j] = [next, sideNext];
-  }
-  return header && body ? 'both' : header ? 'header' : body ? 'body' : 'none';
-}
-
 /**
  * Three versions of a node whose children do not line up (one side added `export`, `async`, a
- * return type), merged token by token when one side changed only the node's header (outside
- * every body: block, class or interface members) and the other only inside its bodies: two
- * changes that cannot interleave. Any other pair of edits is left to conflict, as is a node over
- * {@link tokenMergeCharsMax}. The file's result is parsed and passes the safeguard like any other.
+ * return type): merged token by token when one side changed only the node's header and the other
+ * only its bodies (header-body.ts); null otherwise.
  */
 function mergeTokens(cx: MergeContext, b: ts.Node, o: ts.Node, t: ts.Node, options: NodeOptions): Outcome | null {
-  const bodyOnly = options.bodyOnly === true;
-  const lengths = [b.end - b.pos, o.end - o.pos, t.end - t.pos];
-  if (Math.max(...lengths) > tokenMergeCharsMax) return null;
-  const [bu, ou, tu] = [tokenUnits(cx.base, b, bodyOnly), tokenUnits(cx.ours, o, bodyOnly), tokenUnits(cx.theirs, t, bodyOnly)];
-  const bodies = bodyRanges(cx.base, b);
-  const places = [editPlace(bu, ou, bodies), editPlace(bu, tu, bodies)].sort().join('+');
-  if (places !== 'body+header') return null;
-  const chunks = diff3(bu.map((u) => u.unit), ou.map((u) => u.unit), tu.map((u) => u.unit), 'forward', innerEditLengthMax);
-  if (chunks.some((chunk) => chunk.kind === 'conflict')) return null;
-  return ok(chunks.flatMap((chunk) => (chunk.kind === 'conflict' ? [] : chunk.items)).join(''));
+  const text = mergeHeaderAndBody([cx.base, cx.ours, cx.theirs], [b, o, t], options.bodyOnly === true);
+  return text === null ? null : ok(text);
 }
 
 /**
@@ -984,21 +869,6 @@ function mergeElement(st: ListState, b: number): Piece | null {
   return { kind: 'conflict', ours: o.unit, theirs: t.unit, conflict: { ...outcome.conflict, path } };
 }
 
-/** The comments in a node's text (leading trivia included), in order, each trimmed. */
-function commentsOf(version: Version, node: ts.Node): string[] {
-  const scanner = ts.createScanner(ts.ScriptTarget.Latest, false, version.sf.languageVariant, version.text, undefined, node.pos, node.end - node.pos);
-  const comments: string[] = [];
-  for (let kind = scanner.scan(); kind !== ts.SyntaxKind.EndOfFileToken; kind = scanner.scan()) {
-    if (kind === ts.SyntaxKind.SingleLineCommentTrivia || kind === ts.SyntaxKind.MultiLineCommentTrivia) comments.push(scanner.getTokenText().replace(/\s+/g, ' ').trim());
-  }
-  return comments;
-}
-
-/** True when two versions of an element hold the same comments, layout aside. */
-function sameComments(a: Version, an: ts.Node, b: Version, bn: ts.Node): boolean {
-  const [x, y] = [commentsOf(a, an), commentsOf(b, bn)];
-  return x.length === y.length && x.every((comment, k) => comment === y[k]);
-}
 
 /**
  * Two insertions at one anchor. Unordered lists keep both (ours first) when all are named; ordered

@@ -13,7 +13,8 @@
  *   one S would have replaced;
  * - at least {@link sweepPlacesMin} places where base has A, S has B, and the words just before
  *   and after (or the start or end of the file) are the same on both: a replacement in place, not a
- *   statement rewritten around it;
+ *   statement rewritten around it; A dropped from the import of a module and B added to it counts
+ *   as one such place (an import list kept sorted moves the name);
  * - A never became anything but B, and B is not itself replaced by S (no swaps or chains).
  * Words are identifiers and string literals in source order; keywords and punctuation are not
  * words, so `this.connection.driver` -> `this.dataSource.driver` is one replaced word between two
@@ -54,6 +55,20 @@ function wordsOf(version: Version): Word[] {
   return words;
 }
 
+/** The names each module is imported under (`import { a, b as c } from 'm'`: m -> {a, c}). */
+function importedNames(version: Version): Map<string, Set<string>> {
+  const imports = new Map<string, Set<string>>();
+  for (const statement of version.sf.statements) {
+    if (!ts.isImportDeclaration(statement) || !ts.isStringLiteral(statement.moduleSpecifier)) continue;
+    const bindings = statement.importClause?.namedBindings;
+    if (bindings === undefined || !ts.isNamedImports(bindings)) continue;
+    const names = imports.get(statement.moduleSpecifier.text) ?? new Set<string>();
+    for (const element of bindings.elements) names.add(element.name.text);
+    imports.set(statement.moduleSpecifier.text, names);
+  }
+  return imports;
+}
+
 /** The sweeps one side made, old word key -> the new word as that side writes it. */
 export type Sweeps = ReadonlyMap<string, { readonly key: string; readonly raw: string }>;
 
@@ -84,6 +99,17 @@ export function sweepsOf(base: Version, side: Version): Sweeps {
       }
     }
     [prevB, prevS] = [i, j];
+  }
+  // A rename's import usually moves in its list (`{ AnyAction, ThunkDispatch }` became
+  // `{ ThunkDispatch, UnknownAction }`): the old name dropped from an import of one module and
+  // the new one added to it counts as one more place.
+  const [baseImports, sideImports] = [importedNames(base), importedNames(side)];
+  for (const [from, to] of places) {
+    if (to.mixed || !from.startsWith('i:')) continue;
+    for (const [module, names] of baseImports) {
+      const after = sideImports.get(module);
+      if (after !== undefined && names.has(from.slice(2)) && !after.has(from.slice(2)) && after.has(to.key.slice(2)) && !names.has(to.key.slice(2))) to.count += 1;
+    }
   }
   const sweeps = new Map<string, { key: string; raw: string }>();
   for (const [from, to] of places) {

@@ -99,6 +99,22 @@ export function differsOnlyInLayout(a: Version, an: ts.Node, b: Version, bn: ts.
   return tokenText(a, an) === tokenText(b, bn);
 }
 
+/** The comments in a node's text (leading trivia included), in order, each trimmed. */
+function commentsOf(version: Version, node: ts.Node): string[] {
+  const scanner = ts.createScanner(ts.ScriptTarget.Latest, false, version.sf.languageVariant, version.text, undefined, node.pos, node.end - node.pos);
+  const comments: string[] = [];
+  for (let kind = scanner.scan(); kind !== ts.SyntaxKind.EndOfFileToken; kind = scanner.scan()) {
+    if (kind === ts.SyntaxKind.SingleLineCommentTrivia || kind === ts.SyntaxKind.MultiLineCommentTrivia) comments.push(scanner.getTokenText().replace(/\s+/g, ' ').trim());
+  }
+  return comments;
+}
+
+/** True when two versions of an element hold the same comments, layout aside. */
+export function sameComments(a: Version, an: ts.Node, b: Version, bn: ts.Node): boolean {
+  const [x, y] = [commentsOf(a, an), commentsOf(b, bn)];
+  return x.length === y.length && x.every((comment, k) => comment === y[k]);
+}
+
 /**
  * True when every use of `name` in the version, imports aside, is in a type position (inside a
  * type, an `implements` clause or an interface's `extends`): an `import type` of it would compile.

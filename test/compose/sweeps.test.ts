@@ -128,6 +128,19 @@ describe('sweeps: a name one side replaced everywhere in the file', () => {
   });
 });
 
+describe('sweeps: the import of a renamed name', () => {
+  it('counts a name swapped in a sorted import list as one place of the rename', () => {
+    // One use of AnyAction, and its import, which moved in the sorted list.
+    const b = lines("import type { AnyAction, ThunkDispatch } from 'redux'", 'export interface Old {', '  dispatch: ThunkDispatch<any, any, AnyAction>', '}', 'export const kept = 1');
+    const o = lines("import type { ThunkDispatch, UnknownAction } from 'redux'", 'export interface Old {', '  dispatch: ThunkDispatch<any, any, UnknownAction>', '}', 'export const kept = 1');
+    const t = lines("import type { AnyAction, ThunkDispatch } from 'redux'", 'export const kept = 1');
+    assert.deepEqual([...sweepsOf(version(b), version(o))].map(([from, to]) => [from, to.key]), [['i:AnyAction', 'i:UnknownAction']]);
+    // Theirs removed the interface that used it; ours only renamed inside it: the removal stands.
+    const result = clean(b, o, t);
+    assert.equal(result.text, lines("import type { ThunkDispatch, UnknownAction } from 'redux'", 'export const kept = 1'));
+  });
+});
+
 describe('removals against changes of layout only, and a dropped default import', () => {
   it('removes an interface the other side only re-formatted (trailing commas)', () => {
     const b = lines('export interface Old {', '  then(', '    resolve: () => void', '  ): void', '}', 'export const kept = 1');
