@@ -6,5 +6,7 @@ export { GitRepo, gitBlobOid } from './repo.js';
 export type {
   ChangeStatus, CommitInfo, DiffTreesOptions, NewCommit, NewTreeEntry, PathChange, RangeOptions, Signature, TreeChange, TreeEntry, TreePair,
 } from './repo.js';
+export { allWritten, observed } from './iso.js';
+export type { StagedObject } from './iso.js';
 export { isHexOid } from './objects.js';
 export type { ObjectFormat } from './objects.js';

@@ -34,7 +34,8 @@ export interface StagedObject {
  */
 export function stageLooseObject(gitdir: string, type: 'blob' | 'tree' | 'commit', content: Uint8Array): StagedObject {
   const oid = gitObjectOid(type, content, 'sha1');
-  return { oid, written: writeLoose(gitdir, oid, type, content) };
+  // Observed from the start: whoever needs the file awaits `written`, maybe long after it failed.
+  return { oid, written: observed(writeLoose(gitdir, oid, type, content)) };
 }
 
 /** Write a loose object; returns its id once the file is in place. */
@@ -44,10 +45,23 @@ export async function writeLooseObject(gitdir: string, type: 'blob' | 'tree' | '
   return staged.oid;
 }
 
+/**
+ * Test-only faults of the loose-object writes, after the check that the object is missing (so
+ * only real writes are hit): `failNext` fails that many writes with ENOSPC; `hold` (or
+ * `ACU_TEST_OBJECT_WRITES=hold` in a process's environment) keeps every write from ever landing,
+ * as if the process were killed before its files reached the disk.
+ */
+export const objectWriteFaults = { failNext: 0, hold: process.env.ACU_TEST_OBJECT_WRITES === 'hold' };
+
 async function writeLoose(gitdir: string, oid: string, type: string, content: Uint8Array): Promise<void> {
   const directory = `${gitdir}/objects/${oid.slice(0, 2)}`;
   const path = `${directory}/${oid.slice(2)}`;
   if (await exists(path)) return;
+  if (objectWriteFaults.hold) await new Promise<never>(() => undefined);
+  if (objectWriteFaults.failNext > 0) {
+    objectWriteFaults.failNext -= 1;
+    throw Object.assign(new Error(`ENOSPC: no space left on device, write '${path}'`), { code: 'ENOSPC', errno: -28, syscall: 'write' });
+  }
   const deflated = deflateSync(Buffer.concat([Buffer.from(`${type} ${content.byteLength}\0`, 'latin1'), content]));
   const temporary = `${directory}/tmp_obj_acu_${process.pid}_${tempSeq++}`;
   try {
@@ -78,6 +92,15 @@ async function exists(path: string): Promise<boolean> {
 export async function allWritten(staged: readonly StagedObject[]): Promise<void> {
   const results = await Promise.allSettled(staged.map((object) => object.written));
   for (const result of results) if (result.status === 'rejected') throw result.reason;
+}
+
+/**
+ * The same promise, marked as observed: a write whose failure is awaited only later (when its
+ * files are needed) must not count as an unhandled rejection meanwhile. Awaiting it still throws.
+ */
+export function observed<T>(promise: Promise<T>): Promise<T> {
+  promise.catch(() => undefined);
+  return promise;
 }
 
 /** isomorphic-git's memo of parsed pack indexes; one per repository, passed to every read. */
@@ -199,6 +222,11 @@ export function renderCommit(commit: NewCommit): Buffer {
     identLine('committer', commit.committer),
   ].join('');
   return Buffer.from(`${header}\n${commit.message}`, 'utf8');
+}
+
+/** Start writing a commit object in-process; its id at once, see {@link stageLooseObject}. */
+export function stageCommit(gitdir: string, commit: NewCommit): StagedObject {
+  return stageLooseObject(gitdir, 'commit', renderCommit(commit));
 }
 
 /** Write a commit object in-process; returns its id. */

@@ -11,7 +11,7 @@ import { CatFileBatch, corruptionPattern } from './catfile.js';
 import { gitFailure, runGit, runGitRaw } from './exec.js';
 import type { GitResult } from './exec.js';
 import type { IsoCache } from './iso.js';
-import { allWritten, isoReadBlob, isoWriteBlob, isoWriteCommit, isoWriteTree, stageTree, typeForMode } from './iso.js';
+import { allWritten, isoReadBlob, isoWriteBlob, isoWriteCommit, isoWriteTree, observed, stageCommit, stageLooseObject, stageTree, typeForMode } from './iso.js';
 import type { StagedObject } from './iso.js';
 import { emptyTreeOidFor, isHexOid, oidHexLength, zeroOidFor } from './objects.js';
 import type { ObjectFormat } from './objects.js';
@@ -282,6 +282,17 @@ export class GitRepo {
    * file that still holds files, is ERR_APPLY_FAILED.
    */
   async writeTreeFromPaths(baseTree: string | null, changes: ReadonlyMap<string, PathChange>): Promise<string> {
+    const staged = await this.stageTreeFromPaths(baseTree, changes);
+    await staged.written;
+    return staged.oid;
+  }
+
+  /**
+   * {@link writeTreeFromPaths}, but returning as soon as the root tree's id is known (the base
+   * trees read, every new tree hashed): `written` resolves once every new tree is stored, and
+   * rejects, after all of them have settled, when one could not be.
+   */
+  async stageTreeFromPaths(baseTree: string | null, changes: ReadonlyMap<string, PathChange>): Promise<StagedObject> {
     const list: Array<[string[], PathChange]> = [];
     for (const [path, change] of changes) {
       const parts = path.split('/');
@@ -301,8 +312,20 @@ export class GitRepo {
       await Promise.allSettled(staged.map((object) => object.written));
       throw error;
     }
-    await allWritten(staged);
-    return written ?? (await this.writeTree([]));
+    if (written === null) staged.push(stageTree(this.commonDir, []));
+    return { oid: written ?? staged.at(-1)!.oid, written: observed(allWritten(staged)) };
+  }
+
+  /** Start writing a blob (in-process); its id at once, see {@link StagedObject}. */
+  stageBlob(bytes: Uint8Array): StagedObject {
+    this.checkWritable();
+    return stageLooseObject(this.commonDir, 'blob', bytes);
+  }
+
+  /** Start writing a commit object (in-process); its id at once, see {@link StagedObject}. */
+  stageCommit(commit: NewCommit): StagedObject {
+    this.checkWritable();
+    return stageCommit(this.commonDir, commit);
   }
 
   /** Write a commit object (in-process); the message is stored byte for byte. Returns its id. */

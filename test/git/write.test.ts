@@ -5,6 +5,7 @@ import { after, before, describe, test } from 'node:test';
 import { AcuError } from '../../src/core/errors.js';
 import { GitRepo, gitBlobOid } from '../../src/git/index.js';
 import type { NewCommit, PathChange } from '../../src/git/index.js';
+import { objectWriteFaults } from '../../src/git/iso.js';
 import { buildRich, binaryBytes, git, gitText, gitlinkOid } from './helpers.js';
 
 void describe('writing objects', () => {
@@ -149,6 +150,29 @@ void describe('writeTreeFromPaths', () => {
     assert.equal(gitText(dir, ['cat-file', '-p', `${tree}:one/two/three/four.txt`]), 'stored');
     // Every tree inflates and parses (git reads each loose object it lists).
     assert.equal(gitText(dir, ['ls-tree', '-r', '-t', '--name-only', tree, 'one', 'five']).split('\n').length, 7);
+  });
+
+  void test('staged objects: the id at once, the same as the written one; a failed file rejects written, after the others settled', async () => {
+    const bytes = Buffer.from(`staged ${process.pid} ${Date.now()}\n`);
+    const blob = repo.stageBlob(bytes);
+    assert.equal(blob.oid, gitBlobOid(bytes), 'the id is known before the file is written');
+    await blob.written;
+    assert.equal(gitText(dir, ['cat-file', '-p', blob.oid]), bytes.toString('utf8').trimEnd());
+    const changes = new Map<string, PathChange>([['staged/a/b.txt', { mode: '100644', oid: blob.oid }], ['staged/c.txt', { mode: '100644', oid: blob.oid }]]);
+    const tree = await repo.stageTreeFromPaths('HEAD', changes);
+    assert.equal(tree.oid, viaIndex(gitText(dir, ['rev-parse', 'HEAD^{tree}']), changes));
+    await tree.written;
+    assert.equal(gitText(dir, ['ls-tree', '-r', '-t', '--name-only', tree.oid, 'staged']).split('\n').length, 4, 'every new tree is stored');
+    objectWriteFaults.failNext = 1;
+    const other = new Map<string, PathChange>([['failing/d/e.txt', { mode: '100644', oid: blob.oid }]]);
+    const failing = await repo.stageTreeFromPaths('HEAD', other);
+    await assert.rejects(failing.written, /ENOSPC/);
+    assert.equal(objectWriteFaults.failNext, 0);
+    // Staged again, the missing file is written; the ones that landed are left as they are.
+    const again = await repo.stageTreeFromPaths('HEAD', other);
+    assert.equal(again.oid, failing.oid);
+    await again.written;
+    assert.equal(gitText(dir, ['ls-tree', '-r', '-t', '--name-only', again.oid, 'failing']).split('\n').length, 3);
   });
 
   void test('a tree id with mode 40000 places a whole directory', async () => {
