@@ -14,7 +14,7 @@ import { valueIdOf } from '../core/consensus/index.js';
 import { AcuError } from '../core/errors.js';
 import { clusterDocPath } from '../store/cluster.js';
 import { runGit, runGitRaw } from '../git/exec.js';
-import type { GitRepo } from '../git/index.js';
+import type { GitRepo, StagedObject } from '../git/index.js';
 import { sha256Hex } from './crypto.js';
 import type { Rejection } from './batch.js';
 import type { IdentifiedRecord } from './records.js';
@@ -141,13 +141,23 @@ export interface AgreedCommitInput {
  * function of the inputs alone, so every honest node writes the same id.
  */
 export async function writeAgreedCommit(repo: GitRepo, input: AgreedCommitInput): Promise<string> {
+  const staged = await stageAgreedCommit(repo, input);
+  await staged.written;
+  return staged.oid;
+}
+
+/**
+ * {@link writeAgreedCommit}, returning once the id is known: the commit object's file is on its
+ * way (`written`). Only the parent is read.
+ */
+export async function stageAgreedCommit(repo: GitRepo, input: AgreedCommitInput): Promise<StagedObject> {
   const appliedSet = new Set(input.applied);
   const applied = input.records.filter((item) => appliedSet.has(item.id));
   const parent = await repo.commitInfo(input.parentCommit);
   const parentTime = Math.floor(Date.parse(parent.committerDate) / 1000);
   const timestamp = Math.max(parentTime, ...applied.map((item) => item.record.origin.authorTime));
   const signature = { ...acuSignature, timestamp, timezoneOffset: 0 };
-  return await repo.writeCommit({
+  return repo.stageCommit({
     tree: input.tree, parents: [input.parentCommit], message: agreedMessage(input.height, applied),
     author: signature, committer: signature,
   });

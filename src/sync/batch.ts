@@ -15,7 +15,8 @@ import { canonicalString } from '../core/acu/canonical.js';
 import type { Conflict, ValidationResult as ConsensusResult } from '../core/consensus/index.js';
 import { AcuError, assert } from '../core/errors.js';
 import { runGit } from '../git/exec.js';
-import type { GitRepo, PathChange } from '../git/index.js';
+import { allWritten, observed } from '../git/index.js';
+import type { GitRepo, PathChange, StagedObject } from '../git/index.js';
 import { isSourcePath } from '../extract/segment.js';
 import { encodeText } from '../extract/text.js';
 import { outline } from '../validate/attribute.js';
@@ -225,6 +226,11 @@ export interface AgreedTree {
   readonly tree: string;
   readonly applied: readonly string[];
   readonly rejected: readonly Rejection[];
+  /**
+   * Resolves once the tree, its subtrees and its new blobs are stored; rejects when one could not
+   * be (after every write has settled). The id is known before: it is a hash of the content.
+   */
+  readonly written: Promise<void>;
 }
 
 /**
@@ -267,8 +273,8 @@ export async function composeAgreed(repo: GitRepo, parentCommit: string, records
       for (const index of problem.later) failed.set(acus[index]!.item.id, problem.message);
     }
     if (failed.size === 0) {
-      const tree = await writeComposedTree(repo, base, composition);
-      return { tree, applied: remaining.map((item) => item.id), rejected };
+      const { tree, written } = await stageComposedTree(repo, base, composition);
+      return { tree, applied: remaining.map((item) => item.id), rejected, written };
     }
     for (const [id, reason] of failed) rejected.push({ id, reason: `did not compose onto the agreed parent: ${reason}` });
     remaining = remaining.filter((item) => !failed.has(item.id));
@@ -276,16 +282,20 @@ export async function composeAgreed(repo: GitRepo, parentCommit: string, records
   assert(false, 'composeAgreed: composition settles');
 }
 
-async function writeComposedTree(repo: GitRepo, base: BaseTree, composition: BatchComposition): Promise<string> {
+/**
+ * Start storing the composed tree; returns once its id is known (the base trees read, the new
+ * trees and blobs hashed), with the files still on their way (see {@link AgreedTree.written}).
+ */
+async function stageComposedTree(repo: GitRepo, base: BaseTree, composition: BatchComposition): Promise<{ readonly tree: string; readonly written: Promise<void> }> {
   // The composition is the tree (validate/tree-model.ts): every changed path's entry, every new
   // blob. Git is only asked to store it, never to decide what it is. The blobs are written while
-  // the trees are: a tree names its blobs by id and never reads them. Both are stored on return.
-  const blobsWritten = writeBlobs(repo, composition.blobs);
+  // the trees are: a tree names its blobs by id and never reads them.
+  const blobsWritten = observed(writeBlobs(repo, composition.blobs));
   const changes: ReadonlyMap<string, PathChange> = composition.entries;
-  let tree: string;
+  let staged: StagedObject;
   try {
     const baseTree = await repo.resolveTree(base.id);
-    tree = await repo.writeTreeFromPaths(baseTree, changes);
+    staged = await repo.stageTreeFromPaths(baseTree, changes);
   } catch (error) {
     await blobsWritten.catch(() => undefined);
     // Validation composed the same records with the same model: a tree it accepted that git will
@@ -293,9 +303,9 @@ async function writeComposedTree(repo: GitRepo, base: BaseTree, composition: Bat
     assert(!(error instanceof AcuError && error.code === 'ERR_APPLY_FAILED'), `the agreed tree is writable (${String(error)})`);
     throw error;
   }
-  await blobsWritten;
-  rememberDerived(repo, base, changes, tree);
-  return tree;
+  // The derived file list is the tree's content, whether or not its files have landed yet.
+  rememberDerived(repo, base, changes, staged.oid);
+  return { tree: staged.oid, written: observed(allWritten([{ oid: staged.oid, written: staged.written }, { oid: '', written: blobsWritten }])) };
 }
 
 /** From this many new blobs on, an agreed commit's blobs go to git as one pack instead of one loose object each. */
@@ -310,8 +320,12 @@ const packBlobsMin = 16;
 async function writeBlobs(repo: GitRepo, blobs: ReadonlyMap<string, Uint8Array>): Promise<void> {
   if (blobs.size < packBlobsMin || repo.objectFormat !== 'sha1') {
     // Side by side: each is a file of its own.
-    const results = await Promise.allSettled([...blobs].map(async ([oid, bytes]) => assert((await repo.writeBlob(bytes)) === oid, 'a blob is stored under its id')));
-    for (const result of results) if (result.status === 'rejected') throw result.reason;
+    const staged = [...blobs].map(([oid, bytes]) => {
+      const object = repo.stageBlob(bytes);
+      assert(object.oid === oid, 'a blob is stored under its id');
+      return object;
+    });
+    await allWritten(staged);
     return;
   }
   const parts: Uint8Array[] = [];

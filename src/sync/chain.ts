@@ -7,6 +7,7 @@
 import type { DecisionCert } from '../core/consensus/index.js';
 import { AcuError, assert } from '../core/errors.js';
 import { runGit } from '../git/exec.js';
+import { allWritten, observed } from '../git/index.js';
 import type { GitRepo } from '../git/index.js';
 import { indexPack, packObjects, removePack } from '../git/pack.js';
 import type { IndexPackResult } from '../git/pack.js';
@@ -14,7 +15,7 @@ import { enqueueCommit, readOutbox } from '../store/outbox.js';
 import type { OutboxRecord } from '../store/outbox.js';
 import type { Validator } from '../validate/validate.js';
 import type { ClusterDoc } from '../store/cluster.js';
-import { agreedRef, notesRef, readNoteChecked, recordsNotesRef, writeAgreedCommit, writeAgreedNote } from './agreed.js';
+import { agreedRef, notesRef, readNoteChecked, recordsNotesRef, stageAgreedCommit, writeAgreedNote } from './agreed.js';
 import type { AgreedCommitInput, AgreedNoteInput } from './agreed.js';
 import { composeAgreed, validateRecords } from './batch.js';
 import type { AgreedTree, BatchVerdict, ValidationMode } from './batch.js';
@@ -58,6 +59,16 @@ export interface CheckedHeight {
 /** What checking a received agreed chain found: its new heights, oldest first, or why it is refused. */
 export type AgreedCheck = { readonly ok: true; readonly heights: readonly CheckedHeight[] } | { readonly ok: false; readonly problem: string };
 
+/** An agreed commit whose id is known and whose objects are on their way into the store. */
+export interface StagedCommit {
+  readonly commit: string;
+  /**
+   * Resolves once the commit and every object it adds (trees, blobs) are stored; rejects when one
+   * could not be. Nothing may name the commit (a note, a ref) before it resolves.
+   */
+  readonly written: Promise<void>;
+}
+
 /** The sync node's git work. */
 export interface Chain {
   /** The commit `rev` names, or null when it names none. */
@@ -66,11 +77,21 @@ export interface Chain {
   validate(base: string, items: readonly IdentifiedRecord[]): Promise<BatchVerdict | null>;
   /** The tree of an agreed commit: `candidates` composed onto `parent`, failures rejected. */
   compose(parent: string, candidates: readonly IdentifiedRecord[]): Promise<AgreedTree>;
-  /** Write an agreed commit object (no ref, no note); returns its id. */
-  writeCommit(input: AgreedCommitInput): Promise<string>;
-  /** Write the certificate note and the record bodies note of a written agreed commit. */
+  /**
+   * Start writing an agreed commit object (no ref, no note) on a tree {@link compose} gave, whose
+   * files land with `treeWritten`: returns once the commit's id is known (hashed), its files and
+   * the tree's still on their way (see {@link StagedCommit}). The chain's own readers of a staged
+   * commit ({@link writeNote}, {@link setAgreed}, {@link fastForward}, {@link clusterAt}) wait
+   * for its files first.
+   */
+  stageCommit(input: AgreedCommitInput, treeWritten: Promise<void>): Promise<StagedCommit>;
+  /**
+   * Write the certificate note and the record bodies note of a written agreed commit. A commit
+   * this chain staged is waited for first; one whose files could not be written is refused (the
+   * rejection), never noted.
+   */
   writeNote(input: AgreedNoteInput): Promise<void>;
-  /** Point the agreed ref of `branch` at `commit`. */
+  /** Point the agreed ref of `branch` at `commit` (a staged commit: as {@link writeNote}). */
   setAgreed(branch: string, commit: string): Promise<void>;
   /** Move `refs/heads/<branch>` to `commit` when that is a fast-forward and no work tree has it checked out. */
   fastForward(branch: string, commit: string): Promise<FastForwardResult>;
@@ -137,6 +158,12 @@ export interface Chain {
 
 /** The chain of a real repository. */
 export class GitChain implements Chain {
+  /**
+   * The writes of staged agreed commits not known to have landed, by commit id. A successful one
+   * leaves; a failed one stays (so what would name the commit is refused) until it is staged again.
+   */
+  private readonly pending = new Map<string, Promise<void>>();
+
   constructor(
     private readonly repo: GitRepo,
     private readonly mode: ValidationMode,
@@ -145,6 +172,8 @@ export class GitChain implements Chain {
   ) {}
 
   async clusterAt(commit: string): Promise<ClusterDoc | null> {
+    // A commit staged here is read once its files are in; one that failed reads as not got.
+    await this.landed(commit).catch(() => undefined);
     const found = await clusterAtCommit(this.repo, commit);
     return 'cluster' in found ? found.cluster : null;
   }
@@ -178,19 +207,35 @@ export class GitChain implements Chain {
     return composeAgreed(this.repo, parent, candidates);
   }
 
-  writeCommit(input: AgreedCommitInput): Promise<string> {
-    return writeAgreedCommit(this.repo, input);
+  async stageCommit(input: AgreedCommitInput, treeWritten: Promise<void>): Promise<StagedCommit> {
+    // Observed at once: the tree's files may fail while the parent is read below.
+    void observed(treeWritten);
+    const staged = await stageAgreedCommit(this.repo, input);
+    const written = observed(allWritten([{ oid: input.tree, written: treeWritten }, staged]));
+    this.pending.set(staged.oid, written);
+    written.then(() => {
+      if (this.pending.get(staged.oid) === written) this.pending.delete(staged.oid);
+    }, () => undefined);
+    return { commit: staged.oid, written };
+  }
+
+  /** Wait for the files of `commit` where this chain staged it; throws when they could not be written. */
+  private async landed(commit: string): Promise<void> {
+    await this.pending.get(commit);
   }
 
   async writeNote(input: AgreedNoteInput): Promise<void> {
+    await this.landed(input.commit);
     await writeAgreedNote(this.repo, input);
   }
 
-  setAgreed(branch: string, commit: string): Promise<void> {
-    return this.repo.updateRef(agreedRef(branch), commit);
+  async setAgreed(branch: string, commit: string): Promise<void> {
+    await this.landed(commit);
+    await this.repo.updateRef(agreedRef(branch), commit);
   }
 
   async fastForward(branch: string, commit: string): Promise<FastForwardResult> {
+    await this.landed(commit);
     const branchRef = `refs/heads/${branch}`;
     // A branch checked out in any work tree of the repository (linked ones too) is left alone:
     // moving it would change what that work tree's index and files are compared against.
@@ -276,6 +321,8 @@ export class GitChain implements Chain {
 
   async close(): Promise<void> {
     this.validator?.dispose();
+    // A clean stop leaves the files of every staged commit in place (a failed one is recomputed later).
+    await Promise.allSettled([...this.pending.values()]);
     await this.repo.close();
   }
 }

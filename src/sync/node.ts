@@ -93,7 +93,7 @@ export class SyncNode {
     };
     this.membership = new NodeMembership(this.ctx, options, host.keys, signer);
     this.exchange = new RecordExchange(this.ctx);
-    this.validation = new NodeValidation(this.ctx, this.exchange);
+    this.validation = new NodeValidation(this.ctx, this.exchange, (height, error) => this.writer.outcomeFailed(height, error, true));
     this.votes = new ConflictVotes(this.ctx, host.policy, () => this.replica.status(), () => this.nowTick);
     this.writer = new AgreedWriter(this.ctx, this.exchange, this.validation);
     this.transfer = new StateTransfer(this.ctx, { replicaHeight: () => this.replica.status().height, jumpTo: (heights) => this.jumpTo(heights), decisionsKept: decisionsKeptOf(options) });

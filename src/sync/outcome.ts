@@ -11,15 +11,24 @@
 import type { ValueDraft } from '../core/consensus/index.js';
 import { outcomeOf } from '../core/consensus/index.js';
 import type { BatchVerdict, Rejection } from './batch.js';
-import type { Chain } from './chain.js';
+import type { Chain, StagedCommit } from './chain.js';
 import type { IdentifiedRecord } from './records.js';
 
-/** An agreed commit, written as an object (no ref, no note yet), and what it applies and leaves out. */
+/**
+ * An agreed commit (no ref, no note yet) and what it applies and leaves out. Its id is known as
+ * soon as its objects are hashed; their files land later (`written`).
+ */
 export interface AgreedOutcome {
   readonly commit: string;
   readonly applied: readonly string[];
   readonly deferred: readonly Rejection[];
   readonly rejected: readonly Rejection[];
+  /**
+   * Resolves once the commit object and every object it adds are stored; rejects when one could
+   * not be (the outcome must then be computed again, which writes them again). Whatever names
+   * the commit (a note, a ref) or reads it waits for this first.
+   */
+  readonly written: Promise<void>;
 }
 
 /** What computing an outcome needs. */
@@ -34,8 +43,11 @@ export interface OutcomeInput {
   readonly verdict: BatchVerdict;
 }
 
-/** Compose the applied records onto the parent and write the agreed commit object. */
-export async function computeOutcome(chain: Pick<Chain, 'compose' | 'writeCommit'>, input: OutcomeInput): Promise<AgreedOutcome> {
+/**
+ * Compose the applied records onto the parent and stage the agreed commit object: returns once
+ * its id is known, with its files (and its tree's) on their way (`written`).
+ */
+export async function computeOutcome(chain: Pick<Chain, 'compose' | 'stageCommit'>, input: OutcomeInput): Promise<AgreedOutcome> {
   const { draft, verdict, items } = input;
   const split = outcomeOf(draft.batch.acuIds, draft.validation.conflicts, draft.resolution);
   const deferred: Rejection[] = split.deferred.map((id) => ({ id, reason: deferralReason(id, input.height, draft) }));
@@ -47,8 +59,15 @@ export async function computeOutcome(chain: Pick<Chain, 'compose' | 'writeCommit
     ...[...invalid].filter(([id]) => split.applied.includes(id)).map(([id, reason]) => ({ id, reason })),
     ...composed.rejected,
   ];
-  const commit = await chain.writeCommit({ height: input.height, parentCommit: input.parent, records: items, tree: composed.tree, applied: composed.applied });
-  return { commit, applied: composed.applied, deferred, rejected };
+  let staged: StagedCommit;
+  try {
+    staged = await chain.stageCommit({ height: input.height, parentCommit: input.parent, records: items, tree: composed.tree, applied: composed.applied }, composed.written);
+  } catch (error) {
+    // Nothing is left running: the tree's writes finish before the failure is reported.
+    await composed.written.catch(() => undefined);
+    throw error;
+  }
+  return { commit: staged.commit, applied: composed.applied, deferred, rejected, written: staged.written };
 }
 
 function deferralReason(id: string, height: number, draft: ValueDraft): string {

@@ -7,7 +7,8 @@
  * on `refs/notes/acu`. The bodies must be the certified batch, signed by members of the cluster at
  * the commit's parent; validation is run again (it is deterministic) and must give the certified
  * verdict; then the commit is composed exactly as a sync node composes it (computeOutcome with the
- * node's compose and writeAgreedCommit) onto the commit's parent. Its id must be the agreed one.
+ * node's compose and stageAgreedCommit, then waiting for the objects' files) onto the commit's
+ * parent. Its id must be the agreed one.
  *
  * The repository is not changed: the composed blobs, trees and commits go to a scratch bare
  * repository whose object store borrows the real one's (git alternates), removed afterwards.
@@ -19,11 +20,11 @@ import type { ValueDraft } from '../core/consensus/index.js';
 import { bodyDigestOf } from '../core/consensus/index.js';
 import { AcuError, assert } from '../core/errors.js';
 import { runGit } from '../git/exec.js';
-import { GitRepo } from '../git/index.js';
+import { allWritten, GitRepo } from '../git/index.js';
 import type { ClusterDoc } from '../store/cluster.js';
 import { Validator } from '../validate/validate.js';
 import { jsBitsetBackend } from '../validate/scoring/js-bitset.js';
-import { readNoteChecked, readRecordsNote, writeAgreedCommit } from './agreed.js';
+import { readNoteChecked, readRecordsNote, stageAgreedCommit } from './agreed.js';
 import type { AgreedNote } from './agreed.js';
 import { composeAgreed, validateRecords } from './batch.js';
 import type { BatchVerdict, ValidationMode } from './batch.js';
@@ -139,9 +140,15 @@ async function rebuildOne(context: RebuildContext, commit: string): Promise<Rebu
   // The node's own composition and commit writer, pointed at the scratch repository.
   const chain = {
     compose: (base: string, candidates: readonly IdentifiedRecord[]) => composeAgreed(context.scratch, base, candidates),
-    writeCommit: (input: Parameters<typeof writeAgreedCommit>[1]) => writeAgreedCommit(context.scratch, input),
+    stageCommit: async (input: Parameters<typeof stageAgreedCommit>[1], treeWritten: Promise<void>) => {
+      const staged = await stageAgreedCommit(context.scratch, input);
+      return { commit: staged.oid, written: allWritten([{ oid: input.tree, written: treeWritten }, staged]) };
+    },
   };
   const outcome = await computeOutcome(chain, { height: note.height, parent, draft, items: items.records, verdict: verdict.verdict });
+  // The rebuilt objects are stored before the finding names them (and a later height composes onto
+  // the same scratch store).
+  await outcome.written;
   const problems: string[] = [];
   if (outcome.commit !== commit) {
     problems.push(`recomputed from its records it is commit ${outcome.commit.slice(0, 12)}, not this one (its tree, parent or message differs from what the records give)`);

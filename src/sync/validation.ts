@@ -24,9 +24,14 @@ export class NodeValidation {
   /** Outcomes computed for drafts, by draft id: the writer writes the notes of the one decided. */
   private readonly outcomes = new Map<string, AgreedOutcome>();
 
+  /**
+   * `objectsFailed`: the files of an outcome computed (and maybe answered) could not be written;
+   * the outcome is forgotten already, so the next ask computes it, and writes them, again.
+   */
   constructor(
     private readonly ctx: NodeContext,
     private readonly exchange: RecordExchange,
+    private readonly objectsFailed: (height: number, error: unknown) => void,
   ) {}
 
   /** The commit height `height` builds on, or null while this node has not written it yet. */
@@ -83,7 +88,9 @@ export class NodeValidation {
 
   /**
    * The agreed commit a draft becomes on this node, computed and kept; null when this node cannot
-   * say (behind, bodies missing, no verdict, or its verdict is not the certified one).
+   * say (behind, bodies missing, no verdict, or its verdict is not the certified one). It is
+   * returned once its id is known: its objects' files may still be on their way
+   * ({@link AgreedOutcome.written}). One whose files fail is forgotten, so it is computed again.
    */
   async outcomeOf(height: number, draft: ValueDraft, patience: number): Promise<AgreedOutcome | null> {
     const draftId = draftIdOf({ digestHex: sha256Hex }, draft);
@@ -104,10 +111,28 @@ export class NodeValidation {
     const outcome = await computeOutcome(this.ctx.chain, { height, parent: base, draft, items, verdict });
     this.outcomes.set(draftId, outcome);
     if (this.outcomes.size > verdictsKept) this.outcomes.delete(this.outcomes.keys().next().value!);
+    outcome.written.catch((error: unknown) => {
+      if (!this.forget(outcome)) return; // Dropped or computed again meanwhile: nothing to report.
+      this.objectsFailed(height, error);
+    });
     return outcome;
   }
 
-  /** The replica's `outcome` effect: compute the draft's agreed commit and answer with its id. */
+  /** Forget a kept outcome (its files could not be written): whether it was still kept. */
+  forget(outcome: AgreedOutcome): boolean {
+    for (const [draftId, kept] of this.outcomes) {
+      if (kept !== outcome) continue;
+      this.outcomes.delete(draftId);
+      return true;
+    }
+    return false;
+  }
+
+  /**
+   * The replica's `outcome` effect: compute the draft's agreed commit and answer with its id, as
+   * soon as the id is known. The files are not waited for: the id is a hash of the content, and
+   * nothing names the commit before they are in (the writer waits for them).
+   */
   async outcome(height: number, round: number, draft: ValueDraft): Promise<void> {
     const outcome = await this.outcomeOf(height, draft, 3);
     if (outcome === null) return; // The replica asks again.

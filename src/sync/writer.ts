@@ -31,8 +31,12 @@ const retryDelayMsMax = 30_000;
 export class AgreedWriter {
   /** Decided heights not written yet, by height. */
   private readonly queued = new Map<number, DecisionCert>();
-  /** The failing write `acu status` shows: the agreed commit's (`write`) or the proposed one's (`outcome`). */
-  private failure: (WriteFailure & { readonly atMs: number; readonly stage: 'write' | 'outcome' }) | null = null;
+  /**
+   * The failing write `acu status` shows: the agreed commit's (`write`), or the proposed one's,
+   * before the outcome was answered (`outcome`, over once an ask is answered) or after it, its
+   * objects' files (`objects`, over once the commit is written).
+   */
+  private failure: (WriteFailure & { readonly atMs: number; readonly stage: 'write' | 'outcome' | 'objects' }) | null = null;
   private cancelRetry: CancelTimer | null = null;
 
   constructor(
@@ -125,6 +129,15 @@ export class AgreedWriter {
       });
     }
     const commit = outcome.commit;
+    // The outcome was answered once its id was known; its files may still be on their way. Nothing
+    // names the commit before they are in. A failed write is a local failure like any other: the
+    // outcome is forgotten, and the retry computes it again, which writes the files again.
+    try {
+      await outcome.written;
+    } catch (error) {
+      this.validation.forget(outcome);
+      throw error;
+    }
     const items = (await this.exchange.bodiesOf(cert.value.batch.acuIds, 'all', 0)) ?? [];
     await ctx.chain.writeNote({
       branch: ctx.cluster.branch, commit, parentCommit: parent, cert, records: items, applied: outcome.applied,
@@ -158,25 +171,30 @@ export class AgreedWriter {
   }
 
   /**
-   * Computing the outcome the replica asked for failed (writing the agreed commit object: a full
-   * disk, a git process that died). A local failure is reported and left for the replica, which
-   * asks again every `outcomeRetryTicks` (L19a): the next try may succeed, and meanwhile the others
-   * can decide without this node. Anything else is our bug and stops the node.
+   * Computing the outcome the replica asked for failed (a git read, a full disk, a git process that
+   * died), or, once it was answered, writing its objects' files did (`answered`). A local failure
+   * is reported. An unanswered ask is left for the replica, which asks again every
+   * `outcomeRetryTicks` (L19a): the next try may succeed, and meanwhile the others can decide
+   * without this node. Files that failed after the answer are written again when the commit is
+   * (the outcome was forgotten, so it is computed again). Anything else is our bug and stops the node.
    */
-  outcomeFailed(height: number, error: unknown): void {
+  outcomeFailed(height: number, error: unknown, answered = false): void {
     if (!isLocalFailure(error)) {
       this.ctx.fail(error);
       return;
     }
     const message = error instanceof Error ? error.message : String(error);
-    this.ctx.event('write-failed', `height ${height}: could not write the proposed agreed commit (asked again shortly): ${message}`, { height });
+    const then = answered ? 'written again when the commit is' : 'asked again shortly';
+    this.ctx.event('write-failed', `height ${height}: could not write the proposed agreed commit (${then}): ${message}`, { height });
     // Shown in `acu status` unless a failing write of a decided commit is shown already.
     if (this.failure?.stage === 'write') return;
     const attempts = (this.failure?.height === height ? this.failure.attempts : 0) + 1;
-    // The replica asks again every outcomeRetryTicks (L19a).
+    // The replica asks again every outcomeRetryTicks (L19a). Files that failed after the answer
+    // are written again when the outcome is next computed: at the next ask, or by the writer.
     const retryInMs = this.ctx.options.tickMs * outcomeRetryTicks;
     const hint = error instanceof AcuError ? error.hint ?? null : null;
-    this.failure = { height, message: `could not write the proposed agreed commit: ${message}`, hint, attempts, retryInMs, atMs: this.ctx.clock.nowMs() + retryInMs, stage: 'outcome' };
+    const stage = answered ? 'objects' : 'outcome';
+    this.failure = { height, message: `could not write the proposed agreed commit: ${message}`, hint, attempts, retryInMs, atMs: this.ctx.clock.nowMs() + retryInMs, stage };
   }
 
   /** The replica's request for an outcome was answered: a failure of an earlier try is over. */

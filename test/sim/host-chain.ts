@@ -11,8 +11,11 @@
  *   batch order); a record whose data starts with `invalid` is invalid on its own. The verdict is a
  *   function of the base and the records, so every honest node signs the same one.
  * - Faults: a held lock or a full disk makes the next `writeNote` or `setAgreed` throw an
- *   `AcuError` (a local failure the writer retries); a full disk also fails `writeCommit`, which
- *   runs before the decision (the outcome the replica asks for, asked again after a failure).
+ *   `AcuError` (a local failure the writer retries); a full disk also fails the write of a commit
+ *   `stageCommit` staged before the decision (the outcome the replica asks for): its id is given at
+ *   once and its object lands a moment later, in the background, or fails then (the writer's
+ *   retry computes the outcome again, which stages it again). A process killed meanwhile never
+ *   writes it. A note or ref naming a commit the repository lacks is a bug, and throws as one.
  *
  * {@link ModelRepo} is the repository (it outlives crashes); {@link ModelChain} is one process's
  * view of it (a crashed process's view hangs forever, as its git children died with it).
@@ -23,7 +26,7 @@ import type { Conflict } from '../../src/core/consensus/index.js';
 import type { AgreedCommitInput, AgreedNoteInput } from '../../src/sync/agreed.js';
 import { agreedRef } from '../../src/sync/agreed.js';
 import type { AgreedTree, BatchVerdict, Rejection } from '../../src/sync/batch.js';
-import type { AgreedCheck, AgreedPack, Chain, FastForwardResult } from '../../src/sync/chain.js';
+import type { AgreedCheck, AgreedPack, Chain, FastForwardResult, StagedCommit } from '../../src/sync/chain.js';
 import type { IndexPackResult } from '../../src/git/pack.js';
 import type { OutboxRecord } from '../../src/store/outbox.js';
 import type { ClusterDoc } from '../../src/store/cluster.js';
@@ -155,22 +158,32 @@ export class ModelChain implements Chain {
       for (const item of candidates) tree.set(item.record.acu.file, contentOf(item));
       const id = treeId(tree);
       this.repo.trees.set(id, tree);
-      return { tree: id, applied: candidates.map((item) => item.id), rejected: [] };
+      return { tree: id, applied: candidates.map((item) => item.id), rejected: [], written: Promise.resolve() };
     });
   }
 
-  writeCommit(input: AgreedCommitInput): Promise<string> {
+  stageCommit(input: AgreedCommitInput, treeWritten: Promise<void>): Promise<StagedCommit> {
     return this.run(() => {
-      this.repo.maybeFail('write the agreed commit object', true);
       const message = `height ${input.height}\napplied ${input.applied.join(',')}`;
       const commit = digest(`${input.parentCommit}\n${input.tree}\n${message}`);
-      this.repo.commits.set(commit, { parent: input.parentCommit, tree: input.tree });
-      return commit;
+      const written = treeWritten.then(() => {
+        if (this.dead) return new Promise<void>(() => undefined);
+        this.repo.maybeFail('write the agreed commit object', true);
+        this.repo.commits.set(commit, { parent: input.parentCommit, tree: input.tree });
+      });
+      written.catch(() => undefined);
+      return { commit, written };
     });
+  }
+
+  /** A note or ref may name only a commit the repository holds (a staged one once it landed). */
+  private mustHold(commit: string, what: string): void {
+    if (!this.repo.commits.has(commit)) throw new Error(`${what} would name commit ${commit.slice(0, 12)}, which the repository lacks`);
   }
 
   writeNote(input: AgreedNoteInput): Promise<void> {
     return this.run(() => {
+      this.mustHold(input.commit, 'the note');
       this.repo.maybeFail('write the agreed commit\'s notes');
       this.repo.notes.set(input.commit, { height: input.cert.height, records: input.records.map((item) => item.id) });
     });
@@ -178,6 +191,7 @@ export class ModelChain implements Chain {
 
   setAgreed(branch: string, commit: string): Promise<void> {
     return this.run(() => {
+      this.mustHold(commit, 'the agreed ref');
       this.repo.maybeFail('update the agreed ref');
       this.repo.refs.set(agreedRef(branch), commit);
     });
