@@ -47,17 +47,20 @@ export async function writeLooseObject(gitdir: string, type: 'blob' | 'tree' | '
 
 /**
  * Test-only faults of the loose-object writes, after the check that the object is missing (so
- * only real writes are hit): `failNext` fails that many writes with ENOSPC; `hold` (or
- * `ACU_TEST_OBJECT_WRITES=hold` in a process's environment) keeps every write from ever landing,
- * as if the process were killed before its files reached the disk.
+ * only real writes are hit): `failNext` fails that many writes with ENOSPC; `hold` keeps every
+ * write waiting until it resolves (`ACU_TEST_OBJECT_WRITES=hold` in a process's environment: for
+ * ever, as if the process were killed before its files reached the disk).
  */
-export const objectWriteFaults = { failNext: 0, hold: process.env.ACU_TEST_OBJECT_WRITES === 'hold' };
+export const objectWriteFaults: { failNext: number; hold: Promise<void> | null } = {
+  failNext: 0,
+  hold: process.env.ACU_TEST_OBJECT_WRITES === 'hold' ? new Promise<void>(() => undefined) : null,
+};
 
 async function writeLoose(gitdir: string, oid: string, type: string, content: Uint8Array): Promise<void> {
   const directory = `${gitdir}/objects/${oid.slice(0, 2)}`;
   const path = `${directory}/${oid.slice(2)}`;
   if (await exists(path)) return;
-  if (objectWriteFaults.hold) await new Promise<never>(() => undefined);
+  if (objectWriteFaults.hold !== null) await objectWriteFaults.hold;
   if (objectWriteFaults.failNext > 0) {
     objectWriteFaults.failNext -= 1;
     throw Object.assign(new Error(`ENOSPC: no space left on device, write '${path}'`), { code: 'ENOSPC', errno: -28, syscall: 'write' });

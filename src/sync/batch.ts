@@ -440,6 +440,17 @@ function directoriesOf(paths: Iterable<string>, into: Set<string>): Set<string> 
   return into;
 }
 
+/**
+ * The entry at file path `path` of tree `tree`, from the trees this node wrote or read last,
+ * without reading git: null when the tree holds no file there, undefined when the tree is not
+ * one of them. (A tree just composed is known before its files are written.)
+ */
+export function knownEntryOf(repo: GitRepo, tree: string, path: string): { readonly mode: string; readonly oid: string } | null | undefined {
+  const known = knownTrees.get(repo)?.get(tree);
+  if (known === undefined) return undefined;
+  return known.base.entries.get(path) ?? null;
+}
+
 /** The files of `treeish`'s tree: from the trees this node wrote or read last, else from git. */
 export async function baseTreeOf(repo: GitRepo, treeish: string): Promise<BaseTree> {
   const id = await repo.resolveTree(treeish);

@@ -14,14 +14,15 @@ import type { IndexPackResult } from '../git/pack.js';
 import { enqueueCommit, readOutbox } from '../store/outbox.js';
 import type { OutboxRecord } from '../store/outbox.js';
 import type { Validator } from '../validate/validate.js';
+import { clusterDocPath } from '../store/cluster.js';
 import type { ClusterDoc } from '../store/cluster.js';
 import { agreedRef, notesRef, readNoteChecked, recordsNotesRef, stageAgreedCommit, writeAgreedNote } from './agreed.js';
 import type { AgreedCommitInput, AgreedNoteInput } from './agreed.js';
-import { composeAgreed, validateRecords } from './batch.js';
+import { composeAgreed, knownEntryOf, validateRecords } from './batch.js';
 import type { AgreedTree, BatchVerdict, ValidationMode } from './batch.js';
 import { recordsOfCommit } from './records.js';
 import type { IdentifiedRecord, RecordSigner } from './records.js';
-import { clusterAtCommit, membershipBefore, notesFromCommit, notesFromRef, verifyChain } from './verify-chain.js';
+import { clusterAtCommit, clusterOfBlob, membershipBefore, notesFromCommit, notesFromRef, verifyChain } from './verify-chain.js';
 import type { NoteSource } from './verify-chain.js';
 
 /** What moving the protected branch to an agreed commit did. */
@@ -162,7 +163,7 @@ export class GitChain implements Chain {
    * The writes of staged agreed commits not known to have landed, by commit id. A successful one
    * leaves; a failed one stays (so what would name the commit is refused) until it is staged again.
    */
-  private readonly pending = new Map<string, Promise<void>>();
+  private readonly pending = new Map<string, { readonly written: Promise<void>; readonly tree: string }>();
 
   constructor(
     private readonly repo: GitRepo,
@@ -172,9 +173,32 @@ export class GitChain implements Chain {
   ) {}
 
   async clusterAt(commit: string): Promise<ClusterDoc | null> {
-    // A commit staged here is read once its files are in; one that failed reads as not got.
-    await this.landed(commit).catch(() => undefined);
+    const staged = this.pending.get(commit);
+    if (staged !== undefined) {
+      // A commit staged here whose files may be on their way (a decision's membership check comes
+      // right after it): its document is found from its tree's file list, which this node knows
+      // without the files, and read when that blob is stored already (it is the parent's unless
+      // the commit changes it). Otherwise the files are waited for; a commit whose files failed
+      // reads as one not got.
+      const early = await this.clusterOfStagedTree(staged.tree);
+      if (early !== undefined) return early;
+      await staged.written.catch(() => undefined);
+    }
     const found = await clusterAtCommit(this.repo, commit);
+    return 'cluster' in found ? found.cluster : null;
+  }
+
+  /** The cluster document of a staged tree, read without its new files; undefined: it needs them. */
+  private async clusterOfStagedTree(tree: string): Promise<ClusterDoc | null | undefined> {
+    const entry = knownEntryOf(this.repo, tree, clusterDocPath);
+    if (entry === undefined) return undefined;
+    // No file there, or not a blob (a gitlink): no document, as clusterAtCommit finds.
+    if (entry === null || entry.mode === '160000') return null;
+    // Through the long-lived cat-file process. Missing (a new document, its file on its way: a
+    // membership change, rare) or unreadable: wait for the files and read the commit as usual.
+    const content = await this.repo.readBlob(entry.oid).catch(() => null);
+    if (content === null) return undefined;
+    const found = clusterOfBlob({ oid: entry.oid, content }, `${tree.slice(0, 12)}:${clusterDocPath}`);
     return 'cluster' in found ? found.cluster : null;
   }
 
@@ -212,16 +236,17 @@ export class GitChain implements Chain {
     void observed(treeWritten);
     const staged = await stageAgreedCommit(this.repo, input);
     const written = observed(allWritten([{ oid: input.tree, written: treeWritten }, staged]));
-    this.pending.set(staged.oid, written);
+    const entry = { written, tree: input.tree };
+    this.pending.set(staged.oid, entry);
     written.then(() => {
-      if (this.pending.get(staged.oid) === written) this.pending.delete(staged.oid);
+      if (this.pending.get(staged.oid) === entry) this.pending.delete(staged.oid);
     }, () => undefined);
     return { commit: staged.oid, written };
   }
 
   /** Wait for the files of `commit` where this chain staged it; throws when they could not be written. */
   private async landed(commit: string): Promise<void> {
-    await this.pending.get(commit);
+    await this.pending.get(commit)?.written;
   }
 
   async writeNote(input: AgreedNoteInput): Promise<void> {
@@ -322,7 +347,7 @@ export class GitChain implements Chain {
   async close(): Promise<void> {
     this.validator?.dispose();
     // A clean stop leaves the files of every staged commit in place (a failed one is recomputed later).
-    await Promise.allSettled([...this.pending.values()]);
+    await Promise.allSettled([...this.pending.values()].map((entry) => entry.written));
     await this.repo.close();
   }
 }

@@ -127,11 +127,16 @@ const parsedClustersMax = 256;
 export async function clusterAtCommit(repo: GitRepo, commit: string): Promise<{ cluster: ClusterDoc } | { problem: string }> {
   const blob = await repo.blobEntryAtPath(commit, clusterDocPath);
   if (blob === null) return { problem: `no cluster document (${clusterDocPath}) at ${commit.slice(0, 12)}` };
+  return clusterOfBlob(blob, `${commit.slice(0, 12)}:${clusterDocPath}`);
+}
+
+/** The cluster document a blob holds (parsed once per blob id), or why it is not a usable one; `label` names it in the problem. */
+export function clusterOfBlob(blob: { readonly oid: string; readonly content: Uint8Array }, label: string): { cluster: ClusterDoc } | { problem: string } {
   const known = parsedClusters.get(blob.oid);
   if (known !== undefined) return { cluster: known };
   let cluster: ClusterDoc;
   try {
-    cluster = parseCluster(Buffer.from(blob.content).toString('utf8'), `${commit.slice(0, 12)}:${clusterDocPath}`);
+    cluster = parseCluster(Buffer.from(blob.content).toString('utf8'), label);
   } catch (error) {
     return { problem: error instanceof Error ? error.message : String(error) };
   }

@@ -55,6 +55,7 @@ beforeEach(() => {
 });
 afterEach(() => {
   objectWriteFaults.failNext = 0;
+  objectWriteFaults.hold = null;
   process.off('unhandledRejection', onRejection);
 });
 
@@ -165,7 +166,7 @@ it("a node killed after its PREPARE, before the agreed commit's files landed, wr
   assert.equal(acu(site, ['verify']).status, 0);
 });
 
-it('the git chain never names a staged commit whose files failed: note and ref wait for them, and refuse a failed write until it is staged again', async () => {
+it('the git chain never names a staged commit before its files are in, refuses one whose files failed until it is staged again, and reads its cluster document without waiting', async () => {
   const site = await soloSite();
   const repo = await GitRepo.open(site.dir);
   const cluster = await readCluster(site.dir);
@@ -188,6 +189,31 @@ it('the git chain never names a staged commit whose files failed: note and ref w
     await assert.rejects(treeFailed.written, /ENOSPC/);
     await assert.rejects(chain.setAgreed('main', treeFailed.commit), /ENOSPC/);
     assert.notEqual(git(site, ['rev-parse', '--verify', '--quiet', 'refs/acu/main']).status, 0, 'still no agreed ref');
+
+    // While a staged commit's files are on their way, its cluster document is read from the
+    // composed tree (its blob is the parent's, stored): the decision's membership check does not
+    // wait for the files. The note and the ref do.
+    let release = (): void => undefined;
+    objectWriteFaults.hold = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const composed = await chain.compose(genesis, []);
+    // Another commit (another height's message) on the same tree: its file is not stored yet.
+    const held = await chain.stageCommit({ ...input, height: 1, tree: composed.tree }, composed.written);
+    assert.ok(!hasObject(site, held.commit), 'its file is held');
+    assert.deepEqual(await chain.clusterAt(held.commit), cluster, 'the document, before the files landed');
+    let named = false;
+    const naming = chain.setAgreed('main', held.commit).then(() => {
+      named = true;
+    });
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    assert.equal(named, false, 'the ref waits for the files');
+    assert.notEqual(git(site, ['rev-parse', '--verify', '--quiet', 'refs/acu/main']).status, 0);
+    objectWriteFaults.hold = null;
+    release();
+    await naming;
+    assert.ok(hasObject(site, held.commit));
+    assert.equal(git(site, ['rev-parse', 'refs/acu/main']).stdout.trim(), held.commit);
 
     // Staged again without a fault: named at once, without waiting by hand.
     const again = await chain.stageCommit(input, Promise.resolve());
