@@ -27,15 +27,16 @@ export interface StagedObject {
 }
 
 /**
- * Start writing a loose object of `type` with `content` (SHA-1 repositories only); its id is
- * returned at once. The file goes to a temporary name in the same directory and is renamed into
+ * Start writing a loose object of `type` with `content` (SHA-1 repositories only), or once
+ * `after` resolves (the caller decides when the files are needed); its id is returned at once. The file goes to a temporary name in the same directory and is renamed into
  * place, so a process killed mid-write leaves no empty or torn object under its final name; an
  * object that exists already is never rewritten.
  */
-export function stageLooseObject(gitdir: string, type: 'blob' | 'tree' | 'commit', content: Uint8Array): StagedObject {
+export function stageLooseObject(gitdir: string, type: 'blob' | 'tree' | 'commit', content: Uint8Array, after?: Promise<void>): StagedObject {
   const oid = gitObjectOid(type, content, 'sha1');
+  const write = after === undefined ? writeLoose(gitdir, oid, type, content) : after.then(() => writeLoose(gitdir, oid, type, content));
   // Observed from the start: whoever needs the file awaits `written`, maybe long after it failed.
-  return { oid, written: observed(writeLoose(gitdir, oid, type, content)) };
+  return { oid, written: observed(write) };
 }
 
 /** Write a loose object; returns its id once the file is in place. */
@@ -162,8 +163,8 @@ export async function isoWriteTree(gitdir: string, entries: ReadonlyArray<NewTre
 }
 
 /** Start writing one tree object from its entries (in any order); its id at once, see {@link stageLooseObject}. */
-export function stageTree(gitdir: string, entries: ReadonlyArray<NewTreeEntry>): StagedObject {
-  return stageLooseObject(gitdir, 'tree', renderTree(entries));
+export function stageTree(gitdir: string, entries: ReadonlyArray<NewTreeEntry>, after?: Promise<void>): StagedObject {
+  return stageLooseObject(gitdir, 'tree', renderTree(entries), after);
 }
 
 /**
@@ -228,8 +229,8 @@ export function renderCommit(commit: NewCommit): Buffer {
 }
 
 /** Start writing a commit object in-process; its id at once, see {@link stageLooseObject}. */
-export function stageCommit(gitdir: string, commit: NewCommit): StagedObject {
-  return stageLooseObject(gitdir, 'commit', renderCommit(commit));
+export function stageCommit(gitdir: string, commit: NewCommit, after?: Promise<void>): StagedObject {
+  return stageLooseObject(gitdir, 'commit', renderCommit(commit), after);
 }
 
 /** Write a commit object in-process; returns its id. */

@@ -290,9 +290,10 @@ export class GitRepo {
   /**
    * {@link writeTreeFromPaths}, but returning as soon as the root tree's id is known (the base
    * trees read, every new tree hashed): `written` resolves once every new tree is stored, and
-   * rejects, after all of them have settled, when one could not be.
+   * rejects, after all of them have settled, when one could not be. The files are written once
+   * `after` resolves, if given.
    */
-  async stageTreeFromPaths(baseTree: string | null, changes: ReadonlyMap<string, PathChange>): Promise<StagedObject> {
+  async stageTreeFromPaths(baseTree: string | null, changes: ReadonlyMap<string, PathChange>, after?: Promise<void>): Promise<StagedObject> {
     const list: Array<[string[], PathChange]> = [];
     for (const [path, change] of changes) {
       const parts = path.split('/');
@@ -306,26 +307,26 @@ export class GitRepo {
     const staged: StagedObject[] = [];
     let written: string | null;
     try {
-      written = await this.writeDirectory(root, list, '', staged);
+      written = await this.writeDirectory(root, list, '', staged, after);
     } catch (error) {
       // What was started still finishes (a file left half-way is a temporary one, never an object).
       await Promise.allSettled(staged.map((object) => object.written));
       throw error;
     }
-    if (written === null) staged.push(stageTree(this.commonDir, []));
+    if (written === null) staged.push(stageTree(this.commonDir, [], after));
     return { oid: written ?? staged.at(-1)!.oid, written: observed(allWritten(staged)) };
   }
 
-  /** Start writing a blob (in-process); its id at once, see {@link StagedObject}. */
-  stageBlob(bytes: Uint8Array): StagedObject {
+  /** Start writing a blob (in-process; once `after` resolves, if given); its id at once, see {@link StagedObject}. */
+  stageBlob(bytes: Uint8Array, after?: Promise<void>): StagedObject {
     this.checkWritable();
-    return stageLooseObject(this.commonDir, 'blob', bytes);
+    return stageLooseObject(this.commonDir, 'blob', bytes, after);
   }
 
-  /** Start writing a commit object (in-process); its id at once, see {@link StagedObject}. */
-  stageCommit(commit: NewCommit): StagedObject {
+  /** Start writing a commit object (in-process; once `after` resolves, if given); its id at once, see {@link StagedObject}. */
+  stageCommit(commit: NewCommit, after?: Promise<void>): StagedObject {
     this.checkWritable();
-    return stageCommit(this.commonDir, commit);
+    return stageCommit(this.commonDir, commit, after);
   }
 
   /** Write a commit object (in-process); the message is stored byte for byte. Returns its id. */
@@ -402,7 +403,7 @@ export class GitRepo {
   }
 
   /** Every path below one directory; returns the new tree id, or null when it ends up empty. */
-  private async writeDirectory(tree: string | null, changes: ReadonlyArray<[string[], PathChange]>, prefix: string, staged: StagedObject[]): Promise<string | null> {
+  private async writeDirectory(tree: string | null, changes: ReadonlyArray<[string[], PathChange]>, prefix: string, staged: StagedObject[], gate?: Promise<void>): Promise<string | null> {
     const entries = new Map<string, { mode: string; oid: string }>();
     if (tree !== null) {
       for (const entry of await this.readRawTree(tree)) entries.set(entry.name, { mode: entry.mode, oid: entry.oid });
@@ -424,7 +425,7 @@ export class GitRepo {
       const after = entries.get(name);
       if (before !== undefined && typeForMode(before.mode) === 'tree' && after !== undefined && typeForMode(after.mode) !== 'tree') {
         // A directory becomes a file: the changes below it must empty it, or the two would collide.
-        if ((await this.writeDirectory(before.oid, subChanges, `${prefix}${name}/`, staged)) === null) continue;
+        if ((await this.writeDirectory(before.oid, subChanges, `${prefix}${name}/`, staged, gate)) === null) continue;
         throw new AcuError('ERR_APPLY_FAILED', `cannot write ${prefix}${name} as a file: the directory still holds files`, {
           hint: `delete every file below ${prefix}${name} in the same change set`,
           data: { path: `${prefix}${name}` },
@@ -437,7 +438,7 @@ export class GitRepo {
           data: { path: `${prefix}${name}` },
         });
       }
-      const written = await this.writeDirectory(current?.oid ?? null, subChanges, `${prefix}${name}/`, staged);
+      const written = await this.writeDirectory(current?.oid ?? null, subChanges, `${prefix}${name}/`, staged, gate);
       if (written === null) entries.delete(name);
       else entries.set(name, { mode: '40000', oid: written });
     }
@@ -446,7 +447,7 @@ export class GitRepo {
       const type = typeForMode(entry.mode);
       assert(type !== null, `mode ${entry.mode} of ${prefix}${name} is one git writes`);
       return { mode: entry.mode, path: name, oid: entry.oid, type };
-    }));
+    }), gate);
     staged.push(object);
     return object.oid;
   }

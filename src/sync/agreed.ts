@@ -148,9 +148,9 @@ export async function writeAgreedCommit(repo: GitRepo, input: AgreedCommitInput)
 
 /**
  * {@link writeAgreedCommit}, returning once the id is known: the commit object's file is on its
- * way (`written`). Only the parent is read.
+ * way (`written`), or starts once `filesAfter` resolves. Only the parent is read.
  */
-export async function stageAgreedCommit(repo: GitRepo, input: AgreedCommitInput): Promise<StagedObject> {
+export async function stageAgreedCommit(repo: GitRepo, input: AgreedCommitInput, filesAfter?: Promise<void>): Promise<StagedObject> {
   const appliedSet = new Set(input.applied);
   const applied = input.records.filter((item) => appliedSet.has(item.id));
   const parent = await repo.commitInfo(input.parentCommit);
@@ -160,7 +160,7 @@ export async function stageAgreedCommit(repo: GitRepo, input: AgreedCommitInput)
   return repo.stageCommit({
     tree: input.tree, parents: [input.parentCommit], message: agreedMessage(input.height, applied),
     author: signature, committer: signature,
-  });
+  }, filesAfter);
 }
 
 /** What the note of an agreed commit says, beside the commit itself. */

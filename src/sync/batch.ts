@@ -258,7 +258,7 @@ const composePassesMax = 64;
  * rejected, with the failure as its reason, and the rest is composed again without it; the result
  * is a function of the inputs alone, so every node writes the same tree.
  */
-export async function composeAgreed(repo: GitRepo, parentCommit: string, records: readonly IdentifiedRecord[]): Promise<AgreedTree> {
+export async function composeAgreed(repo: GitRepo, parentCommit: string, records: readonly IdentifiedRecord[], filesAfter?: Promise<void>): Promise<AgreedTree> {
   const base: BaseTree = await baseTreeOf(repo, parentCommit);
   // Validation composed these very records onto this very tree: the first pass is its composition.
   const validated = lastCompositions.get(repo);
@@ -273,7 +273,7 @@ export async function composeAgreed(repo: GitRepo, parentCommit: string, records
       for (const index of problem.later) failed.set(acus[index]!.item.id, problem.message);
     }
     if (failed.size === 0) {
-      const { tree, written } = await stageComposedTree(repo, base, composition);
+      const { tree, written } = await stageComposedTree(repo, base, composition, filesAfter);
       return { tree, applied: remaining.map((item) => item.id), rejected, written };
     }
     for (const [id, reason] of failed) rejected.push({ id, reason: `did not compose onto the agreed parent: ${reason}` });
@@ -286,16 +286,16 @@ export async function composeAgreed(repo: GitRepo, parentCommit: string, records
  * Start storing the composed tree; returns once its id is known (the base trees read, the new
  * trees and blobs hashed), with the files still on their way (see {@link AgreedTree.written}).
  */
-async function stageComposedTree(repo: GitRepo, base: BaseTree, composition: BatchComposition): Promise<{ readonly tree: string; readonly written: Promise<void> }> {
+async function stageComposedTree(repo: GitRepo, base: BaseTree, composition: BatchComposition, filesAfter?: Promise<void>): Promise<{ readonly tree: string; readonly written: Promise<void> }> {
   // The composition is the tree (validate/tree-model.ts): every changed path's entry, every new
   // blob. Git is only asked to store it, never to decide what it is. The blobs are written while
   // the trees are: a tree names its blobs by id and never reads them.
-  const blobsWritten = observed(writeBlobs(repo, composition.blobs));
+  const blobsWritten = observed(writeBlobs(repo, composition.blobs, filesAfter));
   const changes: ReadonlyMap<string, PathChange> = composition.entries;
   let staged: StagedObject;
   try {
     const baseTree = await repo.resolveTree(base.id);
-    staged = await repo.stageTreeFromPaths(baseTree, changes);
+    staged = await repo.stageTreeFromPaths(baseTree, changes, filesAfter);
   } catch (error) {
     await blobsWritten.catch(() => undefined);
     // Validation composed the same records with the same model: a tree it accepted that git will
@@ -317,11 +317,11 @@ const packBlobsMin = 16;
  * process per agreed commit rather than a file (and a zlib stream) per blob. The objects, and so
  * every id, are the same either way.
  */
-async function writeBlobs(repo: GitRepo, blobs: ReadonlyMap<string, Uint8Array>): Promise<void> {
+async function writeBlobs(repo: GitRepo, blobs: ReadonlyMap<string, Uint8Array>, filesAfter?: Promise<void>): Promise<void> {
   if (blobs.size < packBlobsMin || repo.objectFormat !== 'sha1') {
     // Side by side: each is a file of its own.
     const staged = [...blobs].map(([oid, bytes]) => {
-      const object = repo.stageBlob(bytes);
+      const object = repo.stageBlob(bytes, filesAfter);
       assert(object.oid === oid, 'a blob is stored under its id');
       return object;
     });
@@ -339,6 +339,7 @@ async function writeBlobs(repo: GitRepo, blobs: ReadonlyMap<string, Uint8Array>)
   }
   const body = Buffer.concat(parts);
   const pack = Buffer.concat([body, createHash('sha1').update(body).digest()]);
+  await filesAfter;
   await runGit(['index-pack', '--stdin'], { cwd: repo.gitDir, gitDir: repo.gitDir, input: pack });
 }
 

@@ -60,6 +60,25 @@ export interface CheckedHeight {
 /** What checking a received agreed chain found: its new heights, oldest first, or why it is refused. */
 export type AgreedCheck = { readonly ok: true; readonly heights: readonly CheckedHeight[] } | { readonly ok: false; readonly problem: string };
 
+/**
+ * When the files of a staged agreed commit are written: once it is opened. The node opens it when
+ * it needs them (to write the decided commit's notes and ref), so the writes stay out of the
+ * PREPARE and FINAL exchange; a reader of the commit (see {@link Chain.stageCommit}) opens it too.
+ */
+export interface WriteGate {
+  readonly opened: Promise<void>;
+  open(): void;
+}
+
+/** A closed {@link WriteGate}. */
+export function writeGate(): WriteGate {
+  let open: () => void = () => undefined;
+  const opened = new Promise<void>((resolve) => {
+    open = resolve;
+  });
+  return { opened, open: () => open() };
+}
+
 /** An agreed commit whose id is known and whose objects are on their way into the store. */
 export interface StagedCommit {
   readonly commit: string;
@@ -76,16 +95,20 @@ export interface Chain {
   revParse(rev: string): Promise<string | null>;
   /** Validate records composed onto `base` (a commit id): the verdict every honest node signs; null: none (abstain). */
   validate(base: string, items: readonly IdentifiedRecord[]): Promise<BatchVerdict | null>;
-  /** The tree of an agreed commit: `candidates` composed onto `parent`, failures rejected. */
-  compose(parent: string, candidates: readonly IdentifiedRecord[]): Promise<AgreedTree>;
+  /**
+   * The tree of an agreed commit: `candidates` composed onto `parent`, failures rejected. Its new
+   * files are written once `gate` is opened (at once without one).
+   */
+  compose(parent: string, candidates: readonly IdentifiedRecord[], gate?: WriteGate): Promise<AgreedTree>;
   /**
    * Start writing an agreed commit object (no ref, no note) on a tree {@link compose} gave, whose
    * files land with `treeWritten`: returns once the commit's id is known (hashed), its files and
-   * the tree's still on their way (see {@link StagedCommit}). The chain's own readers of a staged
-   * commit ({@link writeNote}, {@link setAgreed}, {@link fastForward}, {@link clusterAt}) wait
-   * for its files first.
+   * the tree's still on their way (see {@link StagedCommit}), written once `gate` is opened (at
+   * once without one). The chain's own readers of a staged commit ({@link writeNote},
+   * {@link setAgreed}, {@link fastForward}, and {@link clusterAt} where it needs the files) open
+   * the gate and wait for the files first.
    */
-  stageCommit(input: AgreedCommitInput, treeWritten: Promise<void>): Promise<StagedCommit>;
+  stageCommit(input: AgreedCommitInput, treeWritten: Promise<void>, gate?: WriteGate): Promise<StagedCommit>;
   /**
    * Write the certificate note and the record bodies note of a written agreed commit. A commit
    * this chain staged is waited for first; one whose files could not be written is refused (the
@@ -163,7 +186,7 @@ export class GitChain implements Chain {
    * The writes of staged agreed commits not known to have landed, by commit id. A successful one
    * leaves; a failed one stays (so what would name the commit is refused) until it is staged again.
    */
-  private readonly pending = new Map<string, { readonly written: Promise<void>; readonly tree: string }>();
+  private readonly pending = new Map<string, { readonly written: Promise<void>; readonly tree: string; readonly gate: WriteGate | null }>();
 
   constructor(
     private readonly repo: GitRepo,
@@ -182,6 +205,7 @@ export class GitChain implements Chain {
       // reads as one not got.
       const early = await this.clusterOfStagedTree(staged.tree);
       if (early !== undefined) return early;
+      staged.gate?.open();
       await staged.written.catch(() => undefined);
     }
     const found = await clusterAtCommit(this.repo, commit);
@@ -227,16 +251,16 @@ export class GitChain implements Chain {
     return validateRecords(this.repo, base, items, { mode: this.mode, validator: this.validator });
   }
 
-  compose(parent: string, candidates: readonly IdentifiedRecord[]): Promise<AgreedTree> {
-    return composeAgreed(this.repo, parent, candidates);
+  compose(parent: string, candidates: readonly IdentifiedRecord[], gate?: WriteGate): Promise<AgreedTree> {
+    return composeAgreed(this.repo, parent, candidates, gate?.opened);
   }
 
-  async stageCommit(input: AgreedCommitInput, treeWritten: Promise<void>): Promise<StagedCommit> {
+  async stageCommit(input: AgreedCommitInput, treeWritten: Promise<void>, gate?: WriteGate): Promise<StagedCommit> {
     // Observed at once: the tree's files may fail while the parent is read below.
     void observed(treeWritten);
-    const staged = await stageAgreedCommit(this.repo, input);
+    const staged = await stageAgreedCommit(this.repo, input, gate?.opened);
     const written = observed(allWritten([{ oid: input.tree, written: treeWritten }, staged]));
-    const entry = { written, tree: input.tree };
+    const entry = { written, tree: input.tree, gate: gate ?? null };
     this.pending.set(staged.oid, entry);
     written.then(() => {
       if (this.pending.get(staged.oid) === entry) this.pending.delete(staged.oid);
@@ -246,7 +270,10 @@ export class GitChain implements Chain {
 
   /** Wait for the files of `commit` where this chain staged it; throws when they could not be written. */
   private async landed(commit: string): Promise<void> {
-    await this.pending.get(commit)?.written;
+    const entry = this.pending.get(commit);
+    if (entry === undefined) return;
+    entry.gate?.open();
+    await entry.written;
   }
 
   async writeNote(input: AgreedNoteInput): Promise<void> {
@@ -347,6 +374,7 @@ export class GitChain implements Chain {
   async close(): Promise<void> {
     this.validator?.dispose();
     // A clean stop leaves the files of every staged commit in place (a failed one is recomputed later).
+    for (const entry of this.pending.values()) entry.gate?.open();
     await Promise.allSettled([...this.pending.values()].map((entry) => entry.written));
     await this.repo.close();
   }

@@ -11,6 +11,7 @@
 import type { ValueDraft } from '../core/consensus/index.js';
 import { outcomeOf } from '../core/consensus/index.js';
 import type { BatchVerdict, Rejection } from './batch.js';
+import { writeGate } from './chain.js';
 import type { Chain, StagedCommit } from './chain.js';
 import type { IdentifiedRecord } from './records.js';
 
@@ -25,10 +26,12 @@ export interface AgreedOutcome {
   readonly rejected: readonly Rejection[];
   /**
    * Resolves once the commit object and every object it adds are stored; rejects when one could
-   * not be (the outcome must then be computed again, which writes them again). Whatever names
-   * the commit (a note, a ref) or reads it waits for this first.
+   * not be (the outcome must then be computed again, which writes them again). The files are
+   * written once {@link write} is called (or a chain reader of the commit needs them).
    */
   readonly written: Promise<void>;
+  /** Start writing the files (if not yet) and wait for them: {@link written}. */
+  write(): Promise<void>;
 }
 
 /** What computing an outcome needs. */
@@ -45,7 +48,7 @@ export interface OutcomeInput {
 
 /**
  * Compose the applied records onto the parent and stage the agreed commit object: returns once
- * its id is known, with its files (and its tree's) on their way (`written`).
+ * its id is known; its files (and its tree's) are written when `write` is called.
  */
 export async function computeOutcome(chain: Pick<Chain, 'compose' | 'stageCommit'>, input: OutcomeInput): Promise<AgreedOutcome> {
   const { draft, verdict, items } = input;
@@ -54,20 +57,31 @@ export async function computeOutcome(chain: Pick<Chain, 'compose' | 'stageCommit
   const invalid = new Map(verdict.invalid.map((r) => [r.id, r.reason]));
   const appliedSet = new Set(split.applied.filter((id) => !invalid.has(id)));
   const candidates = items.filter((item) => appliedSet.has(item.id));
-  const composed = await chain.compose(input.parent, candidates);
+  // The files wait until they are needed: the answer (the id) needs only the hashes, and writing
+  // them meanwhile would compete with the PREPARE and FINAL exchange for the same CPU and disk.
+  const gate = writeGate();
+  const composed = await chain.compose(input.parent, candidates, gate);
   const rejected: Rejection[] = [
     ...[...invalid].filter(([id]) => split.applied.includes(id)).map(([id, reason]) => ({ id, reason })),
     ...composed.rejected,
   ];
   let staged: StagedCommit;
   try {
-    staged = await chain.stageCommit({ height: input.height, parentCommit: input.parent, records: items, tree: composed.tree, applied: composed.applied }, composed.written);
+    staged = await chain.stageCommit({ height: input.height, parentCommit: input.parent, records: items, tree: composed.tree, applied: composed.applied }, composed.written, gate);
   } catch (error) {
     // Nothing is left running: the tree's writes finish before the failure is reported.
+    gate.open();
     await composed.written.catch(() => undefined);
     throw error;
   }
-  return { commit: staged.commit, applied: composed.applied, deferred, rejected, written: staged.written };
+  const { written } = staged;
+  return {
+    commit: staged.commit, applied: composed.applied, deferred, rejected, written,
+    write: () => {
+      gate.open();
+      return written;
+    },
+  };
 }
 
 function deferralReason(id: string, height: number, draft: ValueDraft): string {

@@ -148,7 +148,7 @@ async function rebuildOne(context: RebuildContext, commit: string): Promise<Rebu
   const outcome = await computeOutcome(chain, { height: note.height, parent, draft, items: items.records, verdict: verdict.verdict });
   // The rebuilt objects are stored before the finding names them (and a later height composes onto
   // the same scratch store).
-  await outcome.written;
+  await outcome.write();
   const problems: string[] = [];
   if (outcome.commit !== commit) {
     problems.push(`recomputed from its records it is commit ${outcome.commit.slice(0, 12)}, not this one (its tree, parent or message differs from what the records give)`);

@@ -89,8 +89,8 @@ export class NodeValidation {
   /**
    * The agreed commit a draft becomes on this node, computed and kept; null when this node cannot
    * say (behind, bodies missing, no verdict, or its verdict is not the certified one). It is
-   * returned once its id is known: its objects' files may still be on their way
-   * ({@link AgreedOutcome.written}). One whose files fail is forgotten, so it is computed again.
+   * returned once its id is known: its objects' files are written once they are needed
+   * ({@link AgreedOutcome.write}). One whose files fail is forgotten, so it is computed again.
    */
   async outcomeOf(height: number, draft: ValueDraft, patience: number): Promise<AgreedOutcome | null> {
     const draftId = draftIdOf({ digestHex: sha256Hex }, draft);
@@ -130,8 +130,8 @@ export class NodeValidation {
 
   /**
    * The replica's `outcome` effect: compute the draft's agreed commit and answer with its id, as
-   * soon as the id is known. The files are not waited for: the id is a hash of the content, and
-   * nothing names the commit before they are in (the writer waits for them).
+   * soon as the id is known. The files are not written yet: the id is a hash of the content, and
+   * nothing names the commit before they are in (the writer writes them and waits for them).
    */
   async outcome(height: number, round: number, draft: ValueDraft): Promise<void> {
     const outcome = await this.outcomeOf(height, draft, 3);

@@ -129,11 +129,11 @@ export class AgreedWriter {
       });
     }
     const commit = outcome.commit;
-    // The outcome was answered once its id was known; its files may still be on their way. Nothing
-    // names the commit before they are in. A failed write is a local failure like any other: the
-    // outcome is forgotten, and the retry computes it again, which writes the files again.
+    // The outcome was answered once its id was known; its files are written now. Nothing names the
+    // commit before they are in. A failed write is a local failure like any other: the outcome is
+    // forgotten, and the retry computes it again, which writes the files again.
     try {
-      await outcome.written;
+      await outcome.write();
     } catch (error) {
       this.validation.forget(outcome);
       throw error;

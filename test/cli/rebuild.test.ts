@@ -93,7 +93,7 @@ async function buildChain(name: string, forgeTreeAt: number | null = null): Prom
         resolution: verdict.consensus.conflicts.map(() => 'keep_a' as const),
       };
       const outcome = await computeOutcome(chain, { height, parent, draft, items, verdict });
-      await outcome.written; // the id comes once hashed; the note below reads the commit
+      await outcome.write(); // the id comes once hashed; the note below reads the commit
       const commit = height === forgeTreeAt
         ? await writeAgreedCommit(repo, { height, parentCommit: parent, records: items, tree: await repo.resolveTree(parent), applied: outcome.applied })
         : outcome.commit;

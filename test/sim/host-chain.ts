@@ -13,7 +13,7 @@
  * - Faults: a held lock or a full disk makes the next `writeNote` or `setAgreed` throw an
  *   `AcuError` (a local failure the writer retries); a full disk also fails the write of a commit
  *   `stageCommit` staged before the decision (the outcome the replica asks for): its id is given at
- *   once and its object lands a moment later, in the background, or fails then (the writer's
+ *   once and its object lands once its write gate is opened (the writer needs it), or fails then (the writer's
  *   retry computes the outcome again, which stages it again). A process killed meanwhile never
  *   writes it. A note or ref naming a commit the repository lacks is a bug, and throws as one.
  *
@@ -26,7 +26,7 @@ import type { Conflict } from '../../src/core/consensus/index.js';
 import type { AgreedCommitInput, AgreedNoteInput } from '../../src/sync/agreed.js';
 import { agreedRef } from '../../src/sync/agreed.js';
 import type { AgreedTree, BatchVerdict, Rejection } from '../../src/sync/batch.js';
-import type { AgreedCheck, AgreedPack, Chain, FastForwardResult, StagedCommit } from '../../src/sync/chain.js';
+import type { AgreedCheck, AgreedPack, Chain, FastForwardResult, StagedCommit, WriteGate } from '../../src/sync/chain.js';
 import type { IndexPackResult } from '../../src/git/pack.js';
 import type { OutboxRecord } from '../../src/store/outbox.js';
 import type { ClusterDoc } from '../../src/store/cluster.js';
@@ -113,6 +113,8 @@ export function modelVerdict(base: string, items: readonly IdentifiedRecord[]): 
 /** One process's chain on a {@link ModelRepo}. */
 export class ModelChain implements Chain {
   private dead = false;
+  /** Commits staged by this process: their cluster document is known before they land (as GitChain reads it from the composed tree). */
+  private readonly staged = new Set<string>();
 
   /**
    * `cluster`: the membership, which never changes in the model; given, the chain answers
@@ -123,7 +125,7 @@ export class ModelChain implements Chain {
     private readonly repo: ModelRepo,
     private readonly cluster: ClusterDoc | null = null,
   ) {
-    if (cluster !== null) this.clusterAt = (commit: string): Promise<ClusterDoc | null> => this.run(() => (this.repo.commits.has(commit) ? cluster : null));
+    if (cluster !== null) this.clusterAt = (commit: string): Promise<ClusterDoc | null> => this.run(() => (this.repo.commits.has(commit) || this.staged.has(commit) ? cluster : null));
   }
 
   clusterAt?: (commit: string) => Promise<ClusterDoc | null>;
@@ -162,11 +164,12 @@ export class ModelChain implements Chain {
     });
   }
 
-  stageCommit(input: AgreedCommitInput, treeWritten: Promise<void>): Promise<StagedCommit> {
+  stageCommit(input: AgreedCommitInput, treeWritten: Promise<void>, gate?: WriteGate): Promise<StagedCommit> {
     return this.run(() => {
       const message = `height ${input.height}\napplied ${input.applied.join(',')}`;
       const commit = digest(`${input.parentCommit}\n${input.tree}\n${message}`);
-      const written = treeWritten.then(() => {
+      this.staged.add(commit);
+      const written = Promise.all([treeWritten, gate?.opened]).then(() => {
         if (this.dead) return new Promise<void>(() => undefined);
         this.repo.maybeFail('write the agreed commit object', true);
         this.repo.commits.set(commit, { parent: input.parentCommit, tree: input.tree });
