@@ -334,14 +334,15 @@ export type InsertionRule = 'conflict' | 'both';
  */
 export type SplitRule = (base: readonly string[], at: number, region: { readonly base: readonly string[]; readonly ours: readonly string[]; readonly theirs: readonly string[] }) => boolean;
 
-/** One side's edit of a region: base lines [from, to) became `lines`. */
-interface Edit<T> {
+/** One side's edit of a sequence: base items [from, to) became `lines`. */
+export interface Edit<T> {
   readonly from: number;
   readonly to: number;
   readonly lines: readonly T[];
 }
 
-function editsOf<T extends string>(base: readonly T[], side: readonly T[]): Edit<T>[] {
+/** One side's edits of base, in base order (a match bounded as the structured merge's are). */
+export function editsOf<T extends string>(base: readonly T[], side: readonly T[]): Edit<T>[] {
   const match = matchSequences(base, side, innerEditLengthMax);
   const edits: Edit<T>[] = [];
   let [i, j] = [0, 0];

@@ -9,7 +9,7 @@
  * on one side with the other side's edits of its `catch` (docs/compose.md).
  */
 import { ts } from 'ts-morph';
-import { diff3, innerEditLengthMax, matchSequences } from './diff3.js';
+import { diff3, editsOf, innerEditLengthMax } from './diff3.js';
 import type { Version } from './syntax.js';
 
 /** The largest node (characters, any version) merged token by token. */
@@ -77,7 +77,6 @@ type EditPlace = 'header' | 'body' | 'both' | 'none';
  * (a return type inserted before `{`).
  */
 function editPlace(base: readonly TokenUnit[], side: readonly TokenUnit[], bodies: ReadonlyArray<{ from: number; to: number }>): EditPlace {
-  const match = matchSequences(base.map((u) => u.unit), side.map((u) => u.unit), innerEditLengthMax);
   const bodyOf = (k: number): number => {
     const start = base[k]?.start;
     if (start === undefined) return -1;
@@ -92,28 +91,18 @@ function editPlace(base: readonly TokenUnit[], side: readonly TokenUnit[], bodie
   };
   let header = false;
   let body = false;
-  let [i, j] = [0, 0];
-  while (i < base.length || j < side.length) {
-    if (i < base.length && match[i] === j) {
-      i += 1;
-      j += 1;
-      continue;
-    }
-    let next = i;
-    while (next < base.length && match[next] === -1) next += 1;
-    const sideNext = next < base.length ? match[next]! : side.length;
-    if (next > i) {
-      const inside = Array.from({ length: next - i }, (_, k) => strictlyInside(i + k));
+  for (const { from, to } of editsOf(base.map((u) => u.unit), side.map((u) => u.unit))) {
+    if (to > from) {
+      const inside = Array.from({ length: to - from }, (_, k) => strictlyInside(from + k));
       if (inside.every(Boolean)) body = true;
       else if (inside.some(Boolean)) return 'both';
       else header = true;
     } else {
-      // An insertion between base tokens i - 1 and i.
-      const [before, after] = [i - 1 >= 0 ? bodyOf(i - 1) : -1, i < base.length ? bodyOf(i) : -1];
+      // An insertion between base tokens from - 1 and from.
+      const [before, after] = [from - 1 >= 0 ? bodyOf(from - 1) : -1, from < base.length ? bodyOf(from) : -1];
       if (before !== -1 && before === after) body = true;
       else header = true;
     }
-    [i, j] = [next, sideNext];
   }
   return header && body ? 'both' : header ? 'header' : body ? 'body' : 'none';
 }
