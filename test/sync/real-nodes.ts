@@ -37,10 +37,15 @@ export function git(site: ClusterSite, args: readonly string[], at = 7200): { st
   return { status: result.status ?? 128, stdout: result.stdout, stderr: result.stderr };
 }
 
-/** Start `acu node start --json` in a site (parse validation, 20 ms ticks, and `extra` arguments; `env` added to this process's). */
-export function startNode(site: ClusterSite, extra: readonly string[] = [], env: Readonly<Record<string, string>> = {}): RunningNode {
+/**
+ * Start `acu node start --json` in a site (parse validation, 20 ms ticks, and `extra` arguments;
+ * `env` added to this process's). `launcher` runs it through another command first (`ip netns exec
+ * <name>` to start it inside a network namespace).
+ */
+export function startNode(site: ClusterSite, extra: readonly string[] = [], env: Readonly<Record<string, string>> = {}, launcher: readonly string[] = []): RunningNode {
   const args = [acuBin, 'node', 'start', '--json', '--validation', 'parse', '--tick-ms', '20', ...extra];
-  const child = spawn(process.execPath, args, { cwd: site.dir, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+  const [command, ...prefix] = [...launcher, process.execPath];
+  const child = spawn(command, [...prefix, ...args], { cwd: site.dir, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
   const events: NodeEvent[] = [];
   let buffered = '';
   child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
