@@ -324,7 +324,7 @@ export class SyncNode {
       // next height (the chain itself was checked against each height's own membership).
       const next = (await this.ctx.chain.clusterAt?.(tip.commit)) ?? null;
       if (next !== null && !sameCluster(next, this.ctx.cluster) && !this.membership.removed) {
-        await this.switchMembership(next, tip.height + 1);
+        await this.switchMembership(next, tip.height + 1, await this.inForceSince(heights, next));
       } else {
         const config = replicaConfigOf(this.ctx.cluster, this.ctx.self, this.options);
         this.replica = Replica.restore(config, this.membership.signer, { ...state, decisions: [tip.cert] });
@@ -389,9 +389,27 @@ export class SyncNode {
     }
   }
 
-  /** Take up `next` as the membership that decides `height` and on, with a replica made for it. */
-  private async switchMembership(next: ClusterDoc, height: number): Promise<void> {
-    const taken = await this.membership.switchTo(next, height);
+  /**
+   * The first height `doc`, the membership in force at the tip of adopted `heights`, decides: the
+   * height after the adopted commit that brought it in (that commit's parent has another
+   * document). The first adopted height's parent is this node's own last written commit, whose
+   * membership is the one `doc` replaces.
+   */
+  private async inForceSince(heights: readonly CheckedHeight[], doc: ClusterDoc): Promise<number> {
+    for (let i = heights.length - 1; i > 0; i -= 1) {
+      const before = (await this.ctx.chain.clusterAt?.(heights[i - 1]!.commit)) ?? null;
+      if (before === null || !sameCluster(before, doc)) return heights[i]!.height + 1;
+    }
+    return heights[0]!.height + 1;
+  }
+
+  /**
+   * Take up `next` as the membership that decides `height` and on, with a replica made for it.
+   * `since` is the first height it decides, earlier than `height` after a state transfer that
+   * adopted the commit bringing it in and more after it.
+   */
+  private async switchMembership(next: ClusterDoc, height: number, since = height): Promise<void> {
+    const taken = await this.membership.switchTo(next, since);
     if (taken.removed) return;
     const decided = this.ctx.memory.decisions.get(height - 1);
     assert(decided !== undefined, 'the decision that changed the membership is kept');
