@@ -15,19 +15,15 @@
  * clone, each certificate checked against the membership in force at its parent.
  */
 import assert from 'node:assert/strict';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, it } from 'node:test';
-import { buildClusterFixture, commitAll, freePort } from '../../fixtures/cluster.js';
+import { buildClusterFixture, freePort, pinClusterTls } from '../../fixtures/cluster.js';
 import type { ClusterFixture, ClusterSite } from '../../fixtures/cluster.js';
-import { fixtureEpochSeconds } from '../../fixtures/builder.js';
 import { makeTempDir, removeTempDir } from '../../fixtures/tmp.js';
 import { runGit } from '../../src/git/exec.js';
-import { readCluster, writeCluster } from '../../src/store/cluster.js';
-import { initTlsIdentity } from '../../src/store/identity.js';
-import { callNode } from '../../src/sync/api.js';
 import type { NodeStatus } from '../../src/sync/node.js';
-import { acu, git, nodeStatus, startNode, stopNode, until } from './real-nodes.js';
+import { acu, git, hookedCommit, nodeStatus, pokeNode, startNode, stopNode, until } from './real-nodes.js';
 import type { RunningNode } from './real-nodes.js';
 
 process.env.GIT_CONFIG_NOSYSTEM = '1';
@@ -73,27 +69,12 @@ async function agreeOn(names: readonly string[], what: string, test: (s: NodeSta
   return last as NodeStatus[];
 }
 
-/** A commit through the hook at `name`: a new file of its own, so it composes with everything else. */
-async function hookedCommit(name: string): Promise<void> {
+/** A commit through the hook at `name`. */
+async function commitAt(name: string): Promise<void> {
   commitsMade += 1;
-  const s = site(name);
-  const file = `src/${name}-${commitsMade}.ts`;
-  await writeFile(join(s.dir, file), `export const v${commitsMade} = ${commitsMade};\n`);
-  assert.equal(git(s, ['add', '--', file]).status, 0);
-  const made = git(s, ['commit', '-q', '-m', `Add v${commitsMade} at ${name}`], 7200 + commitsMade);
-  assert.equal(made.status, 0, made.stderr);
-  assert.match(made.stderr, /acu: (proposed|queued) [0-9a-f]{12}/, 'the post-commit hook took the commit');
-  await poke(name);
+  await hookedCommit(site(name), commitsMade);
 }
 
-/**
- * Poke a site's node as the hook does. Under load the hook's own poke can miss its 150 ms budget
- * ("queued ... (it is busy)"); the node then takes the entry only at the next poke (the periodic
- * scan takes the outbox only when it queued a commit itself), so the test pokes again.
- */
-async function poke(name: string): Promise<void> {
-  await callNode(join(site(name).dir, '.git', 'acu', 'node.sock'), { type: 'poke' }, 5_000);
-}
 
 /** The agreed tip at a site, and its cluster document. */
 function agreedDoc(name: string): string {
@@ -119,19 +100,8 @@ before(async () => {
     files: { 'src/math.ts': 'export function add(a: number, b: number): number {\n  return a + b;\n}\n', 'README.md': '# math\n' },
   });
   // Each site on its own loopback address, as on four machines, linked over TLS pinned by the document.
-  const doc = await readCluster(cluster.origin);
-  const pins = new Map<string, string>();
-  for (const s of cluster.sites) pins.set(s.id, (await initTlsIdentity(join(s.dir, '.git'), s.id)).tls.pin);
-  const members = doc.members.map((m) => {
-    const index = cluster.sites.findIndex((s) => s.id === m.id);
-    return { ...m, address: `wss://${hosts[index]!}:${cluster.sites[index]!.port}`, tlsPin: pins.get(m.id)! };
-  });
-  await writeCluster(cluster.origin, { ...doc, members });
-  await commitAll(cluster.origin, 'The acu cluster on four addresses', fixtureEpochSeconds + 7200);
-  for (const s of cluster.sites) {
-    await runGit(['pull', '-q', '--ff-only'], { cwd: s.dir, gitDir: null });
-    assert.equal(acu(s, ['hooks', 'install']).status, 0);
-  }
+  await pinClusterTls(cluster, (s, i) => `wss://${hosts[i]!}:${s.port}`, 'The acu cluster on four addresses');
+  for (const s of cluster.sites) assert.equal(acu(s, ['hooks', 'install']).status, 0);
   // The fifth site: a clone with its own key, not a member yet.
   const dir = join(top, 'c', 'cairo');
   await runGit(['clone', '-q', cluster.origin, dir], { cwd: top, gitDir: null });
@@ -157,7 +127,7 @@ it('adds a site, removes one, survives a restart and rotates a key while commits
   for (const s of cluster.sites) start(s.name);
   const first4 = ['north', 'east', 'south', 'west'];
   await agreeOn(first4, 'all four are linked', (s) => s.peers.every((p) => p.connected));
-  await hookedCommit('east');
+  await commitAt('east');
   await agreeOn(first4, 'the first commit is agreed', (s) => s.agreed.height >= 0);
 
   // 1. Add cairo: its proof from `acu cluster proof` there, the change committed at north.
@@ -166,11 +136,11 @@ it('adds a site, removes one, survives a restart and rotates a key while commits
   const { publicKey, address, proof: signature } = JSON.parse(proof.stdout) as { publicKey: string; address: string; proof: string };
   assert.equal(address, `wss://${hosts[4]!}:${cairo.port}`);
   toAgreedTip('north');
-  await hookedCommit('south');
+  await commitAt('south');
   const added = acu(site('north'), ['cluster', 'add', publicKey, address, '--site', 'cairo', '--priority', '4', '--tls-pin', cairoPin, '--proof', signature, '--commit']);
   assert.equal(added.status, 0, added.stderr);
   assert.match(added.stderr, /acu: (proposed|queued) [0-9a-f]{12}/, 'the post-commit hook took the change');
-  await poke('north');
+  await pokeNode(site('north'));
   const withCairo = await agreeOn(first4, 'the addition is agreed and in force', (s) => s.cluster.n === 5 && s.membershipHeight > 0);
   const heightAdded = withCairo[0]!.membershipHeight;
   for (const s of withCairo) assert.equal(s.membershipHeight, heightAdded, 'every node switched at the same height');
@@ -182,7 +152,7 @@ it('adds a site, removes one, survives a restart and rotates a key while commits
   start('cairo');
   const five = [...first4, 'cairo'];
   await agreeOn(five, 'cairo is linked to every member', (s) => s.peers.every((p) => p.connected));
-  await hookedCommit('cairo');
+  await commitAt('cairo');
   await agreeOn(five, "cairo's commit is agreed everywhere", (s) => s.agreed.height >= heightAdded && s.pendingAcus === 0);
 
   // 2. Remove west.
@@ -190,8 +160,8 @@ it('adds a site, removes one, survives a restart and rotates a key while commits
   toAgreedTip('north');
   const removed = acu(site('north'), ['cluster', 'remove', 'west', '--commit']);
   assert.equal(removed.status, 0, removed.stderr);
-  await poke('north');
-  await hookedCommit('east');
+  await pokeNode(site('north'));
+  await commitAt('east');
   const four = ['north', 'east', 'south', 'cairo'];
   const withoutWest = await agreeOn(four, 'the removal is in force', (s) => s.cluster.n === 4 && s.membershipHeight > heightAdded);
   const heightRemoved = withoutWest[0]!.membershipHeight;
@@ -201,7 +171,7 @@ it('adds a site, removes one, survives a restart and rotates a key while commits
     assert.equal(west.member, false, 'west knows it was removed');
     assert.match(acu(site('west'), ['status']).stdout, /removed from the cluster at height \d+; it no longer proposes or votes/);
   }
-  await hookedCommit('south');
+  await commitAt('south');
   await agreeOn(four, 'a commit after the removal is agreed', (s) => s.agreed.height >= heightRemoved);
 
   // 3. Restart south: it comes back with the membership of its last agreed commit.
@@ -215,13 +185,13 @@ it('adds a site, removes one, survives a restart and rotates a key while commits
   const oldId = site('east').id;
   const rotated = acu(site('east'), ['cluster', 'rotate-key', '--commit']);
   assert.equal(rotated.status, 0, rotated.stderr);
-  await poke('east');
+  await pokeNode(site('east'));
   const newId = /becomes (n[0-9a-f]{16})/.exec(rotated.stdout)?.[1];
   assert.ok(newId !== undefined, rotated.stdout);
   await agreeOn(['east'], 'east signs with its new key', (s) => s.id === newId);
   const afterRotation = await agreeOn(four, 'the rotation is in force everywhere', (s) => s.membershipHeight > heightRemoved && s.peers.every((p) => p.id !== oldId && p.connected));
   const heightRotated = Math.max(...afterRotation.map((s) => s.membershipHeight));
-  await hookedCommit('east');
+  await commitAt('east');
   const final = await agreeOn(four, "east's commit under its new key is agreed", (s) => s.agreed.height >= heightRotated && s.pendingAcus === 0);
   const tip = Math.max(...final.map((s) => s.agreed.height));
   const same = await agreeOn(four, 'every node wrote the same agreed tip', (s) => s.agreed.height >= tip);

@@ -19,13 +19,10 @@ import { writeFile } from 'node:fs/promises';
 import { networkInterfaces } from 'node:os';
 import { join } from 'node:path';
 import { after, before, it } from 'node:test';
-import { buildClusterFixture, commitAll } from '../../fixtures/cluster.js';
+import { buildClusterFixture, pinClusterTls } from '../../fixtures/cluster.js';
 import type { ClusterFixture, ClusterSite } from '../../fixtures/cluster.js';
 import { fixtureEpochSeconds } from '../../fixtures/builder.js';
 import { makeTempDir, removeTempDir } from '../../fixtures/tmp.js';
-import { runGit } from '../../src/git/exec.js';
-import { readCluster, writeCluster } from '../../src/store/cluster.js';
-import { initTlsIdentity } from '../../src/store/identity.js';
 import type { NodeStatus } from '../../src/sync/node.js';
 import { acu, nodeStatus, startNode, stopNode } from './real-nodes.js';
 import type { RunningNode } from './real-nodes.js';
@@ -114,16 +111,7 @@ before(async () => {
     files: { 'src/math.ts': 'export function add(a: number, b: number): number {\n  return a + b;\n}\n', 'README.md': '# math\n' },
   });
   // The document as an operator writes it: each site's wss:// address on its own network, and its pin.
-  const doc = await readCluster(cluster.origin);
-  const pins = new Map<string, string>();
-  for (const site of cluster.sites) pins.set(site.id, (await initTlsIdentity(join(site.dir, '.git'), site.id)).tls.pin);
-  const members = doc.members.map((m) => {
-    const index = cluster.sites.findIndex((site) => site.id === m.id);
-    return { ...m, address: `wss://${addresses[index]!}:${port}`, tlsPin: pins.get(m.id)! };
-  });
-  await writeCluster(cluster.origin, { ...doc, members });
-  await commitAll(cluster.origin, 'The acu cluster on its own network: wss:// addresses and pins', fixtureEpochSeconds + 7200);
-  for (const site of cluster.sites) await runGit(['pull', '-q', '--ff-only'], { cwd: site.dir, gitDir: null });
+  await pinClusterTls(cluster, (_, i) => `wss://${addresses[i]!}:${port}`, 'The acu cluster on its own network: wss:// addresses and pins');
 });
 
 after(async () => {

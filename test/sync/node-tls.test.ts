@@ -16,13 +16,10 @@ import type { AddressInfo, Server } from 'node:net';
 import { join } from 'node:path';
 import { after, before, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { buildClusterFixture, commitAll } from '../../fixtures/cluster.js';
+import { buildClusterFixture, pinClusterTls } from '../../fixtures/cluster.js';
 import type { ClusterFixture, ClusterSite } from '../../fixtures/cluster.js';
-import { fixtureEpochSeconds } from '../../fixtures/builder.js';
 import { makeTempDir, removeTempDir } from '../../fixtures/tmp.js';
-import { runGit } from '../../src/git/exec.js';
 import { readCluster, writeCluster } from '../../src/store/cluster.js';
-import { initTlsIdentity } from '../../src/store/identity.js';
 import { callNode } from '../../src/sync/api.js';
 import type { NodeStatus } from '../../src/sync/node.js';
 
@@ -111,16 +108,7 @@ before(async () => {
   });
   // The document as an operator writes it for TLS: each site's wss:// address and its pin.
   port = await commonFreePort();
-  const doc = await readCluster(cluster.origin);
-  const pins = new Map<string, string>();
-  for (const site of cluster.sites) pins.set(site.id, (await initTlsIdentity(join(site.dir, '.git'), site.id)).tls.pin);
-  const members = doc.members.map((m) => {
-    const index = cluster.sites.findIndex((site) => site.id === m.id);
-    return { ...m, address: `wss://${hosts[index]!}:${port}`, tlsPin: pins.get(m.id)! };
-  });
-  await writeCluster(cluster.origin, { ...doc, members });
-  await commitAll(cluster.origin, 'Secure the acu cluster: wss:// addresses and pins', fixtureEpochSeconds + 7200);
-  for (const site of cluster.sites) await runGit(['pull', '-q', '--ff-only'], { cwd: site.dir, gitDir: null });
+  await pinClusterTls(cluster, (_, i) => `wss://${hosts[i]!}:${port}`, 'Secure the acu cluster: wss:// addresses and pins');
   solo = await buildClusterFixture(join(top, 'solo'), { sites: ['lone'], files: { 'README.md': '# solo\n' } });
 });
 

@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { fixtureEpochSeconds } from '../../fixtures/builder.js';
@@ -79,4 +80,28 @@ export async function stopNode(node: RunningNode): Promise<number | null> {
   if (node.child.exitCode !== null) return node.child.exitCode;
   node.child.kill('SIGTERM');
   return await node.exited;
+}
+
+/**
+ * Poke a site's node as the hook does. Under load the hook's own poke can miss its 150 ms budget
+ * ("queued ... (it is busy)"); the node then takes the entry only at the next poke (the periodic
+ * scan takes the outbox only when it queued a commit itself), so tests poke again.
+ */
+export async function pokeNode(site: ClusterSite): Promise<void> {
+  await callNode(join(site.dir, '.git', 'acu', 'node.sock'), { type: 'poke' }, 5_000);
+}
+
+/**
+ * Commit number `n` through the post-commit hook at `site` (installed there): a new file of its
+ * own, `src/<site>-<n>.ts`, so it composes with everything else, dated `7200 + n` seconds after the
+ * fixture epoch; then a poke.
+ */
+export async function hookedCommit(site: ClusterSite, n: number): Promise<void> {
+  const file = `src/${site.name}-${n}.ts`;
+  await writeFile(join(site.dir, file), `export const v${n} = ${n};\n`);
+  assert.equal(git(site, ['add', '--', file]).status, 0);
+  const made = git(site, ['commit', '-q', '-m', `Add v${n} at ${site.name}`], 7200 + n);
+  assert.equal(made.status, 0, made.stderr);
+  assert.match(made.stderr, /acu: (proposed|queued) [0-9a-f]{12}/, 'the post-commit hook took the commit');
+  await pokeNode(site);
 }

@@ -11,15 +11,13 @@
  * by all four.
  */
 import assert from 'node:assert/strict';
-import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, it } from 'node:test';
 import { buildClusterFixture } from '../../fixtures/cluster.js';
 import type { ClusterFixture, ClusterSite } from '../../fixtures/cluster.js';
 import { makeTempDir, removeTempDir } from '../../fixtures/tmp.js';
-import { callNode } from '../../src/sync/api.js';
 import type { NodeStatus } from '../../src/sync/node.js';
-import { acu, git, nodeStatus, startNode, stopNode } from './real-nodes.js';
+import { acu, git, hookedCommit, nodeStatus, pokeNode, startNode, stopNode } from './real-nodes.js';
 import type { RunningNode } from './real-nodes.js';
 
 process.env.GIT_CONFIG_NOSYSTEM = '1';
@@ -58,20 +56,11 @@ async function agreeOn(names: readonly string[], what: string, test: (s: NodeSta
   }
 }
 
-async function poke(name: string): Promise<void> {
-  await callNode(join(site(name).dir, '.git', 'acu', 'node.sock'), { type: 'poke' }, 5_000);
-}
 
-/** A commit through the hook at `name`: a new file of its own. */
-async function hookedCommit(name: string): Promise<void> {
+/** A commit through the hook at `name`. */
+async function commitAt(name: string): Promise<void> {
   commitsMade += 1;
-  const s = site(name);
-  const file = `src/${name}-${commitsMade}.ts`;
-  await writeFile(join(s.dir, file), `export const v${commitsMade} = ${commitsMade};\n`);
-  assert.equal(git(s, ['add', '--', file]).status, 0);
-  const made = git(s, ['commit', '-q', '-m', `Add v${commitsMade} at ${name}`], 7200 + commitsMade);
-  assert.equal(made.status, 0, made.stderr);
-  await poke(name);
+  await hookedCommit(site(name), commitsMade);
 }
 
 /** Rotate a site's key through consensus; the height at which the new membership is in force. */
@@ -80,7 +69,7 @@ async function rotate(name: string, names: readonly string[]): Promise<number> {
   assert.equal(git(site(name), ['reset', '-q', '--hard', 'refs/acu/main']).status, 0);
   const rotated = acu(site(name), ['cluster', 'rotate-key', '--commit']);
   assert.equal(rotated.status, 0, rotated.stderr);
-  await poke(name);
+  await pokeNode(site(name));
   const newId = /becomes (n[0-9a-f]{16})/.exec(rotated.stdout)?.[1];
   assert.ok(newId !== undefined, rotated.stdout);
   const statuses = await agreeOn(names, `${name}'s rotation is in force`, (s) => s.membershipHeight > before && s.peers.every((p) => p.connected || !names.includes(p.site)));
@@ -108,7 +97,7 @@ it('a site down across two membership changes rejoins with the same agreed commi
   const three = ['north', 'east', 'south'];
   for (const name of all) start(name);
   await agreeOn(all, 'all four are linked', (s) => s.peers.every((p) => p.connected));
-  await hookedCommit('south');
+  await commitAt('south');
   await agreeOn(all, 'the first commit is agreed', (s) => s.agreed.height >= 0);
   assert.equal(await stopNode(running.get('west')!), 0);
   const westHeight = (await nodeStatus(site('north')))!.agreed.height;
@@ -116,7 +105,7 @@ it('a site down across two membership changes rejoins with the same agreed commi
   const first = await rotate('north', three);
   const second = await rotate('east', three);
   assert.ok(second > first, `two membership changes (${first}, ${second})`);
-  await hookedCommit('south');
+  await commitAt('south');
   const done = await agreeOn(three, 'a commit under the second membership is agreed', (s) => s.agreed.height >= second && s.pendingAcus === 0);
   const tip = Math.max(...done.map((s) => s.agreed.height));
   const agreed = await agreeOn(three, 'the three wrote the same tip', (s) => s.agreed.height >= tip);
@@ -140,7 +129,7 @@ it('a site down across two membership changes rejoins with the same agreed commi
   // West takes part again.
   await agreeOn(all, 'west is linked again', (s) => s.peers.every((p) => p.connected));
   assert.equal(git(site('west'), ['reset', '-q', '--hard', 'refs/acu/main']).status, 0);
-  await hookedCommit('west');
+  await commitAt('west');
   const final = await agreeOn(all, "west's commit is agreed by all four", (s) => s.agreed.height > tip && s.pendingAcus === 0);
   const last = Math.max(...final.map((s) => s.agreed.height));
   const same = await agreeOn(all, 'all four wrote the same tip', (s) => s.agreed.height >= last);
