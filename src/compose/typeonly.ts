@@ -43,20 +43,38 @@ function isTypeList(sf: ts.SourceFile, node: ts.Node): boolean {
 /** The value tokens of a node (see the module comment), joined by spaces. */
 export function valueText(version: Version, node: ts.Node): string {
   const out: string[] = [];
-  const visit = (n: ts.Node): void => {
+  const visit = (n: ts.Node, parent: ts.Node | undefined, raw: boolean): void => {
     if (isTypeOnlyNode(n) || isTypeList(version.sf, n)) return;
     const children = n.getChildren(version.sf);
     if (children.length === 0) {
       // Separators are layout: a formatter adds and drops trailing commas and semicolons.
-      if (n.kind !== ts.SyntaxKind.CommaToken && n.kind !== ts.SyntaxKind.SemicolonToken && n.kind !== ts.SyntaxKind.EndOfFileToken) out.push(n.getText(version.sf));
+      if (n.kind !== ts.SyntaxKind.CommaToken && n.kind !== ts.SyntaxKind.SemicolonToken && n.kind !== ts.SyntaxKind.EndOfFileToken) out.push(leafText(version, n, parent, raw));
       return;
     }
     children.forEach((child, k) => {
-      if (!isTypeMarker(version.sf, n, children, k)) visit(child);
+      if (!isTypeMarker(version.sf, n, children, k)) visit(child, n, raw || ts.isTaggedTemplateExpression(n));
     });
   };
-  visit(node);
+  visit(node, undefined, false);
   return out.join(' ');
+}
+
+/**
+ * A token's text for comparing two versions of it: a string's *value* for string literals and
+ * untagged templates, since a formatter that changes quotes or escapes (`'a'` to `"a"`, a line
+ * break in a template to `\n`) changes nothing at run time; the text as written for the rest.
+ * `raw` is set inside a tagged template, whose raw text reaches its tag, and a directive (`'use
+ * strict'`) is recognized by its raw text: those keep the text as written.
+ */
+function leafText(version: Version, n: ts.Node, parent: ts.Node | undefined, raw: boolean): string {
+  const text = n.getText(version.sf);
+  if (raw) return text;
+  if (ts.isStringLiteral(n) || ts.isNoSubstitutionTemplateLiteral(n)) {
+    return parent !== undefined && ts.isExpressionStatement(parent) ? text : `string:${JSON.stringify(n.text)}`;
+  }
+  // A template part keeps its kind: the `${` and `}` around it are not tokens of their own.
+  if (ts.isTemplateHead(n) || ts.isTemplateMiddle(n) || ts.isTemplateTail(n)) return `${ts.SyntaxKind[n.kind]}:${JSON.stringify(n.text)}`;
+  return text;
 }
 
 /**
@@ -78,15 +96,15 @@ export function differsOnlyInTypes(a: Version, an: ts.Node, b: Version, bn: ts.N
 /** Every token of a node but separators (commas, semicolons), joined by spaces: its text without layout. */
 function tokenText(version: Version, node: ts.Node): string {
   const out: string[] = [];
-  const visit = (n: ts.Node): void => {
+  const visit = (n: ts.Node, parent: ts.Node | undefined, raw: boolean): void => {
     const children = n.getChildren(version.sf);
     if (children.length === 0) {
-      if (n.kind !== ts.SyntaxKind.CommaToken && n.kind !== ts.SyntaxKind.SemicolonToken && n.kind !== ts.SyntaxKind.EndOfFileToken) out.push(n.getText(version.sf));
+      if (n.kind !== ts.SyntaxKind.CommaToken && n.kind !== ts.SyntaxKind.SemicolonToken && n.kind !== ts.SyntaxKind.EndOfFileToken) out.push(leafText(version, n, parent, raw));
       return;
     }
-    children.forEach(visit);
+    children.forEach((child) => visit(child, n, raw || ts.isTaggedTemplateExpression(n)));
   };
-  visit(node);
+  visit(node, undefined, false);
   return out.join(' ');
 }
 

@@ -158,6 +158,24 @@ describe('removals against changes of layout only, and a dropped default import'
     assert.equal(compose(b, o, t).conflicts[0]?.kind, 'remove/modify');
   });
 
+  it("takes the other side's replacement of a string one side only re-quoted or re-escaped", () => {
+    // mobx-state-tree acf3aa3: a formatter turned a template's line break into `\n` and `"` into
+    // `\"` (same value), while the other side replaced the expected message with a predicate.
+    const b = lines('test(() => {', '  t.throws(() => create(), `no:', 'value "x"`)', "  t.is(kind, 'a')", '})');
+    const o = lines('test(() => {', '  t.throws(() => create(), `no:\\nvalue \\"x\\"`)', '  t.is(kind, "a")', '})');
+    const t = lines('test(() => {', "  t.throws(() => create(), (err) => err.message.includes('no:'))", "  t.is(kind, 'b')", '})');
+    assert.equal(clean(b, o, t).text, t);
+  });
+
+  it('still conflicts when the re-quoted string also changed its value, or is a tagged template', () => {
+    const b = lines('test(() => {', "  t.throws(() => create(), 'no value')", '})');
+    const t = lines('test(() => {', "  t.throws(() => create(), (err) => err.message.includes('no'))", '})');
+    assert.ok(compose(b, lines('test(() => {', '  t.throws(() => create(), "no value!")', '})'), t).conflicts.length > 0);
+    const tb = lines('test(() => {', '  t.throws(() => create(), String.raw`no', 'value`)', '})');
+    const to = lines('test(() => {', '  t.throws(() => create(), String.raw`no\\nvalue`)', '})');
+    assert.ok(compose(tb, to, t).conflicts.length > 0, 'a tag sees the raw text: the change is real');
+  });
+
   it('removes an import whose other side only dropped its default name', () => {
     const b = lines("import Generator, { helper } from 'codegen'", 'export const x = helper()');
     const o = lines('export const x = 1');
