@@ -52,7 +52,7 @@ export function valueText(version: Version, node: ts.Node): string {
       return;
     }
     children.forEach((child, k) => {
-      if (!isTypeMarker(version.sf, n, children, k)) visit(child, n, raw || ts.isTaggedTemplateExpression(n));
+      if (!isTypeMarker(version.sf, n, children, k) && !isOptionalParen(n, child, true)) visit(child, n, raw || ts.isTaggedTemplateExpression(n));
     });
   };
   visit(node, undefined, false);
@@ -75,6 +75,21 @@ function leafText(version: Version, n: ts.Node, parent: ts.Node | undefined, raw
   // A template part keeps its kind: the `${` and `}` around it are not tokens of their own.
   if (ts.isTemplateHead(n) || ts.isTemplateMiddle(n) || ts.isTemplateTail(n)) return `${ts.SyntaxKind[n.kind]}:${JSON.stringify(n.text)}`;
   return text;
+}
+
+/**
+ * A parenthesis that is layout: around the one parameter of an arrow function when it is a bare
+ * name (`x => x` and `(x) => x` parse to the same function; formatters add or drop them). With a
+ * default, a rest, `?` or a pattern the parentheses are required and stay tokens; with a type
+ * (`(x: T) => x`, `(x): R => x`, `<T>(x) => x`) too, unless `typesIgnored` (value tokens, where
+ * the types they are there for are not compared).
+ */
+function isOptionalParen(parent: ts.Node, child: ts.Node, typesIgnored: boolean): boolean {
+  if (!ts.isArrowFunction(parent) || (child.kind !== ts.SyntaxKind.OpenParenToken && child.kind !== ts.SyntaxKind.CloseParenToken)) return false;
+  if (parent.parameters.length !== 1) return false;
+  const [only] = parent.parameters;
+  if (only === undefined || !ts.isIdentifier(only.name) || only.initializer !== undefined || only.dotDotDotToken !== undefined || only.questionToken !== undefined || (only.modifiers?.length ?? 0) > 0) return false;
+  return typesIgnored || (parent.typeParameters === undefined && parent.type === undefined && only.type === undefined);
 }
 
 /**
@@ -102,7 +117,9 @@ function tokenText(version: Version, node: ts.Node): string {
       if (n.kind !== ts.SyntaxKind.CommaToken && n.kind !== ts.SyntaxKind.SemicolonToken && n.kind !== ts.SyntaxKind.EndOfFileToken) out.push(leafText(version, n, parent, raw));
       return;
     }
-    children.forEach((child) => visit(child, n, raw || ts.isTaggedTemplateExpression(n)));
+    children.forEach((child) => {
+      if (!isOptionalParen(n, child, false)) visit(child, n, raw || ts.isTaggedTemplateExpression(n));
+    });
   };
   visit(node, undefined, false);
   return out.join(' ');

@@ -167,6 +167,18 @@ describe('removals against changes of layout only, and a dropped default import'
     assert.equal(clean(b, o, t).text, t);
   });
 
+  it("keeps the other side's change of a declaration one side only re-formatted with parentheses around an arrow's parameter", () => {
+    // redux-toolkit ef49075: prettier 2 wrapped `next =>` in parentheses on one branch; the other
+    // inlined the type alias into the annotation.
+    const b = lines('test(() => {', '  type Enhancer = StoreEnhancer<{ some: string }>', '', '  const enhancer: Enhancer = next => {', '    return next', '  }', '})');
+    const o = lines('test(() => {', '  const enhancer: StoreEnhancer<{ some: string }> = (', '    next', '  ) => {', '    return next', '  }', '})');
+    const t = lines('test(() => {', '  type Enhancer = StoreEnhancer<{ some: string }>', '', '  const enhancer: Enhancer = (next) => {', '    return next', '  }', '})');
+    assert.equal(clean(b, o, t).text, o);
+    // Parentheses a parameter needs are another matter: a default changes the function.
+    const d = t.replace('(next) =>', '(next = identity) =>');
+    assert.ok(compose(b, o, d).conflicts.length > 0);
+  });
+
   it('still conflicts when the re-quoted string also changed its value, or is a tagged template', () => {
     const b = lines('test(() => {', "  t.throws(() => create(), 'no value')", '})');
     const t = lines('test(() => {', "  t.throws(() => create(), (err) => err.message.includes('no'))", '})');
