@@ -16,7 +16,8 @@ import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { GitRepo } from '../src/git/index.js';
 import { composeFile } from '../src/compose/file.js';
-import { MergeFileRunner, listMerges, percentile, sampleMerges, scenariosOrSkip } from '../src/compose/replay.js';
+import { MergeFileRunner, percentile, sampleMerges, scenariosOrSkip } from '../src/compose/replay.js';
+import { listMergeCommits } from '../src/git/history.js';
 import type { Scenario } from '../src/compose/replay.js';
 import { benchDriver } from './merge-driver.js';
 
@@ -27,7 +28,7 @@ async function collect(repoDir: string, limit: number | undefined, seed: number)
   const repo = await GitRepo.open(repoDir);
   try {
     const scenarios: Scenario[] = [];
-    for (const merge of sampleMerges(await listMerges(repo), limit, seed)) scenarios.push(...((await scenariosOrSkip(repo, merge)) ?? []));
+    for (const merge of sampleMerges(await listMergeCommits(repo), limit, seed)) scenarios.push(...((await scenariosOrSkip(repo, merge)) ?? []));
     return scenarios;
   } finally {
     await repo.close();

@@ -8,7 +8,7 @@
  */
 import { AcuError, ExitCode } from '../core/errors.js';
 import type { ExitCodeValue } from '../core/errors.js';
-import { runGitRaw } from '../git/exec.js';
+import { commitPaths, tryAddPaths } from '../git/workdir.js';
 import { GitRepo } from '../git/index.js';
 import { clusterDocPath, clusterPath, clusterSizes, describeCluster, memberProofHolds, memberProofOf, readCluster, writeCluster } from '../store/cluster.js';
 import type { ClusterDoc, ClusterMember } from '../store/cluster.js';
@@ -234,7 +234,7 @@ async function proof(options: Extract<ClusterOptions, { action: 'proof' }>, work
 
 /** Stage the document (or commit it alone), and say what comes next. */
 async function stageOrCommit(message: string, commit: boolean, workTree: string, io: Io, next: readonly string[]): Promise<ExitCodeValue> {
-  const add = await runGitRaw(['add', '--', clusterDocPath], { cwd: workTree, gitDir: null });
+  const add = await tryAddPaths(workTree, [clusterDocPath]);
   if (add.exitCode !== 0) throw new AcuError('ERR_GIT_FAILED', `git add ${clusterDocPath} failed: ${add.stderr.trim()}`);
   if (!commit) {
     io.stderr(`hint: staged ${clusterDocPath}; commit it ('git commit -m "${message}"', or pass --commit) on the protected branch:\n`);
@@ -242,9 +242,9 @@ async function stageOrCommit(message: string, commit: boolean, workTree: string,
     for (const line of next) io.stderr(`hint: ${line}\n`);
     return ExitCode.ok;
   }
-  const result = await runGitRaw(['commit', '-q', '-m', message, '--', clusterDocPath], { cwd: workTree, gitDir: null });
+  const result = await commitPaths(workTree, { message, paths: [clusterDocPath] });
   io.stderr(result.stderr);
-  if (result.exitCode !== 0) throw new AcuError('ERR_GIT_FAILED', `git commit failed: ${result.stdout.toString('utf8').trim()}`, { hint: 'commit .acu/cluster.json yourself' });
+  if (result.exitCode !== 0) throw new AcuError('ERR_GIT_FAILED', `git commit failed: ${result.stdout.trim()}`, { hint: 'commit .acu/cluster.json yourself' });
   io.stderr('hint: committed; the cluster agrees on it like any change, and it takes effect at the height after its agreed commit\n');
   for (const line of next) io.stderr(`hint: ${line}\n`);
   return ExitCode.ok;

@@ -16,7 +16,10 @@ import { fileURLToPath } from 'node:url';
 import { fixtureEpochSeconds } from '../../fixtures/builder.js';
 import { buildClusterFixture, commitAll, freePort } from '../../fixtures/cluster.js';
 import type { ClusterFixture, ClusterSite } from '../../fixtures/cluster.js';
-import { runGit } from '../git/exec.js';
+import { runGitAsUser } from '../git/as-user.js';
+import type { UserCommandResult } from '../git/as-user.js';
+import { readAcuConfig, setConfig } from '../git/config.js';
+import { addPaths, logSubjects, pullFastForward, showFileAt, verifyRevision } from '../git/workdir.js';
 import { readCluster, writeCluster } from '../store/cluster.js';
 import { initTlsIdentity } from '../store/identity.js';
 import { callNode } from '../sync/api.js';
@@ -139,7 +142,7 @@ export class ClusterDemo {
     }
     await writeCluster(origin, { ...doc, members });
     await commitAll(origin, 'acu cluster: wss:// addresses and TLS pins', fixtureEpochSeconds + 7200);
-    for (const site of sites) await runGit(['pull', '-q', '--ff-only'], { cwd: site.dir, gitDir: null });
+    for (const site of sites) await pullFastForward(site.dir);
   }
 
   private site(name: string): ClusterSite {
@@ -194,9 +197,8 @@ export class ClusterDemo {
     return false;
   }
 
-  private async agreedRef(site: ClusterSite): Promise<string | null> {
-    const result = await runGit(['rev-parse', '--verify', '--quiet', 'refs/acu/main'], { cwd: site.dir, gitDir: null, okExitCodes: [0, 1] });
-    return result.exitCode === 0 ? result.stdout.toString('utf8').trim() : null;
+  private agreedRef(site: ClusterSite): Promise<string | null> {
+    return verifyRevision(site.dir, 'refs/acu/main');
   }
 
   async run(): Promise<void> {
@@ -226,8 +228,8 @@ export class ClusterDemo {
       this.say('paris adds Store.stat, extends the import with stat, and trims what read() returns;');
       this.say('tokyo adds Store.write, extends the import with writeFile, encodes keys in path(), and changes read() too.');
       const [parisCommit, tokyoCommit] = await Promise.all([
-        spawnText('git', ['commit', '-q', '-am', 'Add Store.stat; trim values'], paris.dir),
-        spawnText('git', ['commit', '-q', '-am', 'Add Store.write; encode keys'], tokyo.dir),
+        gitAsUser(['commit', '-q', '-am', 'Add Store.stat; trim values'], paris.dir),
+        gitAsUser(['commit', '-q', '-am', 'Add Store.write; encode keys'], tokyo.dir),
       ]);
       this.shell("(paris) git commit -am 'Add Store.stat; trim values'", parisCommit.stdout + parisCommit.stderr);
       this.shell("(tokyo) git commit -am 'Add Store.write; encode keys'", tokyoCommit.stdout + tokyoCommit.stderr);
@@ -259,7 +261,7 @@ export class ClusterDemo {
       const first = await Promise.all(this.fixture.sites.map((site) => this.agreedRef(site)));
       this.narration.check(`lima catches up; all 4 nodes hold the same agreed commit ${first[0]?.slice(0, 12) ?? ''}`, caughtUp && first[0] !== null && first.every((id) => id === first[0]));
 
-      const agreedText = (await runGit(['show', `refs/acu/main:${storePath}`], { cwd: paris.dir, gitDir: null })).stdout.toString('utf8');
+      const agreedText = await showFileAt(paris.dir, 'refs/acu/main', storePath);
       this.shell('(paris) git show refs/acu/main:src/store.ts', agreedText);
       this.narration.check('the agreed file has both new methods, the import names stat and writeFile, and path() encodes keys',
         /async stat\(/.test(agreedText) && /async write\(/.test(agreedText) && /import \{[^}]*stat[^}]*\}/.test(agreedText) && /writeFile/.test(agreedText.split('\n')[0] ?? '') && agreedText.includes('encodeURIComponent(key)'));
@@ -267,13 +269,13 @@ export class ClusterDemo {
 
       this.narration.section('7. Work goes on: paris builds on its commit; all four nodes, lima included, agree again');
       await writeFile(join(paris.dir, storePath), parisFollowUp(await readFile(join(paris.dir, storePath), 'utf8')));
-      const follow = await spawnText('git', ['commit', '-q', '-am', 'Add Store.has'], paris.dir);
+      const follow = await gitAsUser(['commit', '-q', '-am', 'Add Store.has'], paris.dir);
       this.shell("(paris) git commit -am 'Add Store.has'", follow.stdout + follow.stderr);
       const again = await this.until(names, (s) => s.agreed.height >= 1, stepWaitMs);
       const second = await Promise.all(this.fixture.sites.map((site) => this.agreedRef(site)));
       this.narration.check(`height 1 is agreed; all 4 nodes hold the same commit ${second[0]?.slice(0, 12) ?? ''}`, again && second[0] !== null && second.every((id) => id === second[0]));
-      const log = await runGit(['log', '--notes=acu', '--format=%h %s', 'refs/acu/main', '-2'], { cwd: lima.dir, gitDir: null });
-      this.shell('(lima) git log --notes=acu --format="%h %s" refs/acu/main -2', log.stdout.toString('utf8').split('\n').filter((line) => !line.startsWith(' ') || /"height"|"signers"/.test(line)).join('\n'));
+      const log = await logSubjects(lima.dir, { rev: 'refs/acu/main', notes: 'acu', count: 2 });
+      this.shell('(lima) git log --notes=acu --format="%h %s" refs/acu/main -2', log.split('\n').filter((line) => !line.startsWith(' ') || /"height"|"signers"/.test(line)).join('\n'));
       const verifies = await Promise.all(this.fixture.sites.map((site) => this.acu(site, ['verify'], site.name === 'oslo')));
       this.narration.check('acu verify: every certificate on every node checks against the cluster document', verifies.every((r) => r.status === 0));
       await this.join('sydney');
@@ -309,13 +311,13 @@ export class ClusterDemo {
     if (!switched) return;
 
     this.say(`paris publishes the agreed history, with its notes, to the shared repository (docs/deploy.md, step 6); work goes on at tokyo meanwhile; then ${name} pulls it.`);
-    const push = await spawnText('git', ['push', '-q', 'origin', 'refs/acu/main:refs/heads/main', 'refs/notes/acu', 'refs/notes/acu-records'], paris.dir);
+    const push = await gitAsUser(['push', '-q', 'origin', 'refs/acu/main:refs/heads/main', 'refs/notes/acu', 'refs/notes/acu-records'], paris.dir);
     this.shell('(paris) git push origin refs/acu/main:refs/heads/main refs/notes/acu refs/notes/acu-records', push.stdout + push.stderr);
     const published = (await this.status(paris))?.agreed.height ?? -1;
     const behind = await this.goOnWithout(name);
-    const pull = await spawnText('git', ['pull', '-q', '--ff-only'], site.dir);
+    const pull = await gitAsUser(['pull', '-q', '--ff-only'], site.dir);
     this.shell(`(${name}) git pull --ff-only`, pull.stdout + pull.stderr);
-    const notes = await spawnText('git', ['fetch', '-q', 'origin', 'refs/notes/acu:refs/notes/acu', 'refs/notes/acu-records:refs/notes/acu-records'], site.dir);
+    const notes = await gitAsUser(['fetch', '-q', 'origin', 'refs/notes/acu:refs/notes/acu', 'refs/notes/acu-records:refs/notes/acu-records'], site.dir);
     this.shell(`(${name}) git fetch origin refs/notes/acu:refs/notes/acu refs/notes/acu-records:refs/notes/acu-records`, notes.stdout + notes.stderr);
     await this.acu(site, ['hooks', 'install']);
     this.startNode(site);
@@ -333,12 +335,11 @@ export class ClusterDemo {
   /** Clone the shared repository for a new site, with the same git settings as the others. */
   private async cloneSite(name: string): Promise<ClusterSite> {
     const dir = join(this.top, name);
-    const clone = await spawnText('git', ['clone', '-q', this.fixture.origin, dir], this.top);
+    const clone = await gitAsUser(['clone', '-q', this.fixture.origin, dir], this.top);
     this.shell(`git clone ${this.fixture.origin} ${name}`, clone.stdout + clone.stderr);
-    const config = await runGit(['config', '--get-regexp', '^acu\\.'], { cwd: this.site('paris').dir, gitDir: null, okExitCodes: [0, 1] });
-    const settings = config.stdout.toString('utf8').split('\n').filter((line) => line !== '').map((line) => line.split(' ', 2) as [string, string]);
+    const settings = (await readAcuConfig(this.site('paris').dir)).map(({ key, value }) => [key, value] as [string, string]);
     for (const [key, value] of [['user.name', name], ['user.email', `${name}@example.com`], ['commit.gpgsign', 'false'], ...settings] as const) {
-      await runGit(['config', key, value], { cwd: dir, gitDir: null });
+      await setConfig(dir, key, value);
     }
     const site: ClusterSite = { name, dir, id: '', port: await freePort() };
     this.joined.push(site);
@@ -363,8 +364,8 @@ export class ClusterDemo {
     const others = this.fixture.sites.map((s) => s.name);
     const before = (await this.status(tokyo))?.agreed.height ?? -1;
     await writeFile(join(tokyo.dir, 'src/keys.ts'), "/** The keys a store holds, in order. */\nexport function sortedKeys(keys: readonly string[]): string[] {\n  return [...keys].sort();\n}\n");
-    await runGit(['add', '--', 'src/keys.ts'], { cwd: tokyo.dir, gitDir: null });
-    const commit = await spawnText('git', ['commit', '-q', '-m', 'Add sortedKeys'], tokyo.dir);
+    await addPaths(tokyo.dir, ['src/keys.ts']);
+    const commit = await gitAsUser(['commit', '-q', '-m', 'Add sortedKeys'], tokyo.dir);
     this.shell("(tokyo) git add src/keys.ts && git commit -m 'Add sortedKeys'", commit.stdout + commit.stderr);
     const agreed = await this.until(others, (s) => s.agreed.height > before, stepWaitMs);
     const height = (await this.status(tokyo))?.agreed.height ?? -1;
@@ -387,16 +388,16 @@ export class ClusterDemo {
     const all = [...this.fixture.sites, ...this.joined];
     const before = (await this.status(site))?.agreed.height ?? -1;
     await writeFile(join(site.dir, 'src/size.ts'), "/** How many bytes a value takes, in UTF-8. */\nexport function sizeOf(value: string): number {\n  return Buffer.byteLength(value, 'utf8');\n}\n");
-    await runGit(['add', '--', 'src/size.ts'], { cwd: site.dir, gitDir: null });
-    const commit = await spawnText('git', ['commit', '-q', '-m', 'Add sizeOf'], site.dir);
+    await addPaths(site.dir, ['src/size.ts']);
+    const commit = await gitAsUser(['commit', '-q', '-m', 'Add sizeOf'], site.dir);
     this.shell(`(${site.name}) git add src/size.ts && git commit -m 'Add sizeOf'`, commit.stdout + commit.stderr);
     this.narration.check(`the commit at ${site.name} succeeds, and its hook hands it to ${site.name}'s node`, commit.status === 0 && handedOver(commit.stderr));
     const agreed = await this.until(all.map((s) => s.name), (s) => s.agreed.height > before && s.pendingAcus === 0, stepWaitMs);
     const refs = await Promise.all(all.map((s) => this.agreedRef(s)));
     const height = (await this.status(site))?.agreed.height ?? -1;
     this.narration.check(`height ${height}, with ${site.name}'s commit, is agreed by the 5 members; all 5 nodes hold the same commit ${refs[0]?.slice(0, 12) ?? ''}`, agreed && refs[0] !== null && refs.every((id) => id === refs[0]));
-    const log = await runGit(['log', '--notes=acu', '--format=%h %s', 'refs/acu/main', '-1'], { cwd: site.dir, gitDir: null });
-    this.shell(`(${site.name}) git log --notes=acu --format="%h %s" refs/acu/main -1`, log.stdout.toString('utf8').split('\n').filter((line) => !line.startsWith(' ') || /"height"|"signers"/.test(line)).join('\n'));
+    const log = await logSubjects(site.dir, { rev: 'refs/acu/main', notes: 'acu', count: 1 });
+    this.shell(`(${site.name}) git log --notes=acu --format="%h %s" refs/acu/main -1`, log.split('\n').filter((line) => !line.startsWith(' ') || /"height"|"signers"/.test(line)).join('\n'));
     const verified = await this.acu(site, ['verify']);
     this.narration.check(`acu verify at ${site.name}: every certificate from height 0 checks, each against the membership in force at its parent`, verified.status === 0);
   }
@@ -418,9 +419,17 @@ export class ClusterDemo {
   }
 }
 
-function spawnText(command: string, args: readonly string[], cwd: string): Promise<{ status: number; stdout: string; stderr: string }> {
+/** What the demo's developers have set in their shells: no colours, no prompts for credentials. */
+const shellEnv = { NO_COLOR: '1', GIT_TERMINAL_PROMPT: '0' } as const;
+
+/** Run git in `cwd` as a developer at a shell would, hooks and all. */
+function gitAsUser(args: readonly string[], cwd: string): Promise<UserCommandResult> {
+  return runGitAsUser(args, { cwd, env: shellEnv });
+}
+
+function spawnText(command: string, args: readonly string[], cwd: string): Promise<UserCommandResult> {
   return new Promise((resolve) => {
-    const child = spawn(command, args, { cwd, env: { ...process.env, NO_COLOR: '1', GIT_TERMINAL_PROMPT: '0' } });
+    const child = spawn(command, args, { cwd, env: { ...process.env, ...shellEnv } });
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (chunk: string) => {

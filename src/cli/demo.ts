@@ -14,6 +14,7 @@ import { demoFixture } from '../../fixtures/demo.js';
 import { makeTempDir, removeTempDir } from '../../fixtures/tmp.js';
 import { ExitCode } from '../core/errors.js';
 import type { ExitCodeValue } from '../core/errors.js';
+import { runGitAsUserSync } from '../git/as-user.js';
 import type { Command } from './command.js';
 import { parseCommandArgs, refusePositionals } from './command.js';
 import type { Io } from './io.js';
@@ -34,6 +35,18 @@ interface Ran {
   readonly stderr: string;
 }
 
+/**
+ * What the demo's user has set in their shell: no colours, no credential prompts, and merges that
+ * take git's message rather than opening an editor.
+ */
+const shellEnv = { NO_COLOR: '1', GIT_TERMINAL_PROMPT: '0', GIT_EDITOR: 'true', GIT_MERGE_AUTOEDIT: 'no' } as const;
+
+/** Run `acu <args>` in `cwd` as the user would, with this checkout's launcher. */
+function runAcu(args: readonly string[], cwd: string): Ran {
+  const result = spawnSync(process.execPath, [acuBin, ...args], { cwd, encoding: 'utf8', env: { ...process.env, ...shellEnv } });
+  return { status: result.status ?? 128, stdout: result.stdout, stderr: result.stderr };
+}
+
 /** Runs commands in the demo repository and narrates them. */
 class Narrator {
   private readonly checks: { name: string; ok: boolean }[] = [];
@@ -50,13 +63,7 @@ class Narrator {
   /** Run `acu ...` or `git ...` as a user would, and show its output. */
   run(program: 'acu' | 'git', args: readonly string[], show = true): Ran {
     this.io.stdout(`${paint(this.io).dim('$')} ${program} ${args.join(' ')}\n`);
-    const argv = program === 'acu' ? [process.execPath, acuBin, ...args] : ['git', ...args];
-    const result = spawnSync(argv[0]!, argv.slice(1), {
-      cwd: this.cwd,
-      encoding: 'utf8',
-      env: { ...process.env, NO_COLOR: '1', GIT_TERMINAL_PROMPT: '0', GIT_EDITOR: 'true', GIT_MERGE_AUTOEDIT: 'no' },
-    });
-    const ran = { status: result.status ?? 128, stdout: result.stdout, stderr: result.stderr };
+    const ran = program === 'acu' ? runAcu(args, this.cwd) : runGitAsUserSync(args, { cwd: this.cwd, env: shellEnv });
     if (show) {
       const text = `${ran.stdout}${ran.stderr}`.trimEnd();
       if (text !== '') this.io.stdout(`${text.replace(/^/gm, '    ')}\n`);

@@ -9,7 +9,8 @@ import { SingleBar } from 'cli-progress';
 import { ExitCode } from '../core/errors.js';
 import type { ExitCodeValue } from '../core/errors.js';
 import { GitRepo } from '../git/index.js';
-import { MergeFileRunner, equalVerdicts, listMerges, replayScenario, sampleMerges, scenariosOrSkip, summarize } from '../compose/replay.js';
+import { listMergeCommits } from '../git/history.js';
+import { MergeFileRunner, equalVerdicts, replayScenario, sampleMerges, scenariosOrSkip, summarize } from '../compose/replay.js';
 import type { Group, ReplaySummary, ScenarioOutcome, VerdictCounts } from '../compose/replay.js';
 import type { Command } from './command.js';
 import { parseCommandArgs, parseCount } from './command.js';
@@ -61,7 +62,7 @@ export async function replayRepository(
   const repo = await GitRepo.open(repoPath);
   const runner = await MergeFileRunner.create();
   try {
-    const merges = sampleMerges(await listMerges(repo), options.limit, options.seed);
+    const merges = sampleMerges(await listMergeCommits(repo), options.limit, options.seed);
     const outcomes: ScenarioOutcome[] = [];
     let skipped = 0;
     for (let i = 0; i < merges.length; i += 1) {

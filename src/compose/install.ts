@@ -7,8 +7,10 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { AcuError } from '../core/errors.js';
-import { runGit, runGitRaw } from '../git/exec.js';
+import { globalAttributesFile, removeMergeDriverConfig, setMergeDriverConfig } from '../git/config.js';
+import type { ConfigScope } from '../git/config.js';
 import { launcherCommand } from '../git/launcher.js';
+import { workTreeTop } from '../git/workdir.js';
 import { sourceExtensions } from '../extract/segment.js';
 
 /** Where the driver is installed: one repository, or the user's global git configuration. */
@@ -17,6 +19,9 @@ export interface InstallTarget {
   readonly cwd: string;
   readonly global: boolean;
 }
+
+/** The driver's name in git configuration and in the attributes lines (`merge=acu`). */
+const driverName = 'acu';
 
 const blockStart = '# >>> acu merge driver (acu merge-driver install) >>>';
 const blockEnd = '# <<< acu merge driver <<<';
@@ -36,7 +41,7 @@ const structuredTextPatterns: readonly string[] = ['*.json', '*.md', '*.mdx', '*
 
 /** The attributes lines install adds, between the markers. */
 export function attributesBlock(): string {
-  const lines = [...sourceExtensions.map((ext) => `*${ext}`), ...changelogPatterns, ...structuredTextPatterns].map((pattern) => `${pattern} merge=acu`);
+  const lines = [...sourceExtensions.map((ext) => `*${ext}`), ...changelogPatterns, ...structuredTextPatterns].map((pattern) => `${pattern} merge=${driverName}`);
   return `${blockStart}\n${lines.join('\n')}\n${blockEnd}\n`;
 }
 
@@ -45,21 +50,20 @@ export function driverCommand(): string {
   return `${launcherCommand()} merge-driver %O %A %B %P --marker-size %L`;
 }
 
-async function configArgs(target: InstallTarget): Promise<{ scope: string[]; attributes: string }> {
-  if (target.global) return { scope: ['--global'], attributes: await globalAttributesPath(target.cwd) };
-  const top = await runGitRaw(['rev-parse', '--show-toplevel'], { cwd: target.cwd, gitDir: null });
-  if (top.exitCode !== 0) {
+async function configArgs(target: InstallTarget): Promise<{ scope: ConfigScope; attributes: string }> {
+  if (target.global) return { scope: 'global', attributes: await globalAttributesPath(target.cwd) };
+  const top = await workTreeTop(target.cwd);
+  if (top === null) {
     throw new AcuError('ERR_NOT_A_GIT_REPO', `${target.cwd} is not in a git work tree`, {
       hint: "run 'acu merge-driver install' inside a repository's work tree, or pass --global",
     });
   }
-  return { scope: ['--local'], attributes: join(top.stdout.toString('utf8').trim(), '.gitattributes') };
+  return { scope: 'local', attributes: join(top, '.gitattributes') };
 }
 
 async function globalAttributesPath(cwd: string): Promise<string> {
-  const configured = await runGitRaw(['config', '--global', '--path', 'core.attributesFile'], { cwd, gitDir: null });
-  const value = configured.stdout.toString('utf8').trim();
-  if (configured.exitCode === 0 && value !== '') return value;
+  const configured = await globalAttributesFile(cwd);
+  if (configured !== null) return configured;
   const xdg = process.env.XDG_CONFIG_HOME;
   return join(xdg !== undefined && xdg !== '' ? xdg : join(homedir(), '.config'), 'git', 'attributes');
 }
@@ -86,8 +90,8 @@ function withoutBlock(text: string): string {
 export async function installDriver(target: InstallTarget): Promise<{ attributes: string; driver: string }> {
   const { scope, attributes } = await configArgs(target);
   const driver = driverCommand();
-  await runGit(['config', ...scope, 'merge.acu.name', 'acu: declaration-level merge of TypeScript and JavaScript'], { cwd: target.cwd, gitDir: null });
-  await runGit(['config', ...scope, 'merge.acu.driver', driver], { cwd: target.cwd, gitDir: null });
+  const description = 'acu: declaration-level merge of TypeScript and JavaScript';
+  await setMergeDriverConfig(target.cwd, { driver: driverName, description, command: driver }, { scope });
   const current = withoutBlock(await readOrEmpty(attributes));
   const separator = current === '' || current.endsWith('\n') ? '' : '\n';
   await mkdir(dirname(attributes), { recursive: true });
@@ -98,8 +102,7 @@ export async function installDriver(target: InstallTarget): Promise<{ attributes
 /** Remove the config section and the attributes block install wrote. */
 export async function uninstallDriver(target: InstallTarget): Promise<{ attributes: string }> {
   const { scope, attributes } = await configArgs(target);
-  // Exit 128 means there was no such section: nothing to remove.
-  await runGit(['config', ...scope, '--remove-section', 'merge.acu'], { cwd: target.cwd, gitDir: null, okExitCodes: [0, 128] });
+  await removeMergeDriverConfig(target.cwd, driverName, { scope });
   const current = await readOrEmpty(attributes);
   const next = withoutBlock(current);
   if (next !== current) await writeFile(attributes, next);

@@ -11,7 +11,9 @@ import { performance } from 'node:perf_hooks';
 import { ts } from 'ts-morph';
 import { AcuError, assert } from '../core/errors.js';
 import type { GitRepo, TreeChange } from '../git/index.js';
-import { runGit, runGitRaw } from '../git/exec.js';
+import { mergeBase } from '../git/history.js';
+import type { MergeCommit } from '../git/history.js';
+import { mergeFile } from '../git/merge-file.js';
 import { isSourcePath, parseSource } from '../extract/segment.js';
 import { decodeText } from '../extract/text.js';
 import { introducedFindings } from './check.js';
@@ -139,11 +141,9 @@ export class MergeFileRunner {
     const files = ['ours', 'base', 'theirs'].map((name) => join(this.dir, name));
     await Promise.all([writeFile(files[0]!, ours), writeFile(files[1]!, base), writeFile(files[2]!, theirs)]);
     const started = performance.now();
-    const result = await runGitRaw(['merge-file', '-p', '-L', 'ours', '-L', 'base', '-L', 'theirs', ...files], { cwd: this.dir, gitDir: null });
+    const result = await mergeFile({ ours: files[0]!, base: files[1]!, theirs: files[2]! }, { cwd: this.dir });
     const ms = performance.now() - started;
-    assert(result.exitCode >= 0, 'git merge-file ran');
-    if (result.exitCode > 127) throw new Error(`git merge-file failed: ${result.stderr}`);
-    return { text: result.stdout.toString('utf8'), clean: result.exitCode === 0, ms };
+    return { text: result.text, clean: result.conflicts === 0, ms };
   }
 
   /** Remove the scratch directory. */
@@ -162,27 +162,6 @@ export async function runGitMergeFile(runner: MergeFileRunner, scenario: Scenari
   } catch {
     return { verdict: 'crash', ms: 0 };
   }
-}
-
-/** A two-parent merge commit with its parents. */
-export interface MergeCommit {
-  readonly oid: string;
-  readonly ours: string;
-  readonly theirs: string;
-}
-
-/** The two-parent merges reachable from every ref, oldest first. */
-export async function listMerges(repo: GitRepo): Promise<MergeCommit[]> {
-  const out = await runGit(['rev-list', '--merges', '--min-parents=2', '--max-parents=2', '--parents', '--topo-order', '--reverse', '--all'], {
-    cwd: repo.gitDir,
-    gitDir: repo.gitDir,
-  });
-  const merges: MergeCommit[] = [];
-  for (const line of out.stdout.toString('utf8').split('\n')) {
-    const [oid, ours, theirs] = line.split(' ');
-    if (oid !== undefined && ours !== undefined && theirs !== undefined) merges.push({ oid, ours, theirs });
-  }
-  return merges;
 }
 
 /** A deterministic sample of `limit` merges drawn with `seed` (all of them, in order, without a limit). */
@@ -206,9 +185,8 @@ const scenarioFileBytesMax = 1_000_000;
 
 /** The scenarios of one merge: text files modified on both sides since the merge base. */
 export async function scenariosOf(repo: GitRepo, merge: MergeCommit): Promise<Scenario[]> {
-  const baseOut = await runGitRaw(['merge-base', merge.ours, merge.theirs], { cwd: repo.gitDir, gitDir: repo.gitDir });
-  const base = baseOut.stdout.toString('utf8').split('\n')[0] ?? '';
-  if (baseOut.exitCode !== 0 || base === '') return [];
+  const base = await mergeBase(repo, merge.ours, merge.theirs);
+  if (base === null) return [];
   const [toOurs, toTheirs, toHuman] = await repo.diffTrees(
     [{ from: base, to: merge.ours }, { from: base, to: merge.theirs }, { from: merge.ours, to: merge.oid }],
     { renames: false },

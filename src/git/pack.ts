@@ -60,6 +60,16 @@ export async function indexPack(repo: GitRepo, bytes: Uint8Array): Promise<Index
 }
 
 /**
+ * Index a pack acu built itself into the object store (`git index-pack --stdin`), which checks
+ * every object as it goes. The bytes are ours, not a peer's, so git refusing them is acu's bug or
+ * the disk's, and throws ERR_GIT_FAILED: unlike {@link indexPack}, no reason is returned.
+ */
+export async function indexOwnPack(repo: GitRepo, bytes: Uint8Array): Promise<void> {
+  assert(bytes.length >= 32, 'indexOwnPack: a pack has a header and a trailer');
+  await runGit(['index-pack', '--stdin'], { cwd: repo.gitDir, gitDir: repo.gitDir, input: bytes });
+}
+
+/**
  * Remove a pack {@link indexPack} wrote (a pack that did not verify). Objects in it that were
  * already in the store elsewhere stay there; the rest go with it.
  */

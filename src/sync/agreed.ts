@@ -13,7 +13,8 @@ import type { DecisionCert } from '../core/consensus/index.js';
 import { valueIdOf } from '../core/consensus/index.js';
 import { AcuError } from '../core/errors.js';
 import { clusterDocPath } from '../store/cluster.js';
-import { runGit, runGitRaw } from '../git/exec.js';
+import { readCommitText } from '../git/history.js';
+import { addNote, readNoteText } from '../git/notes.js';
 import type { GitRepo, StagedObject } from '../git/index.js';
 import { sha256Hex } from './crypto.js';
 import type { Rejection } from './batch.js';
@@ -221,24 +222,19 @@ export async function writeAgreedNote(repo: GitRepo, input: AgreedNoteInput): Pr
   const info = await repo.commitInfo(input.commit);
   // `git notes` commits to the notes ref and needs an identity: pin it (and the date) so a node
   // needs no git configuration, and the notes commit does not depend on whose machine wrote it.
-  const gitDate = `${Math.floor(Date.parse(info.committerDate) / 1000)} +0000`;
-  const env = {
-    GIT_AUTHOR_NAME: acuSignature.name, GIT_AUTHOR_EMAIL: acuSignature.email, GIT_AUTHOR_DATE: gitDate,
-    GIT_COMMITTER_NAME: acuSignature.name, GIT_COMMITTER_EMAIL: acuSignature.email, GIT_COMMITTER_DATE: gitDate,
-  };
-  const git = { cwd: repo.gitDir, gitDir: repo.gitDir, env };
+  const identity = { ...acuSignature, date: `${Math.floor(Date.parse(info.committerDate) / 1000)} +0000` };
   // Bodies first: a certificate note always has its bodies beside it.
-  await runGit(['notes', `--ref=${recordsNotesRef}`, 'add', '-f', '-F', '-', input.commit], { ...git, input: `${JSON.stringify(bodies)}\n` });
-  await runGit(['notes', `--ref=${notesRef}`, 'add', '-f', '-F', '-', input.commit], { ...git, input: `${JSON.stringify(note, null, 1)}\n` });
+  await addNote(repo, { ref: recordsNotesRef, commit: input.commit, text: `${JSON.stringify(bodies)}\n`, identity });
+  await addNote(repo, { ref: notesRef, commit: input.commit, text: `${JSON.stringify(note, null, 1)}\n`, identity });
   return note;
 }
 
 /** The record bodies note of an agreed commit, or null when there is none or it is not one. */
 export async function readRecordsNote(repo: GitRepo, commit: string): Promise<RecordsNote | null> {
-  const result = await runGitRaw(['notes', `--ref=${recordsNotesRef}`, 'show', commit], { cwd: repo.gitDir, gitDir: repo.gitDir });
-  if (result.exitCode !== 0) return null;
+  const text = await readNoteText(repo, { ref: recordsNotesRef, commit });
+  if (text === null) return null;
   try {
-    const value = JSON.parse(result.stdout.toString('utf8')) as Partial<RecordsNote>;
+    const value = JSON.parse(text) as Partial<RecordsNote>;
     if (value.v !== 1 || !Number.isSafeInteger(value.height) || !Array.isArray(value.records)) return null;
     return value as RecordsNote;
   } catch {
@@ -258,11 +254,11 @@ export type NoteRead =
  * passes is plain data of the right shape that the canonical encoding and verification accept.
  */
 export async function readNoteChecked(repo: GitRepo, commit: string): Promise<NoteRead> {
-  const result = await runGitRaw(['notes', `--ref=${notesRef}`, 'show', commit], { cwd: repo.gitDir, gitDir: repo.gitDir });
-  if (result.exitCode !== 0) return { status: 'missing' };
+  const text = await readNoteText(repo, { ref: notesRef, commit });
+  if (text === null) return { status: 'missing' };
   let value: unknown;
   try {
-    value = JSON.parse(result.stdout.toString('utf8'));
+    value = JSON.parse(text);
   } catch {
     return { status: 'malformed', reason: 'not JSON' };
   }
@@ -382,7 +378,7 @@ export async function readAgreedChain(repo: GitRepo, tip: string, limit = Number
   while (at !== null && entries.length < limit) {
     const read = await readNoteChecked(repo, at);
     const info = await repo.commitInfo(at);
-    if (read.status !== 'ok' && entries.length > 0 && !/\nAcu-Height: /.test(await commitMessage(repo, at))) break;
+    if (read.status !== 'ok' && entries.length > 0 && !/\nAcu-Height: /.test(await readCommitText(repo, at))) break;
     entries.push(entryOf(at, read));
     if (read.status === 'ok' && read.note.height === 0) break;
     at = info.parents[0] ?? null;
@@ -401,20 +397,15 @@ function entryOf(commit: string, read: NoteRead): AgreedEntry {
   }
 }
 
-async function commitMessage(repo: GitRepo, commit: string): Promise<string> {
-  const result = await runGit(['cat-file', 'commit', commit], { cwd: repo.gitDir, gitDir: repo.gitDir });
-  return result.stdout.toString('utf8');
-}
-
 /** The tip of the cluster's agreed commits; throws ERR_UNKNOWN_REVISION when there is none yet. */
 export async function agreedTip(repo: GitRepo, branch: string): Promise<string> {
-  const result = await runGitRaw(['rev-parse', '--verify', '--quiet', `${agreedRef(branch)}^{commit}`], { cwd: repo.gitDir, gitDir: repo.gitDir });
-  if (result.exitCode !== 0) {
+  const tip = await repo.revParseCommit(agreedRef(branch));
+  if (tip === null) {
     throw new AcuError('ERR_UNKNOWN_REVISION', `the cluster has no agreed commit yet (${agreedRef(branch)} does not exist)`, {
       hint: "start the sync nodes with 'acu node start' and propose commits; agreed commits appear there",
     });
   }
-  return result.stdout.toString('utf8').trim();
+  return tip;
 }
 
 /** Canonical text of a value, for tests and debugging. */

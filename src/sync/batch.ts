@@ -14,9 +14,9 @@ import { deflateSync } from 'node:zlib';
 import { canonicalString } from '../core/acu/canonical.js';
 import type { Conflict, ValidationResult as ConsensusResult } from '../core/consensus/index.js';
 import { AcuError, assert } from '../core/errors.js';
-import { runGit } from '../git/exec.js';
 import { allWritten, observed } from '../git/index.js';
 import type { GitRepo, PathChange, StagedObject } from '../git/index.js';
+import { indexOwnPack } from '../git/pack.js';
 import { isSourcePath } from '../extract/segment.js';
 import { encodeText } from '../extract/text.js';
 import { outline } from '../validate/attribute.js';
@@ -340,7 +340,7 @@ async function writeBlobs(repo: GitRepo, blobs: ReadonlyMap<string, Uint8Array>,
   const body = Buffer.concat(parts);
   const pack = Buffer.concat([body, createHash('sha1').update(body).digest()]);
   await filesAfter;
-  await runGit(['index-pack', '--stdin'], { cwd: repo.gitDir, gitDir: repo.gitDir, input: pack });
+  await indexOwnPack(repo, pack);
 }
 
 /**

@@ -6,7 +6,7 @@
  */
 import type { DecisionCert } from '../core/consensus/index.js';
 import { AcuError, assert } from '../core/errors.js';
-import { runGit } from '../git/exec.js';
+import { listNonMergeCommits } from '../git/history.js';
 import { allWritten, observed } from '../git/index.js';
 import type { GitRepo } from '../git/index.js';
 import { indexPack, packObjects, removePack } from '../git/pack.js';
@@ -312,12 +312,8 @@ export class GitChain implements Chain {
     const tip = await this.repo.revParseCommit(`refs/heads/${branch}`);
     if (tip === null) return [];
     const agreed = await this.repo.revParseCommit(agreedRef(branch));
-    // --topo-order: the same answer whatever the commit dates say; --max-count bounds the output,
-    // and the negative side bounds the walk to what is not yet agreed or fetched.
-    const not = ['--remotes', ...exclude, ...(agreed === null ? [] : [agreed])];
-    const args = ['rev-list', '--no-merges', '--topo-order', `--max-count=${countMax}`, tip, '--not', ...not, '--'];
-    const output = await runGit(args, { cwd: this.repo.gitDir, gitDir: this.repo.gitDir });
-    const commits = output.stdout.toString('utf8').split('\n').filter((line) => line !== '');
+    // The walk stops at what is agreed already or fetched from a peer: only the rest is this site's own work.
+    const commits = await listNonMergeCommits(this.repo, { tip, exclude: [...exclude, ...(agreed === null ? [] : [agreed])], excludeRemotes: true, countMax });
     assert(commits.length <= countMax, 'rev-list honours --max-count');
     return commits.reverse();
   }

@@ -7,8 +7,9 @@
  */
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { createConnection } from 'node:net';
-import { isAbsolute, join, resolve } from 'node:path';
-import { runGitRaw } from '../git/exec.js';
+import { join } from 'node:path';
+import { commitOf, countCommitsText, hasRefMatching, headInfo, isAncestorOf, objectExists } from '../git/hook-queries.js';
+import type { HeadInfo } from '../git/hook-queries.js';
 import type { GitRepo } from '../git/index.js';
 import type { ClusterDoc } from '../store/cluster.js';
 import { enqueueCommit } from '../store/outbox.js';
@@ -29,27 +30,6 @@ export const prePushBudgetMs = 10_000;
 /** The socket the local sync node listens on for the CLI and hooks. */
 export function nodeSocketPath(gitCommonDir: string): string {
   return join(gitCommonDir, 'acu', 'node.sock');
-}
-
-interface HeadInfo {
-  readonly commonDir: string;
-  readonly workTree: string | null;
-  readonly commit: string;
-  readonly branch: string | null;
-}
-
-/** One git call for everything the hooks need about HEAD. */
-async function headInfo(cwd: string): Promise<HeadInfo | null> {
-  const result = await runGitRaw(['rev-parse', '--git-common-dir', '--show-toplevel', 'HEAD', '--symbolic-full-name', 'HEAD'], { cwd, gitDir: null });
-  const lines = result.stdout.toString('utf8').split('\n');
-  if (result.exitCode !== 0 || lines.length < 4) return null;
-  const [commonDir, workTree, commit, ref] = lines as [string, string, string, string];
-  return {
-    commonDir: isAbsolute(commonDir) ? commonDir : resolve(cwd, commonDir),
-    workTree: workTree === '' ? null : workTree,
-    commit,
-    branch: ref.startsWith('refs/heads/') ? ref.slice('refs/heads/'.length) : null,
-  };
 }
 
 /** What the node answered a poke with: the concurrent edits of the commit just queued. */
@@ -243,9 +223,9 @@ async function pushCluster(cwd: string, workTree: string): Promise<ClusterFound>
       return { kind: 'unreadable', problem: error instanceof Error ? error.message : String(error) };
     }
   }
-  const inHead = await runGitRaw(['cat-file', '-e', 'HEAD:.acu/cluster.json'], { cwd, gitDir: null });
-  const refs = await runGitRaw(['for-each-ref', '--count=1', '--format=%(refname)', 'refs/acu/', 'refs/notes/acu'], { cwd, gitDir: null });
-  if (inHead.exitCode === 0 || refs.stdout.toString('utf8').trim() !== '') {
+  const inHead = await objectExists(cwd, 'HEAD:.acu/cluster.json');
+  const acuRefs = await hasRefMatching(cwd, ['refs/acu/', 'refs/notes/acu']);
+  if (inHead || acuRefs) {
     return { kind: 'unreadable', problem: '.acu/cluster.json is missing from the work tree' };
   }
   return { kind: 'none' };
@@ -269,15 +249,12 @@ async function checkPush(cwd: string, stdin: string): Promise<string | null> {
     if (isZeroOid(pushed.localSha)) {
       return `error: refusing to delete ${cluster.branch}: the acu cluster protects it\nhint: the cluster document .acu/cluster.json names the protected branch\n`;
     }
-    const certified = await runGitRaw(['rev-parse', '--verify', '--quiet', `${certifiedRef}^{commit}`], { cwd, gitDir: null });
-    if (certified.exitCode !== 0) {
+    const tip = await commitOf(cwd, certifiedRef);
+    if (tip === null) {
       return `error: refusing to push ${cluster.branch}: the acu cluster has certified nothing yet (${certifiedRef} does not exist)\nhint: agreed commits appear on ${certifiedRef} once the sync nodes agree; push that ref then\n`;
     }
-    const tip = certified.stdout.toString('utf8').trim();
-    const contained = await runGitRaw(['merge-base', '--is-ancestor', pushed.localSha, tip], { cwd, gitDir: null });
-    if (contained.exitCode !== 0) {
-      const count = await runGitRaw(['rev-list', '--count', `${tip}..${pushed.localSha}`], { cwd, gitDir: null });
-      const n = count.stdout.toString('utf8').trim();
+    if (!(await isAncestorOf(cwd, pushed.localSha, tip))) {
+      const n = await countCommitsText(cwd, { from: tip, to: pushed.localSha });
       return `error: refusing to push ${cluster.branch}: ${n} commit${n === '1' ? ' is' : 's are'} not certified by the acu cluster\nhint: push what the cluster agreed on ('git push <remote> ${certifiedRef}:${protectedRef}'), or wait for the cluster to agree\n`;
     }
     const refusal = await certificateRefusal(cwd, head.commonDir, cluster.branch, pushed);

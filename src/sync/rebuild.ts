@@ -13,14 +13,15 @@
  * The repository is not changed: the composed blobs, trees and commits go to a scratch bare
  * repository whose object store borrows the real one's (git alternates), removed afterwards.
  */
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ValueDraft } from '../core/consensus/index.js';
 import { bodyDigestOf } from '../core/consensus/index.js';
 import { AcuError, assert } from '../core/errors.js';
-import { runGit } from '../git/exec.js';
-import { allWritten, GitRepo } from '../git/index.js';
+import { allWritten } from '../git/index.js';
+import type { GitRepo } from '../git/index.js';
+import { createScratchRepository } from '../git/scratch.js';
 import type { ClusterDoc } from '../store/cluster.js';
 import { Validator } from '../validate/validate.js';
 import { jsBitsetBackend } from '../validate/scoring/js-bitset.js';
@@ -75,7 +76,7 @@ export async function rebuildAgreed(repo: GitRepo, commits: readonly string[], o
   let scratch: GitRepo | null = null;
   let validator: Validator | null = null;
   try {
-    scratch = await scratchRepository(repo, scratchDir);
+    scratch = await createScratchRepository(repo, scratchDir);
     const context: RebuildContext = {
       repo, scratch, mode: options.validation ?? 'auto', clusters: new Map(),
       validator: () => (validator ??= new Validator(jsBitsetBackend())),
@@ -89,15 +90,6 @@ export async function rebuildAgreed(repo: GitRepo, commits: readonly string[], o
     await scratch?.close();
     await rm(scratchDir, { recursive: true, force: true });
   }
-}
-
-/** A bare repository that reads `repo`'s objects through alternates and keeps its own writes. */
-async function scratchRepository(repo: GitRepo, dir: string): Promise<GitRepo> {
-  await runGit(['init', '-q', '--bare', `--object-format=${repo.objectFormat}`, dir], { cwd: dir, gitDir: null });
-  await writeFile(join(dir, 'objects', 'info', 'alternates'), `${join(repo.commonDir, 'objects')}\n`);
-  const scratch = await GitRepo.open(dir);
-  assert(scratch.commonDir !== repo.commonDir, 'the scratch repository is not the repository');
-  return scratch;
 }
 
 interface RebuildContext {

@@ -3,7 +3,7 @@
  * is one (it binds every node of the cluster), else git config (`acu.policy`, `acu.sitePriority`,
  * `acu.voteTimeoutTicks`, `acu.voteFallback`), else the default (score). docs/policies.md.
  */
-import { runGit } from '../git/exec.js';
+import { readAcuConfig } from '../git/config.js';
 import { policyFromSettings } from '../core/policy/index.js';
 import type { Policy, PolicySettings } from '../core/policy/index.js';
 
@@ -16,12 +16,8 @@ const keys: Record<keyof PolicySettings, string> = {
 
 /** Read the policy settings from git config in `cwd`'s repository. */
 export async function gitPolicySettings(cwd: string): Promise<PolicySettings> {
-  const result = await runGit(['config', '--get-regexp', '^acu\\.'], { cwd, gitDir: null, okExitCodes: [0, 1] });
   const values = new Map<string, string>();
-  for (const line of result.stdout.toString('utf8').split('\n')) {
-    const space = line.indexOf(' ');
-    if (space > 0) values.set(line.slice(0, space).toLowerCase(), line.slice(space + 1));
-  }
+  for (const { key, value } of await readAcuConfig(cwd)) values.set(key.toLowerCase(), value);
   const settings: Record<string, string | undefined> = {};
   for (const [field, key] of Object.entries(keys)) settings[field] = values.get(key.toLowerCase());
   return settings;
