@@ -19,7 +19,7 @@ import type { ClusterFixture, ClusterSite } from '../../fixtures/cluster.js';
 import { runGitAsUser } from '../git/as-user.js';
 import type { UserCommandResult } from '../git/as-user.js';
 import { readAcuConfig, setConfig } from '../git/config.js';
-import { addPaths, logSubjects, pullFastForward, showFileAt, verifyRevision } from '../git/workdir.js';
+import { addPaths, logWithNotes, pullFastForward, showFileAt, verifyRevision } from '../git/workdir.js';
 import { readCluster, writeCluster } from '../store/cluster.js';
 import { initTlsIdentity } from '../store/identity.js';
 import { callNode } from '../sync/api.js';
@@ -274,8 +274,8 @@ export class ClusterDemo {
       const again = await this.until(names, (s) => s.agreed.height >= 1, stepWaitMs);
       const second = await Promise.all(this.fixture.sites.map((site) => this.agreedRef(site)));
       this.narration.check(`height 1 is agreed; all 4 nodes hold the same commit ${second[0]?.slice(0, 12) ?? ''}`, again && second[0] !== null && second.every((id) => id === second[0]));
-      const log = await logSubjects(lima.dir, { rev: 'refs/acu/main', notes: 'acu', count: 2 });
-      this.shell('(lima) git log --notes=acu --format="%h %s" refs/acu/main -2', log.split('\n').filter((line) => !line.startsWith(' ') || /"height"|"signers"/.test(line)).join('\n'));
+      const log = await logWithNotes(lima.dir, { rev: 'refs/acu/main', notes: 'acu', count: 2 });
+      this.shell('(lima) git log --notes=acu --format="%h %s%n%N" refs/acu/main -2   # subjects, heights, signers', certificateExcerpt(log));
       const verifies = await Promise.all(this.fixture.sites.map((site) => this.acu(site, ['verify'], site.name === 'oslo')));
       this.narration.check('acu verify: every certificate on every node checks against the cluster document', verifies.every((r) => r.status === 0));
       await this.join('sydney');
@@ -396,8 +396,8 @@ export class ClusterDemo {
     const refs = await Promise.all(all.map((s) => this.agreedRef(s)));
     const height = (await this.status(site))?.agreed.height ?? -1;
     this.narration.check(`height ${height}, with ${site.name}'s commit, is agreed by the 5 members; all 5 nodes hold the same commit ${refs[0]?.slice(0, 12) ?? ''}`, agreed && refs[0] !== null && refs.every((id) => id === refs[0]));
-    const log = await logSubjects(site.dir, { rev: 'refs/acu/main', notes: 'acu', count: 1 });
-    this.shell(`(${site.name}) git log --notes=acu --format="%h %s" refs/acu/main -1`, log.split('\n').filter((line) => !line.startsWith(' ') || /"height"|"signers"/.test(line)).join('\n'));
+    const log = await logWithNotes(site.dir, { rev: 'refs/acu/main', notes: 'acu', count: 1 });
+    this.shell(`(${site.name}) git log --notes=acu --format="%h %s%n%N" refs/acu/main -1   # subject, height, signers`, certificateExcerpt(log));
     const verified = await this.acu(site, ['verify']);
     this.narration.check(`acu verify at ${site.name}: every certificate from height 0 checks, each against the membership in force at its parent`, verified.status === 0);
   }
@@ -441,4 +441,26 @@ function spawnText(command: string, args: readonly string[], cwd: string): Promi
     child.once('error', (error) => resolve({ status: 127, stdout, stderr: `${stderr}${error.message}` }));
     child.once('close', (code) => resolve({ status: code ?? 128, stdout, stderr }));
   });
+}
+
+/**
+ * The lines of `git log --format='%h %s%n%N'` over certificate notes that a reader of the demo
+ * wants: each commit's subject, its height, and the members that signed it (the note is JSON
+ * with one-space indents: `"signers": [` opens the list and its ids follow, one a line).
+ */
+function certificateExcerpt(log: string): string {
+  const out: string[] = [];
+  let inSigners = false;
+  for (const line of log.split('\n')) {
+    if (inSigners) {
+      out.push(line);
+      if (/^ \]/.test(line)) inSigners = false;
+    } else if (/^[0-9a-f]{7,} /.test(line) || /^ "height":/.test(line)) {
+      out.push(line);
+    } else if (/^ "signers": \[/.test(line)) {
+      out.push(line);
+      inSigners = !line.includes(']');
+    }
+  }
+  return out.join('\n');
 }

@@ -74,15 +74,13 @@ export async function showFileAt(cwd: string, rev: string, path: string): Promis
 }
 
 /**
- * `<short id> <subject>` of the last `count` commits of `rev`, one a line
- * (`git log --notes=<notes> --format='%h %s' <rev> -<count>`). Note that a format of one's own
- * shows notes only through `%N`, so the `--notes` option prints nothing more here; it is passed
- * because the demo shows this very command line.
+ * The last `count` commits of `rev`, each as `<short id> <subject>` followed by its note in
+ * `notes` (`git log --notes=<notes> --format='%h %s%n%N' <rev> -<count>`).
  */
-export async function logSubjects(cwd: string, options: { rev: string; notes: string; count: number }): Promise<string> {
+export async function logWithNotes(cwd: string, options: { rev: string; notes: string; count: number }): Promise<string> {
   checkRevision(options.rev);
-  assert(Number.isSafeInteger(options.count) && options.count > 0, 'logSubjects: a positive count');
-  const args = ['log', `--notes=${options.notes}`, '--format=%h %s', options.rev, `-${options.count}`];
+  assert(Number.isSafeInteger(options.count) && options.count > 0, 'logWithNotes: a positive count');
+  const args = ['log', `--notes=${options.notes}`, '--format=%h %s%n%N', options.rev, `-${options.count}`];
   return (await runGit(args, { cwd, gitDir: null })).stdout.toString('utf8');
 }
 

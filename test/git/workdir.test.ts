@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { buildFixtureRepo, fixtureEpochSeconds } from '../../fixtures/builder.js';
 import { AcuError } from '../../src/core/errors.js';
-import { addPaths, commitPaths, logSubjects, pullFastForward, showFileAt, tryAddPaths, verifyRevision, workTreeTop } from '../../src/git/workdir.js';
+import { addPaths, commitPaths, logWithNotes, pullFastForward, showFileAt, tryAddPaths, verifyRevision, workTreeTop } from '../../src/git/workdir.js';
 import { git, gitText, tempDir } from './helpers.js';
 
 // Commits made through commitPaths get fixed dates too, so their ids do not depend on the clock.
@@ -61,11 +61,11 @@ void describe('work-tree commands', () => {
     assert.notEqual(nothing.exitCode, 0);
   });
 
-  void test('logSubjects: short id and subject; a format of its own shows no notes', async () => {
+  void test('logWithNotes: short id and subject, each followed by its note', async () => {
     git(dir, ['notes', '--ref=acu', 'add', '-m', '{"height": 0}', oids.b!]);
     const short = (oid: string): string => gitText(dir, ['rev-parse', '--short', oid]);
-    assert.equal(await logSubjects(dir, { rev: oids.b!, notes: 'acu', count: 1 }), `${short(oids.b!)} b\n`);
-    assert.equal(await logSubjects(dir, { rev: oids.b!, notes: 'acu', count: 2 }), `${short(oids.b!)} b\n${short(oids.a!)} a\n`);
+    assert.equal(await logWithNotes(dir, { rev: oids.b!, notes: 'acu', count: 1 }), `${short(oids.b!)} b\n{"height": 0}\n\n`);
+    assert.equal(await logWithNotes(dir, { rev: oids.b!, notes: 'acu', count: 2 }), `${short(oids.b!)} b\n{"height": 0}\n\n${short(oids.a!)} a\n\n`);
   });
 
   void test('pullFastForward brings a clone up to its upstream, and refuses to merge', async () => {
