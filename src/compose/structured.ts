@@ -24,6 +24,7 @@ import type { Version } from './syntax.js';
 import { differsOnlyInLayout, differsOnlyInTypes, sameComments, usedOnlyAsType } from './typeonly.js';
 import { findMovedBlock, replaceMovedBlock } from './moved.js';
 import { mergeHeaderAndBody } from './header-body.js';
+import { absorbedImport } from './import-bindings.js';
 
 /** What kind of disagreement a conflict is. */
 export type ConflictKind = 'modify/modify' | 'remove/modify' | 'modify/remove' | 'add/add' | 'insert/insert' | 'lines' | 'unparseable' | 'diagnostic';
@@ -816,8 +817,14 @@ function collectRuns(st: ListState, side: Side, other: Side, runs: Record<Side, 
     const b = matching.sideToBase[e.index]!;
     if (b === -1) {
       const replacement = dropped.get(`${side}:${e.index}`);
-      if (replacement === undefined) push({ kind: 'text', text: e.unit, ident: e.ident, key: e.key, side, index: e.index });
-      else if (replacement !== null) push(replacement);
+      if (replacement !== undefined) {
+        if (replacement !== null) push(replacement);
+      } else if (st.moduleLevel && st.path === '' && absorbedImport(e.node, st.cx.base, st.cx[other])) {
+        // Both sides added these names from one module; the other side's declaration holds them all.
+        st.cx.notes?.push(`${elementPath(st.path, e)}: its names added by ${side} and by ${other}, in a larger import of the same module there: kept once, as ${other} has it`);
+      } else {
+        push({ kind: 'text', text: e.unit, ident: e.ident, key: e.key, side, index: e.index });
+      }
       continue;
     }
     if (otherMatching.baseToSide[b] !== -1) {

@@ -196,6 +196,29 @@ describe('removals against changes of layout only, and a dropped default import'
   });
 });
 
+describe('imports both sides re-pointed at one module, one side in a larger declaration', () => {
+  // redux-toolkit c501ef4 and 9c0d553: both branches moved deep imports to the package's entry
+  // point; one kept a declaration per old module, the other gathered the names into one.
+  const b = lines("import type { BaseQueryFn } from '../baseQueryTypes'", "import type { Api, Module } from '../apiTypes'", 'export type M = Module<Api<BaseQueryFn>>');
+  const gathered = lines("import type { BaseQueryFn, Api, Module } from '@reduxjs/toolkit/query'", 'export type M = Module<Api<BaseQueryFn>>');
+  const separate = lines("import type { BaseQueryFn } from '@reduxjs/toolkit/query'", "import type { Api, Module } from '@reduxjs/toolkit/query'", 'export type M = Module<Api<BaseQueryFn>>');
+
+  it('keeps the larger declaration once, whichever side wrote it', () => {
+    assert.equal(clean(b, separate, gathered).text, gathered);
+    assert.equal(clean(b, gathered, separate).text, gathered);
+  });
+
+  it('keeps a declaration whose names base already imported from that module, or that binds one as a value the other imports as a type', () => {
+    // Ours moved `Api` into a declaration of its own, out of one base had: that is no duplicate.
+    const base = lines("import { Api, Module } from 'm'", 'export const x = [Api, Module]');
+    const moved = lines("import { Module } from 'm'", "import { Api } from 'm'", 'export const x = [Api, Module]');
+    const grown = lines("import { Api, Module, Extra } from 'm'", 'export const x = [Api, Module, Extra]');
+    assert.ok(compose(base, moved, grown).text.includes("import { Api } from 'm'"));
+    const value = lines("import { Api } from '@reduxjs/toolkit/query'", "import type { BaseQueryFn } from '@reduxjs/toolkit/query'", 'export type M = Module<Api<BaseQueryFn>>');
+    assert.ok(compose(b, value, gathered).text.includes("import { Api } from '@reduxjs/toolkit/query'"), 'a value import is not absorbed by a type-only one');
+  });
+});
+
 describe('line lists: neighbouring edits of prose, YAML and ignore files', () => {
   it('knows which files are line lists', () => {
     for (const path of ['README.md', 'docs/a.mdx', '.github/workflows/ci.yml', 'x/.gitignore', '.gitattributes', 'notes.txt']) assert.ok(isLineListPath(path), path);
