@@ -43,14 +43,21 @@ function mustIp(args: readonly string[]): void {
   assert.equal(result.status, 0, `ip ${args.join(' ')}: ${result.stderr}`);
 }
 
-/** Why this machine cannot make network namespaces, or null when it can. */
+/** Why this machine cannot run the test's network (a namespace, a veth pair, a process inside), or null when it can. */
 function namespacesRefused(): string | null {
   if (process.platform !== 'linux') return 'network namespaces are Linux only';
   const probe = `${prefix}-probe`;
   const added = ip(['netns', 'add', probe]);
   if (added.status !== 0) return `cannot create a network namespace here (needs CAP_NET_ADMIN): ${added.stderr.trim()}`;
-  ip(['netns', 'delete', probe]);
-  return null;
+  try {
+    const veth = ip(['-n', probe, 'link', 'add', 'p0', 'type', 'veth', 'peer', 'name', 'p1']);
+    if (veth.status !== 0) return `cannot create a veth pair here: ${veth.stderr.trim()}`;
+    const inside = ip(['netns', 'exec', probe, process.execPath, '-e', '0']);
+    if (inside.status !== 0) return `cannot start a process inside a network namespace here: ${inside.stderr.trim()}`;
+    return null;
+  } finally {
+    ip(['netns', 'delete', probe]);
+  }
 }
 
 const refused = namespacesRefused();
