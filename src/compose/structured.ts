@@ -17,45 +17,20 @@
  */
 import { ts } from 'ts-morph';
 import { assert } from '../core/errors.js';
-import { defaultMarkers, innerEditLengthMax, matchSequences, mergeLines } from './diff3.js';
+import { defaultMarkers, innerEditLengthMax, mergeLines } from './diff3.js';
 import type { MarkerStyle } from './diff3.js';
-import { defaultSeparator, elementKey, identText, isSequenceParent, isUnorderedParent, slotRange, slotShape, slotsOf } from './syntax.js';
+import { defaultSeparator, identText, isSequenceParent, isUnorderedParent, slotRange, slotShape, slotsOf } from './syntax.js';
 import type { Version } from './syntax.js';
 import { differsOnlyInLayout, differsOnlyInTypes, sameComments, usedOnlyAsType } from './typeonly.js';
 import { findMovedBlock, replaceMovedBlock } from './moved.js';
 import { mergeHeaderAndBody } from './header-body.js';
 import { absorbedImport } from './import-bindings.js';
-
-/** What kind of disagreement a conflict is. */
-export type ConflictKind = 'modify/modify' | 'remove/modify' | 'modify/remove' | 'add/add' | 'insert/insert' | 'lines' | 'unparseable' | 'diagnostic';
-
-/** One conflict: where it is, what kind, and the three versions of the text involved. */
-export interface Conflict {
-  /** The symbol path of the smallest element that conflicts (`class:A/method:m`); '' for the file. */
-  readonly path: string;
-  readonly kind: ConflictKind;
-  readonly base: string | null;
-  readonly ours: string | null;
-  readonly theirs: string | null;
-  /** For a `diagnostic` conflict: the diagnostics the clean result had and no input had. */
-  readonly detail?: string;
-}
-
-/** The three versions being merged, and the marker style for conflicts. */
-export interface MergeContext {
-  readonly base: Version;
-  readonly ours: Version;
-  readonly theirs: Version;
-  readonly markers: MarkerStyle;
-  /**
-   * Where the merge records what it decided for the reader of a clean result (a removal taken
-   * over the other side's change of types): one line each. Absent: not recorded.
-   */
-  readonly notes?: string[];
-}
-
-/** A merge of one node or list: its text (with markers where it holds conflicts), or a failure. */
-export type Outcome = { readonly ok: true; readonly text: string; readonly conflicts: Conflict[] } | { readonly ok: false; readonly conflict: Conflict };
+import { mergeAtom, ok } from './outcome.js';
+import type { Conflict, ConflictKind, MergeContext, Outcome } from './outcome.js';
+import { elementPath, elementsOf, isReordered, matchElements } from './matching.js';
+import type { Element, Side } from './matching.js';
+import { elementsFor } from './list-state.js';
+import type { ListState, Piece } from './list-state.js';
 
 /**
  * Nodes longer than this are not line-merged on their own: their text is most of the file's,
@@ -66,14 +41,6 @@ const innerLineMergeCharsMax = 64 * 1024;
 
 /** The deepest recursion into nested nodes; beyond it a node conflicts as a whole. */
 const mergeDepthMax = 200;
-
-function fullText(version: Version, node: { pos: number; end: number }): string {
-  return version.text.slice(node.pos, node.end);
-}
-
-function ok(text: string, conflicts: Conflict[] = []): Outcome {
-  return { ok: true, text, conflicts };
-}
 
 /** Merge the three versions' whole syntax trees (the line merge of the whole file was tried already). */
 export function mergeSourceFiles(cx: MergeContext): Outcome {
@@ -198,276 +165,8 @@ function mergeTrivia(cx: MergeContext, b: string, o: string, t: string): string 
   return lines.conflicts === 0 ? lines.text : null;
 }
 
-/** Merge an indivisible piece of text: taken from the side that changed it; null when both did. */
-function mergeAtom(b: string, o: string, t: string): string | null {
-  if (o === b || o === t) return t;
-  if (t === b) return o;
-  return null;
-}
-
 type NodeList = ts.NodeArray<ts.Node>;
 type Lists = [NodeList, NodeList, NodeList];
-
-/** One element of one version of a list. */
-interface Element {
-  readonly node: ts.Node;
-  readonly index: number;
-  /** Name among its siblings (duplicates numbered `#2`...), or null when anonymous. */
-  readonly key: string | null;
-  /** Tokens without layout: equality means the same element. */
-  readonly ident: string;
-  /** Its text, leading trivia included. */
-  readonly unit: string;
-  /** The separator text after it; null for the last element. */
-  readonly sepAfter: string | null;
-}
-
-type Side = 'ours' | 'theirs';
-
-/** Which base element each side element matches, both ways; -1 for none. */
-interface Matching {
-  readonly baseToSide: Int32Array;
-  readonly sideToBase: Int32Array;
-}
-
-function elementsOf(version: Version, list: Lists[number], parent: ts.Node): Element[] {
-  const seen = new Map<string, number>();
-  return list.map((node, index) => {
-    let key = elementKey(version, node, parent);
-    if (key !== null) {
-      const count = (seen.get(key) ?? 0) + 1;
-      seen.set(key, count);
-      if (count > 1) key = `${key}#${count}`;
-    }
-    const next = list[index + 1];
-    return {
-      node,
-      index,
-      key,
-      ident: identText(version, node),
-      unit: fullText(version, node),
-      sepAfter: next === undefined ? null : version.text.slice(node.end, next.pos),
-    };
-  });
-}
-
-/** Match one side's elements to base's: keys and identical tokens first, then by position and kind. */
-function matchElements(base: readonly Element[], side: readonly Element[]): Matching {
-  const idOf = (e: Element): string => e.key ?? `~${e.ident}`;
-  const baseIds = base.map(idOf);
-  const sideIds = side.map(idOf);
-  const baseToSide = new Int32Array(base.length).fill(-1);
-  const sideToBase = new Int32Array(side.length).fill(-1);
-  const pair = (i: number, s: number): void => {
-    baseToSide[i] = s;
-    sideToBase[s] = i;
-  };
-  const lcs = lcsPairs(baseIds, sideIds);
-  for (const [i, s] of lcs) pair(i, s);
-  // A keyed element that moved is still the same element.
-  const sideByKey = new Map<string, number>();
-  side.forEach((e, s) => {
-    if (e.key !== null && sideToBase[s] === -1) sideByKey.set(e.key, s);
-  });
-  base.forEach((e, i) => {
-    const s = e.key === null || baseToSide[i] !== -1 ? undefined : sideByKey.get(e.key);
-    if (s !== undefined) pair(i, s);
-  });
-  // An anonymous element that moved unchanged is still the same element, when its tokens occur
-  // once on each side (repeated statements, `t.equal(count(), 1)`, would pair across the list).
-  const occurrences = (list: readonly Element[]): Map<string, number> => {
-    const counts = new Map<string, number>();
-    for (const e of list) if (e.key === null) counts.set(e.ident, (counts.get(e.ident) ?? 0) + 1);
-    return counts;
-  };
-  const [inBase, inSide] = [occurrences(base), occurrences(side)];
-  const sideByIdent = new Map<string, number>();
-  side.forEach((e, s) => {
-    if (e.key === null && sideToBase[s] === -1 && inSide.get(e.ident) === 1) sideByIdent.set(e.ident, s);
-  });
-  base.forEach((e, i) => {
-    if (e.key !== null || baseToSide[i] !== -1 || inBase.get(e.ident) !== 1) return;
-    const s = sideByIdent.get(e.ident);
-    if (s !== undefined) pair(i, s);
-  });
-  pairAnonymous(base, side, baseToSide, sideToBase, pair);
-  pairRenamed(base, side, baseToSide, sideToBase, pair);
-  return { baseToSide, sideToBase };
-}
-
-/** Words two texts share, as a share of both (Dice's coefficient over the word multisets). */
-function wordSimilarity(a: string, b: string): number {
-  // Words only: punctuation is shared by any two declarations of a kind.
-  const split = (text: string): string[] => text.match(/[\w$]+/g) ?? [];
-  const [ta, tb] = [split(a), split(b)];
-  if (Math.min(ta.length, tb.length) < renameWordsMin) return 0;
-  const counts = new Map<string, number>();
-  for (const token of ta) counts.set(token, (counts.get(token) ?? 0) + 1);
-  let shared = 0;
-  for (const token of tb) {
-    const n = counts.get(token) ?? 0;
-    if (n > 0) {
-      shared += 1;
-      counts.set(token, n - 1);
-    }
-  }
-  return (2 * shared) / (ta.length + tb.length);
-}
-
-/**
- * A rename is recognised only where it is unambiguous: both texts have this many words at least
- * (two small declarations look alike whatever their names), and share this much of them. A false
- * pairing would carry one side's edit into the other side's new declaration instead of reporting
- * remove/modify.
- */
-const renameWordsMin = 12;
-const renameSimilarityMin = 0.8;
-
-/**
- * A named element whose name changed is the same element: an unmatched base element pairs with
- * an unmatched side element of the same kind between the same matched neighbours when most of
- * their words agree and no other such element's do (`const config = ...` renamed `const configs
- * = ...`). Without this a rename on one side and an edit on the other would be a remove/modify
- * conflict.
- */
-function pairRenamed(base: readonly Element[], side: readonly Element[], baseToSide: Int32Array, sideToBase: Int32Array, pair: (i: number, s: number) => void): void {
-  for (let i = 0; i < base.length; i += 1) {
-    const key = base[i]!.key;
-    if (baseToSide[i] !== -1 || key === null || isWeak(base[i]!)) continue;
-    const kindOfKey = key.slice(0, key.indexOf(':') + 1);
-    let lo = -1;
-    for (let j = i - 1; j >= 0; j -= 1) {
-      if (baseToSide[j] !== -1) {
-        lo = baseToSide[j]!;
-        break;
-      }
-    }
-    let hi = side.length;
-    for (let j = i + 1; j < base.length; j += 1) {
-      if (baseToSide[j] !== -1) {
-        hi = baseToSide[j]!;
-        break;
-      }
-    }
-    const candidates: number[] = [];
-    for (let s = lo + 1; s < hi; s += 1) {
-      const candidate = side[s]!;
-      if (sideToBase[s] === -1 && candidate.key !== null && !isWeak(candidate) && candidate.key.startsWith(kindOfKey) && candidate.node.kind === base[i]!.node.kind) candidates.push(s);
-    }
-    const alike = candidates.filter((s) => wordSimilarity(base[i]!.ident, side[s]!.ident) >= renameSimilarityMin);
-    const [only] = alike;
-    if (alike.length === 1 && only !== undefined) pair(i, only);
-  }
-}
-
-function lcsPairs(a: readonly string[], b: readonly string[]): Array<[number, number]> {
-  const pairs: Array<[number, number]> = [];
-  // Reuse the sequence matcher of the line merge: it trims and bounds the search.
-  const match = matchSequences(a, b, innerEditLengthMax);
-  match.forEach((s, i) => {
-    if (s !== -1) pairs.push([i, s]);
-  });
-  return pairs;
-}
-
-/**
- * Elements whose identity may change with an edit: anonymous ones, and calls known by a string
- * argument (`describe('x')`, `f('a')`), whose key is their content.
- */
-function isWeak(e: Element): boolean {
-  return e.key === null || e.key.startsWith('call:');
-}
-
-/**
- * A call keyed by its string argument pairs only with an anonymous call of the same function (its
- * argument became or stopped being a string), never with another keyed call: two tests with
- * different names are two tests.
- */
-function sameCallee(a: Element, b: Element): boolean {
-  const callee = (e: Element): string | null => (e.key !== null && e.key.startsWith('call:') ? e.key.slice('call:'.length, e.key.indexOf('(')) : null);
-  const [ca, cb] = [callee(a), callee(b)];
-  if (ca === null && cb === null) return true;
-  if (ca !== null && cb !== null) return false;
-  return (ca !== null && b.ident.startsWith(`${ca}(`)) || (cb !== null && a.ident.startsWith(`${cb}(`));
-}
-
-/** Pair unmatched anonymous elements that sit in the same gap between matched ones and share a kind. */
-function pairAnonymous(
-  base: readonly Element[],
-  side: readonly Element[],
-  baseToSide: Int32Array,
-  sideToBase: Int32Array,
-  pair: (i: number, s: number) => void,
-): void {
-  for (let i = 0; i < base.length; i += 1) {
-    if (baseToSide[i] !== -1 || !isWeak(base[i]!)) continue;
-    let lo = -1;
-    for (let j = i - 1; j >= 0; j -= 1) {
-      if (baseToSide[j] !== -1) {
-        lo = baseToSide[j]!;
-        break;
-      }
-    }
-    let hi = side.length;
-    for (let j = i + 1; j < base.length; j += 1) {
-      if (baseToSide[j] !== -1) {
-        hi = baseToSide[j]!;
-        break;
-      }
-    }
-    for (let s = lo + 1; s < hi; s += 1) {
-      if (sideToBase[s] !== -1 || !isWeak(side[s]!)) continue;
-      if (side[s]!.node.kind !== base[i]!.node.kind) continue;
-      if (!sameCallee(base[i]!, side[s]!)) continue;
-      pair(i, s);
-      break;
-    }
-  }
-}
-
-function isReordered(sideToBase: Int32Array): boolean {
-  let last = -1;
-  for (const b of sideToBase) {
-    if (b === -1) continue;
-    if (b < last) return true;
-    last = b;
-  }
-  return false;
-}
-
-/** One piece of a merged list: an element's text, or a conflict between two alternatives. */
-type Piece =
-  | { readonly kind: 'text'; readonly text: string; readonly ident: string; readonly key: string | null; readonly side: Side | 'base'; readonly index: number }
-  | { readonly kind: 'conflict'; readonly ours: string; readonly theirs: string; readonly conflict: Conflict };
-
-interface ListState {
-  readonly cx: MergeContext;
-  readonly path: string;
-  readonly depth: number;
-  readonly base: Element[];
-  readonly ours: Element[];
-  readonly theirs: Element[];
-  readonly matchOurs: Matching;
-  readonly matchTheirs: Matching;
-  readonly conflicts: Conflict[];
-  /** The list is a module's (or namespace's) statements. */
-  readonly moduleLevel: boolean;
-  /** The list is a literal sequence: array items, arguments, parameters, type arguments. */
-  readonly sequence: boolean;
-  /** The list is a union's or an intersection's members. */
-  readonly typeMembers: boolean;
-  /** The separator between elements that were not neighbours in any version. */
-  readonly separator: string;
-  /** Side elements (`ours:3`) whose change another element of the merge already holds. */
-  readonly absorbed: Set<string>;
-  /** Side elements (`ours:3`) whose text the merge replaced: a wrapper holding the other side's edit. */
-  readonly replaced: Map<string, string>;
-}
-
-function elementPath(path: string, e: Element): string {
-  const leaf = e.key ?? `${ts.SyntaxKind[e.node.kind]}#${e.index + 1}`;
-  return path === '' ? leaf : `${path}/${leaf}`;
-}
 
 function mergeList(cx: MergeContext, parents: { b: ts.Node; o: ts.Node; t: ts.Node }, lists: Lists, path: string, depth: number): Outcome {
   const [bl, ol, tl] = lists;
@@ -876,7 +575,6 @@ function mergeElement(st: ListState, b: number): Piece | null {
   return { kind: 'conflict', ours: o.unit, theirs: t.unit, conflict: { ...outcome.conflict, path } };
 }
 
-
 /**
  * Two insertions at one anchor. Unordered lists keep both (ours first) when all are named; ordered
  * ones keep one when it contains the other, and otherwise conflict.
@@ -995,10 +693,6 @@ function sortedInsertions(st: ListState, ours: Piece[], theirs: Piece[], anchor:
   const order = inserted.map((piece, k) => ({ piece, name: names[k]!, k }));
   order.sort((x, y) => compareNames(x.name, y.name) || x.k - y.k);
   return order.map((entry) => entry.piece);
-}
-
-function elementsFor(st: ListState, side: Side | 'base'): Element[] {
-  return st[side];
 }
 
 /** Join pieces with the separators their sources used; conflicts carry their separator inside. */
