@@ -2,7 +2,8 @@
  * The state of merging one list, shared by the list merge (list.ts) and the rules it applies
  * (imports.ts, moved.ts, sorted.ts), and the pieces a merged list is made of.
  */
-import type { Conflict, MergeContext } from './outcome.js';
+import type { ts } from 'ts-morph';
+import type { Conflict, MergeContext, Outcome } from './outcome.js';
 import type { Element, Matching, Side } from './matching.js';
 
 /** One piece of a merged list: an element's text, or a conflict between two alternatives. */
@@ -10,11 +11,19 @@ export type Piece =
   | { readonly kind: 'text'; readonly text: string; readonly ident: string; readonly key: string | null; readonly side: Side | 'base'; readonly index: number }
   | { readonly kind: 'conflict'; readonly ours: string; readonly theirs: string; readonly conflict: Conflict };
 
+/**
+ * Merges three versions of a list element both sides kept, `depth` levels down: the node merge
+ * (structured.ts). The list merge is handed it rather than importing it: the node merge and the
+ * list merge call each other, and neither module then imports the other.
+ */
+export type ElementMerge = (cx: MergeContext, b: ts.Node, o: ts.Node, t: ts.Node, path: string, depth: number) => Outcome;
+
 /** One list being merged: its three versions' elements, their matchings, and what the merge has decided so far. */
 export interface ListState {
   readonly cx: MergeContext;
   readonly path: string;
   readonly depth: number;
+  readonly mergeChild: ElementMerge;
   readonly base: Element[];
   readonly ours: Element[];
   readonly theirs: Element[];
