@@ -26,13 +26,13 @@ import type { MarkerStyle } from './diff3.js';
 import { carryRenames, describeFindings, findingsOf, introducedFindings, isCheckedPath, newFindings } from './check.js';
 import type { Finding } from './check.js';
 import { mergeSourceFiles } from './structured.js';
-import type { Conflict } from './structured.js';
+import type { Conflict } from './outcome.js';
 import { applySweeps, describeSweeps, sweepsOf } from './sweep.js';
 import type { Sweeps } from './sweep.js';
 import { elementKey, isStructuredPath, parseVersion } from './syntax.js';
 import type { Version } from './syntax.js';
 
-export type { Conflict, ConflictKind } from './structured.js';
+export type { Conflict, ConflictKind } from './outcome.js';
 
 /** The three versions of one file. */
 export interface ComposeFileInput {
