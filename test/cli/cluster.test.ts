@@ -1,37 +1,16 @@
 import assert from 'node:assert/strict';
-import { generateKeyPairSync } from 'node:crypto';
 import { spawnSync } from 'node:child_process';
 import { readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { after, before, it } from 'node:test';
+import { it } from 'node:test';
 import { buildFixtureRepo } from '../../fixtures/builder.js';
-import { makeTempDir, removeTempDir } from '../../fixtures/tmp.js';
 import { bufferIo } from '../../src/cli/io.js';
 import { runCli } from '../../src/cli/main.js';
 import { memberProofHolds, parseCluster } from '../../src/store/cluster.js';
+import { cliRepo, otherKey } from '../support/cli-repo.js';
 
-let top = '';
-let dir = '';
-
-async function cli(...args: string[]): Promise<{ code: number; out: string; err: string }> {
-  const io = bufferIo(dir);
-  const code = await runCli(args, io);
-  return { code, out: io.out(), err: io.err() };
-}
-
-function otherKey(): string {
-  const der = generateKeyPairSync('ed25519').publicKey.export({ format: 'der', type: 'spki' });
-  return der.subarray(der.length - 32).toString('hex');
-}
-
-before(async () => {
-  top = await makeTempDir('cluster');
-  dir = join(top, 'repo');
-  await buildFixtureRepo(dir, { commits: [{ id: 'root', files: { 'README.md': 'x\n' } }] });
-});
-after(async () => {
-  await removeTempDir(top);
-});
+const repo = cliRepo('cluster');
+const { cli } = repo;
 
 it('acu init creates the node identity once, with a private key only its owner reads', async () => {
   const first = await cli('init', '--json');
@@ -68,7 +47,7 @@ it('acu cluster create, add and show describe the cluster in plain words', async
 });
 
 it('acu cluster refuses duplicates, bad keys and a damaged document, naming the problem', async () => {
-  const doc = JSON.parse(await readFile(join(dir, '.acu', 'cluster.json'), 'utf8')) as { members: { publicKey: string }[] };
+  const doc = JSON.parse(await readFile(join(repo.dir, '.acu', 'cluster.json'), 'utf8')) as { members: { publicKey: string }[] };
   const dup = await cli('cluster', 'add', doc.members[0]!.publicKey, 'ws://127.0.0.1:7499');
   assert.equal(dup.code, 128);
   assert.match(dup.err, /already a member/);
@@ -77,7 +56,7 @@ it('acu cluster refuses duplicates, bad keys and a damaged document, naming the 
   const sameAddress = await cli('cluster', 'add', otherKey(), 'ws://127.0.0.1:7402');
   assert.equal(sameAddress.code, 128);
   assert.match(sameAddress.err, /address: used by another member/);
-  await writeFile(join(dir, '.acu', 'cluster.json'), JSON.stringify({ version: 1, branch: 'main', members: [{ ...doc.members[0], id: 'n0000000000000000' }] }));
+  await writeFile(join(repo.dir, '.acu', 'cluster.json'), JSON.stringify({ version: 1, branch: 'main', members: [{ ...doc.members[0], id: 'n0000000000000000' }] }));
   const damaged = await cli('cluster', 'show');
   assert.equal(damaged.code, 128);
   assert.match(damaged.err, /members\[0\]\.id: does not match its public key/);
@@ -85,10 +64,10 @@ it('acu cluster refuses duplicates, bad keys and a damaged document, naming the 
 });
 
 it('acu cluster proof, add --proof, remove, set-address and rotate-key edit the document and stage it', async () => {
-  await rm(join(dir, '.acu', 'cluster.json'));
+  await rm(join(repo.dir, '.acu', 'cluster.json'));
   assert.equal((await cli('cluster', 'create', '--address', 'ws://127.0.0.1:7401', '--site', 'paris')).code, 0);
   // A new site's proof, made in its own repository, checked by `add`.
-  const other = join(top, 'other');
+  const other = join(repo.top, 'other');
   await buildFixtureRepo(other, { commits: [{ id: 'root', files: { 'README.md': 'y\n' } }] });
   const io = bufferIo(other);
   assert.equal(await runCli(['init', '--json', '--address', 'ws://127.0.0.1:7405'], io), 0);
@@ -99,12 +78,12 @@ it('acu cluster proof, add --proof, remove, set-address and rotate-key edit the 
   const added = await cli('cluster', 'add', joining.publicKey, 'ws://127.0.0.1:7405', '--site', 'oslo', '--proof', joining.proof);
   assert.equal(added.code, 0, added.err);
   assert.match(added.err, /^hint: staged \.acu\/cluster\.json; commit it/m);
-  const staged = spawnSync('git', ['diff', '--cached', '--name-only'], { cwd: dir, encoding: 'utf8' }).stdout;
+  const staged = spawnSync('git', ['diff', '--cached', '--name-only'], { cwd: repo.dir, encoding: 'utf8' }).stdout;
   assert.equal(staged, '.acu/cluster.json\n');
 
   const moved = await cli('cluster', 'set-address', 'oslo', 'ws://127.0.0.1:7407');
   assert.equal(moved.code, 0, moved.err);
-  const afterMove = JSON.parse(await readFile(join(dir, '.acu', 'cluster.json'), 'utf8')) as { members: { site: string; address: string; proof?: string }[] };
+  const afterMove = JSON.parse(await readFile(join(repo.dir, '.acu', 'cluster.json'), 'utf8')) as { members: { site: string; address: string; proof?: string }[] };
   const oslo = afterMove.members.find((m) => m.site === 'oslo')!;
   assert.deepEqual([oslo.address, oslo.proof], ['ws://127.0.0.1:7407', undefined], 'a stale proof is dropped with the old address');
 
@@ -113,13 +92,13 @@ it('acu cluster proof, add --proof, remove, set-address and rotate-key edit the 
   assert.equal(rotated.code, 0, rotated.err);
   const next = /becomes (n[0-9a-f]{16})/.exec(rotated.out)?.[1];
   assert.ok(next !== undefined && next !== self.id, rotated.out);
-  assert.equal((await stat(join(dir, '.git', 'acu', 'node.key.next'))).mode & 0o777, 0o600);
+  assert.equal((await stat(join(repo.dir, '.git', 'acu', 'node.key.next'))).mode & 0o777, 0o600);
   assert.equal((await cli('init', '--json')).out.includes(self.id), true, 'the old key stays the node key until the change is agreed');
-  const doc = parseCluster(await readFile(join(dir, '.acu', 'cluster.json'), 'utf8'), 'test');
+  const doc = parseCluster(await readFile(join(repo.dir, '.acu', 'cluster.json'), 'utf8'), 'test');
   const paris = doc.members.find((m) => m.site === 'paris')!;
   assert.equal(paris.id, next);
   assert.ok(memberProofHolds(doc.branch, paris), 'the rotated entry carries its proof');
-  assert.match(spawnSync('git', ['log', '-1', '--format=%s'], { cwd: dir, encoding: 'utf8' }).stdout, /^acu cluster: rotate the key of paris/);
+  assert.match(spawnSync('git', ['log', '-1', '--format=%s'], { cwd: repo.dir, encoding: 'utf8' }).stdout, /^acu cluster: rotate the key of paris/);
 
   const removed = await cli('cluster', 'remove', 'oslo');
   assert.equal(removed.code, 0, removed.err);

@@ -6,40 +6,17 @@
  * other users can read is refused with a hint.
  */
 import assert from 'node:assert/strict';
-import { X509Certificate, generateKeyPairSync } from 'node:crypto';
+import { X509Certificate } from 'node:crypto';
 import { chmod, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { after, before, it } from 'node:test';
-import { buildFixtureRepo } from '../../fixtures/builder.js';
-import { makeTempDir, removeTempDir } from '../../fixtures/tmp.js';
-import { bufferIo } from '../../src/cli/io.js';
-import { runCli } from '../../src/cli/main.js';
+import { it } from 'node:test';
 import { AcuError } from '../../src/core/errors.js';
 import { clusterIssues, readCluster } from '../../src/store/cluster.js';
 import { loadTlsIdentity, nodeIdOf, spkiPinOf } from '../../src/store/identity.js';
+import { cliRepo, otherKey } from '../support/cli-repo.js';
 
-let top = '';
-let dir = '';
-
-async function cli(...args: string[]): Promise<{ code: number; out: string; err: string }> {
-  const io = bufferIo(dir);
-  const code = await runCli(args, io);
-  return { code, out: io.out(), err: io.err() };
-}
-
-function otherKey(): string {
-  const der = generateKeyPairSync('ed25519').publicKey.export({ format: 'der', type: 'spki' });
-  return der.subarray(der.length - 32).toString('hex');
-}
-
-before(async () => {
-  top = await makeTempDir('pins');
-  dir = join(top, 'repo');
-  await buildFixtureRepo(dir, { commits: [{ id: 'root', files: { 'README.md': 'x\n' } }] });
-});
-after(async () => {
-  await removeTempDir(top);
-});
+const repo = cliRepo('pins');
+const { cli } = repo;
 
 it('acu init makes the TLS key (0600) and certificate once, and prints the pin of its public key', async () => {
   const first = await cli('init', '--json');
@@ -59,17 +36,17 @@ it('acu init makes the TLS key (0600) and certificate once, and prints the pin o
 });
 
 it('a TLS key other users can read is refused, with the chmod to fix it', async () => {
-  const key = join(dir, '.git', 'acu', 'tls.key');
+  const key = join(repo.dir, '.git', 'acu', 'tls.key');
   await chmod(key, 0o644);
-  await assert.rejects(loadTlsIdentity(join(dir, '.git')), (error: unknown) => error instanceof AcuError && error.code === 'ERR_CONFIG' && /chmod 600/.test(error.hint ?? ''));
+  await assert.rejects(loadTlsIdentity(join(repo.dir, '.git')), (error: unknown) => error instanceof AcuError && error.code === 'ERR_CONFIG' && /chmod 600/.test(error.hint ?? ''));
   await chmod(key, 0o600);
 });
 
 it('acu cluster create pins this node; add takes a pin for a wss:// member and refuses one without', async () => {
-  const own = (await loadTlsIdentity(join(dir, '.git'))).pin;
+  const own = (await loadTlsIdentity(join(repo.dir, '.git'))).pin;
   const created = await cli('cluster', 'create', '--address', '127.0.0.2:7401', '--site', 'paris');
   assert.equal(created.code, 0, created.err);
-  let doc = await readCluster(dir);
+  let doc = await readCluster(repo.dir);
   assert.deepEqual(doc.members.map((m) => [m.address, m.tlsPin]), [['wss://127.0.0.2:7401', own]]);
 
   const key = otherKey();
@@ -81,7 +58,7 @@ it('acu cluster create pins this node; add takes a pin for a wss:// member and r
   const pin = 'ab'.repeat(32);
   const added = await cli('cluster', 'add', key, '[::1]:7401', '--tls-pin', pin, '--site', 'tokyo');
   assert.equal(added.code, 0, added.err);
-  doc = await readCluster(dir);
+  doc = await readCluster(repo.dir);
   assert.deepEqual(doc.members.find((m) => m.id === nodeIdOf(key))?.tlsPin, pin);
   assert.equal(doc.members.find((m) => m.id === nodeIdOf(key))?.address, 'wss://[::1]:7401');
   const mixed = await cli('cluster', 'add', otherKey(), 'ws://127.0.0.4:7401');
