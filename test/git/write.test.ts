@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { AcuError } from '../../src/core/errors.js';
 import { GitRepo, gitBlobOid } from '../../src/git/index.js';
-import type { NewCommit, PathChange } from '../../src/git/index.js';
+import type { NewCommit, NewTreeEntry, PathChange } from '../../src/git/index.js';
 import { objectWriteFaults } from '../../src/git/iso.js';
 import { buildRich, binaryBytes, git, gitText, gitlinkOid } from './helpers.js';
 
@@ -16,6 +16,15 @@ void describe('writing objects', () => {
     repo = await GitRepo.open(dir);
   });
   after(async () => repo.close());
+
+  /** writeTree gives the id git mktree gives for `entries`, in their order and reversed (it sorts them itself). */
+  async function assertTreeLikeMktree(entries: readonly NewTreeEntry[]): Promise<void> {
+    const input = entries.map((e) => `${e.mode === '40000' ? '040000' : e.mode} ${e.type} ${e.oid}\t${e.path}\0`).join('');
+    const expected = git(dir, ['mktree', '-z', '--missing'], { input }).toString().trim();
+    assert.equal(await repo.writeTree(entries), expected);
+    assert.equal(await repo.writeTree([...entries].reverse()), expected);
+    assert.equal(gitText(dir, ['cat-file', '-t', expected]), 'tree');
+  }
 
   void test('writeBlob and gitBlobOid give hash-object ids', async () => {
     const samples = [new Uint8Array(0), Buffer.from('hello\n'), Buffer.from('ünïcödé\r\n'), binaryBytes(70_000)];
@@ -38,12 +47,8 @@ void describe('writing objects', () => {
       { mode: '160000', path: 'sub module', oid: gitlinkOid, type: 'commit' as const },
       { mode: '100644', path: 'ünï', oid: blob, type: 'blob' as const },
     ];
-    const input = entries.map((e) => `${e.mode === '40000' ? '040000' : e.mode} ${e.type} ${e.oid}\t${e.path}\0`).join('');
-    const expected = git(dir, ['mktree', '-z', '--missing'], { input }).toString().trim();
-    assert.equal(await repo.writeTree(entries), expected);
-    assert.equal(await repo.writeTree([...entries].reverse()), expected);
+    await assertTreeLikeMktree(entries);
     assert.equal(await repo.writeTree([]), repo.emptyTreeOid);
-    assert.equal(gitText(dir, ['cat-file', '-t', expected]), 'tree');
   });
 
   void test('writeTree orders names as git does beyond the BMP (UTF-8 bytes, not UTF-16 units)', async () => {
@@ -58,11 +63,7 @@ void describe('writing objects', () => {
       { mode: '100644', path: 'é', oid: blob, type: 'blob' as const },
       { mode: '100644', path: 'Z', oid: blob, type: 'blob' as const },
     ];
-    const input = entries.map((e) => `${e.mode === '40000' ? '040000' : e.mode} ${e.type} ${e.oid}\t${e.path}\0`).join('');
-    const expected = git(dir, ['mktree', '-z', '--missing'], { input }).toString().trim();
-    assert.equal(await repo.writeTree(entries), expected);
-    assert.equal(await repo.writeTree([...entries].reverse()), expected);
-    assert.equal(gitText(dir, ['cat-file', '-t', expected]), 'tree');
+    await assertTreeLikeMktree(entries);
   });
 
   void test('writeCommit gives commit-tree ids, message byte for byte', async () => {
