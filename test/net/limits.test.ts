@@ -6,8 +6,6 @@
  * Each test runs its own small cluster, with limits made small instead of waiting long.
  */
 import assert from 'node:assert/strict';
-import { createServer } from 'node:net';
-import type { AddressInfo } from 'node:net';
 import { after, before, it } from 'node:test';
 import { WebSocket, WebSocketServer } from 'ws';
 import { makeTempDir, removeTempDir } from '../../fixtures/tmp.js';
@@ -19,6 +17,7 @@ import { fragmentsOf } from '../../src/net/fragment.js';
 import type { TransportLimits } from '../../src/net/transport.js';
 import { WsTransport, handshakeBytes } from '../../src/net/transport.js';
 import { baseSeed, rng } from '../support/random.js';
+import { loopbackMembers, untilWithin } from '../support/transport-harness.js';
 
 let top = '';
 let made = 0;
@@ -37,26 +36,7 @@ after(async () => {
   await removeTempDir(top);
 });
 
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
-
-function until(condition: () => boolean, what: string, timeoutMs = 20_000): Promise<void> {
-  // Polls an event-driven condition; the bound is a safety net for a hung test, not a timing assertion.
-  return new Promise((resolve, reject) => {
-    const started = Date.now();
-    const poll = (): void => {
-      if (condition()) resolve();
-      else if (Date.now() - started > timeoutMs) reject(new Error(`timed out waiting for ${what}`));
-      else setTimeout(poll, 2);
-    };
-    poll();
-  });
-}
+const until = untilWithin({ timeoutMs: 20_000, everyMs: 2 });
 
 /** Two members, sorted by id: the first dials, the second accepts. */
 interface Pair {
@@ -69,7 +49,7 @@ async function pair(): Promise<Pair> {
   for (let i = 0; i < 2; i += 1) ids.push((await initIdentity(`${top}/c${made}-${i}`)).identity);
   made += 1;
   ids.sort((a, b) => (a.id < b.id ? -1 : 1));
-  const members = await Promise.all(ids.map(async (id, i) => ({ id: id.id, publicKey: id.publicKey, address: `ws://127.0.0.1:${await freePort()}`, site: `s${i}`, priority: i })));
+  const members = await loopbackMembers(ids);
   return { ids: ids as [NodeIdentity, NodeIdentity], members };
 }
 

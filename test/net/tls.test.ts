@@ -9,8 +9,6 @@
 import 'reflect-metadata';
 import assert from 'node:assert/strict';
 import { X509Certificate, webcrypto } from 'node:crypto';
-import { createServer } from 'node:net';
-import type { AddressInfo } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { after, before, it } from 'node:test';
 import * as x509 from '@peculiar/x509';
@@ -25,6 +23,7 @@ import type { TransportTls } from '../../src/net/transport.js';
 import type { ClusterMember } from '../../src/store/cluster.js';
 import type { NodeIdentity, TlsIdentity } from '../../src/store/identity.js';
 import { initIdentity, initTlsIdentity, signBytes, spkiPinOf } from '../../src/store/identity.js';
+import { freePort, untilWithin } from '../support/transport-harness.js';
 
 interface Site {
   readonly identity: NodeIdentity;
@@ -37,33 +36,14 @@ let outsider: Site;
 const running: WsTransport[] = [];
 const hosts = ['127.0.0.2', '127.0.0.3', '127.0.0.4'];
 
-async function freePort(host: string): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, host, resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
-
-function until(condition: () => boolean, what: string, timeoutMs = 20_000): Promise<void> {
-  // Polls an event-driven condition; the bound is a safety net for a hung test, not a timing assertion.
-  return new Promise((resolve, reject) => {
-    const started = Date.now();
-    const poll = (): void => {
-      if (condition()) resolve();
-      else if (Date.now() - started > timeoutMs) reject(new Error(`timed out waiting for ${what}`));
-      else setTimeout(poll, 5);
-    };
-    poll();
-  });
-}
+const until = untilWithin({ timeoutMs: 20_000, everyMs: 5 });
 
 /** Members on 127.0.0.2.. with wss:// addresses and their pins (overridable per member). */
 async function membersOf(count: number, pins: (i: number) => string | undefined = (i) => sites[i]!.tls.pin): Promise<ClusterMember[]> {
   const members: ClusterMember[] = [];
   for (let i = 0; i < count; i += 1) {
     const pin = pins(i);
-    const address = `wss://${hosts[i]!}:${await freePort(hosts[i]!)}`;
+    const address = `wss://${hosts[i]!}:${await freePort(hosts[i])}`;
     members.push({ id: sites[i]!.identity.id, publicKey: sites[i]!.identity.publicKey, address, ...(pin === undefined ? {} : { tlsPin: pin }), site: `s${i}`, priority: i });
   }
   return members;

@@ -5,14 +5,13 @@
  * linked afresh under the new id.
  */
 import assert from 'node:assert/strict';
-import { createServer } from 'node:net';
-import type { AddressInfo } from 'node:net';
 import { after, before, it } from 'node:test';
 import { makeTempDir, removeTempDir } from '../../fixtures/tmp.js';
 import type { ClusterMember } from '../../src/store/cluster.js';
 import type { NodeIdentity } from '../../src/store/identity.js';
 import { initIdentity } from '../../src/store/identity.js';
 import { WsTransport } from '../../src/net/transport.js';
+import { freePort, untilWithin } from '../support/transport-harness.js';
 
 let top = '';
 const identities: NodeIdentity[] = [];
@@ -20,26 +19,7 @@ let members: ClusterMember[] = [];
 const running: WsTransport[] = [];
 const inboxes: [string, unknown][][] = [[], [], [], []];
 
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
-
-function until(condition: () => boolean, what: string, timeoutMs = 20_000): Promise<void> {
-  // Polls an event-driven condition; the bound is a safety net for a hung test, not a timing assertion.
-  return new Promise((resolve, reject) => {
-    const started = Date.now();
-    const poll = (): void => {
-      if (condition()) resolve();
-      else if (Date.now() - started > timeoutMs) reject(new Error(`timed out waiting for ${what}`));
-      else setTimeout(poll, 5);
-    };
-    poll();
-  });
-}
+const until = untilWithin({ timeoutMs: 20_000, everyMs: 5 });
 
 function sorted(list: readonly ClusterMember[]): ClusterMember[] {
   return [...list].sort((a, b) => (a.id < b.id ? -1 : 1));

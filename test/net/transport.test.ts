@@ -4,8 +4,6 @@
  * refused and counted; queues are bounded; a restarted peer is reconnected.
  */
 import assert from 'node:assert/strict';
-import { createServer } from 'node:net';
-import type { AddressInfo } from 'node:net';
 import { after, before, it } from 'node:test';
 import { WebSocket } from 'ws';
 import { makeTempDir, removeTempDir } from '../../fixtures/tmp.js';
@@ -14,32 +12,14 @@ import type { NodeIdentity } from '../../src/store/identity.js';
 import { initIdentity, signBytes } from '../../src/store/identity.js';
 import { decodeFrame, encodeFrame, frameBytesMax } from '../../src/net/frame.js';
 import { WsTransport, handshakeBytes } from '../../src/net/transport.js';
+import { loopbackMembers, untilWithin } from '../support/transport-harness.js';
 
 let top = '';
 const identities: NodeIdentity[] = [];
 let members: ClusterMember[] = [];
 const running: WsTransport[] = [];
 
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
-
-function until(condition: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
-  // Polls an event-driven condition; the bound is a safety net for a hung test, not a timing assertion.
-  return new Promise((resolve, reject) => {
-    const started = Date.now();
-    const poll = (): void => {
-      if (condition()) resolve();
-      else if (Date.now() - started > timeoutMs) reject(new Error(`timed out waiting for ${what}`));
-      else setTimeout(poll, 2);
-    };
-    poll();
-  });
-}
+const until = untilWithin({ timeoutMs: 10_000, everyMs: 2 });
 
 function node(index: number, inbox: [string, unknown][], limits = {}): WsTransport {
   const member = members[index]!;
@@ -58,7 +38,7 @@ function node(index: number, inbox: [string, unknown][], limits = {}): WsTranspo
 before(async () => {
   top = await makeTempDir('transport');
   for (let i = 0; i < 3; i += 1) identities.push((await initIdentity(`${top}/n${i}`)).identity);
-  members = await Promise.all(identities.map(async (id, i) => ({ id: id.id, publicKey: id.publicKey, address: `ws://127.0.0.1:${await freePort()}`, site: `s${i}`, priority: i })));
+  members = await loopbackMembers(identities);
 });
 
 after(async () => {

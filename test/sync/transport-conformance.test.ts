@@ -7,8 +7,6 @@
  * lists the members linked now; stop takes a transport off the cluster.
  */
 import assert from 'node:assert/strict';
-import { createServer } from 'node:net';
-import type { AddressInfo } from 'node:net';
 import { after, describe, it } from 'node:test';
 import { frameBytesMax, messageBytesMax } from '../../src/net/frame.js';
 import { WsTransport } from '../../src/net/transport.js';
@@ -17,6 +15,7 @@ import type { NodeIdentity } from '../../src/store/identity.js';
 import { ManualClock, MemoryNetwork } from '../../src/sync/memory-ports.js';
 import type { PeerTransport } from '../../src/sync/ports.js';
 import { seededIdentity } from '../sim/host-world.js';
+import { freePort, loopbackMembers } from '../support/transport-harness.js';
 
 type Inbox = [string, unknown][];
 
@@ -31,21 +30,13 @@ interface TransportHarness {
   until(condition: () => boolean, what: string): Promise<void>;
 }
 
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
-
 function identities(n: number, label: string): NodeIdentity[] {
   return [...Array(n).keys()].map((i) => seededIdentity(`${label} ${i}`)).sort((a, b) => (a.id < b.id ? -1 : 1));
 }
 
 async function wsHarness(n: number): Promise<TransportHarness> {
   const keys = identities(n, 'ws conformance');
-  const members = await Promise.all(keys.map(async (key, i) => ({ id: key.id, publicKey: key.publicKey, address: `ws://127.0.0.1:${await freePort()}`, site: `s${i}`, priority: i })));
+  const members = await loopbackMembers(keys);
   const transport = (identity: NodeIdentity, list: readonly ClusterMember[], inbox: Inbox): WsTransport => {
     const me = list.find((m) => m.id === identity.id)!;
     return new WsTransport({ identity, members: list, listen: { host: '127.0.0.1', port: Number(new URL(me.address).port) }, events: { onMessage: (from, value) => inbox.push([from, value]) } });
