@@ -142,20 +142,7 @@ function pairRenamed(base: readonly Element[], side: readonly Element[], baseToS
     const key = base[i]!.key;
     if (baseToSide[i] !== -1 || key === null || isWeak(base[i]!)) continue;
     const kindOfKey = key.slice(0, key.indexOf(':') + 1);
-    let lo = -1;
-    for (let j = i - 1; j >= 0; j -= 1) {
-      if (baseToSide[j] !== -1) {
-        lo = baseToSide[j]!;
-        break;
-      }
-    }
-    let hi = side.length;
-    for (let j = i + 1; j < base.length; j += 1) {
-      if (baseToSide[j] !== -1) {
-        hi = baseToSide[j]!;
-        break;
-      }
-    }
+    const { lo, hi } = matchedGap(baseToSide, i, side.length);
     const candidates: number[] = [];
     for (let s = lo + 1; s < hi; s += 1) {
       const candidate = side[s]!;
@@ -165,6 +152,29 @@ function pairRenamed(base: readonly Element[], side: readonly Element[], baseToS
     const [only] = alike;
     if (alike.length === 1 && only !== undefined) pair(i, only);
   }
+}
+
+/**
+ * Where an unmatched base element `i` may find its side partner: strictly between `lo` and `hi`,
+ * the side positions of its nearest matched neighbours in base (-1 and `sideLength` where it has
+ * none on that side). Pairing outside the gap would cross a matched pair and reorder the file.
+ */
+function matchedGap(baseToSide: Int32Array, i: number, sideLength: number): { lo: number; hi: number } {
+  let lo = -1;
+  for (let j = i - 1; j >= 0; j -= 1) {
+    if (baseToSide[j] !== -1) {
+      lo = baseToSide[j]!;
+      break;
+    }
+  }
+  let hi = sideLength;
+  for (let j = i + 1; j < baseToSide.length; j += 1) {
+    if (baseToSide[j] !== -1) {
+      hi = baseToSide[j]!;
+      break;
+    }
+  }
+  return { lo, hi };
 }
 
 function lcsPairs(a: readonly string[], b: readonly string[]): Array<[number, number]> {
@@ -208,20 +218,7 @@ function pairAnonymous(
 ): void {
   for (let i = 0; i < base.length; i += 1) {
     if (baseToSide[i] !== -1 || !isWeak(base[i]!)) continue;
-    let lo = -1;
-    for (let j = i - 1; j >= 0; j -= 1) {
-      if (baseToSide[j] !== -1) {
-        lo = baseToSide[j]!;
-        break;
-      }
-    }
-    let hi = side.length;
-    for (let j = i + 1; j < base.length; j += 1) {
-      if (baseToSide[j] !== -1) {
-        hi = baseToSide[j]!;
-        break;
-      }
-    }
+    const { lo, hi } = matchedGap(baseToSide, i, side.length);
     for (let s = lo + 1; s < hi; s += 1) {
       if (sideToBase[s] !== -1 || !isWeak(side[s]!)) continue;
       if (side[s]!.node.kind !== base[i]!.node.kind) continue;
