@@ -23,31 +23,22 @@ import { reportError } from '../../src/cli/main.js';
 import { verifyCommand } from '../../src/cli/verify.js';
 import { writeCluster } from '../../src/store/cluster.js';
 import type { ClusterDoc } from '../../src/store/cluster.js';
-import { initIdentity, signBytes } from '../../src/store/identity.js';
+import { signBytes } from '../../src/store/identity.js';
 import type { NodeIdentity } from '../../src/store/identity.js';
 import { agreedRef, notesRef } from '../../src/sync/agreed.js';
 import type { Rejection } from '../../src/sync/batch.js';
 import { sha256Hex } from '../../src/sync/crypto.js';
 import { recordsOfCommit } from '../../src/sync/records.js';
 import type { IdentifiedRecord } from '../../src/sync/records.js';
-import { commitClusterDoc, writeAgreedStep } from '../support/agreed-chain.js';
+import { commitClusterDoc, siteCommits, writeAgreedStep } from '../support/agreed-chain.js';
+import { makeCluster } from '../support/gate-fixture.js';
 
 // No machine's git configuration may leak in: the notes commit must work without a user identity.
 process.env.GIT_CONFIG_NOSYSTEM = '1';
 process.env.GIT_CONFIG_GLOBAL = '/dev/null';
 
-const source = [1, 2, 3].map((n, i) => `export function ${'fgh'[i]}(x: number): number {\n  return x + ${n};\n}\n`).join('\n');
-
 /** A base commit and four commits from four sites, each on its own branch from the base. */
-const spec: FixtureSpec = {
-  commits: [
-    { id: 'root', files: { 'src/a.ts': source, 'README.md': 'agreed\n' } },
-    { id: 'paris', branch: 'paris', parents: ['root'], message: 'f adds ten', files: { 'src/a.ts': source.replace('x + 1', 'x + 10') } },
-    { id: 'tokyo', branch: 'tokyo', parents: ['root'], message: 'g and h add more', files: { 'src/a.ts': source.replace('x + 2', 'x + 20').replace('x + 3', 'x + 30') } },
-    { id: 'lyon', branch: 'lyon', parents: ['root'], message: 'a new module', files: { 'src/b.ts': 'export const b = 1;\n' } },
-    { id: 'berlin', branch: 'berlin', parents: ['root'], message: 'f adds a hundred', files: { 'src/a.ts': source.replace('x + 1', 'x + 100') } },
-  ],
-};
+const spec: FixtureSpec = { commits: [...siteCommits] };
 
 const sites = ['paris', 'tokyo', 'lyon', 'berlin'] as const;
 let top = '';
@@ -57,18 +48,7 @@ let replicas: NodeIdentity[] = [];
 
 before(async () => {
   top = await makeTempDir('log-verify');
-  const made: { identity: NodeIdentity; site: string }[] = [];
-  for (const site of sites) {
-    const dir = join(top, `key-${site}`);
-    await runGit(['init', '-q', dir], { cwd: top, gitDir: null });
-    made.push({ identity: (await initIdentity(join(dir, '.git'))).identity, site });
-  }
-  made.sort((a, b) => (a.identity.id < b.identity.id ? -1 : 1));
-  replicas = made.map((m) => m.identity);
-  cluster = {
-    version: 1, branch: 'main',
-    members: made.map((m, i) => ({ id: m.identity.id, publicKey: m.identity.publicKey, address: `ws://127.0.0.1:${7501 + i}`, site: m.site, priority: i })),
-  };
+  ({ cluster, replicas } = await makeCluster(top, 7501));
 });
 after(async () => {
   await removeTempDir(top);

@@ -29,19 +29,13 @@ import { sha256Hex } from '../../src/sync/crypto.js';
 import { computeOutcome } from '../../src/sync/outcome.js';
 import { acuRefOf, recordsOfCommit } from '../../src/sync/records.js';
 import type { IdentifiedRecord, RecordSigner } from '../../src/sync/records.js';
-import { certifyValue, commitClusterDoc } from '../support/agreed-chain.js';
+import { certifyValue, commitClusterDoc, siteCommits } from '../support/agreed-chain.js';
 import { git, makeCluster } from '../support/gate-fixture.js';
-
-const source = [1, 2, 3].map((n, i) => `export function ${'fgh'[i]}(x: number): number {\n  return x + ${n};\n}\n`).join('\n');
 
 /** Origin commits from the sites, each on its own branch from the root. */
 const spec: FixtureSpec = {
   commits: [
-    { id: 'root', files: { 'src/a.ts': source, 'README.md': 'agreed\n' } },
-    { id: 'paris', branch: 'paris', parents: ['root'], message: 'f adds ten', files: { 'src/a.ts': source.replace('x + 1', 'x + 10') } },
-    { id: 'tokyo', branch: 'tokyo', parents: ['root'], message: 'g and h add more', files: { 'src/a.ts': source.replace('x + 2', 'x + 20').replace('x + 3', 'x + 30') } },
-    { id: 'lyon', branch: 'lyon', parents: ['root'], message: 'a new module', files: { 'src/b.ts': 'export const b = 1;\n' } },
-    { id: 'berlin', branch: 'berlin', parents: ['root'], message: 'f adds a hundred', files: { 'src/a.ts': source.replace('x + 1', 'x + 100') } },
+    ...siteCommits,
     { id: 'lyon2', branch: 'lyon2', parents: ['root'], message: 'c, the lyon way', files: { 'src/c.ts': 'export const c = 1;\n' } },
     { id: 'berlin2', branch: 'berlin2', parents: ['root'], message: 'c, the berlin way', files: { 'src/c.ts': 'export const c = 2;\n' } },
   ],

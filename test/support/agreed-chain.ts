@@ -3,6 +3,7 @@
  * checked against), and agreed commits written the way a sync node writes them — the commit object
  * first, then a certificate whose value names that commit as its outcome, then the notes.
  */
+import type { FixtureCommit } from '../../fixtures/builder.js';
 import { bodyDigestOf, signMessage, valueIdOf } from '../../src/core/consensus/index.js';
 import type { DecisionCert, FinalMsg, Value } from '../../src/core/consensus/index.js';
 import type { GitRepo } from '../../src/git/index.js';
@@ -14,6 +15,21 @@ import { identitySigner, sha256Hex } from '../../src/sync/crypto.js';
 import { acuRefOf } from '../../src/sync/records.js';
 import type { IdentifiedRecord } from '../../src/sync/records.js';
 import { clusterDocPath } from '../../src/sync/verify-chain.js';
+
+const threeFunctions = [1, 2, 3].map((n, i) => `export function ${'fgh'[i]}(x: number): number {\n  return x + ${n};\n}\n`).join('\n');
+
+/**
+ * Origin commits to agree on: a root with `src/a.ts` (functions f, g and h), then one commit from
+ * each of four sites, each on its own branch from the root. Paris and berlin change f differently,
+ * so berlin's change no longer applies once paris's is agreed.
+ */
+export const siteCommits: readonly FixtureCommit[] = [
+  { id: 'root', files: { 'src/a.ts': threeFunctions, 'README.md': 'agreed\n' } },
+  { id: 'paris', branch: 'paris', parents: ['root'], message: 'f adds ten', files: { 'src/a.ts': threeFunctions.replace('x + 1', 'x + 10') } },
+  { id: 'tokyo', branch: 'tokyo', parents: ['root'], message: 'g and h add more', files: { 'src/a.ts': threeFunctions.replace('x + 2', 'x + 20').replace('x + 3', 'x + 30') } },
+  { id: 'lyon', branch: 'lyon', parents: ['root'], message: 'a new module', files: { 'src/b.ts': 'export const b = 1;\n' } },
+  { id: 'berlin', branch: 'berlin', parents: ['root'], message: 'f adds a hundred', files: { 'src/a.ts': threeFunctions.replace('x + 1', 'x + 100') } },
+];
 
 /** Commit `cluster` as `.acu/cluster.json` on top of `parent` (fixed date); returns the commit. */
 export async function commitClusterDoc(repo: GitRepo, parent: string, cluster: ClusterDoc): Promise<string> {

@@ -36,8 +36,11 @@ export function git(cwd: string, ...args: string[]): GitOutput {
   return { status: result.status ?? 128, stdout: result.stdout, stderr: result.stderr };
 }
 
-/** Four identities sorted by id (replica order) and the cluster document that names them. */
-export async function makeCluster(top: string): Promise<{ cluster: ClusterDoc; replicas: NodeIdentity[] }> {
+/**
+ * Four identities sorted by id (replica order), their keys in repositories under `top`, and the
+ * cluster document that names them, with addresses on loopback from port `firstPort` on.
+ */
+export async function makeCluster(top: string, firstPort = 7601): Promise<{ cluster: ClusterDoc; replicas: NodeIdentity[] }> {
   const made: { identity: NodeIdentity; site: string }[] = [];
   for (const site of ['paris', 'tokyo', 'lyon', 'berlin']) {
     const dir = join(top, `key-${site}`);
@@ -47,7 +50,7 @@ export async function makeCluster(top: string): Promise<{ cluster: ClusterDoc; r
   made.sort((a, b) => (a.identity.id < b.identity.id ? -1 : 1));
   const cluster: ClusterDoc = {
     version: 1, branch: 'main',
-    members: made.map((m, i) => ({ id: m.identity.id, publicKey: m.identity.publicKey, address: `ws://127.0.0.1:${7601 + i}`, site: m.site, priority: i })),
+    members: made.map((m, i) => ({ id: m.identity.id, publicKey: m.identity.publicKey, address: `ws://127.0.0.1:${firstPort + i}`, site: m.site, priority: i })),
   };
   return { cluster, replicas: made.map((m) => m.identity) };
 }
