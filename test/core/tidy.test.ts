@@ -1,23 +1,12 @@
 // Tidy: src/core is pure. It imports no IO, clock or randomness, and nothing from outside
 // src/core but the pure npm package @noble/hashes (ARCHITECTURE.md, STYLE.md rule 1).
 import assert from 'node:assert/strict';
-import { readFileSync, readdirSync, statSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { test } from 'node:test';
-import { fileURLToPath } from 'node:url';
+import { repoRoot, tsFilesUnder } from '../support/sources.js';
 
-const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 const coreRoot = join(repoRoot, 'src', 'core');
-
-function sources(dir: string): string[] {
-  const out: string[] = [];
-  for (const name of readdirSync(dir).sort()) {
-    const full = join(dir, name);
-    if (statSync(full).isDirectory()) out.push(...sources(full));
-    else if (name.endsWith('.ts')) out.push(full);
-  }
-  return out;
-}
 
 /** Strip comments so that prose about Date or process does not trip the scan. */
 function code(text: string): string {
@@ -39,7 +28,7 @@ const forbiddenIdentifiers: readonly [RegExp, string][] = [
 ];
 
 void test('tidy: src/core imports no IO, clock or randomness', () => {
-  const files = sources(coreRoot);
+  const files = tsFilesUnder(coreRoot);
   assert.ok(files.length > 5, 'src/core has sources');
   const problems: string[] = [];
   let imports = 0;

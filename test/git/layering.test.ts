@@ -4,25 +4,14 @@
 // test/core/tidy.test.ts; the scanner is first shown each form of the mistake, so that a scan that
 // has gone blind fails rather than passes.
 import assert from 'node:assert/strict';
-import { readFileSync, readdirSync, statSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { test } from 'node:test';
-import { fileURLToPath } from 'node:url';
+import { repoRoot, tsFilesUnder } from '../support/sources.js';
 
-const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 const srcRoot = join(repoRoot, 'src');
 const gitRoot = join(srcRoot, 'git');
 const execModule = join(gitRoot, 'exec');
-
-function sources(dir: string): string[] {
-  const out: string[] = [];
-  for (const name of readdirSync(dir).sort()) {
-    const full = join(dir, name);
-    if (statSync(full).isDirectory()) out.push(...sources(full));
-    else if (name.endsWith('.ts')) out.push(full);
-  }
-  return out;
-}
 
 /** Strip comments so that prose about git commands does not trip the scan. */
 function code(text: string): string {
@@ -101,7 +90,7 @@ void test('layering: the scan catches each way of running git outside src/git', 
 });
 
 void test('layering: no file under src/ outside src/git imports src/git/exec.ts or starts git itself', () => {
-  const files = sources(srcRoot);
+  const files = tsFilesUnder(srcRoot);
   const outside = files.filter((file) => !file.startsWith(`${gitRoot}/`));
   assert.ok(outside.length > 50, 'the scan sees the sources');
   const problems = outside.flatMap((file) => problemsOf(relative(repoRoot, file), readFileSync(file, 'utf8')));
