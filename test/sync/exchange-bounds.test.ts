@@ -16,18 +16,11 @@ import type { NodeContext, NodeEvent } from '../../src/sync/node-types.js';
 import { SerialQueue } from '../../src/sync/node-types.js';
 import { signRecord } from '../../src/sync/records.js';
 import type { IdentifiedRecord } from '../../src/sync/records.js';
-import { testIdentity } from '../support/identities.js';
+import { testCluster, testIdentity } from '../support/identities.js';
 
 const paris = testIdentity();
 const tokyo = testIdentity();
-const cluster: ClusterDoc = {
-  version: 1,
-  branch: 'main',
-  members: [
-    { id: paris.id, publicKey: paris.publicKey, address: 'ws://127.0.0.1:7701', site: 'paris', priority: 0 },
-    { id: tokyo.id, publicKey: tokyo.publicKey, address: 'ws://127.0.0.1:7702', site: 'tokyo', priority: 1 },
-  ].sort((a, b) => (a.id < b.id ? -1 : 1)),
-};
+const cluster = testCluster({ paris, tokyo });
 
 function record(who: NodeIdentity, i: number): IdentifiedRecord {
   const acu: FileAcu = {

@@ -18,19 +18,12 @@ import { applyEntry } from '../../src/sync/node-log.js';
 import type { NodeMemory } from '../../src/sync/node-log.js';
 import { decodeRecord, recordId, recordSigningBytes, recordVerifier, signRecord } from '../../src/sync/records.js';
 import type { AcuOrigin, AcuRecord, IdentifiedRecord, RecordSigner, UnsignedRecord } from '../../src/sync/records.js';
-import { testIdentity } from '../support/identities.js';
+import { testCluster, testIdentity } from '../support/identities.js';
 
 const paris = testIdentity();
 const tokyo = testIdentity();
 const outsider = testIdentity();
-const cluster: ClusterDoc = {
-  version: 1,
-  branch: 'main',
-  members: [
-    { id: paris.id, publicKey: paris.publicKey, address: 'ws://127.0.0.1:7701', site: 'paris', priority: 0 },
-    { id: tokyo.id, publicKey: tokyo.publicKey, address: 'ws://127.0.0.1:7702', site: 'tokyo', priority: 1 },
-  ].sort((a, b) => (a.id < b.id ? -1 : 1)),
-};
+const cluster = testCluster({ paris, tokyo });
 const memberOf = (who: NodeIdentity): ClusterMember => cluster.members.find((m) => m.id === who.id)!;
 const signerOf = (who: NodeIdentity): RecordSigner => ({ identity: who, member: memberOf(who) });
 
