@@ -16,7 +16,7 @@ import { fileURLToPath } from 'node:url';
 import { fixtureEpochSeconds } from '../../fixtures/builder.js';
 import { buildClusterFixture, commitAll, freePort } from '../../fixtures/cluster.js';
 import type { ClusterFixture, ClusterSite } from '../../fixtures/cluster.js';
-import { runGitAsUser } from '../git/as-user.js';
+import { runAsUser, runGitAsUser } from '../git/as-user.js';
 import type { UserCommandResult } from '../git/as-user.js';
 import { readAcuConfig, setConfig } from '../git/config.js';
 import { addPaths, logWithNotes, pullFastForward, showFileAt, verifyRevision } from '../git/workdir.js';
@@ -122,7 +122,7 @@ export class ClusterDemo {
 
   /** Run acu in a site, as a user would, and show it. */
   private async acu(site: ClusterSite, args: readonly string[], show = true): Promise<{ status: number; stdout: string; stderr: string }> {
-    const result = await spawnText(process.execPath, [acuBin, ...args], site.dir);
+    const result = await runAsUser(process.execPath, [acuBin, ...args], { cwd: site.dir, env: shellEnv });
     if (show) this.shell(`(${site.name}) acu ${args.join(' ')}`, result.stdout + result.stderr);
     return result;
   }
@@ -425,22 +425,6 @@ const shellEnv = { NO_COLOR: '1', GIT_TERMINAL_PROMPT: '0' } as const;
 /** Run git in `cwd` as a developer at a shell would, hooks and all. */
 function gitAsUser(args: readonly string[], cwd: string): Promise<UserCommandResult> {
   return runGitAsUser(args, { cwd, env: shellEnv });
-}
-
-function spawnText(command: string, args: readonly string[], cwd: string): Promise<UserCommandResult> {
-  return new Promise((resolve) => {
-    const child = spawn(command, args, { cwd, env: { ...process.env, ...shellEnv } });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
-      stdout += chunk;
-    });
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
-      stderr += chunk;
-    });
-    child.once('error', (error) => resolve({ status: 127, stdout, stderr: `${stderr}${error.message}` }));
-    child.once('close', (code) => resolve({ status: code ?? 128, stdout, stderr }));
-  });
 }
 
 /**

@@ -5,7 +5,6 @@
  * round-trips. Every command it runs is printed, so the demo doubles as a tutorial. Exits 0 only if
  * every check holds.
  */
-import { spawnSync } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -14,7 +13,8 @@ import { demoFixture } from '../../fixtures/demo.js';
 import { makeTempDir, removeTempDir } from '../../fixtures/tmp.js';
 import { ExitCode } from '../core/errors.js';
 import type { ExitCodeValue } from '../core/errors.js';
-import { runGitAsUserSync } from '../git/as-user.js';
+import { runAsUserSync, runGitAsUserSync } from '../git/as-user.js';
+import type { UserCommandResult } from '../git/as-user.js';
 import type { Command } from './command.js';
 import { parseCommandArgs, refusePositionals } from './command.js';
 import type { Io } from './io.js';
@@ -28,13 +28,6 @@ export interface DemoOptions {
 
 const acuBin = fileURLToPath(new URL('../../../bin/acu.js', import.meta.url));
 
-/** Output of one command the demo ran. */
-interface Ran {
-  readonly status: number;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
 /**
  * What the demo's user has set in their shell: no colours, no credential prompts, and merges that
  * take git's message rather than opening an editor.
@@ -42,9 +35,8 @@ interface Ran {
 const shellEnv = { NO_COLOR: '1', GIT_TERMINAL_PROMPT: '0', GIT_EDITOR: 'true', GIT_MERGE_AUTOEDIT: 'no' } as const;
 
 /** Run `acu <args>` in `cwd` as the user would, with this checkout's launcher. */
-function runAcu(args: readonly string[], cwd: string): Ran {
-  const result = spawnSync(process.execPath, [acuBin, ...args], { cwd, encoding: 'utf8', env: { ...process.env, ...shellEnv } });
-  return { status: result.status ?? 128, stdout: result.stdout, stderr: result.stderr };
+function runAcu(args: readonly string[], cwd: string): UserCommandResult {
+  return runAsUserSync(process.execPath, [acuBin, ...args], { cwd, env: shellEnv });
 }
 
 /** Runs commands in the demo repository and narrates them. */
@@ -61,7 +53,7 @@ class Narrator {
   }
 
   /** Run `acu ...` or `git ...` as a user would, and show its output. */
-  run(program: 'acu' | 'git', args: readonly string[], show = true): Ran {
+  run(program: 'acu' | 'git', args: readonly string[], show = true): UserCommandResult {
     this.io.stdout(`${paint(this.io).dim('$')} ${program} ${args.join(' ')}\n`);
     const ran = program === 'acu' ? runAcu(args, this.cwd) : runGitAsUserSync(args, { cwd: this.cwd, env: shellEnv });
     if (show) {

@@ -3,6 +3,7 @@
  * merging, pushing and pulling: plain `git <args>` with the user's environment, configuration and
  * hooks (the hooks are what the demo shows), and none of the settings exec.ts pins for acu's own
  * reads and writes. Output comes back as text, to be printed; a failure is a status, not an error.
+ * The demo's other commands (acu itself) run through the same runner, {@link runAsUser}.
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { assert } from '../core/errors.js';
@@ -23,8 +24,22 @@ export interface AsUserOptions {
 /** Run `git <args>` as the user would, to completion. */
 export function runGitAsUser(args: readonly string[], options: AsUserOptions): Promise<UserCommandResult> {
   assert(args.length > 0, 'runGitAsUser: a git subcommand');
+  return runAsUser('git', args, options);
+}
+
+/** Run `git <args>` as the user would, to completion, blocking: for a walkthrough that prints each step as it goes. */
+export function runGitAsUserSync(args: readonly string[], options: AsUserOptions): UserCommandResult {
+  assert(args.length > 0, 'runGitAsUserSync: a git subcommand');
+  return runAsUserSync('git', args, options);
+}
+
+/**
+ * Run `program <args>` as the user would, to completion (127 when it could not start). git is one
+ * such program; the demo runs acu's own launcher the same way, beside git, so one runner serves both.
+ */
+export function runAsUser(program: string, args: readonly string[], options: AsUserOptions): Promise<UserCommandResult> {
   return new Promise((resolve) => {
-    const child = spawn('git', args, { cwd: options.cwd, env: { ...process.env, ...options.env } });
+    const child = spawn(program, args, { cwd: options.cwd, env: { ...process.env, ...options.env } });
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
@@ -38,9 +53,8 @@ export function runGitAsUser(args: readonly string[], options: AsUserOptions): P
   });
 }
 
-/** Run `git <args>` as the user would, to completion, blocking: for a walkthrough that prints each step as it goes. */
-export function runGitAsUserSync(args: readonly string[], options: AsUserOptions): UserCommandResult {
-  assert(args.length > 0, 'runGitAsUserSync: a git subcommand');
-  const result = spawnSync('git', args, { cwd: options.cwd, encoding: 'utf8', env: { ...process.env, ...options.env } });
+/** {@link runAsUser}, blocking. */
+export function runAsUserSync(program: string, args: readonly string[], options: AsUserOptions): UserCommandResult {
+  const result = spawnSync(program, args, { cwd: options.cwd, encoding: 'utf8', env: { ...process.env, ...options.env } });
   return { status: result.status ?? 128, stdout: result.stdout, stderr: result.stderr };
 }
