@@ -16,6 +16,7 @@ import { fileURLToPath } from 'node:url';
 import { fixtureEpochSeconds } from '../../fixtures/builder.js';
 import { buildClusterFixture, commitAll, freePort } from '../../fixtures/cluster.js';
 import type { ClusterFixture, ClusterSite } from '../../fixtures/cluster.js';
+import { demoStore } from '../../fixtures/demo.js';
 import { runAsUser, runGitAsUser } from '../git/as-user.js';
 import type { UserCommandResult } from '../git/as-user.js';
 import { readAcuConfig, setConfig } from '../git/config.js';
@@ -35,27 +36,8 @@ export interface DemoNarration {
   check(name: string, ok: boolean): void;
 }
 
-/** The shared project: the store of the first part, with a reader both developers will change. */
-const store = `import { readFile } from 'node:fs/promises';
-import type { Stats } from 'node:fs';
-
-/** A key-value store on disk. */
-export class Store {
-  constructor(private readonly root: string) {}
-
-  /** Read one value. */
-  async read(key: string): Promise<string> {
-    return readFile(this.path(key), 'utf8');
-  }
-
-  /** Where a key lives. */
-  path(key: string): string {
-    return this.root + '/' + key;
-  }
-}
-
-export type Entry = { key: string; stats: Stats };
-`;
+/** The shared project: the store of the first part (demoStore), with a reader both developers will change. */
+const store = `${demoStore}\nexport type Entry = { key: string; stats: Stats };\n`;
 
 function parisEdit(text: string): string {
   return text
