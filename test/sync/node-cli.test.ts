@@ -10,14 +10,11 @@ import type { ChildProcess } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { buildClusterFixture } from '../../fixtures/cluster.js';
 import type { ClusterFixture, ClusterSite } from '../../fixtures/cluster.js';
 import { makeTempDir, removeTempDir } from '../../fixtures/tmp.js';
-import { callNode } from '../../src/sync/api.js';
 import type { NodeEvent, NodeStatus } from '../../src/sync/node.js';
-
-const bin = join(fileURLToPath(new URL('../../..', import.meta.url)), 'bin', 'acu.js');
+import { acu, acuBin, collectNodeEvents, nodeStatus, until } from './real-nodes.js';
 
 interface Running {
   child: ChildProcess;
@@ -29,48 +26,23 @@ let top = '';
 let cluster: ClusterFixture;
 const nodes = new Map<string, Running>();
 
-function acu(site: ClusterSite, args: readonly string[]): { status: number; stdout: string; stderr: string } {
-  const result = spawnSync(process.execPath, [bin, ...args], { cwd: site.dir, encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });
-  return { status: result.status ?? 128, stdout: result.stdout, stderr: result.stderr };
-}
-
 function git(site: ClusterSite, args: readonly string[]): { status: number; stdout: string; stderr: string } {
   const result = spawnSync('git', args, { cwd: site.dir, encoding: 'utf8' });
   return { status: result.status ?? 128, stdout: result.stdout, stderr: result.stderr };
 }
 
 function start(site: ClusterSite): Running {
-  const child = spawn(process.execPath, [bin, 'node', 'start', '--json', '--validation', 'parse', '--tick-ms', '20'], { cwd: site.dir, stdio: ['ignore', 'pipe', 'inherit'] });
-  const events: NodeEvent[] = [];
-  let buffered = '';
-  child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
-    buffered += chunk;
-    const lines = buffered.split('\n');
-    buffered = lines.pop() ?? '';
-    for (const line of lines) if (line.trim() !== '') events.push(JSON.parse(line) as NodeEvent);
-  });
+  // stderr goes straight to the test's own, unlike startNode's (which prefixes each site's lines).
+  const child = spawn(process.execPath, [acuBin, 'node', 'start', '--json', '--validation', 'parse', '--tick-ms', '20'], { cwd: site.dir, stdio: ['ignore', 'pipe', 'inherit'] });
+  const events = collectNodeEvents(child.stdout);
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   const running = { child, events, exited };
   nodes.set(site.name, running);
   return running;
 }
 
-async function status(site: ClusterSite): Promise<NodeStatus | null> {
-  const answer = await callNode(join(site.dir, '.git', 'acu', 'node.sock'), { type: 'status' }, 2_000);
-  return answer?.ok === true ? (answer.result as NodeStatus) : null;
-}
-
-// Polls the nodes' own state; the bound only keeps a hung cluster from hanging the test run.
-async function until(what: string, test: () => Promise<boolean>): Promise<void> {
-  const deadline = Date.now() + 120_000;
-  while (!(await test())) {
-    if (Date.now() > deadline) assert.fail(`timed out waiting until ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
-
 async function allStatuses(): Promise<(NodeStatus | null)[]> {
-  return await Promise.all(cluster.sites.map((site) => status(site)));
+  return await Promise.all(cluster.sites.map((site) => nodeStatus(site)));
 }
 
 before(async () => {
@@ -140,14 +112,14 @@ it('four nodes agree on a hooked commit: one commit id everywhere, logged, verif
 it('SIGTERM stops a node cleanly; restarted, it resumes from its log at the same height', async () => {
   const east = cluster.sites[1]!;
   const running = nodes.get(east.name)!;
-  const height = (await status(east))!.height;
+  const height = (await nodeStatus(east))!.height;
   running.child.kill('SIGTERM');
   assert.equal(await running.exited, 0);
   assert.ok(running.events.some((e) => e.kind === 'stopping'));
   const again = start(east);
-  await until('east answers again', async () => (await status(east)) !== null);
+  await until('east answers again', async () => (await nodeStatus(east)) !== null);
   const recovered = again.events.find((e) => e.kind === 'recovered');
   assert.ok(recovered !== undefined, 'the restarted node reports its recovery');
-  assert.equal((await status(east))!.height, height);
+  assert.equal((await nodeStatus(east))!.height, height);
   assert.equal(acu(east, ['verify']).status, 0);
 });

@@ -15,15 +15,12 @@ import { createServer } from 'node:net';
 import type { AddressInfo, Server } from 'node:net';
 import { join } from 'node:path';
 import { after, before, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { buildClusterFixture, pinClusterTls } from '../../fixtures/cluster.js';
 import type { ClusterFixture, ClusterSite } from '../../fixtures/cluster.js';
 import { makeTempDir, removeTempDir } from '../../fixtures/tmp.js';
 import { readCluster, writeCluster } from '../../src/store/cluster.js';
-import { callNode } from '../../src/sync/api.js';
 import type { NodeStatus } from '../../src/sync/node.js';
-
-const bin = join(fileURLToPath(new URL('../../..', import.meta.url)), 'bin', 'acu.js');
+import { acu, acuBin, nodeStatus, until } from './real-nodes.js';
 
 interface Running {
   child: ChildProcess;
@@ -39,11 +36,6 @@ let port = 0;
 const hosts = ['127.0.0.2', '127.0.0.3', '127.0.0.4', '127.0.0.5'];
 const nodes: Running[] = [];
 
-function acu(site: ClusterSite, args: readonly string[]): { status: number; stdout: string; stderr: string } {
-  const result = spawnSync(process.execPath, [bin, ...args], { cwd: site.dir, encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });
-  return { status: result.status ?? 128, stdout: result.stdout, stderr: result.stderr };
-}
-
 function git(site: ClusterSite, args: readonly string[]): { status: number; stdout: string; stderr: string } {
   // The hook waits up to 5 s for the node's answer (not its 150 ms), so that a loaded CI machine
   // still shows the poke answered over the running node's socket, which this test asserts.
@@ -52,7 +44,7 @@ function git(site: ClusterSite, args: readonly string[]): { status: number; stdo
 }
 
 function start(site: ClusterSite, extra: readonly string[] = []): Running {
-  const child = spawn(process.execPath, [bin, 'node', 'start', '--json', '--validation', 'parse', '--tick-ms', '20', ...extra], { cwd: site.dir, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [acuBin, 'node', 'start', '--json', '--validation', 'parse', '--tick-ms', '20', ...extra], { cwd: site.dir, stdio: ['ignore', 'pipe', 'pipe'] });
   const stderr: string[] = [];
   const stdout: string[] = [];
   child.stderr.setEncoding('utf8').on('data', (chunk: string) => stderr.push(chunk));
@@ -63,22 +55,13 @@ function start(site: ClusterSite, extra: readonly string[] = []): Running {
   return running;
 }
 
-async function status(site: ClusterSite): Promise<NodeStatus | null> {
-  const answer = await callNode(join(site.dir, '.git', 'acu', 'node.sock'), { type: 'status' }, 2_000);
-  return answer?.ok === true ? (answer.result as NodeStatus) : null;
-}
-
-// Polls the nodes' own state; the bound only keeps a hung cluster from hanging the test run.
-async function until(what: string, test: () => Promise<boolean>): Promise<void> {
-  const deadline = Date.now() + 120_000;
-  while (!(await test())) {
-    if (Date.now() > deadline) assert.fail(`timed out waiting until ${what}; the nodes said:\n${nodes.map((n) => `${n.stdout.join('')}${n.stderr.join('')}`).join('\n---\n').slice(-6000)}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
+/** The end of what the nodes printed, for a wait that timed out. */
+function nodesSaid(): string {
+  return nodes.map((n) => `${n.stdout.join('')}${n.stderr.join('')}`).join('\n---\n').slice(-6000);
 }
 
 async function allStatuses(): Promise<(NodeStatus | null)[]> {
-  return await Promise.all(cluster.sites.map((site) => status(site)));
+  return await Promise.all(cluster.sites.map((site) => nodeStatus(site)));
 }
 
 /** A port free on every one of the four addresses (asked of the kernel on the first, checked on the rest). */
@@ -142,7 +125,7 @@ it('--listen with a malformed address, an address not on this machine, or a busy
 
 it('four nodes on 127.0.0.2-5 link over pinned TLS and agree on a hooked commit', async () => {
   for (const site of cluster.sites) start(site);
-  await until('all four nodes are connected', async () => (await allStatuses()).every((s) => s !== null && s.peers.every((p) => p.connected)));
+  await until('all four nodes are connected', async () => (await allStatuses()).every((s) => s !== null && s.peers.every((p) => p.connected)), nodesSaid);
   const statuses = await allStatuses();
   statuses.forEach((s, i) => assert.deepEqual(s!.links, { scheme: 'wss', verify: 'pinned', insecure: false, listen: `${hosts[i]!}:${port}` }));
   const north = cluster.sites[0]!;
@@ -151,7 +134,7 @@ it('four nodes on 127.0.0.2-5 link over pinned TLS and agree on a hooked commit'
   const commit = git(north, ['commit', '-q', '-am', 'Add mul']);
   assert.equal(commit.status, 0, commit.stderr);
   assert.match(commit.stderr, /acu: proposed [0-9a-f]{12} to the sync node/);
-  await until('every node wrote height 0', async () => (await allStatuses()).every((s) => s !== null && s.agreed.height >= 0));
+  await until('every node wrote height 0', async () => (await allStatuses()).every((s) => s !== null && s.agreed.height >= 0), nodesSaid);
   const after = await allStatuses();
   const commits = after.map((s) => s!.agreed.commit);
   assert.ok(commits[0] !== null && commits.every((c) => c === commits[0]), `one agreed commit: ${commits.join(' ')}`);
@@ -172,8 +155,8 @@ it('plain ws:// off loopback is refused without --insecure; with it, acu status 
   assert.match(refused.stderr, /^error: the cluster's addresses are plain ws:\/\/ and not all on loopback/m);
   assert.match(refused.stderr, /^hint: use wss:\/\/ addresses .* or pass --insecure/m);
   const running = start(lone, ['--insecure', '--listen', `127.0.0.1:${lone.port}`]);
-  await until('the insecure node answers', async () => (await status(lone)) !== null);
-  assert.deepEqual((await status(lone))!.links, { scheme: 'ws', verify: 'none', insecure: true, listen: `127.0.0.1:${lone.port}` });
+  await until('the insecure node answers', async () => (await nodeStatus(lone)) !== null, nodesSaid);
+  assert.deepEqual((await nodeStatus(lone))!.links, { scheme: 'ws', verify: 'none', insecure: true, listen: `127.0.0.1:${lone.port}` });
   assert.match(acu(lone, ['status']).stdout, /^links: plain ws:\/\/ \(INSECURE: --insecure; nothing on these links is encrypted\)/m);
   assert.match(running.stderr.join(''), /^warning: --insecure: peer links are plain ws:\/\//m);
   running.child.kill('SIGTERM');

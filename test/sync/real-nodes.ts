@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
+import type { Readable } from 'node:stream';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { fixtureEpochSeconds } from '../../fixtures/builder.js';
@@ -47,17 +48,23 @@ export function startNode(site: ClusterSite, extra: readonly string[] = [], env:
   const args = [acuBin, 'node', 'start', '--json', '--validation', 'parse', '--tick-ms', '20', ...extra];
   const [command, ...prefix] = [...launcher, process.execPath];
   const child = spawn(command, [...prefix, ...args], { cwd: site.dir, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+  const events = collectNodeEvents(child.stdout);
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => process.stderr.write(`[${site.name}] ${chunk}`));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  return { child, events, exited };
+}
+
+/** The events a node prints with `--json`, one JSON object a line, collected as they come. */
+export function collectNodeEvents(stdout: Readable): NodeEvent[] {
   const events: NodeEvent[] = [];
   let buffered = '';
-  child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+  stdout.setEncoding('utf8').on('data', (chunk: string) => {
     buffered += chunk;
     const lines = buffered.split('\n');
     buffered = lines.pop() ?? '';
     for (const line of lines) if (line.trim() !== '') events.push(JSON.parse(line) as NodeEvent);
   });
-  child.stderr.setEncoding('utf8').on('data', (chunk: string) => process.stderr.write(`[${site.name}] ${chunk}`));
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  return { child, events, exited };
+  return events;
 }
 
 /** The node's status over its local API, or null when none answers. */
@@ -66,11 +73,11 @@ export async function nodeStatus(site: ClusterSite): Promise<NodeStatus | null> 
   return answer?.ok === true ? (answer.result as NodeStatus) : null;
 }
 
-/** Poll `test` until it holds. */
-export async function until(what: string, test: () => Promise<boolean> | boolean): Promise<void> {
+/** Poll `test` until it holds; `nodesSaid`, where given, tells a timeout what the nodes printed. */
+export async function until(what: string, test: () => Promise<boolean> | boolean, nodesSaid?: () => string): Promise<void> {
   const deadline = Date.now() + 120_000;
   while (!(await test())) {
-    if (Date.now() > deadline) assert.fail(`timed out waiting until ${what}`);
+    if (Date.now() > deadline) assert.fail(nodesSaid === undefined ? `timed out waiting until ${what}` : `timed out waiting until ${what}; the nodes said:\n${nodesSaid()}`);
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
 }
