@@ -9,21 +9,18 @@ import { createHash } from 'node:crypto';
 import { assert } from '../core/errors.js';
 import type { Acu, DeclAcu, FileAcu, FileContentKind, FileLevelReason, Hunk, IdentifiedAcu } from '../core/acu/model.js';
 import { canonicalString } from '../core/acu/canonical.js';
-import type { BlobText, ParseCache, RetainedText } from './cache.js';
+import type { BlobText, ChangeFields, ParseCache, RetainedText } from './cache.js';
 import { changeKey } from './cache.js';
 import { diffDeclarations } from './diff.js';
 import { isSourcePath } from './segment.js';
 import { computeLineHunks, decodeText, splitLines, toBase64 } from './text.js';
 
-/** One changed path between two trees (the shape `git diff-tree -r -M` reports). */
-export interface FileChange {
+/**
+ * One changed path between two trees (the shape `git diff-tree -r -M` reports): the fields the
+ * change memo keys on, with the statuses extraction handles.
+ */
+export interface FileChange extends ChangeFields {
   readonly status: 'A' | 'D' | 'M' | 'R' | 'T';
-  readonly oldPath: string | null;
-  readonly newPath: string | null;
-  readonly oldMode: string | null;
-  readonly newMode: string | null;
-  readonly oldOid: string | null;
-  readonly newOid: string | null;
 }
 
 /** Reads blob contents by id (a long-lived `git cat-file --batch` in production). */
