@@ -3,14 +3,10 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { composeFile, composeSides } from '../../src/compose/file.js';
-import type { ComposeFileResult } from '../../src/compose/file.js';
 import { mergeLines } from '../../src/compose/diff3.js';
 import { parsesCleanly } from '../../src/compose/syntax.js';
+import { compose, lines } from '../support/compose-cases.js';
 import { baseSeed, rng } from '../support/random.js';
-
-function compose(base: string, ours: string, theirs: string, path = 'a.ts'): ComposeFileResult {
-  return composeFile({ path, base, ours, theirs });
-}
 
 function clean(base: string, ours: string, theirs: string, path = 'a.ts'): string {
   const result = compose(base, ours, theirs, path);
@@ -18,8 +14,6 @@ function clean(base: string, ours: string, theirs: string, path = 'a.ts'): strin
   assert.ok(parsesCleanly(path, result.text), 'a clean result parses');
   return result.text;
 }
-
-const lines = (...items: string[]): string => `${items.join('\n')}\n`;
 
 describe('composeFile: declarations commute', () => {
   it('keeps both sides\' new methods of one class, ours first', () => {

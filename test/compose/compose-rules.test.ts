@@ -2,22 +2,7 @@
 // `import type` against a name added to the same import, JSX children as sequences.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { composeFile } from '../../src/compose/file.js';
-import type { ComposeFileResult } from '../../src/compose/file.js';
-import { parsesCleanly } from '../../src/compose/syntax.js';
-
-const lines = (...items: string[]): string => `${items.join('\n')}\n`;
-
-function compose(base: string, ours: string, theirs: string, path = 'a.ts'): ComposeFileResult {
-  return composeFile({ path, base, ours, theirs });
-}
-
-function clean(base: string, ours: string, theirs: string, path = 'a.ts'): ComposeFileResult {
-  const result = compose(base, ours, theirs, path);
-  assert.deepEqual(result.conflicts, [], `expected a clean merge, got:\n${result.text}`);
-  assert.ok(parsesCleanly(path, result.text), 'a clean result parses');
-  return result;
-}
+import { clean, compose, lines } from '../support/compose-cases.js';
 
 describe('composeFile: a removal against a change of types only', () => {
   // One side inlines a helper and removes it; the other side, converting the file to strict

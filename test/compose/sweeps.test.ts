@@ -3,24 +3,11 @@
 // default import dropped beside a removal, and neighbouring edits in prose and line lists.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { composeFile, isLineListPath } from '../../src/compose/file.js';
-import type { ComposeFileResult } from '../../src/compose/file.js';
+import { isLineListPath } from '../../src/compose/file.js';
 import { separateEdits } from '../../src/compose/diff3.js';
-import { parseVersion, parsesCleanly } from '../../src/compose/syntax.js';
+import { parseVersion } from '../../src/compose/syntax.js';
 import { sweepsOf } from '../../src/compose/sweep.js';
-
-const lines = (...items: string[]): string => `${items.join('\n')}\n`;
-
-function compose(base: string, ours: string, theirs: string, path = 'a.ts'): ComposeFileResult {
-  return composeFile({ path, base, ours, theirs });
-}
-
-function clean(base: string, ours: string, theirs: string, path = 'a.ts'): ComposeFileResult {
-  const result = compose(base, ours, theirs, path);
-  assert.deepEqual(result.conflicts, [], `expected a clean merge, got:\n${result.text}`);
-  if (/\.[cm]?[jt]sx?$/.test(path)) assert.ok(parsesCleanly(path, result.text), 'a clean result parses');
-  return result;
-}
+import { clean, compose, lines } from '../support/compose-cases.js';
 
 const version = (text: string): NonNullable<ReturnType<typeof parseVersion>> => {
   const parsed = parseVersion('a.ts', text);
