@@ -16,10 +16,8 @@ import type { ExitCodeValue } from '../../src/core/errors.js';
 import { runGit } from '../../src/git/exec.js';
 import { GitRepo } from '../../src/git/index.js';
 import type { Command } from '../../src/cli/command.js';
-import { bufferIo } from '../../src/cli/io.js';
 import { logCommand } from '../../src/cli/log.js';
 import type { LogEntry } from '../../src/cli/log.js';
-import { reportError } from '../../src/cli/main.js';
 import { verifyCommand } from '../../src/cli/verify.js';
 import { writeCluster } from '../../src/store/cluster.js';
 import type { ClusterDoc } from '../../src/store/cluster.js';
@@ -31,6 +29,7 @@ import { sha256Hex } from '../../src/sync/crypto.js';
 import { recordsOfCommit } from '../../src/sync/records.js';
 import type { IdentifiedRecord } from '../../src/sync/records.js';
 import { commitClusterDoc, siteCommits, writeAgreedStep } from '../support/agreed-chain.js';
+import { runCommandIn } from '../support/cli-repo.js';
 import { makeCluster } from '../support/gate-fixture.js';
 
 // No machine's git configuration may leak in: the notes commit must work without a user identity.
@@ -126,17 +125,6 @@ function honestSteps(records: Record<string, IdentifiedRecord[]>): Step[] {
   ];
 }
 
-async function acu<O>(command: Command<O>, dir: string, ...args: string[]): Promise<{ code: ExitCodeValue; out: string; err: string }> {
-  const io = bufferIo(dir);
-  let code: ExitCodeValue;
-  try {
-    code = await command.run(command.parse(args), io);
-  } catch (error) {
-    code = reportError(error, io, false);
-  }
-  return { code, out: io.out(), err: io.err() };
-}
-
 describe('acu log and acu verify on an honest chain', () => {
   let dir = '';
   let commits: string[] = [];
@@ -153,25 +141,25 @@ describe('acu log and acu verify on an honest chain', () => {
   });
 
   it('verify checks every certificate back to height 0 and exits 0', async () => {
-    const { code, out, err } = await acu(verifyCommand, dir);
+    const { code, out, err } = await runCommandIn(verifyCommand, dir);
     assert.equal(code, 0, out + err);
     assert.equal(out.match(/^ok {3}[0-9a-f]{12} height \d$/gm)?.length, 3, out);
     assert.match(out, /^verified 3 agreed commits: all certificates valid$/m);
-    const json = JSON.parse((await acu(verifyCommand, dir, '--json')).out) as { ok: boolean; commits: { commit: string; height: number; ok: boolean }[] };
+    const json = JSON.parse((await runCommandIn(verifyCommand, dir, '--json')).out) as { ok: boolean; commits: { commit: string; height: number; ok: boolean }[] };
     assert.equal(json.ok, true);
     assert.deepEqual(json.commits.map((c) => [c.commit, c.height, c.ok]), [[commits[2], 2, true], [commits[1], 1, true], [commits[0], 0, true]]);
   });
 
   it('verify takes a ref, and checks from there back', async () => {
-    const { code, out } = await acu(verifyCommand, dir, commits[1]!);
+    const { code, out } = await runCommandIn(verifyCommand, dir, commits[1]!);
     assert.equal(code, 0);
     assert.match(out, /^verified 2 agreed commits: all certificates valid$/m);
-    assert.equal((await acu(verifyCommand, dir, 'no-such-ref')).code, 128);
-    assert.equal((await acu(verifyCommand, dir, 'a', 'b')).code, 129);
+    assert.equal((await runCommandIn(verifyCommand, dir, 'no-such-ref')).code, 128);
+    assert.equal((await runCommandIn(verifyCommand, dir, 'a', 'b')).code, 129);
   });
 
   it('log shows each decision newest first: applied, deferred and rejected ACUs, and the signers with their sites', async () => {
-    const { code, out, err } = await acu(logCommand, dir);
+    const { code, out, err } = await runCommandIn(logCommand, dir);
     assert.equal(code, 0, err);
     const heads = [...out.matchAll(/^agreed ([0-9a-f]{40}) {2}height (\d), round (\d)$/gm)].map((m) => [m[1], Number(m[2]), Number(m[3])]);
     assert.deepEqual(heads, [[commits[2], 2, 0], [commits[1], 1, 1], [commits[0], 0, 0]]);
@@ -187,9 +175,9 @@ describe('acu log and acu verify on an honest chain', () => {
   });
 
   it('log -n limits to the newest decisions, and --json is an array of objects', async () => {
-    const limited = await acu(logCommand, dir, '-n', '1');
+    const limited = await runCommandIn(logCommand, dir, '-n', '1');
     assert.equal(limited.out.match(/^agreed /gm)?.length, 1);
-    const entries = JSON.parse((await acu(logCommand, dir, '--json')).out) as LogEntry[];
+    const entries = JSON.parse((await runCommandIn(logCommand, dir, '--json')).out) as LogEntry[];
     assert.deepEqual(entries.map((e) => e.height), [2, 1, 0]);
     const tokyo = entries[1]!;
     assert.equal(tokyo.round, 1);
@@ -197,7 +185,7 @@ describe('acu log and acu verify on an honest chain', () => {
     assert.deepEqual(tokyo.deferred.map((a) => [a.where, a.reason]), [['src/a.ts#function:h', 'conflicts with a pending ACU; the vote deferred both']]);
     assert.deepEqual(tokyo.signers, [1, 2, 3].map((i) => ({ id: cluster.members[i]!.id, site: cluster.members[i]!.site })));
     assert.deepEqual(entries[0]!.rejected.map((a) => a.site), ['berlin']);
-    assert.equal((await acu(logCommand, dir, '-n', 'x')).code, 129);
+    assert.equal((await runCommandIn(logCommand, dir, '-n', 'x')).code, 129);
   });
 });
 
@@ -205,7 +193,7 @@ describe('acu verify finds forged and broken chains', () => {
   async function verifyChain(name: string, edit: (steps: Step[]) => Step[]): Promise<{ code: ExitCodeValue; out: string; dir: string; commits: string[] }> {
     const made = await makeRepo(name);
     const commits = await writeChain(made.dir, made.oids.root!, edit(honestSteps(made.records)));
-    const result = await acu(verifyCommand, made.dir);
+    const result = await runCommandIn(verifyCommand, made.dir);
     return { ...result, dir: made.dir, commits };
   }
 
@@ -240,7 +228,7 @@ describe('acu verify finds forged and broken chains', () => {
     const value: Value = { ...note.cert.value, batch: { ...note.cert.value.batch, acuIds: note.cert.value.batch.acuIds.slice(1) } };
     const edited = { ...note, valueId: valueIdOf({ digestHex: sha256Hex }, value), cert: { ...note.cert, value } };
     await runGit(['notes', `--ref=${notesRef}`, 'add', '-f', '-F', '-', commits[1]!], { cwd: dir, gitDir: null, input: JSON.stringify(edited) });
-    const { code, out } = await acu(verifyCommand, dir);
+    const { code, out } = await runCommandIn(verifyCommand, dir);
     assert.equal(code, 1, out);
     assert.match(out, /^FAIL [0-9a-f]{12} height 1: fewer than 3 matching FINAL signatures from distinct members; applies a record outside the certified batch$/m);
     assert.match(out, /^FAIL [0-9a-f]{12} height 2: its value does not extend the previous decision$/m);
@@ -265,7 +253,7 @@ describe('acu verify finds forged and broken chains', () => {
     } finally {
       await repo.close();
     }
-    const { code, out } = await acu(verifyCommand, dir);
+    const { code, out } = await runCommandIn(verifyCommand, dir);
     assert.equal(code, 1, out);
     assert.match(out, new RegExp(`^FAIL [0-9a-f]{12} height 2: its tree, parent or message is not what the certificate certifies \\(the certificate is for commit ${commits[2]!.slice(0, 12)}\\)$`, 'm'));
     assert.match(out, /^ok {3}[0-9a-f]{12} height 1$/m);
@@ -279,7 +267,7 @@ describe('acu verify finds forged and broken chains', () => {
     assert.notEqual(other.commits[1], commits[1]);
     const note = await runGit(['notes', `--ref=${notesRef}`, 'show', other.commits[1]!], { cwd: other.dir, gitDir: null });
     await runGit(['notes', `--ref=${notesRef}`, 'add', '-f', '-F', '-', commits[1]!], { cwd: dir, gitDir: null, input: note.stdout.toString('utf8') });
-    const { code, out } = await acu(verifyCommand, dir);
+    const { code, out } = await runCommandIn(verifyCommand, dir);
     assert.equal(code, 1, out);
     assert.match(out, new RegExp(`^FAIL ${commits[1]!.slice(0, 12)} height 1: .*its tree, parent or message is not what the certificate certifies \\(the certificate is for commit ${other.commits[1]!.slice(0, 12)}\\)`, 'm'));
   });
@@ -301,12 +289,12 @@ describe('acu verify finds forged and broken chains', () => {
     const { dir, commits } = await verifyChain('malformed', (steps) => steps);
     await runGit(['notes', `--ref=${notesRef}`, 'add', '-f', '-m', '{"v":1,"cert":null}', commits[2]!], { cwd: dir, gitDir: null });
     await runGit(['notes', `--ref=${notesRef}`, 'remove', commits[1]!], { cwd: dir, gitDir: null });
-    const { code, out } = await acu(verifyCommand, dir);
+    const { code, out } = await runCommandIn(verifyCommand, dir);
     assert.equal(code, 1, out);
     assert.match(out, /^FAIL [0-9a-f]{12} height \?: the certificate note \(refs\/notes\/acu\) is malformed: branch: expected a string$/m);
     assert.match(out, /^FAIL [0-9a-f]{12} height \?: no certificate note \(refs\/notes\/acu\)$/m);
     assert.match(out, /^ok {3}[0-9a-f]{12} height 0$/m);
-    const log = await acu(logCommand, dir);
+    const log = await runCommandIn(logCommand, dir);
     assert.equal(log.code, 0);
     assert.match(log.out, /^ {2}no certificate note \(refs\/notes\/acu\)$/m);
   });
@@ -317,14 +305,14 @@ describe('acu log and acu verify without a cluster or a decision', () => {
     const dir = join(top, 'bare-start');
     await buildFixtureRepo(dir, spec);
     for (const command of [logCommand, verifyCommand] as Command<unknown>[]) {
-      const none = await acu(command, dir);
+      const none = await runCommandIn(command, dir);
       assert.equal(none.code, 128);
       assert.match(none.err, /^error: there is no cluster document at .*\.acu\/cluster\.json$/m);
       assert.match(none.err, /^hint: create one with 'acu cluster create'$/m);
     }
     await writeCluster(dir, cluster);
     for (const command of [logCommand, verifyCommand] as Command<unknown>[]) {
-      const empty = await acu(command, dir);
+      const empty = await runCommandIn(command, dir);
       assert.equal(empty.code, 128);
       assert.match(empty.err, /^error: the cluster has no agreed commit yet \(refs\/acu\/main does not exist\)$/m);
       assert.match(empty.err, /^hint: /m);

@@ -15,8 +15,6 @@ import { bodyDigestOf, genesisParent, valueIdOf } from '../../src/core/consensus
 import type { Value, ValueDraft } from '../../src/core/consensus/index.js';
 import { runGit } from '../../src/git/exec.js';
 import { GitRepo } from '../../src/git/index.js';
-import { bufferIo } from '../../src/cli/io.js';
-import { reportError } from '../../src/cli/main.js';
 import { verifyCommand } from '../../src/cli/verify.js';
 import type { VerifyJsonCommit } from '../../src/cli/verify.js';
 import { writeCluster } from '../../src/store/cluster.js';
@@ -30,6 +28,7 @@ import { computeOutcome } from '../../src/sync/outcome.js';
 import { acuRefOf, recordsOfCommit } from '../../src/sync/records.js';
 import type { IdentifiedRecord, RecordSigner } from '../../src/sync/records.js';
 import { certifyValue, commitClusterDoc, siteCommits } from '../support/agreed-chain.js';
+import { runCommandIn } from '../support/cli-repo.js';
 import { git, makeCluster } from '../support/gate-fixture.js';
 
 /** Origin commits from the sites, each on its own branch from the root. */
@@ -109,14 +108,8 @@ async function buildChain(name: string, forgeTreeAt: number | null = null): Prom
 }
 
 async function verify(dir: string, ...args: string[]): Promise<{ code: number; out: string }> {
-  const io = bufferIo(dir);
-  let code: number;
-  try {
-    code = await verifyCommand.run(verifyCommand.parse(args), io);
-  } catch (error) {
-    code = reportError(error, io, false);
-  }
-  return { code, out: io.out() + io.err() };
+  const { code, out, err } = await runCommandIn(verifyCommand, dir, ...args);
+  return { code, out: out + err };
 }
 
 /** Everything in the repository a check must leave alone: refs and the object count. */

@@ -1,15 +1,18 @@
 /**
- * The acu CLI run in-process against a fixture repository, the way a user types its commands: a
- * repository with one commit (README.md) at `<top>/repo`, made before the file's tests and
- * removed after them, and `cli(...args)` that runs acu there and captures what it prints.
+ * The acu CLI run in-process, what it prints captured: against a fixture repository, the way a
+ * user types its commands (a repository with one commit, README.md, at `<top>/repo`, made before
+ * the file's tests and removed after them, and `cli(...args)` that runs acu there); or one
+ * command module on its own, in a repository a test built.
  */
 import { generateKeyPairSync } from 'node:crypto';
 import { join } from 'node:path';
 import { after, before } from 'node:test';
 import { buildFixtureRepo } from '../../fixtures/builder.js';
 import { makeTempDir, removeTempDir } from '../../fixtures/tmp.js';
+import type { Command } from '../../src/cli/command.js';
 import { bufferIo } from '../../src/cli/io.js';
-import { runCli } from '../../src/cli/main.js';
+import { reportError, runCli } from '../../src/cli/main.js';
+import type { ExitCodeValue } from '../../src/core/errors.js';
 
 /** What one acu command did: its exit code and its two streams. */
 export interface CliOutput {
@@ -56,6 +59,21 @@ export function cliRepo(label: string): CliRepo {
       return { code, out: io.out(), err: io.err() };
     },
   };
+}
+
+/**
+ * Run `command` (its parse, then its run) in `cwd` with `args`, a failure reported as main
+ * reports it without --debug: for a test that calls one command module without main's dispatch.
+ */
+export async function runCommandIn<O>(command: Command<O>, cwd: string, ...args: string[]): Promise<{ code: ExitCodeValue; out: string; err: string }> {
+  const io = bufferIo(cwd);
+  let code: ExitCodeValue;
+  try {
+    code = await command.run(command.parse(args), io);
+  } catch (error) {
+    code = reportError(error, io, false);
+  }
+  return { code, out: io.out(), err: io.err() };
 }
 
 /** The raw Ed25519 public key (hex) of another node, one that exists only in a cluster document. */
