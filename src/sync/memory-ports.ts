@@ -25,6 +25,7 @@ import { walRecordBytesMax } from '../store/wal.js';
 import { applyEntry } from './node-log.js';
 import type { NodeLogEntry, NodeMemory } from './node-log.js';
 import type { RecordVerifier } from './records.js';
+import { MinHeap } from './min-heap.js';
 import type { CancelTimer, Clock, NodeLogPort, OpenedLog, PeerTransport } from './ports.js';
 import type { ClusterMember } from '../store/cluster.js';
 import type { NodeIdentity } from '../store/identity.js';
@@ -85,7 +86,8 @@ const timersPendingMax = 1_000_000;
 export class ManualClock implements Clock {
   private now = 0;
   private seq = 0;
-  private readonly heap: Timer[] = [];
+  /** Pending timers by due time, then by the order they were set: timers due together fire in that order. */
+  private readonly heap = new MinHeap<Timer>((a, b) => a.atMs < b.atMs || (a.atMs === b.atMs && a.seq < b.seq));
 
   nowMs(): number {
     return this.now;
@@ -114,20 +116,20 @@ export class ManualClock implements Clock {
   /** When the next live timer is due, or null when none is pending. */
   nextAtMs(): number | null {
     this.prune();
-    return this.heap[0]?.atMs ?? null;
+    return this.heap.peek()?.atMs ?? null;
   }
 
   /** Fire the next timer if it is due by `untilMs`; false when none is. Time moves to its due time. */
   step(untilMs = Number.POSITIVE_INFINITY): boolean {
     this.prune();
-    const timer = this.heap[0];
+    const timer = this.heap.peek();
     if (timer === undefined || timer.atMs > untilMs) return false;
-    this.pop();
+    this.heap.pop();
     assert(timer.atMs >= this.now, 'ManualClock: time never goes back');
     this.now = timer.atMs;
     if (timer.periodMs !== null) {
       timer.atMs += timer.periodMs;
-      this.push(timer);
+      this.heap.push(timer);
     }
     timer.fn();
     return true;
@@ -141,47 +143,17 @@ export class ManualClock implements Clock {
   }
 
   private add(delayMs: number, periodMs: number | null, fn: () => void, scope: ClockScope | null): CancelTimer {
-    assert(this.heap.length < timersPendingMax, `ManualClock: at most ${timersPendingMax} timers pending`);
+    assert(this.heap.size < timersPendingMax, `ManualClock: at most ${timersPendingMax} timers pending`);
     const timer: Timer = { seq: this.seq++, atMs: this.now + delayMs, periodMs, fn, scope, cancelled: false };
-    this.push(timer);
+    this.heap.push(timer);
     return () => void (timer.cancelled = true);
   }
 
   private prune(): void {
-    while (this.heap.length > 0 && (this.heap[0]!.cancelled || this.heap[0]!.scope?.dropped === true)) this.pop();
-  }
-
-  private static before(a: Timer, b: Timer): boolean {
-    return a.atMs < b.atMs || (a.atMs === b.atMs && a.seq < b.seq);
-  }
-
-  private push(timer: Timer): void {
-    const heap = this.heap;
-    heap.push(timer);
-    let i = heap.length - 1;
-    while (i > 0) {
-      const up = (i - 1) >> 1;
-      if (!ManualClock.before(heap[i]!, heap[up]!)) break;
-      [heap[i], heap[up]] = [heap[up]!, heap[i]!];
-      i = up;
-    }
-  }
-
-  private pop(): void {
-    const heap = this.heap;
-    const last = heap.pop()!;
-    if (heap.length === 0) return;
-    heap[0] = last;
-    let i = 0;
-    for (;;) {
-      const l = 2 * i + 1;
-      const r = l + 1;
-      let least = i;
-      if (l < heap.length && ManualClock.before(heap[l]!, heap[least]!)) least = l;
-      if (r < heap.length && ManualClock.before(heap[r]!, heap[least]!)) least = r;
-      if (least === i) return;
-      [heap[i], heap[least]] = [heap[least]!, heap[i]!];
-      i = least;
+    let next = this.heap.peek();
+    while (next !== undefined && (next.cancelled || next.scope?.dropped === true)) {
+      this.heap.pop();
+      next = this.heap.peek();
     }
   }
 }

@@ -13,6 +13,7 @@ import type {
   AcuRef, Batch, Choice, DecisionCert, DecodeLimits, DecodeResult, Effect, Input, Message, PersistedState,
   ReplicaConfig, Signer, ValidationResult, ValueDraft, Verifier,
 } from '../../src/core/consensus/index.js';
+import { MinHeap } from '../../src/sync/min-heap.js';
 import { fakeDigestHex, fakeSigner, fakeVerifier } from './fake-crypto.js';
 import { Prng } from './prng.js';
 import type { ByzantineStrategy, SimOptions } from './options.js';
@@ -67,46 +68,7 @@ interface SimNode {
   readonly ownVotes: Set<string>;
 }
 
-class EventQueue {
-  private readonly heap: Event[] = [];
-  get size(): number {
-    return this.heap.length;
-  }
-  peekTime(): number {
-    return this.heap[0]?.time ?? Infinity;
-  }
-  push(event: Event): void {
-    const heap = this.heap;
-    heap.push(event);
-    let i = heap.length - 1;
-    while (i > 0) {
-      const parent = (i - 1) >> 1;
-      if (!before(heap[i] as Event, heap[parent] as Event)) break;
-      [heap[i], heap[parent]] = [heap[parent] as Event, heap[i] as Event];
-      i = parent;
-    }
-  }
-  pop(): Event | undefined {
-    const heap = this.heap;
-    const top = heap[0];
-    const last = heap.pop();
-    if (heap.length === 0 || last === undefined) return top;
-    heap[0] = last;
-    let i = 0;
-    for (;;) {
-      const l = 2 * i + 1;
-      const r = l + 1;
-      let m = i;
-      if (l < heap.length && before(heap[l] as Event, heap[m] as Event)) m = l;
-      if (r < heap.length && before(heap[r] as Event, heap[m] as Event)) m = r;
-      if (m === i) break;
-      [heap[i], heap[m]] = [heap[m] as Event, heap[i] as Event];
-      i = m;
-    }
-    return top;
-  }
-}
-
+/** Events by time, then by the order they were scheduled: events due together run in that order. */
 function before(a: Event, b: Event): boolean {
   return a.time < b.time || (a.time === b.time && a.seq < b.seq);
 }
@@ -132,7 +94,7 @@ const signedTypes = new Set(['proposal', 'validate', 'vote', 'resolve', 'prepare
 /** One simulated cluster for one seed. */
 export class World {
   private readonly prng: Prng;
-  private readonly queue = new EventQueue();
+  private readonly queue = new MinHeap<Event>(before);
   private seq = 0;
   private now = 0;
   private readonly n: number;
@@ -216,7 +178,7 @@ export class World {
     let liveness: string | null = null;
     for (this.now = 0; ; this.now += 1) {
       if (this.now === this.opts.faultTicks) this.stabilize();
-      while (this.queue.peekTime() <= this.now) this.handle(this.queue.pop() as Event);
+      while ((this.queue.peek()?.time ?? Infinity) <= this.now) this.handle(this.queue.pop() as Event);
       this.tickAll();
       if (this.violations.length > 0) break;
       if (this.roundsLiveness !== null) {
