@@ -10,6 +10,7 @@
  */
 import { assert } from '../core/errors.js';
 import type { AcuFlag, AcuOp, DeclAcu, DeclKind } from '../core/acu/model.js';
+import { longestIncreasingSubsequence } from './line-diff.js';
 import { namesOfMany } from './names.js';
 import type { NamesRequest } from './names.js';
 import type { Segment, SegmentedFile } from './segment.js';
@@ -84,30 +85,6 @@ function diffChildren(cx: DiffContext, symbol: string, before: Segment, after: S
 function stableKeys(positions: readonly number[], common: readonly Segment[]): Set<string> {
   const kept = longestIncreasingSubsequence(positions);
   return new Set(kept.map((index) => common[index]!.key));
-}
-
-/**
- * Indices (into `values`) of one longest strictly increasing subsequence, in O(n log n). Ties are
- * broken towards the earliest elements, so the result is deterministic.
- */
-export function longestIncreasingSubsequence(values: readonly number[]): number[] {
-  const tails: number[] = [];
-  const previous: number[] = new Array<number>(values.length).fill(-1);
-  for (let i = 0; i < values.length; i += 1) {
-    const value = values[i]!;
-    let lo = 0;
-    let hi = tails.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1;
-      if (values[tails[mid]!]! < value) lo = mid + 1;
-      else hi = mid;
-    }
-    if (lo > 0) previous[i] = tails[lo - 1]!;
-    tails[lo] = i;
-  }
-  const out: number[] = [];
-  for (let i = tails.length === 0 ? -1 : tails[tails.length - 1]!; i !== -1; i = previous[i]!) out.push(i);
-  return out.reverse();
 }
 
 /** A declaration on both sides: unchanged, modified, moved, or a container to recurse into. */

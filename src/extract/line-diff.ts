@@ -230,27 +230,40 @@ function uniqueAnchors(sides: Sides, aLo: number, aHi: number, bLo: number, bHi:
     candB.push(j);
   }
   if (candA.length === 0) return [];
-  // tails[l]: the candidate ending the best increasing run of length l + 1 found so far.
+  const run = longestIncreasingSubsequence(candA);
+  const result = new Array<number>(run.length * 2);
+  for (let at = 0; at < run.length; at += 1) {
+    result[at * 2] = candA[run[at]!]!;
+    result[at * 2 + 1] = candB[run[at]!]!;
+  }
+  return result;
+}
+
+/**
+ * Indices (into `values`) of one longest strictly increasing subsequence, in O(n log n). Ties are
+ * broken towards the earliest elements, so the result is deterministic.
+ */
+export function longestIncreasingSubsequence(values: readonly number[]): number[] {
+  // tails[l]: the index ending the best increasing run of length l + 1 found so far.
   const tails: number[] = [];
-  const previous = new Int32Array(candA.length).fill(-1);
-  for (let k = 0; k < candA.length; k += 1) {
-    const ai = candA[k]!;
+  const previous = new Int32Array(values.length).fill(-1);
+  for (let i = 0; i < values.length; i += 1) {
+    const value = values[i]!;
     let lo = 0;
     let hi = tails.length;
     while (lo < hi) {
       const mid = (lo + hi) >> 1;
-      if (candA[tails[mid]!]! < ai) lo = mid + 1;
+      if (values[tails[mid]!]! < value) lo = mid + 1;
       else hi = mid;
     }
-    if (lo > 0) previous[k] = tails[lo - 1]!;
-    tails[lo] = k;
+    if (lo > 0) previous[i] = tails[lo - 1]!;
+    tails[lo] = i;
   }
-  const result = new Array<number>(tails.length * 2);
-  let k = tails[tails.length - 1]!;
+  const out = new Array<number>(tails.length);
+  let i = tails.length === 0 ? -1 : tails[tails.length - 1]!;
   for (let at = tails.length - 1; at >= 0; at -= 1) {
-    result[at * 2] = candA[k]!;
-    result[at * 2 + 1] = candB[k]!;
-    k = previous[k]!;
+    out[at] = i;
+    i = previous[i]!;
   }
-  return result;
+  return out;
 }
