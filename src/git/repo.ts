@@ -116,23 +116,23 @@ export class GitRepo {
   /** The commit `rev` names. ERR_UNKNOWN_REVISION if it names nothing or something else than a commit. */
   async resolveCommit(rev: string): Promise<string> {
     checkName(rev, 'revision');
-    const answer = await this.batch.request(`${rev}^{commit}`);
-    if (answer.kind === 'found') {
-      assert(answer.type === 'commit', 'peeling to a commit gives a commit');
-      return answer.oid;
-    }
-    throw await this.unresolvable(rev, 'commit', 'revision');
+    return await this.peel(rev, 'commit');
   }
 
   /** The tree `treeish` (a commit, a tree, a tag or any revision) names. */
   async resolveTree(treeish: string): Promise<string> {
     checkName(treeish, 'tree-ish');
-    const answer = await this.batch.request(`${treeish}^{tree}`);
+    return await this.peel(treeish, 'tree');
+  }
+
+  /** What `rev` names, peeled to a `wanted` (`rev^{wanted}`); ERR_UNKNOWN_REVISION when there is none. */
+  private async peel(rev: string, wanted: 'commit' | 'tree'): Promise<string> {
+    const answer = await this.batch.request(`${rev}^{${wanted}}`);
     if (answer.kind === 'found') {
-      assert(answer.type === 'tree', 'peeling to a tree gives a tree');
+      assert(answer.type === wanted, `peeling to a ${wanted} gives a ${wanted}`);
       return answer.oid;
     }
-    throw await this.unresolvable(treeish, 'tree', 'revision');
+    throw await this.unresolvable(rev, wanted, 'revision');
   }
 
   /** One commit's metadata, read from the commit object. See docs/git.md for shallow clones. */
