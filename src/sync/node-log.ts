@@ -24,6 +24,7 @@ import { dirname } from 'node:path';
 import { Packr, Unpackr } from 'msgpackr';
 import type { DecisionCert, PersistedState } from '../core/consensus/index.js';
 import { AcuError, assert } from '../core/errors.js';
+import { groupByBytes } from '../net/frame.js';
 import { damagedLogHint, encodeRecords, LogLock, Wal, walRecordBytesMax } from '../store/wal.js';
 import type { AcuRecord, IdentifiedRecord, RecordVerifier } from './records.js';
 import { decodeRecord } from './records.js';
@@ -165,23 +166,13 @@ export function snapshotEntries(memory: NodeMemory): NodeLogEntry[] {
   return entries;
 }
 
-/** Cut a list into runs whose sizes add up to about {@link snapshotChunkBytes} each. */
+/**
+ * Cut a list into runs whose sizes add up to about {@link snapshotChunkBytes} each (the grouping
+ * the transport uses for its batches), each item counted as its size plus 8 bytes: room for its
+ * encoding inside the entry, so that an entry stays under the log's record limit.
+ */
 function chunks<T>(items: readonly T[], sizeOf: (item: T) => number): T[][] {
-  const out: T[][] = [];
-  let run: T[] = [];
-  let runBytes = 0;
-  for (const item of items) {
-    const bytes = sizeOf(item) + 8;
-    if (run.length > 0 && runBytes + bytes > snapshotChunkBytes) {
-      out.push(run);
-      run = [];
-      runBytes = 0;
-    }
-    run.push(item);
-    runBytes += bytes;
-  }
-  if (run.length > 0) out.push(run);
-  return out;
+  return groupByBytes(items, (item) => sizeOf(item) + 8, snapshotChunkBytes);
 }
 
 /** Entries waiting for the write in flight to finish, with the promises of their appends. */
