@@ -17,7 +17,7 @@ import { after, before, it } from 'node:test';
 import { buildClusterFixture } from '../../fixtures/cluster.js';
 import type { ClusterFixture, ClusterSite } from '../../fixtures/cluster.js';
 import { makeTempDir, removeTempDir } from '../../fixtures/tmp.js';
-import { acu, acuBin, git, nodeStatus, until } from '../sync/real-nodes.js';
+import { acu, acuBin, git, killAll, nodeStatus, until } from '../sync/real-nodes.js';
 import { parsePromText } from '../support/prom-text.js';
 import type { PromFamily } from '../support/prom-text.js';
 
@@ -100,8 +100,7 @@ before(async () => {
 });
 
 after(async () => {
-  for (const node of running) if (node.child.exitCode === null) node.child.kill('SIGKILL');
-  await Promise.all(running.map((node) => node.exited));
+  await killAll(running);
   await new Promise<void>((resolve) => hookServer.close(() => resolve()));
   await removeTempDir(top);
 });

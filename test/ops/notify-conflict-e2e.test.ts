@@ -15,7 +15,7 @@ import { buildClusterFixture } from '../../fixtures/cluster.js';
 import type { ClusterFixture, ClusterSite } from '../../fixtures/cluster.js';
 import { makeTempDir, removeTempDir } from '../../fixtures/tmp.js';
 import type { NotificationBody } from '../../src/ops/notify.js';
-import { acu, git, nodeStatus, startNode, stopNode, until } from '../sync/real-nodes.js';
+import { acu, git, killAll, nodeStatus, startNode, stopNode, until } from '../sync/real-nodes.js';
 import type { RunningNode } from '../sync/real-nodes.js';
 
 let top = '';
@@ -48,8 +48,7 @@ before(async () => {
 });
 
 after(async () => {
-  for (const node of nodes) if (node.child.exitCode === null) node.child.kill('SIGKILL');
-  await Promise.all(nodes.map((node) => node.exited));
+  await killAll(nodes);
   await new Promise<void>((resolve) => server.close(() => resolve()));
   await removeTempDir(top);
 });

@@ -21,7 +21,7 @@ import { makeTempDir, removeTempDir } from '../../fixtures/tmp.js';
 import type { Page } from 'playwright-core';
 import type { LogEntry } from '../../src/cli/log.js';
 import type { OpenConflict } from '../../src/sync/node-types.js';
-import { acu, git, nodeStatus, startNode, stopNode, until } from '../sync/real-nodes.js';
+import { acu, git, killAll, nodeStatus, startNode, stopNode, until } from '../sync/real-nodes.js';
 import type { RunningNode } from '../sync/real-nodes.js';
 
 const chromium = [process.env.ACU_CHROMIUM, '/usr/bin/chromium', '/usr/bin/chromium-browser'].find((path) => path !== undefined && path !== '' && existsSync(path));
@@ -46,8 +46,7 @@ before(async () => {
 });
 
 after(async () => {
-  for (const node of nodes) if (node.child.exitCode === null) node.child.kill('SIGKILL');
-  await Promise.all(nodes.map((node) => node.exited));
+  await killAll(nodes);
   if (top !== '') await removeTempDir(top);
 });
 

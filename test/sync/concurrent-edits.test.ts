@@ -16,7 +16,7 @@ import { fixtureEpochSeconds } from '../../fixtures/builder.js';
 import { buildClusterFixture } from '../../fixtures/cluster.js';
 import type { ClusterSite } from '../../fixtures/cluster.js';
 import { makeTempDir, removeTempDir } from '../../fixtures/tmp.js';
-import { acu, nodeStatus, startNode, stopNode, until } from './real-nodes.js';
+import { acu, killAll, nodeStatus, startNode, stopNode, until } from './real-nodes.js';
 import type { RunningNode } from './real-nodes.js';
 import type { LogEntry } from '../../src/cli/log.js';
 
@@ -30,8 +30,7 @@ before(async () => {
 });
 
 after(async () => {
-  for (const node of running) if (node.child.exitCode === null) node.child.kill('SIGKILL');
-  await Promise.all(running.map((node) => node.exited));
+  await killAll(running);
   await removeTempDir(top);
 });
 

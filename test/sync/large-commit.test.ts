@@ -12,7 +12,7 @@ import { after, before, it } from 'node:test';
 import { buildClusterFixture } from '../../fixtures/cluster.js';
 import type { ClusterFixture } from '../../fixtures/cluster.js';
 import { makeTempDir, removeTempDir } from '../../fixtures/tmp.js';
-import { acu, git, nodeStatus, startNode, until } from './real-nodes.js';
+import { acu, git, killAll, nodeStatus, startNode, until } from './real-nodes.js';
 import type { RunningNode } from './real-nodes.js';
 
 const fileBytes = 5 * 1024 * 1024;
@@ -27,8 +27,7 @@ before(async () => {
 });
 
 after(async () => {
-  for (const node of running) if (node.child.exitCode === null) node.child.kill('SIGKILL');
-  await Promise.all(running.map((node) => node.exited));
+  await killAll(running);
   await removeTempDir(top);
 });
 

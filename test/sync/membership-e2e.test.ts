@@ -23,7 +23,7 @@ import type { ClusterFixture, ClusterSite } from '../../fixtures/cluster.js';
 import { makeTempDir, removeTempDir } from '../../fixtures/tmp.js';
 import { runGit } from '../../src/git/exec.js';
 import type { NodeStatus } from '../../src/sync/node.js';
-import { acu, git, hookedCommit, nodeStatus, pokeNode, startNode, stopNode, until } from './real-nodes.js';
+import { acu, git, hookedCommit, killAll, nodeStatus, pokeNode, startNode, stopNode, until } from './real-nodes.js';
 import type { RunningNode } from './real-nodes.js';
 
 process.env.GIT_CONFIG_NOSYSTEM = '1';
@@ -118,8 +118,7 @@ before(async () => {
 });
 
 after(async () => {
-  for (const node of running.values()) if (node.child.exitCode === null) node.child.kill('SIGKILL');
-  await Promise.all([...running.values()].map((node) => node.exited));
+  await killAll(running.values());
   await removeTempDir(top);
 });
 

@@ -18,7 +18,7 @@ import { loadIdentity } from '../../src/store/identity.js';
 import { enqueueCommit, readOutbox } from '../../src/store/outbox.js';
 import { GitChain } from '../../src/sync/chain.js';
 import type { NodeEvent } from '../../src/sync/node.js';
-import { acu, git, nodeStatus, startNode, stopNode, until } from './real-nodes.js';
+import { acu, git, killAll, nodeStatus, startNode, stopNode, until } from './real-nodes.js';
 import type { RunningNode } from './real-nodes.js';
 
 const base = 'export function add(a: number, b: number): number {\n  return a + b;\n}\n';
@@ -32,8 +32,7 @@ before(async () => {
 });
 
 after(async () => {
-  for (const node of running) if (node.child.exitCode === null) node.child.kill('SIGKILL');
-  await Promise.all(running.map((node) => node.exited));
+  await killAll(running);
   await removeTempDir(top);
 });
 

@@ -14,7 +14,7 @@ import { buildClusterFixture } from '../../fixtures/cluster.js';
 import type { ClusterFixture, ClusterSite } from '../../fixtures/cluster.js';
 import { makeTempDir, removeTempDir } from '../../fixtures/tmp.js';
 import type { NodeEvent, NodeStatus } from '../../src/sync/node.js';
-import { acu, acuBin, collectNodeEvents, nodeStatus, until } from './real-nodes.js';
+import { acu, acuBin, collectNodeEvents, killAll, nodeStatus, until } from './real-nodes.js';
 
 interface Running {
   child: ChildProcess;
@@ -54,8 +54,7 @@ before(async () => {
 });
 
 after(async () => {
-  for (const node of nodes.values()) if (node.child.exitCode === null) node.child.kill('SIGKILL');
-  await Promise.all([...nodes.values()].map((node) => node.exited));
+  await killAll(nodes.values());
   await removeTempDir(top);
 });
 

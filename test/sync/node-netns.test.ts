@@ -24,7 +24,7 @@ import type { ClusterFixture, ClusterSite } from '../../fixtures/cluster.js';
 import { fixtureEpochSeconds } from '../../fixtures/builder.js';
 import { makeTempDir, removeTempDir } from '../../fixtures/tmp.js';
 import type { NodeStatus } from '../../src/sync/node.js';
-import { acu, nodeStatus, startNode, stopNode } from './real-nodes.js';
+import { acu, killAll, nodeStatus, startNode, stopNode } from './real-nodes.js';
 import type { RunningNode } from './real-nodes.js';
 
 const prefix = `acu${process.pid}`;
@@ -122,8 +122,7 @@ before(async () => {
 });
 
 after(async () => {
-  for (const node of nodes) if (node.child.exitCode === null) node.child.kill('SIGKILL');
-  await Promise.all(nodes.map((node) => node.exited));
+  await killAll(nodes);
   for (const ns of made.reverse()) ip(['netns', 'delete', ns]);
   if (top !== '') await removeTempDir(top);
 });

@@ -20,7 +20,7 @@ import type { ClusterFixture, ClusterSite } from '../../fixtures/cluster.js';
 import { makeTempDir, removeTempDir } from '../../fixtures/tmp.js';
 import { readCluster, writeCluster } from '../../src/store/cluster.js';
 import type { NodeStatus } from '../../src/sync/node.js';
-import { acu, acuBin, nodeStatus, until } from './real-nodes.js';
+import { acu, acuBin, killAll, nodeStatus, until } from './real-nodes.js';
 
 interface Running {
   child: ChildProcess;
@@ -96,8 +96,7 @@ before(async () => {
 });
 
 after(async () => {
-  for (const node of nodes) if (node.child.exitCode === null) node.child.kill('SIGKILL');
-  await Promise.all(nodes.map((node) => node.exited));
+  await killAll(nodes);
   await removeTempDir(top);
 });
 

@@ -30,7 +30,7 @@ import type { NodeEvent } from '../../src/sync/node.js';
 import { systemClock } from '../../src/sync/ports.js';
 import { recordVerifier } from '../../src/sync/records.js';
 import { configuredPolicy } from '../../src/validate/policy-config.js';
-import { acu, git, nodeStatus, startNode, stopNode, until } from './real-nodes.js';
+import { acu, git, killAll, nodeStatus, startNode, stopNode, until } from './real-nodes.js';
 import type { RunningNode } from './real-nodes.js';
 
 let top = '';
@@ -45,8 +45,7 @@ before(async () => {
   top = await makeTempDir('outcome-writes');
 });
 after(async () => {
-  for (const node of running) if (node.child.exitCode === null) node.child.kill('SIGKILL');
-  await Promise.all(running.map((node) => node.exited));
+  await killAll(running);
   await removeTempDir(top);
 });
 beforeEach(() => {

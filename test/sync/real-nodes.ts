@@ -90,6 +90,18 @@ export async function stopNode(node: RunningNode): Promise<number | null> {
 }
 
 /**
+ * SIGKILL every node process still running and wait until each has exited: an `after` hook's
+ * cleanup, so that a test that failed midway leaves no node behind, and none still writes in a
+ * temp directory the hook removes next. Takes any process with its exit promise, not only a
+ * {@link RunningNode} (some tests start nodes their own way).
+ */
+export async function killAll(nodes: Iterable<{ readonly child: ChildProcess; readonly exited: Promise<unknown> }>): Promise<void> {
+  const all = [...nodes]; // once: a Map's values() can be walked only once
+  for (const node of all) if (node.child.exitCode === null) node.child.kill('SIGKILL');
+  await Promise.all(all.map((node) => node.exited));
+}
+
+/**
  * Poke a site's node as the hook does. Under load the hook's own poke can miss its 150 ms budget
  * ("queued ... (it is busy)"); the node then takes the entry only at the next poke (the periodic
  * scan takes the outbox only when it queued a commit itself), so tests poke again.

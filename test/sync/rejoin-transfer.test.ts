@@ -21,7 +21,7 @@ import { runGit } from '../../src/git/exec.js';
 import { enqueueCommit } from '../../src/store/outbox.js';
 import { callNode } from '../../src/sync/api.js';
 import type { NodeEvent } from '../../src/sync/node.js';
-import { acu, git, nodeStatus, startNode, stopNode } from './real-nodes.js';
+import { acu, git, killAll, nodeStatus, startNode, stopNode } from './real-nodes.js';
 import type { RunningNode } from './real-nodes.js';
 
 /** A wait fails when the height it waits on has not moved for this long (a hung cluster). */
@@ -31,8 +31,7 @@ const tops: string[] = [];
 const running: RunningNode[] = [];
 
 after(async () => {
-  for (const node of running) if (node.child.exitCode === null) node.child.kill('SIGKILL');
-  await Promise.all(running.map((node) => node.exited));
+  await killAll(running);
   for (const top of tops) await removeTempDir(top);
 });
 

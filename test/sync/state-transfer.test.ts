@@ -14,7 +14,7 @@ import { buildClusterFixture } from '../../fixtures/cluster.js';
 import type { ClusterFixture, ClusterSite } from '../../fixtures/cluster.js';
 import { makeTempDir, removeTempDir } from '../../fixtures/tmp.js';
 import type { NodeEvent } from '../../src/sync/node.js';
-import { acu, git, nodeStatus, startNode, stopNode, until } from './real-nodes.js';
+import { acu, git, killAll, nodeStatus, startNode, stopNode, until } from './real-nodes.js';
 import type { RunningNode } from './real-nodes.js';
 
 const kept = 8;
@@ -73,8 +73,7 @@ before(async () => {
 });
 
 after(async () => {
-  for (const node of nodes.values()) if (node.child.exitCode === null) node.child.kill('SIGKILL');
-  await Promise.all([...nodes.values()].map((node) => node.exited));
+  await killAll(nodes.values());
   await removeTempDir(top);
 });
 

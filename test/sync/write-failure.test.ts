@@ -12,7 +12,7 @@ import { buildClusterFixture } from '../../fixtures/cluster.js';
 import type { ClusterSite } from '../../fixtures/cluster.js';
 import { makeTempDir, removeTempDir } from '../../fixtures/tmp.js';
 import type { NodeStatus } from '../../src/sync/node.js';
-import { acu, git, nodeStatus, startNode, stopNode, until } from './real-nodes.js';
+import { acu, git, killAll, nodeStatus, startNode, stopNode, until } from './real-nodes.js';
 import type { RunningNode } from './real-nodes.js';
 
 let top = '';
@@ -26,8 +26,7 @@ before(async () => {
 });
 
 after(async () => {
-  for (const node of running) if (node.child.exitCode === null) node.child.kill('SIGKILL');
-  await Promise.all(running.map((node) => node.exited));
+  await killAll(running);
   await removeTempDir(top);
 });
 
