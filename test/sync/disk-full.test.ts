@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { after, afterEach, before, beforeEach, it } from 'node:test';
+import { after, before, it } from 'node:test';
 import { buildClusterFixture } from '../../fixtures/cluster.js';
 import type { ClusterSite } from '../../fixtures/cluster.js';
 import { makeTempDir, removeTempDir } from '../../fixtures/tmp.js';
@@ -28,26 +28,17 @@ import { systemClock } from '../../src/sync/ports.js';
 import { recordVerifier } from '../../src/sync/records.js';
 import { configuredPolicy } from '../../src/validate/policy-config.js';
 import { git, until } from './real-nodes.js';
+import { collectRejections } from '../support/rejections.js';
 
 let top = '';
 let runs = 0;
-const rejections: unknown[] = [];
-const onRejection = (reason: unknown): void => {
-  rejections.push(reason);
-};
+const rejections = collectRejections();
 
 before(async () => {
   top = await makeTempDir('disk-full');
 });
 after(async () => {
   await removeTempDir(top);
-});
-beforeEach(() => {
-  rejections.length = 0;
-  process.on('unhandledRejection', onRejection);
-});
-afterEach(() => {
-  process.off('unhandledRejection', onRejection);
 });
 
 function enospc(): Error {

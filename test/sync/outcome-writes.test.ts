@@ -12,7 +12,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { after, afterEach, before, beforeEach, it } from 'node:test';
+import { after, afterEach, before, it } from 'node:test';
 import { buildClusterFixture } from '../../fixtures/cluster.js';
 import type { ClusterSite } from '../../fixtures/cluster.js';
 import { makeTempDir, removeTempDir } from '../../fixtures/tmp.js';
@@ -32,14 +32,12 @@ import { recordVerifier } from '../../src/sync/records.js';
 import { configuredPolicy } from '../../src/validate/policy-config.js';
 import { acu, git, killAll, nodeStatus, startNode, stopNode, until } from './real-nodes.js';
 import type { RunningNode } from './real-nodes.js';
+import { collectRejections } from '../support/rejections.js';
 
 let top = '';
 let runs = 0;
 const running: RunningNode[] = [];
-const rejections: unknown[] = [];
-const onRejection = (reason: unknown): void => {
-  rejections.push(reason);
-};
+const rejections = collectRejections();
 
 before(async () => {
   top = await makeTempDir('outcome-writes');
@@ -48,14 +46,9 @@ after(async () => {
   await killAll(running);
   await removeTempDir(top);
 });
-beforeEach(() => {
-  rejections.length = 0;
-  process.on('unhandledRejection', onRejection);
-});
 afterEach(() => {
   objectWriteFaults.failNext = 0;
   objectWriteFaults.hold = null;
-  process.off('unhandledRejection', onRejection);
 });
 
 async function soloSite(): Promise<ClusterSite> {
