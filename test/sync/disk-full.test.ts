@@ -9,7 +9,6 @@ import assert from 'node:assert/strict';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, it } from 'node:test';
-import { buildClusterFixture } from '../../fixtures/cluster.js';
 import type { ClusterSite } from '../../fixtures/cluster.js';
 import { makeTempDir, removeTempDir } from '../../fixtures/tmp.js';
 import { GitRepo } from '../../src/git/index.js';
@@ -27,11 +26,10 @@ import type { NodeLogPort } from '../../src/sync/ports.js';
 import { systemClock } from '../../src/sync/ports.js';
 import { recordVerifier } from '../../src/sync/records.js';
 import { configuredPolicy } from '../../src/validate/policy-config.js';
-import { git, until } from './real-nodes.js';
+import { git, soloSite, until } from './real-nodes.js';
 import { collectRejections } from '../support/rejections.js';
 
 let top = '';
-let runs = 0;
 const rejections = collectRejections();
 
 before(async () => {
@@ -78,9 +76,7 @@ interface Harness {
 }
 
 async function startHarness(): Promise<Harness> {
-  runs += 1;
-  const fixture = await buildClusterFixture(join(top, `run${runs}`), { sites: ['solo'], files: { 'src/math.ts': 'export function add(a: number, b: number): number {\n  return a + b;\n}\n' } });
-  const site = fixture.sites[0]!;
+  const site = await soloSite(top);
   const repo = await GitRepo.open(site.dir);
   const cluster = await readCluster(site.dir);
   const identity = await loadIdentity(repo.commonDir);

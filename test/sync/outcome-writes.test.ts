@@ -13,7 +13,6 @@ import { spawnSync } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, afterEach, before, it } from 'node:test';
-import { buildClusterFixture } from '../../fixtures/cluster.js';
 import type { ClusterSite } from '../../fixtures/cluster.js';
 import { makeTempDir, removeTempDir } from '../../fixtures/tmp.js';
 import { GitRepo } from '../../src/git/index.js';
@@ -30,12 +29,11 @@ import type { NodeEvent } from '../../src/sync/node.js';
 import { systemClock } from '../../src/sync/ports.js';
 import { recordVerifier } from '../../src/sync/records.js';
 import { configuredPolicy } from '../../src/validate/policy-config.js';
-import { acu, git, killAll, nodeStatus, startNode, stopNode, until } from './real-nodes.js';
+import { acu, git, killAll, nodeStatus, soloSite, startNode, stopNode, until } from './real-nodes.js';
 import type { RunningNode } from './real-nodes.js';
 import { collectRejections } from '../support/rejections.js';
 
 let top = '';
-let runs = 0;
 const running: RunningNode[] = [];
 const rejections = collectRejections();
 
@@ -50,12 +48,6 @@ afterEach(() => {
   objectWriteFaults.failNext = 0;
   objectWriteFaults.hold = null;
 });
-
-async function soloSite(): Promise<ClusterSite> {
-  runs += 1;
-  const fixture = await buildClusterFixture(join(top, `run${runs}`), { sites: ['solo'], files: { 'src/math.ts': 'export function add(a: number, b: number): number {\n  return a + b;\n}\n' } });
-  return fixture.sites[0]!;
-}
 
 async function commitSub(site: ClusterSite): Promise<void> {
   const path = join(site.dir, 'src/math.ts');
@@ -85,7 +77,7 @@ class CheckingChain extends GitChain {
 }
 
 it('a failed background write of the agreed commit is written again; no note or ref ever names a missing object', async () => {
-  const site = await soloSite();
+  const site = await soloSite(top);
   const repo = await GitRepo.open(site.dir);
   const cluster = await readCluster(site.dir);
   const identity = await loadIdentity(repo.commonDir);
@@ -122,7 +114,7 @@ it('a failed background write of the agreed commit is written again; no note or 
 });
 
 it("a node killed after its PREPARE, before the agreed commit's files landed, writes the same commit after a restart", async () => {
-  const site = await soloSite();
+  const site = await soloSite(top);
   // The files of new objects never land in this process: as if it were killed before they did.
   let node = startNode(site, [], { ACU_TEST_OBJECT_WRITES: 'hold' });
   running.push(node);
@@ -159,7 +151,7 @@ it("a node killed after its PREPARE, before the agreed commit's files landed, wr
 });
 
 it('the git chain never names a staged commit before its files are in, refuses one whose files failed until it is staged again, and reads its cluster document without waiting', async () => {
-  const site = await soloSite();
+  const site = await soloSite(top);
   const repo = await GitRepo.open(site.dir);
   const cluster = await readCluster(site.dir);
   const identity = await loadIdentity(repo.commonDir);

@@ -11,6 +11,7 @@ import type { Readable } from 'node:stream';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { fixtureEpochSeconds } from '../../fixtures/builder.js';
+import { buildClusterFixture } from '../../fixtures/cluster.js';
 import type { ClusterSite } from '../../fixtures/cluster.js';
 import { callNode } from '../../src/sync/api.js';
 import type { NodeEvent, NodeStatus } from '../../src/sync/node.js';
@@ -99,6 +100,18 @@ export async function killAll(nodes: Iterable<{ readonly child: ChildProcess; re
   const all = [...nodes]; // once: a Map's values() can be walked only once
   for (const node of all) if (node.child.exitCode === null) node.child.kill('SIGKILL');
   await Promise.all(all.map((node) => node.exited));
+}
+
+let soloRuns = 0;
+
+/**
+ * A fresh one-site cluster (`solo`, with `src/math.ts` holding `add`) in a folder of its own under
+ * `top`: a test that breaks its site's repository or log starts from a clean one each time.
+ */
+export async function soloSite(top: string): Promise<ClusterSite> {
+  soloRuns += 1;
+  const fixture = await buildClusterFixture(join(top, `run${soloRuns}`), { sites: ['solo'], files: { 'src/math.ts': 'export function add(a: number, b: number): number {\n  return a + b;\n}\n' } });
+  return fixture.sites[0]!;
 }
 
 /**

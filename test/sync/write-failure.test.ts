@@ -8,11 +8,10 @@ import assert from 'node:assert/strict';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, it } from 'node:test';
-import { buildClusterFixture } from '../../fixtures/cluster.js';
 import type { ClusterSite } from '../../fixtures/cluster.js';
 import { makeTempDir, removeTempDir } from '../../fixtures/tmp.js';
 import type { NodeStatus } from '../../src/sync/node.js';
-import { acu, git, killAll, nodeStatus, startNode, stopNode, until } from './real-nodes.js';
+import { acu, git, killAll, nodeStatus, soloSite, startNode, stopNode, until } from './real-nodes.js';
 import type { RunningNode } from './real-nodes.js';
 
 let top = '';
@@ -21,8 +20,7 @@ const running: RunningNode[] = [];
 
 before(async () => {
   top = await makeTempDir('write-failure');
-  const fixture = await buildClusterFixture(top, { sites: ['solo'], files: { 'src/math.ts': 'export function add(a: number, b: number): number {\n  return a + b;\n}\n' } });
-  site = fixture.sites[0]!;
+  site = await soloSite(top);
 });
 
 after(async () => {
