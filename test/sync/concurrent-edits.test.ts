@@ -11,28 +11,18 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { fixtureEpochSeconds } from '../../fixtures/builder.js';
 import { buildClusterFixture } from '../../fixtures/cluster.js';
 import type { ClusterSite } from '../../fixtures/cluster.js';
-import { makeTempDir, removeTempDir } from '../../fixtures/tmp.js';
-import { acu, killAll, nodeStatus, startNode, stopNode, until } from './real-nodes.js';
+import { acu, nodeScratch, nodeStatus, startNode, stopNode, until } from './real-nodes.js';
 import type { RunningNode } from './real-nodes.js';
 import type { LogEntry } from '../../src/cli/log.js';
 
 const base = 'export function add(a: number, b: number): number {\n  return a + b;\n}\n\nexport const zero = 0;\n';
 
-let top = '';
 const running: RunningNode[] = [];
-
-before(async () => {
-  top = await makeTempDir('concurrent-edits');
-});
-
-after(async () => {
-  await killAll(running);
-  await removeTempDir(top);
-});
+const scratch = nodeScratch('concurrent-edits', running);
 
 /**
  * Change the body of `add` and commit with git itself, so the installed post-commit hook runs.
@@ -51,7 +41,7 @@ async function editAdd(site: ClusterSite, body: string, at: number): Promise<{ s
 
 describe('concurrent edits', () => {
   it('warns the second site at commit time, and both nodes, when two sites edit one function', async () => {
-    const fixture = await buildClusterFixture(join(top, 'two-sites'), { sites: ['paris', 'tokyo', 'lima', 'oslo'], files: { 'src/math.ts': base } });
+    const fixture = await buildClusterFixture(join(scratch.top, 'two-sites'), { sites: ['paris', 'tokyo', 'lima', 'oslo'], files: { 'src/math.ts': base } });
     const [paris, tokyo] = fixture.sites as [ClusterSite, ClusterSite];
     for (const site of [paris, tokyo]) assert.equal(acu(site, ['hooks', 'install']).status, 0);
     const parisNode = startNode(paris);
@@ -121,7 +111,7 @@ describe('concurrent edits', () => {
 
 describe('scoring in the cluster document', () => {
   it('refuses to start on a backend it does not know, with an error and a hint', async () => {
-    const fixture = await buildClusterFixture(join(top, 'scoring'), { sites: ['lyon'], files: { 'src/math.ts': base } });
+    const fixture = await buildClusterFixture(join(scratch.top, 'scoring'), { sites: ['lyon'], files: { 'src/math.ts': base } });
     const site = fixture.sites[0]!;
     const path = join(site.dir, '.acu', 'cluster.json');
     await writeFile(path, JSON.stringify({ ...JSON.parse(await readFile(path, 'utf8')) as object, scoring: 'quantum' }, null, 2));

@@ -8,27 +8,19 @@
 import assert from 'node:assert/strict';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { after, before, it } from 'node:test';
+import { it } from 'node:test';
 import { buildClusterFixture } from '../../fixtures/cluster.js';
 import type { ClusterFixture } from '../../fixtures/cluster.js';
-import { makeTempDir, removeTempDir } from '../../fixtures/tmp.js';
-import { acu, git, killAll, nodeStatus, startNode, until } from './real-nodes.js';
+import { acu, git, nodeScratch, nodeStatus, startNode, until } from './real-nodes.js';
 import type { RunningNode } from './real-nodes.js';
 
 const fileBytes = 5 * 1024 * 1024;
 
-let top = '';
 let cluster: ClusterFixture;
 const running: RunningNode[] = [];
 
-before(async () => {
-  top = await makeTempDir('large-commit');
+nodeScratch('large-commit', running, async (top) => {
   cluster = await buildClusterFixture(top, { sites: ['north', 'east', 'south', 'west'], files: { 'README.md': '# big\n' } });
-});
-
-after(async () => {
-  await killAll(running);
-  await removeTempDir(top);
 });
 
 /** Incompressible-looking bytes from a fixed seed (a linear congruential generator). */

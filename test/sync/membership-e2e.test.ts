@@ -17,18 +17,16 @@
 import assert from 'node:assert/strict';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { after, before, it } from 'node:test';
+import { it } from 'node:test';
 import { buildClusterFixture, freePort, pinClusterTls } from '../../fixtures/cluster.js';
 import type { ClusterFixture, ClusterSite } from '../../fixtures/cluster.js';
-import { makeTempDir, removeTempDir } from '../../fixtures/tmp.js';
 import { runGit } from '../../src/git/exec.js';
 import type { NodeStatus } from '../../src/sync/node.js';
-import { acu, git, hookedCommit, killAll, nodeStatus, pokeNode, startNode, stopNode, until } from './real-nodes.js';
+import { acu, git, hookedCommit, nodeScratch, nodeStatus, pokeNode, startNode, stopNode, until } from './real-nodes.js';
 import type { RunningNode } from './real-nodes.js';
 
 process.env.GIT_CONFIG_NOSYSTEM = '1';
 
-let top = '';
 let cluster: ClusterFixture;
 let cairo: ClusterSite;
 /** cairo's TLS pin, as 'acu init' printed it. */
@@ -93,8 +91,7 @@ async function fetchAgreed(into: string, from: string): Promise<void> {
   await runGit(['fetch', '-q', '--force', from, ...refs], { cwd: into, gitDir: null });
 }
 
-before(async () => {
-  top = await makeTempDir('membership-e2e');
+const scratch = nodeScratch('membership-e2e', running, async (top) => {
   cluster = await buildClusterFixture(join(top, 'c'), {
     sites: ['north', 'east', 'south', 'west'],
     files: { 'src/math.ts': 'export function add(a: number, b: number): number {\n  return a + b;\n}\n', 'README.md': '# math\n' },
@@ -115,11 +112,6 @@ before(async () => {
   cairo = { ...cairo, id: made.id };
   cairoPin = made.tlsPin;
   await mkdir(join(top, 'fresh'), { recursive: true });
-});
-
-after(async () => {
-  await killAll(running.values());
-  await removeTempDir(top);
 });
 
 it('adds a site, removes one, survives a restart and rotates a key while commits flow, and the history verifies', async () => {
@@ -206,8 +198,8 @@ it('adds a site, removes one, survives a restart and rotates a key while commits
   assert.equal(same.find((s) => s.site === 'cairo')!.agreed.height, same[0]!.agreed.height);
 
   // The history verifies on a fresh clone, each certificate against the membership of its parent.
-  const fresh = join(top, 'fresh', 'clone');
-  await runGit(['clone', '-q', site('north').dir, fresh], { cwd: top, gitDir: null });
+  const fresh = join(scratch.top, 'fresh', 'clone');
+  await runGit(['clone', '-q', site('north').dir, fresh], { cwd: scratch.top, gitDir: null });
   await fetchAgreed(fresh, site('north').dir);
   const verified = acu({ name: 'fresh', dir: fresh, id: '', port: 0 }, ['verify', 'refs/acu/main', '--json']);
   assert.equal(verified.status, 0, `${verified.stdout}${verified.stderr}`);

@@ -8,36 +8,26 @@
 import assert from 'node:assert/strict';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { buildClusterFixture } from '../../fixtures/cluster.js';
 import type { ClusterFixture, ClusterSite } from '../../fixtures/cluster.js';
-import { makeTempDir, removeTempDir } from '../../fixtures/tmp.js';
 import { GitRepo } from '../../src/git/index.js';
 import { readCluster } from '../../src/store/cluster.js';
 import { loadIdentity } from '../../src/store/identity.js';
 import { enqueueCommit, readOutbox } from '../../src/store/outbox.js';
 import { GitChain } from '../../src/sync/chain.js';
 import type { NodeEvent } from '../../src/sync/node.js';
-import { acu, git, killAll, nodeStatus, startNode, stopNode, until } from './real-nodes.js';
+import { acu, git, nodeScratch, nodeStatus, startNode, stopNode, until } from './real-nodes.js';
 import type { RunningNode } from './real-nodes.js';
 
 const base = 'export function add(a: number, b: number): number {\n  return a + b;\n}\n';
 const fn = (name: string): string => `\nexport function ${name}(a: number, b: number): number {\n  return a;\n}\n`;
 
-let top = '';
 const running: RunningNode[] = [];
-
-before(async () => {
-  top = await makeTempDir('missed-commits');
-});
-
-after(async () => {
-  await killAll(running);
-  await removeTempDir(top);
-});
+const scratch = nodeScratch('missed-commits', running);
 
 async function oneSite(name: string): Promise<{ fixture: ClusterFixture; site: ClusterSite }> {
-  const fixture = await buildClusterFixture(join(top, name), { sites: [name], files: { 'src/math.ts': base, 'README.md': '# math\n' } });
+  const fixture = await buildClusterFixture(join(scratch.top, name), { sites: [name], files: { 'src/math.ts': base, 'README.md': '# math\n' } });
   return { fixture, site: fixture.sites[0]! };
 }
 

@@ -9,12 +9,11 @@ import { spawn, spawnSync } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { after, before, it } from 'node:test';
+import { it } from 'node:test';
 import { buildClusterFixture } from '../../fixtures/cluster.js';
 import type { ClusterFixture, ClusterSite } from '../../fixtures/cluster.js';
-import { makeTempDir, removeTempDir } from '../../fixtures/tmp.js';
 import type { NodeEvent, NodeStatus } from '../../src/sync/node.js';
-import { acu, acuBin, collectNodeEvents, killAll, nodeStatus, until } from './real-nodes.js';
+import { acu, acuBin, collectNodeEvents, nodeScratch, nodeStatus, until } from './real-nodes.js';
 
 interface Running {
   child: ChildProcess;
@@ -22,7 +21,6 @@ interface Running {
   exited: Promise<number | null>;
 }
 
-let top = '';
 let cluster: ClusterFixture;
 const nodes = new Map<string, Running>();
 
@@ -45,17 +43,11 @@ async function allStatuses(): Promise<(NodeStatus | null)[]> {
   return await Promise.all(cluster.sites.map((site) => nodeStatus(site)));
 }
 
-before(async () => {
-  top = await makeTempDir('node-cli');
+nodeScratch('node-cli', nodes, async (top) => {
   cluster = await buildClusterFixture(top, {
     sites: ['north', 'east', 'south', 'west'],
     files: { 'src/math.ts': 'export function add(a: number, b: number): number {\n  return a + b;\n}\n', 'README.md': '# math\n' },
   });
-});
-
-after(async () => {
-  await killAll(nodes.values());
-  await removeTempDir(top);
 });
 
 it('acu status without a running node says so, with a hint (exit 128)', () => {

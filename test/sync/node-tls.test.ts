@@ -14,13 +14,12 @@ import { writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import type { AddressInfo, Server } from 'node:net';
 import { join } from 'node:path';
-import { after, before, it } from 'node:test';
+import { it } from 'node:test';
 import { buildClusterFixture, pinClusterTls } from '../../fixtures/cluster.js';
 import type { ClusterFixture, ClusterSite } from '../../fixtures/cluster.js';
-import { makeTempDir, removeTempDir } from '../../fixtures/tmp.js';
 import { readCluster, writeCluster } from '../../src/store/cluster.js';
 import type { NodeStatus } from '../../src/sync/node.js';
-import { acu, acuBin, killAll, nodeStatus, until } from './real-nodes.js';
+import { acu, acuBin, nodeScratch, nodeStatus, until } from './real-nodes.js';
 
 interface Running {
   child: ChildProcess;
@@ -29,7 +28,6 @@ interface Running {
   exited: Promise<number | null>;
 }
 
-let top = '';
 let cluster: ClusterFixture;
 let solo: ClusterFixture;
 let port = 0;
@@ -83,8 +81,7 @@ function listenOn(host: string, at: number): Promise<Server> {
   });
 }
 
-before(async () => {
-  top = await makeTempDir('node-tls');
+nodeScratch('node-tls', nodes, async (top) => {
   cluster = await buildClusterFixture(join(top, 'tls'), {
     sites: ['north', 'east', 'south', 'west'],
     files: { 'src/math.ts': 'export function add(a: number, b: number): number {\n  return a + b;\n}\n', 'README.md': '# math\n' },
@@ -93,11 +90,6 @@ before(async () => {
   port = await commonFreePort();
   await pinClusterTls(cluster, (_, i) => `wss://${hosts[i]!}:${port}`, 'Secure the acu cluster: wss:// addresses and pins');
   solo = await buildClusterFixture(join(top, 'solo'), { sites: ['lone'], files: { 'README.md': '# solo\n' } });
-});
-
-after(async () => {
-  await killAll(nodes);
-  await removeTempDir(top);
 });
 
 it('--listen with a malformed address, an address not on this machine, or a busy port: error and hint, exit 128', async () => {

@@ -12,9 +12,8 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { after, afterEach, before, it } from 'node:test';
+import { afterEach, it } from 'node:test';
 import type { ClusterSite } from '../../fixtures/cluster.js';
-import { makeTempDir, removeTempDir } from '../../fixtures/tmp.js';
 import { GitRepo } from '../../src/git/index.js';
 import { objectWriteFaults } from '../../src/git/iso.js';
 import { WsTransport } from '../../src/net/transport.js';
@@ -29,21 +28,14 @@ import type { NodeEvent } from '../../src/sync/node.js';
 import { systemClock } from '../../src/sync/ports.js';
 import { recordVerifier } from '../../src/sync/records.js';
 import { configuredPolicy } from '../../src/validate/policy-config.js';
-import { acu, git, killAll, nodeStatus, soloSite, startNode, stopNode, until } from './real-nodes.js';
+import { acu, git, nodeScratch, nodeStatus, soloSite, startNode, stopNode, until } from './real-nodes.js';
 import type { RunningNode } from './real-nodes.js';
 import { collectRejections } from '../support/rejections.js';
 
-let top = '';
 const running: RunningNode[] = [];
+const scratch = nodeScratch('outcome-writes', running);
 const rejections = collectRejections();
 
-before(async () => {
-  top = await makeTempDir('outcome-writes');
-});
-after(async () => {
-  await killAll(running);
-  await removeTempDir(top);
-});
 afterEach(() => {
   objectWriteFaults.failNext = 0;
   objectWriteFaults.hold = null;
@@ -77,7 +69,7 @@ class CheckingChain extends GitChain {
 }
 
 it('a failed background write of the agreed commit is written again; no note or ref ever names a missing object', async () => {
-  const site = await soloSite(top);
+  const site = await soloSite(scratch.top);
   const repo = await GitRepo.open(site.dir);
   const cluster = await readCluster(site.dir);
   const identity = await loadIdentity(repo.commonDir);
@@ -114,7 +106,7 @@ it('a failed background write of the agreed commit is written again; no note or 
 });
 
 it("a node killed after its PREPARE, before the agreed commit's files landed, writes the same commit after a restart", async () => {
-  const site = await soloSite(top);
+  const site = await soloSite(scratch.top);
   // The files of new objects never land in this process: as if it were killed before they did.
   let node = startNode(site, [], { ACU_TEST_OBJECT_WRITES: 'hold' });
   running.push(node);
@@ -151,7 +143,7 @@ it("a node killed after its PREPARE, before the agreed commit's files landed, wr
 });
 
 it('the git chain never names a staged commit before its files are in, refuses one whose files failed until it is staged again, and reads its cluster document without waiting', async () => {
-  const site = await soloSite(top);
+  const site = await soloSite(scratch.top);
   const repo = await GitRepo.open(site.dir);
   const cluster = await readCluster(site.dir);
   const identity = await loadIdentity(repo.commonDir);

@@ -9,10 +9,12 @@ import type { ChildProcess } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { join } from 'node:path';
+import { after, before } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { fixtureEpochSeconds } from '../../fixtures/builder.js';
 import { buildClusterFixture } from '../../fixtures/cluster.js';
 import type { ClusterSite } from '../../fixtures/cluster.js';
+import { makeTempDir, removeTempDir } from '../../fixtures/tmp.js';
 import { callNode } from '../../src/sync/api.js';
 import type { NodeEvent, NodeStatus } from '../../src/sync/node.js';
 
@@ -90,16 +92,47 @@ export async function stopNode(node: RunningNode): Promise<number | null> {
   return await node.exited;
 }
 
+/** A node process as {@link killAll} needs it: tests that start nodes their own way pass theirs. */
+export interface KillableNode {
+  readonly child: ChildProcess;
+  readonly exited: Promise<unknown>;
+}
+
 /**
  * SIGKILL every node process still running and wait until each has exited: an `after` hook's
  * cleanup, so that a test that failed midway leaves no node behind, and none still writes in a
- * temp directory the hook removes next. Takes any process with its exit promise, not only a
- * {@link RunningNode} (some tests start nodes their own way).
+ * temp directory the hook removes next.
  */
-export async function killAll(nodes: Iterable<{ readonly child: ChildProcess; readonly exited: Promise<unknown> }>): Promise<void> {
+export async function killAll(nodes: Iterable<KillableNode>): Promise<void> {
   const all = [...nodes]; // once: a Map's values() can be walked only once
   for (const node of all) if (node.child.exitCode === null) node.child.kill('SIGKILL');
   await Promise.all(all.map((node) => node.exited));
+}
+
+/**
+ * A test file's scratch space for real nodes: `top`, a temp directory made before its tests, then
+ * `setUp` run in it. After the tests, the nodes still running in `nodes` (an array or a Map, read
+ * then) are SIGKILLed and waited for ({@link killAll}), then the directory is removed. Call at the
+ * top level of a test file: it registers the file's before and after hooks. The file's own set-up
+ * goes in `setUp`, not in a before hook of its own: Node 20 starts a top-level before hook as soon
+ * as it is registered, without waiting for the one before it, so that hook would run before `top`
+ * is made.
+ */
+export function nodeScratch(prefix: string, nodes: { values(): Iterable<KillableNode> }, setUp: (top: string) => Promise<void> = async () => {}): { readonly top: string } {
+  let top = '';
+  before(async () => {
+    top = await makeTempDir(prefix);
+    await setUp(top);
+  });
+  after(async () => {
+    await killAll(nodes.values());
+    await removeTempDir(top);
+  });
+  return {
+    get top(): string {
+      return top; // set by the before hook, so read when a test runs
+    },
+  };
 }
 
 let soloRuns = 0;

@@ -12,17 +12,15 @@
  */
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { after, before, it } from 'node:test';
+import { it } from 'node:test';
 import { buildClusterFixture } from '../../fixtures/cluster.js';
 import type { ClusterFixture, ClusterSite } from '../../fixtures/cluster.js';
-import { makeTempDir, removeTempDir } from '../../fixtures/tmp.js';
 import type { NodeStatus } from '../../src/sync/node.js';
-import { acu, git, hookedCommit, killAll, nodeStatus, pokeNode, startNode, stopNode } from './real-nodes.js';
+import { acu, git, hookedCommit, nodeScratch, nodeStatus, pokeNode, startNode, stopNode } from './real-nodes.js';
 import type { RunningNode } from './real-nodes.js';
 
 process.env.GIT_CONFIG_NOSYSTEM = '1';
 
-let top = '';
 let cluster: ClusterFixture;
 const running = new Map<string, RunningNode>();
 let commitsMade = 0;
@@ -77,18 +75,12 @@ async function rotate(name: string, names: readonly string[]): Promise<number> {
   return statuses[0]!.membershipHeight;
 }
 
-before(async () => {
-  top = await makeTempDir('rejoin-memberships');
+nodeScratch('rejoin-memberships', running, async (top) => {
   cluster = await buildClusterFixture(join(top, 'c'), {
     sites: ['north', 'east', 'south', 'west'],
     files: { 'src/math.ts': 'export function add(a: number, b: number): number {\n  return a + b;\n}\n', 'README.md': '# math\n' },
   });
   for (const s of cluster.sites) assert.equal(acu(s, ['hooks', 'install']).status, 0);
-});
-
-after(async () => {
-  await killAll(running.values());
-  await removeTempDir(top);
 });
 
 it('a site down across two membership changes rejoins with the same agreed commits and takes part again', async (t) => {

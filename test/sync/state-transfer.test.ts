@@ -9,16 +9,14 @@
 import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { after, before, it } from 'node:test';
+import { it } from 'node:test';
 import { buildClusterFixture } from '../../fixtures/cluster.js';
 import type { ClusterFixture, ClusterSite } from '../../fixtures/cluster.js';
-import { makeTempDir, removeTempDir } from '../../fixtures/tmp.js';
 import type { NodeEvent } from '../../src/sync/node.js';
-import { acu, git, killAll, nodeStatus, startNode, stopNode, until } from './real-nodes.js';
+import { acu, git, nodeScratch, nodeStatus, startNode, stopNode, until } from './real-nodes.js';
 import type { RunningNode } from './real-nodes.js';
 
 const kept = 8;
-let top = '';
 let cluster: ClusterFixture;
 const nodes = new Map<string, RunningNode>();
 let fileSeq = 0;
@@ -64,17 +62,11 @@ async function sameEverywhere(names: readonly string[], height: number): Promise
   return tips[0]!;
 }
 
-before(async () => {
-  top = await makeTempDir('state-transfer');
+nodeScratch('state-transfer', nodes, async (top) => {
   cluster = await buildClusterFixture(top, {
     sites: ['ash', 'birch', 'cedar', 'dogwood'],
     files: { 'src/math.ts': 'export function add(a: number, b: number): number {\n  return a + b;\n}\n', 'README.md': '# math\n' },
   });
-});
-
-after(async () => {
-  await killAll(nodes.values());
-  await removeTempDir(top);
 });
 
 it('three sites agree on more heights than they retain; the fourth has never run', async () => {

@@ -7,25 +7,17 @@
 import assert from 'node:assert/strict';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { after, before, it } from 'node:test';
+import { it } from 'node:test';
 import type { ClusterSite } from '../../fixtures/cluster.js';
-import { makeTempDir, removeTempDir } from '../../fixtures/tmp.js';
 import type { NodeStatus } from '../../src/sync/node.js';
-import { acu, git, killAll, nodeStatus, soloSite, startNode, stopNode, until } from './real-nodes.js';
+import { acu, git, nodeScratch, nodeStatus, soloSite, startNode, stopNode, until } from './real-nodes.js';
 import type { RunningNode } from './real-nodes.js';
 
-let top = '';
 let site: ClusterSite;
 const running: RunningNode[] = [];
 
-before(async () => {
-  top = await makeTempDir('write-failure');
+nodeScratch('write-failure', running, async (top) => {
   site = await soloSite(top);
-});
-
-after(async () => {
-  await killAll(running);
-  await removeTempDir(top);
 });
 
 function started(): RunningNode {
