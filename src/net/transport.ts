@@ -49,110 +49,11 @@ import type { NodeIdentity } from '../store/identity.js';
 import { signBytes, spkiPinOf, verifyBytes } from '../store/identity.js';
 import type { FrameLimits } from './frame.js';
 import { decodeFrame, encodeFrame, frameBytesMax, frameLimits, handshakeFrameLimits, messageBytesMax, messageLimits } from './frame.js';
-import { Reassembler, fragmentChunkBytes, fragmentHeaderBytes, fragmentsOf, isFragment } from './fragment.js';
-import type { LinkSecurity, ListenAddress } from './link.js';
+import { Reassembler, fragmentsOf, isFragment } from './fragment.js';
+import type { LinkSecurity, ListenAddress, TransportTls } from './link.js';
 import { formatListen, listenOfAddress } from './link.js';
-
-/**
- * Limits of a transport, with their units in their names. Per peer, bytes waiting to be sent stay
- * under `queueBytesMax + socketBufferBytesMax + frameBytesMax` (the last write may overshoot the
- * socket bound by one frame); bytes of unfinished incoming messages under `reassemblyBytesMax`.
- */
-export interface TransportLimits {
-  /** Frames waiting in the transport's own queue for one peer. */
-  readonly queueFramesMax: number;
-  /** Bytes waiting in the transport's own queue for one peer (by default room for one largest message). */
-  readonly queueBytesMax: number;
-  /** Bytes handed to one peer's socket and not yet taken by the kernel, before the transport waits. */
-  readonly socketBufferBytesMax: number;
-  /** Bytes reserved by one peer's unfinished fragmented messages (at least `messageBytesMax`). */
-  readonly reassemblyBytesMax: number;
-  /** Unfinished fragmented messages from one peer. */
-  readonly partialMessagesMax: number;
-  readonly handshakeTimeoutMs: number;
-  /** How often each authenticated link is pinged. */
-  readonly pingIntervalMs: number;
-  /** How long a ping may go unanswered before the link is terminated as half-open. */
-  readonly pingTimeoutMs: number;
-  readonly reconnectBaseMs: number;
-  readonly reconnectMaxMs: number;
-}
-
-/** Frames (and their bytes) of the largest message, once fragmented. */
-const messageFramesMax = Math.ceil(messageBytesMax / fragmentChunkBytes);
-const messageFrameBytesMax = messageBytesMax + messageFramesMax * fragmentHeaderBytes;
-
-/** Defaults for {@link TransportLimits}. */
-export const defaultTransportLimits: TransportLimits = {
-  queueFramesMax: 10_000,
-  queueBytesMax: messageFrameBytesMax + frameBytesMax,
-  socketBufferBytesMax: 2 * frameBytesMax,
-  reassemblyBytesMax: messageBytesMax,
-  partialMessagesMax: 2,
-  handshakeTimeoutMs: 5_000,
-  // A pong waits behind whatever is already in the peer's socket buffer (a few MiB at most): the
-  // timeout leaves room for a slow link to drain it.
-  pingIntervalMs: 5_000,
-  pingTimeoutMs: 20_000,
-  reconnectBaseMs: 50,
-  reconnectMaxMs: 5_000,
-};
-
-/** Counters a node exports as metrics. */
-export interface TransportCounters {
-  /** Frames (whole messages and fragments) accepted from authenticated peers. */
-  framesIn: number;
-  /** Frames written to sockets. */
-  framesOut: number;
-  /** Frames refused: oversized, malformed, not plain data, over a decoding budget. */
-  framesRefused: number;
-  /** Frames dropped unsent (queue full, or a link lost in the middle of a message). */
-  framesDropped: number;
-  /** Messages delivered to the node. */
-  messagesIn: number;
-  /** Messages whose every frame was written to a socket. */
-  messagesOut: number;
-  /** Messages dropped unsent (their frames are in `framesDropped`). */
-  messagesDropped: number;
-  /** Messages the node asked to send that encode to more than `messageBytesMax` (not sent). */
-  messagesOversized: number;
-  /** Garbage fragments: malformed, too large, duplicate, out of order, inconsistent. */
-  fragmentsRefused: number;
-  /** Unfinished incoming messages evicted to stay within the reassembly bounds. */
-  reassemblyEvictions: number;
-  /** Links terminated because a ping went unanswered. */
-  pingTimeouts: number;
-  authRefusedUnknownPeer: number;
-  authRefusedBadSignature: number;
-  authRefusedProtocol: number;
-  /**
-   * TLS links refused: a handshake that failed (no certificate, one the operator's CA did not
-   * sign or that names another host), or a certificate whose pin is not the member's.
-   */
-  authRefusedCertificate: number;
-  authTimeouts: number;
-  reconnects: number;
-}
-
-/** What became of a message handed to {@link WsTransport.send}. */
-export type SendOutcome = 'queued' | 'queued-dropped-older' | 'dropped' | 'oversized';
-
-/** What a transport tells its node. */
-export interface TransportEvents {
-  onMessage(from: string, value: unknown): void;
-  onPeerUp?(id: string): void;
-  onPeerDown?(id: string): void;
-}
-
-/**
- * TLS material of a transport (PEM): this node's key and certificate, and the operator's CA. With
- * `ca` null, peers' certificates are accepted by their pins in the cluster document.
- */
-export interface TransportTls {
-  readonly key: string;
-  readonly cert: string;
-  readonly ca: string | null;
-}
+import type { PeerLinkStats, SendOutcome, TransportCounters, TransportEvents, TransportLimits } from './transport-types.js';
+import { defaultTransportLimits } from './transport-types.js';
 
 /** Options of a {@link WsTransport}. */
 export interface TransportOptions {
@@ -202,19 +103,6 @@ interface Peer {
   /** When the ping in flight was sent (`performance.now()`), and the last round trip measured (null: none yet on this link). */
   pingSentMs: number;
   rttMs: number | null;
-}
-
-/** One peer's link as metrics show it (`WsTransport.linkStats`). */
-export interface PeerLinkStats {
-  readonly peer: string;
-  readonly connected: boolean;
-  /** The last ping's round trip on the current link, in seconds; null before the first pong. */
-  readonly rttSeconds: number | null;
-  /** Frames and bytes waiting in the transport's queue for this peer. */
-  readonly queuedFrames: number;
-  readonly queuedBytes: number;
-  /** Bytes handed to the socket and not yet taken by the kernel. */
-  readonly socketBufferedBytes: number;
 }
 
 /** The exporter label of the keying material that binds the handshake to its TLS session. */
