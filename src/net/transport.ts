@@ -8,12 +8,12 @@
  *   that fits no member ends the connection and is counted. Plain `ws://` where link.ts allows it.
  * - Mutual challenge-response authentication against the cluster document: the acceptor sends a
  *   fresh nonce; the dialer answers with its id, a nonce of its own and a signature over both
- *   nonces, both ids and the TLS session's exported keying material (RFC 5705/8446, label
- *   {@link channelBindingLabel}); the acceptor checks it with the member's key and signs the same
- *   facts back. A replayed hello fails (the acceptor's nonce is new each time), and so does a
- *   hello relayed from another TLS session (its keying material differs): a member cannot splice
- *   an honest node's handshake into a session of its own. An unknown key, a forged signature or
- *   a silent peer closes the connection and is counted.
+ *   nonces, both ids and the TLS session's exported keying material (RFC 5705/8446, see
+ *   handshake.ts); the acceptor checks it with the member's key and signs the same facts back.
+ *   A replayed hello fails (the acceptor's nonce is new each time), and so does a hello relayed
+ *   from another TLS session (its keying material differs): a member cannot splice an honest
+ *   node's handshake into a session of its own. An unknown key, a forged signature or a silent
+ *   peer closes the connection and is counted.
  * - Until a socket has authenticated, its frames are tiny and cheap: ws refuses any over
  *   `handshakeFrameLimits.bytesMax` before buffering it, and they decode under a budget of a few
  *   values; anything else ends the connection. Only then is the limit raised to `frameBytesMax`.
@@ -38,20 +38,20 @@ import { createServer as createHttpServer } from 'node:http';
 import type { IncomingMessage, Server as HttpServer } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
-import { checkServerIdentity } from 'node:tls';
 import type { TLSSocket } from 'node:tls';
 import { WebSocket, WebSocketServer } from 'ws';
 import type { RawData } from 'ws';
-import { canonicalBytes } from '../core/acu/canonical.js';
 import { AcuError, assert, assertNever } from '../core/errors.js';
 import type { ClusterMember } from '../store/cluster.js';
 import type { NodeIdentity } from '../store/identity.js';
-import { signBytes, spkiPinOf, verifyBytes } from '../store/identity.js';
+import { signBytes, verifyBytes } from '../store/identity.js';
 import type { FrameLimits } from './frame.js';
 import { decodeFrame, encodeFrame, frameBytesMax, frameLimits, handshakeFrameLimits, messageBytesMax, messageLimits } from './frame.js';
 import { Reassembler, fragmentsOf, isFragment } from './fragment.js';
+import { channelBindingOf, handshakeBytes } from './handshake.js';
 import type { LinkSecurity, ListenAddress, TransportTls } from './link.js';
-import { formatListen, listenOfAddress } from './link.js';
+import { formatListen } from './link.js';
+import { certificateIsMember, dialTlsOptions, peerPin, serverTlsOptions, tlsRefusalCode } from './tls.js';
 import type { PeerLinkStats, SendOutcome, TransportCounters, TransportEvents, TransportLimits } from './transport-types.js';
 import { defaultTransportLimits } from './transport-types.js';
 
@@ -103,27 +103,6 @@ interface Peer {
   /** When the ping in flight was sent (`performance.now()`), and the last round trip measured (null: none yet on this link). */
   pingSentMs: number;
   rttMs: number | null;
-}
-
-/** The exporter label of the keying material that binds the handshake to its TLS session. */
-export const channelBindingLabel = 'EXPORTER-acu-peer-auth-v1';
-const channelBindingBytes = 32;
-
-/** The channel binding of a link: exported keying material of its TLS session as hex; '' for plain links. */
-export function channelBindingOf(socket: TLSSocket | null): string {
-  if (socket === null) return '';
-  const binding = socket.exportKeyingMaterial(channelBindingBytes, channelBindingLabel, Buffer.alloc(0)).toString('hex');
-  assert(binding.length === 2 * channelBindingBytes, 'channelBindingOf: exported keying material of the asked length');
-  return binding;
-}
-
-/**
- * Bytes signed by each side of the handshake: the purpose, both ids, both nonces and the channel
- * binding (the TLS session's exported keying material; '' on a plain link).
- */
-export function handshakeBytes(purpose: 'client' | 'server', dialer: string, acceptor: string, acceptorNonce: string, dialerNonce: string, binding: string): Uint8Array {
-  assert(binding === '' || /^[0-9a-f]{64}$/.test(binding), 'handshakeBytes: a binding is 32 bytes of hex, or empty');
-  return canonicalBytes({ purpose: `acu-peer-auth-${purpose}`, dialer, acceptor, acceptorNonce, dialerNonce, binding });
 }
 
 /** Authenticated WebSocket links to every other member of the cluster. */
@@ -200,7 +179,7 @@ export class WsTransport {
     const tls = this.tls;
     const http = tls === null
       ? createHttpServer()
-      : createHttpsServer({ key: tls.key, cert: tls.cert, ...(tls.ca === null ? {} : { ca: tls.ca }), minVersion: 'TLSv1.3', maxVersion: 'TLSv1.3', requestCert: true, rejectUnauthorized: tls.ca !== null });
+      : createHttpsServer(serverTlsOptions(tls));
     // Not a WebSocket upgrade: nothing here for it.
     http.on('request', (_request: IncomingMessage, response: { writeHead(code: number): void; end(): void }) => {
       response.writeHead(426);
@@ -400,12 +379,7 @@ export class WsTransport {
   private dial(peer: Peer): void {
     if (this.stopped || peer.removed) return;
     const tls = this.tls;
-    const tlsOptions = tls === null ? {} : {
-      key: tls.key, cert: tls.cert, ...(tls.ca === null ? {} : { ca: tls.ca }), minVersion: 'TLSv1.3' as const, maxVersion: 'TLSv1.3' as const,
-      // Pinned: the peer's self-signed certificate is checked by its pin on 'upgrade' below.
-      rejectUnauthorized: tls.ca !== null,
-    };
-    const socket = new WebSocket(peer.member.address, { maxPayload: handshakeFrameLimits.bytesMax, handshakeTimeout: this.limits.handshakeTimeoutMs, perMessageDeflate: false, ...tlsOptions });
+    const socket = new WebSocket(peer.member.address, { maxPayload: handshakeFrameLimits.bytesMax, handshakeTimeout: this.limits.handshakeTimeoutMs, perMessageDeflate: false, ...dialTlsOptions(tls) });
     peer.socket = socket;
     const nonce = randomBytes(32).toString('hex');
     const deadline = setTimeout(() => this.refuse(socket, 'timeout'), this.limits.handshakeTimeoutMs);
@@ -482,7 +456,7 @@ export class WsTransport {
       if (msg === undefined || msg.t !== 'hello' || typeof msg.dialer !== 'string' || typeof msg.nonce !== 'string' || typeof msg.sig !== 'string') return this.refuse(socket, 'protocol');
       const candidate = this.peers.get(msg.dialer);
       if (candidate === undefined || this.dials(msg.dialer)) return this.refuse(socket, 'unknown');
-      if (tlsSocket !== null && !this.certificateIsMember(tlsSocket, candidate.member)) return this.refuse(socket, 'certificate');
+      if (tlsSocket !== null && !certificateIsMember(this.tls, tlsSocket, candidate.member)) return this.refuse(socket, 'certificate');
       const signed = handshakeBytes('client', msg.dialer, this.identity.id, nonce, msg.nonce, binding);
       if (!verifyBytes(candidate.member.publicKey, signed, msg.sig)) return this.refuse(socket, 'signature');
       clearTimeout(deadline);
@@ -500,19 +474,6 @@ export class WsTransport {
       this.pending.delete(socket);
       if (peer !== null) this.down(peer, socket);
     });
-  }
-
-  /**
-   * Whether a dialer's TLS certificate is the member's it claims to be: its pin, or (operator
-   * PKI, the chain already verified by TLS) a certificate that names the member's host.
-   */
-  private certificateIsMember(socket: TLSSocket, member: ClusterMember): boolean {
-    const tls = this.tls;
-    assert(tls !== null, 'certificateIsMember: a TLS link');
-    if (tls.ca === null) return peerPin(socket) === member.tlsPin;
-    const certificate = socket.getPeerCertificate();
-    if (certificate === null || Object.keys(certificate).length === 0) return false;
-    return checkServerIdentity(listenOfAddress(member.address).host, certificate) === undefined;
   }
 
   /** A handshake frame, decoded under the handshake's tiny limits; undefined (counted) if refused. */
@@ -671,15 +632,6 @@ export class WsTransport {
 /** Whether a member's entry still describes the same link: same key, address and pin. */
 function sameLink(a: ClusterMember, b: ClusterMember): boolean {
   return a.publicKey === b.publicKey && a.address === b.address && a.tlsPin === b.tlsPin;
-}
-
-/** Error codes of a TLS handshake that failed verification (Node's and OpenSSL's names). */
-const tlsRefusalCode = /^(ERR_TLS_CERT|ERR_SSL_|UNABLE_TO_|DEPTH_ZERO_SELF_SIGNED_CERT|SELF_SIGNED_CERT_IN_CHAIN|CERT_)/;
-
-/** The pin of the certificate a TLS peer presented, or null when it presented none. */
-function peerPin(socket: TLSSocket): string | null {
-  const certificate = socket.getPeerX509Certificate();
-  return certificate === undefined ? null : spkiPinOf(certificate);
 }
 
 /** A listening failure as the user's situation, with what to do about it. */

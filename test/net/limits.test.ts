@@ -14,8 +14,9 @@ import type { NodeIdentity } from '../../src/store/identity.js';
 import { initIdentity, signBytes } from '../../src/store/identity.js';
 import { decodeFrame, encodeFrame, frameBytesMax, messageBytesMax } from '../../src/net/frame.js';
 import { fragmentsOf } from '../../src/net/fragment.js';
+import { handshakeBytes } from '../../src/net/handshake.js';
 import type { TransportLimits } from '../../src/net/transport-types.js';
-import { WsTransport, handshakeBytes } from '../../src/net/transport.js';
+import { WsTransport } from '../../src/net/transport.js';
 import { baseSeed, rng } from '../support/random.js';
 import { loopbackMembers, untilWithin } from '../support/transport-harness.js';
 

@@ -11,7 +11,8 @@ import type { ClusterMember } from '../../src/store/cluster.js';
 import type { NodeIdentity } from '../../src/store/identity.js';
 import { initIdentity, signBytes } from '../../src/store/identity.js';
 import { decodeFrame, encodeFrame, frameBytesMax } from '../../src/net/frame.js';
-import { WsTransport, handshakeBytes } from '../../src/net/transport.js';
+import { handshakeBytes } from '../../src/net/handshake.js';
+import { WsTransport } from '../../src/net/transport.js';
 import { loopbackMembers, untilWithin } from '../support/transport-harness.js';
 
 let top = '';
