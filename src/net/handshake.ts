@@ -5,7 +5,7 @@
  * checks it with the member's key and signs the same facts back (welcome). Both sign the TLS
  * session's exported keying material (RFC 5705/8446, label {@link channelBindingLabel}), so a hello
  * relayed from another TLS session fails: a member cannot splice an honest node's handshake into a
- * session of its own. Each side's steps are in transport.ts (dial, accept).
+ * session of its own. Each side's steps are in dialer.ts and listener.ts.
  */
 import type { TLSSocket } from 'node:tls';
 import type { RawData, WebSocket } from 'ws';

@@ -23,7 +23,7 @@ export function serverTlsOptions(tls: TransportTls): HttpsServerOptions {
 export function dialTlsOptions(tls: TransportTls | null): ClientOptions {
   return tls === null ? {} : {
     key: tls.key, cert: tls.cert, ...(tls.ca === null ? {} : { ca: tls.ca }), minVersion: 'TLSv1.3' as const, maxVersion: 'TLSv1.3' as const,
-    // Pinned: the peer's self-signed certificate is checked by its pin on 'upgrade' (dial, in transport.ts).
+    // Pinned: the peer's self-signed certificate is checked by its pin on 'upgrade' (dialer.ts).
     rejectUnauthorized: tls.ca !== null,
   };
 }

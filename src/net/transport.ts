@@ -3,9 +3,9 @@
  * This file is its face to the node (start, stop, send, broadcast, membership changes, stats);
  * each part of the work has a file of its own:
  *
- * - One connection per pair: the node with the smaller id dials (and redials with jittered
- *   exponential backoff), the other accepts. The state they share, each peer with its link and
- *   queue, is in peer.ts.
+ * - One connection per pair: the node with the smaller id dials (dialer.ts, which also redials
+ *   with jittered exponential backoff), the other accepts (listener.ts). The state they share,
+ *   each peer with its link and queue, is in peer.ts.
  * - TLS 1.3 only (`wss://`, see link.ts), both sides presenting certificates: each checks the
  *   other's by its pin in the cluster document (SHA-256 of its SubjectPublicKeyInfo), or, with an
  *   operator's PKI, by chain verification against the CA and the member's host (tls.ts). A
@@ -31,28 +31,22 @@
  *
  * Limits, counters and events, the transport's contract with its node, are in transport-types.ts.
  */
-import { randomBytes } from 'node:crypto';
-import { createServer as createHttpServer } from 'node:http';
-import type { IncomingMessage, Server as HttpServer } from 'node:http';
-import { createServer as createHttpsServer } from 'node:https';
+import type { Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { TLSSocket } from 'node:tls';
-import { WebSocket, WebSocketServer } from 'ws';
-import type { RawData } from 'ws';
-import { AcuError, assert } from '../core/errors.js';
+import { WebSocketServer } from 'ws';
+import { assert } from '../core/errors.js';
 import type { ClusterMember } from '../store/cluster.js';
 import type { NodeIdentity } from '../store/identity.js';
-import { signBytes, verifyBytes } from '../store/identity.js';
+import { dial } from './dialer.js';
 import { encodeFrame, handshakeFrameLimits, messageBytesMax } from './frame.js';
-import { channelBindingOf, decodeHandshake, handshakeBytes, refuse } from './handshake.js';
 import { stopHeartbeat } from './heartbeat.js';
 import type { LinkSecurity, ListenAddress, TransportTls } from './link.js';
 import { formatListen } from './link.js';
+import { accept, createListener, listenError } from './listener.js';
 import { dials, newPeer, sameLink } from './peer.js';
 import type { Peer, TransportState } from './peer.js';
-import { linkDown, linkUp, onSocketError, receive } from './peer-link.js';
+import { linkDown } from './peer-link.js';
 import { enqueue, unqueue } from './send-queue.js';
-import { certificateIsMember, dialTlsOptions, peerPin, serverTlsOptions } from './tls.js';
 import type { PeerLinkStats, SendOutcome, TransportCounters, TransportEvents, TransportLimits } from './transport-types.js';
 import { defaultTransportLimits } from './transport-types.js';
 
@@ -236,157 +230,5 @@ export class WsTransport {
   /** Peers with an authenticated connection. */
   connectedPeers(): string[] {
     return [...this.state.peers.values()].filter((p) => p.ready).map((p) => p.member.id).sort();
-  }
-}
-
-/** Dial a peer and authenticate it; on failure, try again later. */
-function dial(state: TransportState, peer: Peer): void {
-  if (state.stopped || peer.removed) return;
-  const { counters, limits } = state;
-  const tls = state.tls;
-  const socket = new WebSocket(peer.member.address, { maxPayload: handshakeFrameLimits.bytesMax, handshakeTimeout: limits.handshakeTimeoutMs, perMessageDeflate: false, ...dialTlsOptions(tls) });
-  peer.socket = socket;
-  const nonce = randomBytes(32).toString('hex');
-  const deadline = setTimeout(() => refuse(counters, socket, 'timeout'), limits.handshakeTimeoutMs);
-  let stage: 'challenge' | 'welcome' | 'open' = 'challenge';
-  let acceptorNonce = '';
-  let binding: string | null = tls === null ? '' : null;
-  // ws emits 'upgrade' before 'open' and before any message, and lets a listener end the socket.
-  socket.on('upgrade', (response: IncomingMessage) => {
-    if (tls === null) return;
-    const tlsSocket = response.socket as TLSSocket;
-    if (tls.ca === null && peerPin(tlsSocket) !== peer.member.tlsPin) return refuse(counters, socket, 'certificate');
-    binding = channelBindingOf(tlsSocket);
-  });
-  socket.on('message', (data: RawData) => {
-    if (stage === 'open') return receive(state, peer, data);
-    const msg = decodeHandshake(counters, data);
-    if (msg === undefined || binding === null) return refuse(counters, socket, 'protocol');
-    if (stage === 'challenge' && msg.t === 'challenge' && msg.acceptor === peer.member.id && typeof msg.nonce === 'string') {
-      acceptorNonce = msg.nonce;
-      const sig = signBytes(state.identity, handshakeBytes('client', state.identity.id, peer.member.id, acceptorNonce, nonce, binding));
-      socket.send(encodeFrame({ t: 'hello', dialer: state.identity.id, nonce, sig }));
-      stage = 'welcome';
-    } else if (stage === 'welcome' && msg.t === 'welcome' && typeof msg.sig === 'string') {
-      const signed = handshakeBytes('server', state.identity.id, peer.member.id, acceptorNonce, nonce, binding);
-      if (!verifyBytes(peer.member.publicKey, signed, msg.sig)) return refuse(counters, socket, 'signature');
-      clearTimeout(deadline);
-      stage = 'open';
-      linkUp(state, peer, socket);
-    } else {
-      refuse(counters, socket, 'protocol');
-    }
-  });
-  socket.on('error', (error) => onSocketError(counters, error));
-  socket.on('close', () => {
-    clearTimeout(deadline);
-    linkDown(state, peer, socket);
-    scheduleDial(state, peer);
-  });
-}
-
-/** Dial a peer again later, unless the transport stopped, the peer was removed or a dial is due. */
-function scheduleDial(state: TransportState, peer: Peer): void {
-  if (state.stopped || peer.removed || peer.timer !== null) return;
-  const exponent = Math.min(peer.attempts, 16);
-  const ceiling = Math.min(state.limits.reconnectMaxMs, state.limits.reconnectBaseMs * 2 ** exponent);
-  // Full jitter: peers that lost each other at once do not all knock again at once.
-  const delayMs = Math.floor(Math.random() * ceiling) + 1;
-  peer.attempts += 1;
-  state.counters.reconnects += 1;
-  peer.timer = setTimeout(() => {
-    peer.timer = null;
-    dial(state, peer);
-  }, delayMs);
-}
-
-/** The HTTP(S) listener the WebSocket server upgrades from: TLS 1.3 only, client certificates required. */
-function createListener(state: TransportState): HttpServer {
-  const tls = state.tls;
-  const http = tls === null
-    ? createHttpServer()
-    : createHttpsServer(serverTlsOptions(tls));
-  // Not a WebSocket upgrade: nothing here for it.
-  http.on('request', (_request: IncomingMessage, response: { writeHead(code: number): void; end(): void }) => {
-    response.writeHead(426);
-    response.end();
-  });
-  if (tls === null) return http;
-  http.on('tlsClientError', () => {
-    state.counters.authRefusedCertificate += 1;
-  });
-  // Pinned links: a certificate that is no member's is refused before a byte of WebSocket is read.
-  if (tls.ca === null) {
-    // The members as of now, not as of the listen: a membership change (setMembers) adds pins.
-    http.on('secureConnection', (socket: TLSSocket) => {
-      const pin = peerPin(socket);
-      if (pin !== null && state.members.some((m) => m.tlsPin === pin)) return;
-      state.counters.authRefusedCertificate += 1;
-      socket.destroy();
-    });
-  }
-  return http;
-}
-
-/**
- * An incoming connection: challenge it, and accept it only from a member that proves its key,
- * over a TLS session whose certificate is that member's.
- */
-function accept(state: TransportState, socket: WebSocket, request: IncomingMessage): void {
-  if (state.stopped) {
-    socket.terminate();
-    return;
-  }
-  const counters = state.counters;
-  const tlsSocket = state.tls === null ? null : (request.socket as TLSSocket);
-  const binding = channelBindingOf(tlsSocket);
-  const nonce = randomBytes(32).toString('hex');
-  const deadline = setTimeout(() => refuse(counters, socket, 'timeout'), state.limits.handshakeTimeoutMs);
-  let peer: Peer | null = null;
-  state.pending.add(socket);
-  socket.send(encodeFrame({ t: 'challenge', acceptor: state.identity.id, nonce }));
-  socket.on('message', (data: RawData) => {
-    if (peer !== null) return receive(state, peer, data);
-    const msg = decodeHandshake(counters, data);
-    if (msg === undefined || msg.t !== 'hello' || typeof msg.dialer !== 'string' || typeof msg.nonce !== 'string' || typeof msg.sig !== 'string') return refuse(counters, socket, 'protocol');
-    const candidate = state.peers.get(msg.dialer);
-    if (candidate === undefined || dials(state, msg.dialer)) return refuse(counters, socket, 'unknown');
-    if (tlsSocket !== null && !certificateIsMember(state.tls, tlsSocket, candidate.member)) return refuse(counters, socket, 'certificate');
-    const signed = handshakeBytes('client', msg.dialer, state.identity.id, nonce, msg.nonce, binding);
-    if (!verifyBytes(candidate.member.publicKey, signed, msg.sig)) return refuse(counters, socket, 'signature');
-    clearTimeout(deadline);
-    state.pending.delete(socket);
-    const sig = signBytes(state.identity, handshakeBytes('server', msg.dialer, state.identity.id, nonce, msg.nonce, binding));
-    socket.send(encodeFrame({ t: 'welcome', sig }));
-    // A newer authenticated connection from the same peer replaces the old one (it restarted).
-    candidate.socket?.terminate();
-    peer = candidate;
-    linkUp(state, candidate, socket);
-  });
-  socket.on('error', (error) => onSocketError(counters, error));
-  socket.on('close', () => {
-    clearTimeout(deadline);
-    state.pending.delete(socket);
-    if (peer !== null) linkDown(state, peer, socket);
-  });
-}
-
-/** A listening failure as the user's situation, with what to do about it. */
-function listenError(listen: ListenAddress, error: NodeJS.ErrnoException): AcuError {
-  const at = formatListen(listen);
-  const elsewhere = 'pass --listen <host>:<port> with an address of this machine (0.0.0.0:<port> for every IPv4 interface); peers still dial the address in .acu/cluster.json';
-  switch (error.code ?? '') {
-    case 'EADDRINUSE':
-      return new AcuError('ERR_NODE', `cannot listen on ${at}: the port is in use`, { hint: `stop what listens there (another sync node?), or ${elsewhere}`, cause: error });
-    case 'EADDRNOTAVAIL':
-      return new AcuError('ERR_CONFIG', `cannot listen on ${at}: no interface of this machine has that address`, { hint: elsewhere, cause: error });
-    case 'ENOTFOUND':
-    case 'EAI_AGAIN':
-    case 'EAI_FAIL':
-      return new AcuError('ERR_CONFIG', `cannot listen on ${at}: the host name does not resolve`, { hint: elsewhere, cause: error });
-    case 'EACCES':
-      return new AcuError('ERR_CONFIG', `cannot listen on ${at}: not allowed (ports below 1024 need privileges)`, { hint: elsewhere, cause: error });
-    default:
-      return new AcuError('ERR_NODE', `cannot listen on ${at}: ${error.message}`, { hint: elsewhere, cause: error });
   }
 }
