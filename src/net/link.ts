@@ -18,7 +18,16 @@ import { isIP } from 'node:net';
 import { AcuError, assert } from '../core/errors.js';
 import type { ClusterDoc, ClusterMember } from '../store/cluster.js';
 import { loadTlsIdentity } from '../store/identity.js';
-import type { TransportTls } from './transport.js';
+
+/**
+ * TLS material of a transport (PEM): this node's key and certificate, and the operator's CA. With
+ * `ca` null, peers' certificates are accepted by their pins in the cluster document.
+ */
+export interface TransportTls {
+  readonly key: string;
+  readonly cert: string;
+  readonly ca: string | null;
+}
 
 /** Where a node listens. `host` is bare (IPv6 without brackets). */
 export interface ListenAddress {

@@ -20,7 +20,7 @@
 import { Packr, Unpackr } from 'msgpackr';
 import { AcuError, assert } from '../core/errors.js';
 import { decodeFrame, encodeFrame, frameBytesMax, frameLimits, messageBytesMax, messageLimits } from '../net/frame.js';
-import type { SendOutcome, TransportCounters, TransportEvents } from '../net/transport.js';
+import type { SendOutcome, TransportCounters, TransportEvents } from '../net/transport-types.js';
 import { walRecordBytesMax } from '../store/wal.js';
 import { applyEntry } from './node-log.js';
 import type { NodeLogEntry, NodeMemory } from './node-log.js';

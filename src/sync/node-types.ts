@@ -6,7 +6,7 @@
 import type { Input, ReplicaConfig, ReplicaPhase } from '../core/consensus/index.js';
 import type { Resolution } from '../core/policy/index.js';
 import type { LinkSecurity, ListenAddress, OperatorTlsFiles } from '../net/link.js';
-import type { PeerLinkStats, TransportCounters } from '../net/transport.js';
+import type { PeerLinkStats, TransportCounters } from '../net/transport-types.js';
 import type { ClusterDoc } from '../store/cluster.js';
 import type { NodeIdentity } from '../store/identity.js';
 import type { ValidationMode } from './batch.js';

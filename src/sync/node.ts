@@ -17,7 +17,7 @@ import type { Acu } from '../core/acu/index.js';
 import type { Effect, Input, Message, PersistedState, ReplicaConfig, Signer } from '../core/consensus/index.js';
 import { quorumSize, Replica, valueIdOf } from '../core/consensus/index.js';
 import { AcuError, assert } from '../core/errors.js';
-import type { TransportEvents } from '../net/transport.js';
+import type { TransportEvents } from '../net/transport-types.js';
 import type { ClusterDoc } from '../store/cluster.js';
 import { clusterSizes, sameCluster } from '../store/cluster.js';
 import { serveApi } from './api.js';

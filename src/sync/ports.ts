@@ -12,7 +12,7 @@
 import type { LinkSecurity } from '../net/link.js';
 import type { ClusterMember } from '../store/cluster.js';
 import type { NodeIdentity } from '../store/identity.js';
-import type { PeerLinkStats, SendOutcome, TransportCounters, TransportEvents } from '../net/transport.js';
+import type { PeerLinkStats, SendOutcome, TransportCounters, TransportEvents } from '../net/transport-types.js';
 import type { NodeLogEntry, NodeMemory } from './node-log.js';
 
 /** Links to the other members of the cluster. Sends never throw; a frame that cannot go is dropped. */

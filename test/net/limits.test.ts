@@ -14,8 +14,9 @@ import type { NodeIdentity } from '../../src/store/identity.js';
 import { initIdentity, signBytes } from '../../src/store/identity.js';
 import { decodeFrame, encodeFrame, frameBytesMax, messageBytesMax } from '../../src/net/frame.js';
 import { fragmentsOf } from '../../src/net/fragment.js';
-import type { TransportLimits } from '../../src/net/transport.js';
-import { WsTransport, handshakeBytes } from '../../src/net/transport.js';
+import { handshakeBytes } from '../../src/net/handshake.js';
+import type { TransportLimits } from '../../src/net/transport-types.js';
+import { WsTransport } from '../../src/net/transport.js';
 import { baseSeed, rng } from '../support/random.js';
 import { loopbackMembers, untilWithin } from '../support/transport-harness.js';
 
@@ -119,7 +120,7 @@ it('refuses malformed, oversized and duplicate fragments from a member, counts t
   await Promise.all([a.start(), b.start()]);
   await until(() => a.connectedPeers().length === 1 && b.connectedPeers().length === 1, 'the link');
   // Reach into the live authenticated connection the way a faulty member would write to it.
-  const toB = (a as unknown as { peers: Map<string, { socket: WebSocket }> }).peers.get(p.ids[1].id)!.socket;
+  const toB = (a as unknown as { state: { peers: Map<string, { socket: WebSocket }> } }).state.peers.get(p.ids[1].id)!.socket;
   const [first] = fragmentsOf(9, encodeFrame({ big: new Uint8Array(frameBytesMax + 10) }));
   const tooLarge = Uint8Array.from(first!);
   new DataView(tooLarge.buffer).setUint32(13, messageBytesMax + 1);

@@ -11,7 +11,8 @@ import type { ClusterMember } from '../../src/store/cluster.js';
 import type { NodeIdentity } from '../../src/store/identity.js';
 import { initIdentity, signBytes } from '../../src/store/identity.js';
 import { decodeFrame, encodeFrame, frameBytesMax } from '../../src/net/frame.js';
-import { WsTransport, handshakeBytes } from '../../src/net/transport.js';
+import { handshakeBytes } from '../../src/net/handshake.js';
+import { WsTransport } from '../../src/net/transport.js';
 import { loopbackMembers, untilWithin } from '../support/transport-harness.js';
 
 let top = '';
@@ -98,7 +99,7 @@ it('refuses garbage and oversized frames from a member without crashing', async 
   const b = running[1]!;
   const beforeRefused = b.counters.framesRefused;
   // Reach into a live authenticated connection the way a faulty peer would write to it.
-  const sockets = (a as unknown as { peers: Map<string, { socket: WebSocket | null }> }).peers;
+  const sockets = (a as unknown as { state: { peers: Map<string, { socket: WebSocket | null }> } }).state.peers;
   const toB = sockets.get(members[1]!.id)!.socket!;
   toB.send(Buffer.from([0x92, 0x01]));
   toB.send(Buffer.from('not msgpack at all'));
@@ -114,7 +115,7 @@ it('bounds the queue of an absent peer, and reconnects a peer that restarts', as
   await running[index]!.stop();
   const sender = others[0]!;
   const small = 5;
-  (sender as unknown as { limits: { queueFramesMax: number } }).limits.queueFramesMax = small;
+  (sender as unknown as { state: { limits: { queueFramesMax: number } } }).state.limits.queueFramesMax = small;
   const droppedBefore = sender.counters.framesDropped;
   await until(() => !sender.connectedPeers().includes(members[index]!.id), 'the peer to be seen down');
   for (let i = 0; i < small + 3; i += 1) sender.send(members[index]!.id, { seq: i });

@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import type { PeerLinkStats } from '../../src/net/transport.js';
+import type { PeerLinkStats } from '../../src/net/transport-types.js';
 import { NodeMetrics } from '../../src/ops/metrics.js';
 import type { NodeStatus, ObservedNode } from '../../src/sync/node-types.js';
 import { parsePromText } from '../support/prom-text.js';
