@@ -13,7 +13,6 @@ import type { ValidationMode } from './batch.js';
 import type { Chain } from './chain.js';
 import type { NodeMemory } from './node-log.js';
 import type { Clock, NodeLogPort, PeerTransport } from './ports.js';
-import type { CatchUpStatus } from './transfer.js';
 
 /** Options of a node. */
 export interface NodeOptions {
@@ -114,6 +113,19 @@ export interface WriteFailure {
   readonly attempts: number;
   /** When the next attempt starts, milliseconds from now. */
   readonly retryInMs: number;
+}
+
+/** Where a state transfer (transfer.ts) stands, for `acu status`. */
+export interface CatchUpStatus {
+  /** This node's written height when it started. */
+  readonly from: number;
+  /** The height the peer's chain reaches (the peer's height, until its pack header says). */
+  readonly to: number;
+  readonly peer: string;
+  readonly phase: 'asking' | 'receiving' | 'checking' | 'adopting';
+  readonly bytesReceived: number;
+  /** The pack's size, once its header has come. */
+  readonly bytesTotal: number | null;
 }
 
 /** What `acu status` shows. */

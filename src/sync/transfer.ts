@@ -29,7 +29,7 @@ import { sha256Hex } from './crypto.js';
 import { settle } from './node-log.js';
 import type { NodeLogEntry } from './node-log.js';
 import type { CancelTimer } from './ports.js';
-import type { NodeContext } from './node-types.js';
+import type { CatchUpStatus, NodeContext } from './node-types.js';
 import { decisionsKeptOf } from './node-types.js';
 
 /** Most bytes of one pack chunk: well under a frame, so chunks never need fragmenting. */
@@ -54,19 +54,6 @@ export const stalledBehindMsMax = 30_000;
 const retryDelayMs = 1_000;
 /** Most haves one ask may name (the agreed ref, two notes refs and the genesis). */
 const havesMax = 8;
-
-/** Where a state transfer stands, for `acu status`. */
-export interface CatchUpStatus {
-  /** This node's written height when it started. */
-  readonly from: number;
-  /** The height the peer's chain reaches (the peer's height, until its pack header says). */
-  readonly to: number;
-  readonly peer: string;
-  readonly phase: 'asking' | 'receiving' | 'checking' | 'adopting';
-  readonly bytesReceived: number;
-  /** The pack's size, once its header has come. */
-  readonly bytesTotal: number | null;
-}
 
 /** What the node does for the transfer: its replica's height, and jumping to a checked chain. */
 export interface TransferHost {
