@@ -15,7 +15,7 @@ import { ParseCache } from './cache.js';
 import { clearNamesMemo } from './names.js';
 import type { ParseStats } from './cache.js';
 import { blobsMissing, blobsNeeded, extractIdentified, memoized } from './commit.js';
-import { parentView, verifyRoundTrip } from './range.js';
+import { parentView, verifyRoundTrip } from './round-trip.js';
 import { packAcu } from './transfer.js';
 import type { PackedAcu } from './transfer.js';
 
