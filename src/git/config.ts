@@ -5,7 +5,7 @@
  * global file), run where it is needed and never on a per-object path.
  */
 import { assert } from '../core/errors.js';
-import { runGit, runGitRaw } from './exec.js';
+import { assertNotOption, runGit, runGitRaw } from './exec.js';
 
 /** Which configuration file a write goes to: the repository's own, or the user's global one. */
 export type ConfigScope = 'local' | 'global';
@@ -29,7 +29,7 @@ function scopeArgs(scope: ConfigScope | undefined): string[] {
 
 /** Set `key` to `value` (`git config [--local|--global] <key> <value>`); throws ERR_GIT_FAILED when git refuses. */
 export async function setConfig(cwd: string, key: string, value: string, options: ConfigWriteOptions = {}): Promise<void> {
-  assert(key !== '' && !key.startsWith('-'), `a config key is not an option: ${JSON.stringify(key)}`);
+  assertNotOption(key, 'a config key');
   await runGit(['config', ...scopeArgs(options.scope), key, value], { cwd, gitDir: null });
 }
 

@@ -51,6 +51,15 @@ export function gitEnv(extra: Readonly<Record<string, string>> = {}): NodeJS.Pro
   return { ...env, ...extra };
 }
 
+/**
+ * A value placed among git's arguments (a revision, a commit, a path, a config key) must not be
+ * empty or read as an option: one starting with `-` would change what git does. Callers build
+ * these values; a bad one is a bug.
+ */
+export function assertNotOption(value: string, what: string): void {
+  assert(value !== '' && !value.startsWith('-'), `${what} is not an option: ${JSON.stringify(value)}`);
+}
+
 /** git's argv for `args`, with the pinned settings and, when given, an explicit git directory. */
 export function gitArgs(args: readonly string[], gitDir: string | null): string[] {
   const prefix = gitDir === null ? [] : [`--git-dir=${gitDir}`];

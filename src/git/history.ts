@@ -4,7 +4,7 @@
  * nothing else holds yet, a commit object's raw text. One git process each.
  */
 import { assert } from '../core/errors.js';
-import { runGit, runGitRaw } from './exec.js';
+import { assertNotOption, runGit, runGitRaw } from './exec.js';
 import { isHexOid } from './objects.js';
 import type { GitRepo } from './repo.js';
 
@@ -75,7 +75,7 @@ export async function listNonMergeCommits(repo: GitRepo, walk: NonMergeWalk): Pr
 
 /** A commit object's raw text: its headers, a blank line, its message (`git cat-file commit`). Throws ERR_GIT_FAILED for a missing commit. */
 export async function readCommitText(repo: GitRepo, commit: string): Promise<string> {
-  assert(commit !== '' && !commit.startsWith('-'), `a commit, not an option: ${JSON.stringify(commit)}`);
+  assertNotOption(commit, 'a commit');
   const result = await runGit(['cat-file', 'commit', commit], { cwd: repo.gitDir, gitDir: repo.gitDir });
   return result.stdout.toString('utf8');
 }

@@ -6,7 +6,7 @@
  */
 import { isAbsolute, resolve } from 'node:path';
 import { assert } from '../core/errors.js';
-import { runGitRaw } from './exec.js';
+import { assertNotOption, runGitRaw } from './exec.js';
 
 /** Where HEAD is: the repository, its work tree, the commit, and the branch checked out. */
 export interface HeadInfo {
@@ -20,10 +20,6 @@ export interface HeadInfo {
   readonly commit: string;
   /** The branch's short name; null for a detached HEAD. */
   readonly branch: string | null;
-}
-
-function checkRevision(rev: string): void {
-  assert(rev !== '' && !rev.startsWith('-'), `a revision is not an option: ${JSON.stringify(rev)}`);
 }
 
 /** One git call for everything the hooks need about HEAD; null when git cannot say (no commit yet, no work tree, no repository). */
@@ -42,7 +38,7 @@ export async function headInfo(cwd: string): Promise<HeadInfo | null> {
 
 /** Whether `name` (an object id or `<rev>:<path>`) names an object that exists (`git cat-file -e`). */
 export async function objectExists(cwd: string, name: string): Promise<boolean> {
-  checkRevision(name);
+  assertNotOption(name, 'a revision');
   return (await runGitRaw(['cat-file', '-e', name], { cwd, gitDir: null })).exitCode === 0;
 }
 
@@ -56,7 +52,7 @@ export async function hasRefMatching(cwd: string, patterns: readonly string[]): 
 
 /** The commit `rev` names (`git rev-parse --verify --quiet <rev>^{commit}`), or null when it names none. */
 export async function commitOf(cwd: string, rev: string): Promise<string | null> {
-  checkRevision(rev);
+  assertNotOption(rev, 'a revision');
   const result = await runGitRaw(['rev-parse', '--verify', '--quiet', `${rev}^{commit}`], { cwd, gitDir: null });
   return result.exitCode === 0 ? result.stdout.toString('utf8').trim() : null;
 }

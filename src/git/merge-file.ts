@@ -3,7 +3,7 @@
  * that the merge replay measures acu's merge against.
  */
 import { assert } from '../core/errors.js';
-import { runGitRaw } from './exec.js';
+import { assertNotOption, runGitRaw } from './exec.js';
 
 /** The three inputs of a file merge, as paths to files holding each side's text. */
 export interface MergeFileInputs {
@@ -26,7 +26,7 @@ export interface MergeFileResult {
  * conflicts: that throws.
  */
 export async function mergeFile(files: MergeFileInputs, options: { cwd: string }): Promise<MergeFileResult> {
-  for (const path of [files.ours, files.base, files.theirs]) assert(path !== '' && !path.startsWith('-'), `a file, not an option: ${JSON.stringify(path)}`);
+  for (const path of [files.ours, files.base, files.theirs]) assertNotOption(path, 'a file');
   const result = await runGitRaw(['merge-file', '-p', '-L', 'ours', '-L', 'base', '-L', 'theirs', files.ours, files.base, files.theirs], { cwd: options.cwd, gitDir: null });
   assert(result.exitCode >= 0, 'git merge-file ran');
   if (result.exitCode > 127) throw new Error(`git merge-file failed: ${result.stderr}`);

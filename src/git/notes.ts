@@ -4,7 +4,7 @@
  * certificate and record bodies this way (docs/sync.md).
  */
 import { assert } from '../core/errors.js';
-import { runGit, runGitRaw } from './exec.js';
+import { assertNotOption, runGit, runGitRaw } from './exec.js';
 import type { GitRepo } from './repo.js';
 
 /** Who makes the notes commit, and when: `date` in git's raw form, `<seconds> <+hhmm>`. */
@@ -16,7 +16,7 @@ export interface NotesIdentity {
 
 function checkTarget(ref: string, commit: string): void {
   assert(ref.startsWith('refs/notes/'), `a notes ref: ${JSON.stringify(ref)}`);
-  assert(commit !== '' && !commit.startsWith('-'), `a commit, not an option: ${JSON.stringify(commit)}`);
+  assertNotOption(commit, 'a commit');
 }
 
 /**

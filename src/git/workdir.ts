@@ -5,7 +5,7 @@
  * objects and refs, goes through `GitRepo` instead.
  */
 import { assert } from '../core/errors.js';
-import { runGit, runGitRaw } from './exec.js';
+import { assertNotOption, runGit, runGitRaw } from './exec.js';
 
 /** How a command that the caller explains in its own words ended: exit code and output as text. */
 export interface CommandOutcome {
@@ -17,10 +17,6 @@ export interface CommandOutcome {
 function checkPaths(paths: readonly string[]): void {
   assert(paths.length > 0, 'at least one path');
   for (const path of paths) assert(path !== '' && !path.includes('\0'), `a path: ${JSON.stringify(path)}`);
-}
-
-function checkRevision(rev: string): void {
-  assert(rev !== '' && !rev.startsWith('-'), `a revision is not an option: ${JSON.stringify(rev)}`);
 }
 
 /** The top of the work tree that contains `cwd`, or null when `cwd` is in none (a bare repository, no repository). */
@@ -61,14 +57,14 @@ export async function pullFastForward(cwd: string): Promise<void> {
  * other failure (no repository at `cwd`) throws ERR_GIT_FAILED.
  */
 export async function verifyRevision(cwd: string, rev: string): Promise<string | null> {
-  checkRevision(rev);
+  assertNotOption(rev, 'a revision');
   const result = await runGit(['rev-parse', '--verify', '--quiet', rev], { cwd, gitDir: null, okExitCodes: [0, 1] });
   return result.exitCode === 0 ? result.stdout.toString('utf8').trim() : null;
 }
 
 /** The file at `path` in `rev`'s tree as text (`git show <rev>:<path>`); throws ERR_GIT_FAILED when there is none. */
 export async function showFileAt(cwd: string, rev: string, path: string): Promise<string> {
-  checkRevision(rev);
+  assertNotOption(rev, 'a revision');
   checkPaths([path]);
   return (await runGit(['show', `${rev}:${path}`], { cwd, gitDir: null })).stdout.toString('utf8');
 }
@@ -78,7 +74,7 @@ export async function showFileAt(cwd: string, rev: string, path: string): Promis
  * `notes` (`git log --notes=<notes> --format='%h %s%n%N' <rev> -<count>`).
  */
 export async function logWithNotes(cwd: string, options: { rev: string; notes: string; count: number }): Promise<string> {
-  checkRevision(options.rev);
+  assertNotOption(options.rev, 'a revision');
   assert(Number.isSafeInteger(options.count) && options.count > 0, 'logWithNotes: a positive count');
   const args = ['log', `--notes=${options.notes}`, '--format=%h %s%n%N', options.rev, `-${options.count}`];
   return (await runGit(args, { cwd, gitDir: null })).stdout.toString('utf8');
