@@ -1,7 +1,7 @@
 /**
  * The transport's contract with its sync node: the limits it runs under, the counters it keeps,
  * what it tells the node, what became of a message handed to it, and how each peer's link looks to
- * metrics. The memory network of the simulator (src/sync/memory-ports.ts) keeps the same contract.
+ * metrics. The memory network of the simulator (src/sync/memory-network.ts) keeps the same contract.
  */
 import { frameBytesMax, messageBytesMax } from './frame.js';
 import { fragmentChunkBytes, fragmentHeaderBytes } from './fragment.js';

@@ -1,6 +1,6 @@
 /**
  * The sync node's ports: what the host needs from the world, each behind an interface with a real
- * implementation and an in-memory one (src/sync/memory-ports.ts), checked by one conformance suite
+ * implementation and an in-memory one (src/sync/memory-clock.ts, memory-network.ts, memory-log.ts), checked by one conformance suite
  * per port (test/sync/*-conformance.test.ts). The seeded host simulator runs whole sync nodes on the
  * in-memory implementations and injects faults at each of them.
  *

@@ -1,7 +1,7 @@
 /**
  * The host simulator: n real `SyncNode`s (the whole host — effect loop, record exchange,
  * validation, conflict votes, agreed-commit writer) on the in-memory ports of
- * src/sync/memory-ports.ts, a model chain (host-chain.ts) and one ManualClock, with faults injected
+ * src/sync/memory-clock.ts, memory-network.ts and memory-log.ts, a model chain (host-chain.ts) and one ManualClock, with faults injected
  * at every effect, all drawn from one seed.
  *
  * How time and promises are driven, deterministically: the world owns the only clock. Each step
@@ -33,8 +33,10 @@ import { defaultPolicy } from '../../src/core/policy/index.js';
 import type { ClusterDoc } from '../../src/store/cluster.js';
 import type { NodeIdentity } from '../../src/store/identity.js';
 import { nodeIdOf } from '../../src/store/identity.js';
-import type { MemoryTransport } from '../../src/sync/memory-ports.js';
-import { ManualClock, MemoryDisk, MemoryNetwork, MemoryNodeLog } from '../../src/sync/memory-ports.js';
+import type { MemoryTransport } from '../../src/sync/memory-network.js';
+import { ManualClock } from '../../src/sync/memory-clock.js';
+import { MemoryDisk, MemoryNodeLog } from '../../src/sync/memory-log.js';
+import { MemoryNetwork } from '../../src/sync/memory-network.js';
 import type { NodeHost, NodeOptions } from '../../src/sync/node.js';
 import { SyncNode } from '../../src/sync/node.js';
 import { decisionsKept } from '../../src/sync/node-types.js';

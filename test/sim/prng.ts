@@ -2,7 +2,7 @@
  * The simulator's only source of randomness: a small seeded generator (a SplitMix-style 32-bit
  * mixer over a Weyl sequence). Same seed, same run; `Math.random` is never used.
  */
-import { SeededRandom } from '../../src/sync/memory-ports.js';
+import { SeededRandom } from '../../src/sync/memory-clock.js';
 
 /**
  * A deterministic pseudo-random generator: the memory ports' SeededRandom (the same mixer), four

@@ -9,7 +9,7 @@ import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { makeTempDir, removeTempDir } from '../../fixtures/tmp.js';
-import { MemoryDisk, MemoryNodeLog } from '../../src/sync/memory-ports.js';
+import { MemoryDisk, MemoryNodeLog } from '../../src/sync/memory-log.js';
 import { applyEntry, NodeLog } from '../../src/sync/node-log.js';
 import type { NodeLogEntry, NodeMemory } from '../../src/sync/node-log.js';
 import { decisionsKept } from '../../src/sync/node-types.js';
