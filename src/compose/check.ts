@@ -28,8 +28,9 @@ import type { Version } from './syntax.js';
  *   classes, 1175 `implements` twice;
  * - names: 2304 a name that resolves to no declaration in scope, 18004 the same for a shorthand
  *   property. Well-known globals (`console`, `describe`, `Promise`, `require`: knownGlobals) are
- *   taken as resolved; other globals without lib or types never resolve here, so they are in the
- *   inputs too and never count;
+ *   taken as resolved, unless an input imports or declares the name at its top level (mobx's own
+ *   `fail`: a merge that drops its import breaks its uses); other globals without lib or types
+ *   never resolve here, so they are in the inputs too and never count;
  * - calls of the file's own functions (one declaration, with a body, in a TypeScript file) with
  *   fewer arguments than they require or more than they take (2554): one side added a parameter,
  *   the other a call.
@@ -100,7 +101,7 @@ function checkerFor(sf: ts.SourceFile): ts.TypeChecker {
  * tree for names that resolve to nothing, duplicate implementations, base types, object keys and
  * the arity of calls.
  */
-export function findingsOf(version: Version): Finding[] {
+export function findingsOf(version: Version, owned: ReadonlySet<string> = noNames): Finding[] {
   const sf = version.sf;
   const checker = checkerFor(sf);
   const findings: Finding[] = [];
@@ -115,7 +116,7 @@ export function findingsOf(version: Version): Finding[] {
   const stack: Array<[ts.Node, number]> = [[sf, 0]];
   while (stack.length > 0) {
     const [node, depth] = stack.pop()!;
-    inspect(version, checker, node, add, isJs);
+    inspect(version, checker, node, add, isJs, owned);
     if (depth < walkDepthMax) ts.forEachChild(node, (child) => void stack.push([child, depth + 1]));
   }
   return findings.sort((a, b) => a.start - b.start);
@@ -144,13 +145,44 @@ const knownGlobals: ReadonlySet<string> = new Set(
   ).split(' '),
 );
 
+const noNames: ReadonlySet<string> = new Set();
+
+/**
+ * The well-known global names (knownGlobals) that one of `versions` imports or declares at its
+ * top level: in this file they are its own names, not the globals, and must resolve.
+ */
+export function ownedGlobals(versions: readonly Version[]): Set<string> {
+  const owned = new Set<string>();
+  const note = (name: ts.Node | undefined): void => {
+    if (name !== undefined && ts.isIdentifier(name) && knownGlobals.has(name.text)) owned.add(name.text);
+  };
+  for (const version of versions) {
+    for (const statement of version.sf.statements) {
+      if (ts.isImportDeclaration(statement)) {
+        const clause = statement.importClause;
+        note(clause?.name);
+        const bindings = clause?.namedBindings;
+        if (bindings !== undefined) {
+          if (ts.isNamespaceImport(bindings)) note(bindings.name);
+          else for (const element of bindings.elements) note(element.name);
+        }
+      } else if (ts.isVariableStatement(statement)) {
+        for (const declaration of statement.declarationList.declarations) note(declaration.name);
+      } else if (ts.isImportEqualsDeclaration(statement) || ts.isFunctionDeclaration(statement) || ts.isClassDeclaration(statement) || ts.isEnumDeclaration(statement)) {
+        note(statement.name);
+      }
+    }
+  }
+  return owned;
+}
+
 const anyMeaning = ts.SymbolFlags.Value | ts.SymbolFlags.Type | ts.SymbolFlags.Namespace | ts.SymbolFlags.Alias;
 
-function inspect(version: Version, checker: ts.TypeChecker, node: ts.Node, add: Add, isJs: boolean): void {
+function inspect(version: Version, checker: ts.TypeChecker, node: ts.Node, add: Add, isJs: boolean, owned: ReadonlySet<string>): void {
   const sf = version.sf;
   if (ts.isIdentifier(node)) {
     const use = referenceKind(node);
-    if (use !== null && !knownGlobals.has(node.text) && checker.resolveName(node.text, node, anyMeaning, false) === undefined) add(use === 'shorthand' ? 18004 : 2304, node.getStart(sf), node.end);
+    if (use !== null && (!knownGlobals.has(node.text) || owned.has(node.text)) && checker.resolveName(node.text, node, anyMeaning, false) === undefined) add(use === 'shorthand' ? 18004 : 2304, node.getStart(sf), node.end);
     return;
   }
   if ((ts.isFunctionDeclaration(node) || ts.isMethodDeclaration(node)) && node.body !== undefined && node.name !== undefined) {
@@ -409,5 +441,6 @@ export function introducedFindings(path: string, texts: { base: string; ours: st
   const versions = [texts.result, texts.ours, texts.theirs, texts.base].map((text) => parseVersion(path, text));
   if (versions.some((v) => v === null)) return null;
   const [result, ...inputs] = versions as Version[];
-  return newFindings(findingsOf(result!), inputs.map((v) => () => findingsOf(v)));
+  const owned = ownedGlobals(inputs);
+  return newFindings(findingsOf(result!, owned), inputs.map((v) => () => findingsOf(v, owned)));
 }

@@ -23,7 +23,7 @@ import { ts } from 'ts-morph';
 import { assert } from '../core/errors.js';
 import { defaultMarkers, mergeLines } from './diff3.js';
 import type { MarkerStyle } from './diff3.js';
-import { carryRenames, describeFindings, findingsOf, introducedFindings, isCheckedPath, newFindings } from './check.js';
+import { carryRenames, describeFindings, findingsOf, introducedFindings, isCheckedPath, newFindings, ownedGlobals } from './check.js';
 import type { Finding } from './check.js';
 import { mergeSourceFiles } from './structured.js';
 import type { Conflict } from './outcome.js';
@@ -218,6 +218,7 @@ function composeOnce(input: ComposeFileInput): ComposeFileResult {
 class InputVersions {
   private readonly parsed = new Map<'base' | 'ours' | 'theirs', Version | null>();
   private readonly checked = new Map<'base' | 'ours' | 'theirs', readonly Finding[]>();
+  private owned: ReadonlySet<string> | null = null;
 
   constructor(
     private readonly path: string,
@@ -244,9 +245,19 @@ class InputVersions {
     if (known !== undefined) return known;
     const version = this.version(which);
     assert(version !== null, 'InputVersions.findings: the input parses');
-    const found = findingsOf(version);
+    const found = findingsOf(version, this.ownedGlobals());
     this.checked.set(which, found);
     return found;
+  }
+
+  /** The well-known global names an input declares itself (check.ts, ownedGlobals); all three parse. */
+  ownedGlobals(): ReadonlySet<string> {
+    if (this.owned === null) {
+      const versions = [this.base, this.ours, this.theirs];
+      assert(versions.every((v) => v !== null), 'InputVersions.ownedGlobals: the inputs parse');
+      this.owned = ownedGlobals(versions);
+    }
+    return this.owned;
   }
 
   private version(which: 'base' | 'ours' | 'theirs'): Version | null {
@@ -273,11 +284,12 @@ function safeguard(path: string, result: Version, inputs: InputVersions): Guarde
   if (b === null || o === null || t === null) return { ok: true, text: result.text };
   if (Math.max(b.text.length, o.text.length, t.text.length) > structuredCharsMax) return { ok: true, text: result.text };
   const checks = [(): readonly Finding[] => inputs.findings('ours'), (): readonly Finding[] => inputs.findings('theirs'), (): readonly Finding[] => inputs.findings('base')];
-  const fresh = newFindings(findingsOf(result), checks);
+  const owned = inputs.ownedGlobals();
+  const fresh = newFindings(findingsOf(result, owned), checks);
   if (fresh.length === 0) return { ok: true, text: result.text };
   const carried = carryRenames(result, fresh, { base: b, ours: o, theirs: t });
   const repaired = carried === null ? null : parseVersion(path, carried);
-  if (repaired !== null && newFindings(findingsOf(repaired), checks).length === 0) return { ok: true, text: repaired.text };
+  if (repaired !== null && newFindings(findingsOf(repaired, owned), checks).length === 0) return { ok: true, text: repaired.text };
   return { ok: false, findings: fresh };
 }
 

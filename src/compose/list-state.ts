@@ -34,6 +34,8 @@ export interface ListState {
   readonly moduleLevel: boolean;
   /** The list is a literal sequence: array items, arguments, parameters, type arguments. */
   readonly sequence: boolean;
+  /** The list is a block's statements (a function's body, a branch). */
+  readonly block: boolean;
   /** The list is a union's or an intersection's members. */
   readonly typeMembers: boolean;
   /** The separator between elements that were not neighbours in any version. */

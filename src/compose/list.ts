@@ -24,6 +24,7 @@ import type { Element, Side } from './matching.js';
 import { elementsFor } from './list-state.js';
 import type { ElementMerge, ListState, Piece } from './list-state.js';
 import { keepSorted, sortedInsertions } from './sorted.js';
+import { independentRuns } from './independent.js';
 
 type NodeList = ts.NodeArray<ts.Node>;
 type Lists = [NodeList, NodeList, NodeList];
@@ -42,7 +43,7 @@ export function mergeList(cx: MergeContext, parents: { b: ts.Node; o: ts.Node; t
   const base = elementsOf(cx.base, bl, parents.b);
   const ours = elementsOf(cx.ours, ol, parents.o);
   const theirs = elementsOf(cx.theirs, tl, parents.t);
-  const st: ListState = { cx, path, depth, mergeChild, base, ours, theirs, matchOurs: matchElements(base, ours), matchTheirs: matchElements(base, theirs), conflicts: [], moduleLevel: ts.isSourceFile(parents.b) || ts.isModuleBlock(parents.b), sequence: isSequenceParent(parents.b), typeMembers: ts.isUnionTypeNode(parents.b) || ts.isIntersectionTypeNode(parents.b), separator: observedSeparator([ours, base, theirs]) ?? defaultSeparator(parents.b), absorbed: new Set(), replaced: new Map() };
+  const st: ListState = { cx, path, depth, mergeChild, base, ours, theirs, matchOurs: matchElements(base, ours), matchTheirs: matchElements(base, theirs), conflicts: [], moduleLevel: ts.isSourceFile(parents.b) || ts.isModuleBlock(parents.b), sequence: isSequenceParent(parents.b), block: ts.isBlock(parents.b), typeMembers: ts.isUnionTypeNode(parents.b) || ts.isIntersectionTypeNode(parents.b), separator: observedSeparator([ours, base, theirs]) ?? defaultSeparator(parents.b), absorbed: new Set(), replaced: new Map() };
   const fail: Outcome = { ok: false, conflict: { path, kind: 'modify/modify', base: bt, ours: ot, theirs: tt } };
   const unordered = isUnorderedParent(parents.b);
   const reorderedOurs = isReordered(st.matchOurs.sideToBase);
@@ -265,11 +266,18 @@ function combineRuns(st: ListState, ours: Piece[], theirs: Piece[], unordered: b
   // Elements of a literal sequence (array items, arguments, parameters, JSX children) that two
   // sides added at one point are two additions, as people merge them (docs/compose.md, "Why
   // sequences keep both insertions"); steps of an algorithm (statements) are not: their order is
-  // their meaning.
+  // their meaning, unless neither run can observe the other (independent.ts).
   if (st.sequence) return [...ours, ...theirs];
+  if (st.block && independentRuns(runStatements(st, 'ours', ours), runStatements(st, 'theirs', theirs))) return [...ours, ...theirs];
   const join = (run: Piece[]): string => run.map((p) => (p.kind === 'text' ? p.text : '')).join(st.separator);
   const conflict: Conflict = { path: st.path, kind: 'insert/insert', base: null, ours: join(ours), theirs: join(theirs) };
   return [{ kind: 'conflict', ours: conflict.ours ?? '', theirs: conflict.theirs ?? '', conflict }];
+}
+
+/** A run of one side's inserted statements, as that side's nodes (none when one is not the side's own). */
+function runStatements(st: ListState, side: Side, run: readonly Piece[]): { version: Version; statements: ts.Node[] } {
+  const statements = run.flatMap((p) => (p.kind === 'text' && p.side === side && p.index >= 0 ? [st[side][p.index]!.node] : []));
+  return { version: st.cx[side], statements: statements.length === run.length ? statements : [] };
 }
 
 /**

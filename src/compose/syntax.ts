@@ -74,9 +74,19 @@ export function slotRange(slot: Slot): { pos: number; end: number } {
   return slot.list ? { pos: slot.nodes.pos, end: slot.nodes.end } : { pos: slot.node.pos, end: slot.node.end };
 }
 
-/** A fingerprint of a slot's shape, to tell whether three versions of a node line up. */
-export function slotShape(slot: Slot): string {
-  return slot.list ? 'list' : ts.SyntaxKind[slot.node.kind] ?? String(slot.node.kind);
+/**
+ * Whether three versions of one slot hold the same role, so that the node's versions line up slot
+ * by slot: lists with lists, and nodes of one kind, or all types (a return type `Function` made
+ * `Function & IAction`), or all expressions (an initializer `f()` made `await f()`). A slot whose
+ * kind changed is then merged as a node whose kinds differ: one side's version when the other
+ * side left it alone, else a conflict.
+ */
+export function slotsAlign(slots: readonly [Slot, Slot, Slot]): boolean {
+  const nodes = slots.flatMap((slot) => (slot.list ? [] : [slot.node]));
+  if (nodes.length === 0) return true;
+  if (nodes.length !== slots.length) return false;
+  const kind = nodes[0]!.kind;
+  return nodes.every((node) => node.kind === kind) || nodes.every((node) => ts.isTypeNode(node)) || nodes.every((node) => ts.isExpression(node));
 }
 
 /** The node's tokens without trivia, spaces collapsed: equal for changes of layout only. */

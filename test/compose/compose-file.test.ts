@@ -142,6 +142,75 @@ describe('composeFile: inside declarations', () => {
     assert.equal(clean(base, ours, theirs), lines('/* header */', 'export { die } from "./b";', 'export * from "./c";'));
   });
 
+  it('merges one side\'s removal of a comment above a member with the other side\'s edit of its first line (mobx 239d938)', () => {
+    // The comment lies inside the member's name, and the other side added type parameters: the
+    // member's parts no longer line up, yet only one side changed its syntax.
+    const base = lines('interface Api {', '  get(): number;', '', '  // batching', '  batch(action: Lambda);', '}');
+    const ours = lines('interface Api {', '  get(): number;', '  batch(action: Lambda);', '}');
+    const theirs = lines('interface Api {', '  get(): number;', '', '  // batching', '  batch<T>(action: () => T): T;', '}');
+    assert.equal(clean(base, ours, theirs), lines('interface Api {', '  get(): number;', '  batch<T>(action: () => T): T;', '}'));
+  });
+
+  it('merges a blank line removed above a declaration with the same edit of it made on both sides (mobx 759ac16)', () => {
+    const base = lines('const a = 1;', '', '', 'export function run(f: () => void);');
+    const ours = lines('const a = 1;', '', 'export function run(f: () => void): Lambda;');
+    const theirs = lines('const a = 1;', '', '', 'export function run(f: () => void): Lambda;');
+    assert.equal(clean(base, ours, theirs), ours);
+    // Both sides changed the declaration differently: still a conflict.
+    assert.ok(compose(base, ours, lines('const a = 1;', '', '', 'export function run(f: () => void): void;')).conflicts.length > 0);
+  });
+
+  it('merges an edit of an expression into the wrapper the other side put around it (vscode-languageserver-node 5ec58b7)', () => {
+    const base = lines('function start() {', "  client.register(Created.type, { scheme: 'file' });", '  client.register(Deleted.type, {});', '}');
+    const ours = lines('function start() {', "  client.register(Created.type, { scheme: 'file-test' });", '  client.register(Deleted.type, {});', '}');
+    const theirs = lines('function start() {', "  void client.register(Created.type, { scheme: 'file' });", '  client.register(Deleted.type, {});', '}');
+    const merged = lines('function start() {', "  void client.register(Created.type, { scheme: 'file-test' });", '  client.register(Deleted.type, {});', '}');
+    assert.equal(clean(base, ours, theirs), merged);
+    assert.equal(clean(base, theirs, ours), merged);
+    // Deeper wrappers: `await` inside a call the other side did not have.
+    const awaited = lines('function start() {', "  track(await client.register(Created.type, { scheme: 'file' }));", '  client.register(Deleted.type, {});', '}');
+    assert.equal(clean(base, ours, awaited), lines('function start() {', "  track(await client.register(Created.type, { scheme: 'file-test' }));", '  client.register(Deleted.type, {});', '}'));
+  });
+
+  it('conflicts when the wrapper holds another copy like the wrapped node (apollo-client 0e2d94a)', () => {
+    const base = lines("it('counts', () => {", '  render();', '  expect(count).toBe(6);', '});');
+    const ours = lines("it('counts', () => {", '  render();', '  expect(count).toBe(5);', '});');
+    const theirs = lines("it('counts', () => {", '  render();', '  if (IS_REACT_18) {', '    expect(count).toBe(4);', '  } else {', '    expect(count).toBe(6);', '  }', '});');
+    assert.ok(compose(base, ours, theirs).conflicts.length > 0);
+  });
+
+  it('conflicts when the wrapping side also edited what it wrapped', () => {
+    const base = lines('function start() {', "  client.register(Created.type, { scheme: 'file' });", '  client.register(Deleted.type, {});', '}');
+    const ours = lines('function start() {', "  client.register(Created.type, { scheme: 'file-test' });", '  client.register(Deleted.type, {});', '}');
+    const theirs = lines('function start() {', "  void client.register(Created.type, { scheme: 'files' });", '  client.register(Deleted.type, {});', '}');
+    assert.ok(compose(base, ours, theirs).conflicts.length > 0);
+  });
+
+  it('keeps both sides\' statements inserted at one point of a block when neither can see the other, ours first', () => {
+    // vscode-languageserver-node 9a9220b: two capabilities set at one place of a method.
+    const base = lines('function capabilities(edit: Edit) {', '  edit.documentChanges = true;', '  return edit;', '}');
+    const ours = lines('function capabilities(edit: Edit) {', '  edit.documentChanges = true;', '  edit.metadataSupport = true;', '  return edit;', '}');
+    const theirs = lines('function capabilities(edit: Edit) {', '  edit.documentChanges = true;', '  edit.snippetEditSupport = true;', '  return edit;', '}');
+    assert.equal(clean(base, ours, theirs), lines('function capabilities(edit: Edit) {', '  edit.documentChanges = true;', '  edit.metadataSupport = true;', '  edit.snippetEditSupport = true;', '  return edit;', '}'));
+    // redux-toolkit 2a4ad73: two helpers declared at one place, one of them calling out.
+    const hb = lines('function create() {', '  const map = new Map();', '  return { map };', '}');
+    const ho = lines('function create() {', '  const map = new Map();', '  const current = (api: Api) => compose(...map.values());', '  return { map };', '}');
+    const ht = lines('function create() {', '  const map = new Map();', '  const isWith = isAllOf(isAction, withMiddleware);', '  return { map };', '}');
+    assert.equal(clean(hb, ho, ht), lines('function create() {', '  const map = new Map();', '  const current = (api: Api) => compose(...map.values());', '  const isWith = isAllOf(isAction, withMiddleware);', '  return { map };', '}'));
+  });
+
+  it('conflicts on statements inserted at one point of a block when one run could see the other', () => {
+    const base = lines('function run(state: State) {', '  const a = 1;', '  return state;', '}');
+    const at = (...inserted: string[]): string => lines('function run(state: State) {', '  const a = 1;', ...inserted.map((s) => `  ${s}`), '  return state;', '}');
+    const conflicts = (ours: string, theirs: string): boolean => compose(base, at(ours), at(theirs)).conflicts.some((c) => c.kind === 'insert/insert');
+    assert.ok(conflicts('const b = 2;', 'const c = b + 1;'), 'theirs reads the name ours declares');
+    assert.ok(conflicts('state.x = 1;', 'const copy = { ...state };'), 'theirs reads the object ours writes a property of');
+    assert.ok(conflicts('state.x = 1;', 'save(a);'), 'the call may read the property');
+    assert.ok(conflicts('log(a);', 'save(a);'), 'two calls: their order may matter');
+    assert.ok(conflicts('state.x = 1;', 'if (a) state.y = 2;'), 'not a declaration, an assignment or an expression');
+    assert.ok(conflicts('state.x = 1;', 'state.x = 2;'), 'one property written twice');
+  });
+
   it('follows a declaration renamed on one side into the other side\'s edit', () => {
     const declaration = (name: string, args: string[]): string[] => [`  const ${name} = new WebpackConfig(`, ...args.map((arg) => `    options.${arg},`), `  ).${name};`];
     const body = (name: string, args: string[]): string => lines('function run() {', ...declaration(name, args), `  use(${name});`, '}');

@@ -201,6 +201,19 @@ describe('safeguard: new code uses a name the other side renamed or removed', ()
     );
     assert.match(result.conflicts[0]!.detail ?? '', /TS2304 'fetchUser'/);
   });
+
+  it('reports a conflict when the other side removed the import of a name that is also a test runner global (mobx 79f33ee: `fail`)', () => {
+    // `fail` is jasmine's global too; here the file imports its own, and the merge dropped it.
+    const b = lines("import { fail, invariant } from './utils';", 'export function get(key: string) {', '  invariant(key !== "");', '  return fail(`no ${key}`);', '}');
+    const o = lines("import { fail, invariant } from './utils';", 'export function get(key: string) {', '  invariant(key !== "");', '  if (!key) fail(`empty`);', '  return fail(`no ${key}`);', '}');
+    const t = lines("import { invariant } from './utils';", 'export function get(key: string) {', '  invariant(key !== "");', '  return console.warn(`no ${key}`);', '}');
+    const result = soundOrGuarded(b, o, t);
+    assert.deepEqual(result.conflicts.map((c) => c.kind), ['diagnostic'], result.text);
+    assert.match(result.conflicts[0]!.detail ?? '', /TS2304 'fail'/);
+    // In a test file that never imports it, `fail` is the runner's global and resolves.
+    const spec = lines("it('fails', () => {", '  fail(`never`);', '});');
+    assert.deepEqual(introduced('a.test.ts', spec, lines("it('fails', () => {", '});')), []);
+  });
 });
 
 describe('safeguard: one import rewritten two ways', () => {

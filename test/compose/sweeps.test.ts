@@ -237,7 +237,7 @@ describe('line lists: neighbouring edits of prose, YAML and ignore files', () =>
 
 describe('changes of every line: line endings and re-formatting', () => {
   const base = lines('export function area(w: number, h: number): number {', '  return w * h;', '}', '', 'export const unit = "m";');
-  const theirs = lines('export function area(w: number, h: number): number {', '  return Math.abs(w * h);', '}', '', 'export const unit = "m";');
+  const theirs = lines('export function area(w: number, h: number): number {', '  return product(w, h);', '}', '', 'export const unit = "m";');
 
   it("keeps one side's conversion of every line ending to CRLF and the other side's edit", () => {
     const ours = base.replaceAll('\n', '\r\n').replace('"m"', '"cm"');
@@ -251,16 +251,16 @@ describe('changes of every line: line endings and re-formatting', () => {
   });
 
   it("takes the other side's version of an element one side only re-formatted", () => {
-    const ours = base.replace('export function area(w: number, h: number): number {\n  return w * h;\n}', 'export function area(\n  w: number,\n  h: number,\n): number {\n    return w * h\n}');
+    const ours = base.replace('export function area(w: number, h: number): number {\n  return w * h;\n}', 'export function area(\n  w: number,\n  h: number,\n): number {\n    return w*h\n}');
     const result = clean(base, ours, theirs);
     // The parameters keep ours' new layout (theirs left them alone); the statement both changed
-    // is theirs' edit, ours only re-indented it and dropped its semicolon.
-    assert.equal(result.text, lines('export function area(', '  w: number,', '  h: number,', '): number {', '  return Math.abs(w * h);', '}', '', 'export const unit = "m";'));
+    // is theirs' edit, ours only re-indented it, closed up its spaces and dropped its semicolon.
+    assert.equal(result.text, lines('export function area(', '  w: number,', '  h: number,', '): number {', '  return product(w, h);', '}', '', 'export const unit = "m";'));
     assert.ok(result.notes?.some((note) => /function:area\/ReturnStatement#1: ours changed only its layout, theirs changed it: kept as theirs has it/.test(note)), String(result.notes));
   });
 
   it('still conflicts when the re-formatting side also changed a comment', () => {
-    const ours = base.replace('export function area(w: number, h: number): number {\n  return w * h;\n}', 'export function area(\n  w: number,\n  h: number,\n): number {\n    // width times height\n    return w * h\n}');
+    const ours = base.replace('export function area(w: number, h: number): number {\n  return w * h;\n}', 'export function area(\n  w: number,\n  h: number,\n): number {\n    // width times height\n    return w*h\n}');
     assert.ok(compose(base, ours, theirs).conflicts.length > 0);
   });
 });
@@ -291,6 +291,25 @@ describe("a declaration's header and its body are two changes", () => {
     assert.equal(clean(base, ours, theirs).text, lines('export function total(items: number[]): number {', '  let sum = -0;', '  for (const item of items) sum += Math.max(0, item);', '  return sum;', '}'));
   });
 
+  it('merges a return type one side made another kind of type with the other side\'s edit of the body (mobx 6bb7674)', () => {
+    // `number` to `number | undefined`: the return type's slot holds another kind of node, and
+    // the two declarations still line up slot by slot; the header side also edited the body.
+    const ours = lines('function total(items: number[]): number | undefined {', '  let sum = 0;', '  for (const item of items) sum += item;', '  return sum as any;', '}');
+    const b = base.replace('(items: number[]) {', '(items: number[]): number {');
+    const theirs = lines('function total(items: number[]): number {', '  let sum = -0;', '  for (const item of items) sum += item;', '  return sum;', '}');
+    assert.equal(clean(b, ours, theirs).text, lines('function total(items: number[]): number | undefined {', '  let sum = -0;', '  for (const item of items) sum += item;', '  return sum as any;', '}'));
+  });
+
+  it('merges an expression one side made another kind of expression with the other side\'s edit beside it', () => {
+    const b = lines('let config = load(path, { strict: true });');
+    const ours = lines('let config = await load(path, { strict: true });');
+    const theirs = lines('const config = load(path, { strict: true });');
+    assert.equal(clean(b, ours, theirs).text, lines('const config = await load(path, { strict: true });'));
+    // Both sides changed the expression, one of them to another kind and its inside as well: a conflict.
+    const edited = lines('let config = await load(path, { strict: false });');
+    assert.ok(compose(b, edited, lines('let config = load(path, { strict: true, cache });')).conflicts.length > 0);
+  });
+
   it('conflicts when the side that changed the header also changed the body', () => {
     const ours = lines('export function total(items: number[]) {', '  let sum = 0;', '  for (const item of items) sum += item;', '  return Math.round(sum);', '}');
     const theirs = lines('function total(items: number[]) {', '  let sum = -0;', '  for (const item of items) sum += Math.max(0, item);', '  return sum;', '}');
@@ -313,6 +332,29 @@ describe('a type replaced on one side, its type arguments edited on the other', 
     const result = compose(b, o, t);
     assert.ok(result.conflicts.length > 0, result.text);
     assert.doesNotMatch(result.text, /Record<string, T, Id>/);
+  });
+
+  it('conflicts when one side calls another function and the other adds or drops an argument (mobx e421854)', () => {
+    const b = lines('function install(target: object, key: string) {', '  define(target, owner, key, { get })', '}');
+    const o = lines('function install(target: object, key: string) {', '  adopt(target).add(owner, key, { get })', '}');
+    const t = lines('function install(target: object, key: string) {', '  define(target, key, { get })', '}');
+    const result = compose(b, o, t);
+    assert.ok(result.conflicts.length > 0, result.text);
+    assert.doesNotMatch(result.text, /add\(\s*key/);
+    // The replacing side made the other side's change of the arguments too: nothing of the other
+    // side is carried into the new call, and the merge is clean.
+    const fb = lines('const post = await posts.find(query, {', '  join: { alias: "post" },', '})');
+    const fo = lines('const post = await posts.find({', '  join: { alias: "post" },', '})');
+    const ft = lines('const post = await posts.findOne({', '  join: { alias: "post" },', '})');
+    assert.equal(clean(fb, fo, ft).text, ft);
+    // An argument edited in place is the caller's value, and goes to the new function (redux-toolkit bd482f8).
+    const sb = lines('const select = createDraftSafeSelector(', '  selectState as Selector<V, EntityState<T>>,', '  selectEntities,', ')');
+    const so = sb.replace('createDraftSafeSelector', 'createSelector');
+    const st = sb.replace('EntityState<T>', 'EntityState<T, Id>');
+    assert.equal(clean(sb, so, st).text, so.replace('EntityState<T>', 'EntityState<T, Id>'));
+    // The same function reached another way keeps its name: the edits merge.
+    const reached = lines('function install(target: object, key: string) {', '  this.define(target, owner, key, { get })', '}');
+    assert.equal(clean(b, reached, t).text, lines('function install(target: object, key: string) {', '  this.define(target, key, { get })', '}'));
   });
 
   it('merges a type renamed throughout the file with the other side\'s new argument (a sweep)', () => {
