@@ -137,16 +137,19 @@ function mergeSlots(cx: MergeContext, nodes: readonly [ts.Node, ts.Node, ts.Node
 /** How deep under a wrapper one side added the node it wrapped is looked for. */
 const wrapDepthMax = 3;
 
+/** The binary operators that wrap an operand (a guard, a fallback), rather than extend it. */
+const wrappingOperators: ReadonlySet<ts.SyntaxKind> = new Set([ts.SyntaxKind.AmpersandAmpersandToken, ts.SyntaxKind.BarBarToken, ts.SyntaxKind.QuestionQuestionToken]);
+
 /**
- * One side wrapped the node (`void f(a)`, `await f(a)`, `(f(a) as T)`, `g(f(a))`) and the other
- * edited it (`f(b)`): the edit is merged inside the wrapper. The wrapping side must hold base's
+ * One side wrapped the node (`void f(a)`, `await f(a)`, `(f(a) as T)`, `g(f(a))`, `ready && f(a)`)
+ * and the other edited it (`f(b)`): the edit is merged inside the wrapper; an operand arithmetic
+ * extends (`a + b` made `a + b + 0`) is an edit of one expression, and conflicts. The wrapping side must hold base's
  * node unchanged, once, within {@link wrapDepthMax} levels, and no other node of its kind that
  * starts with the same token; the editing side must keep the node's kind and its leading trivia
- * (which the wrapper now owns). A name or literal is not taken
- * for a wrapped node. Null otherwise.
+ * (which the wrapper now owns). A name or literal is not taken for a wrapped node. Null otherwise.
  */
 function mergeWrapped(cx: MergeContext, b: ts.Node, o: ts.Node, t: ts.Node, path: string, options: NodeOptions): Outcome | null {
-  // A name or a literal inside a larger expression is no wrapped node, only a shared piece.
+  // A name or a literal inside a larger expression is a shared piece, not a wrapped node.
   if (ts.isSourceFile(b) || b.getChildCount(cx.base.sf) === 0) return null;
   return mergeWrappedBy(cx, 'theirs', b, o, t, path, options) ?? mergeWrappedBy(cx, 'ours', b, o, t, path, options);
 }
@@ -160,21 +163,29 @@ function mergeWrappedBy(cx: MergeContext, wrapping: 'ours' | 'theirs', b: ts.Nod
   const wanted = identText(cx.base, b);
   const firstToken = (version: Version, node: ts.Node): string | undefined => node.getFirstToken(version.sf)?.getText(version.sf);
   const head = firstToken(cx.base, b);
-  const found: ts.Node[] = [];
+  const found: Array<{ node: ts.Node; parent: ts.Node }> = [];
   let nearCopies = 0;
-  const visit = (node: ts.Node, depth: number): void => {
+  const visit = (node: ts.Node, parent: ts.Node, depth: number): void => {
     if (node.kind === b.kind && identText(wrapper, node) === wanted) {
-      found.push(node);
+      found.push({ node, parent });
       return;
     }
     // Another node like it (`if (a) f(5) else f(6)` around base's `f(6)`): which copy the other
     // side's edit belongs to is a guess.
     if (node.kind === b.kind && firstToken(wrapper, node) === head) nearCopies += 1;
-    if (depth < wrapDepthMax) ts.forEachChild(node, (child) => visit(child, depth + 1));
+    if (depth < wrapDepthMax) ts.forEachChild(node, (child) => visit(child, node, depth + 1));
   };
-  ts.forEachChild(wrapNode, (child) => visit(child, 1));
+  ts.forEachChild(wrapNode, (child) => visit(child, wrapNode, 1));
   if (found.length !== 1 || nearCopies > 0) return null;
-  const inner = found[0]!;
+  // Both sides wrapped it, each its own way: nesting one wrapper in the other is no merge. (Looked
+  // for deeper than a wrapper is: a guard against a wrong merge, not a way to one.)
+  const holdsBase = (version: Version, node: ts.Node, depth: number): boolean =>
+    ts.forEachChild(node, (child) => ((child.kind === b.kind && identText(version, child) === wanted) || (depth < 2 * wrapDepthMax && holdsBase(version, child, depth + 1)) ? true : undefined)) ?? false;
+  if (holdsBase(editing, editNode, 1)) return null;
+  const { node: inner, parent } = found[0]!;
+  // An operand that arithmetic now extends (`a + b` made `a + b + 0`) is the same expression
+  // edited, not wrapped; a guard (`ready && f(a)`) or a fallback (`f(a) ?? d`) wraps it.
+  if (ts.isBinaryExpression(parent) && !wrappingOperators.has(parent.operatorToken.kind)) return null;
   const [ib, io, it] = wrapping === 'theirs' ? [b, o, inner] : [b, inner, t];
   const merged = mergeNode(cx, ib, io, it, path, { tryLines: true, depth: options.depth + 1, bodyOnly: true });
   if (!merged.ok) return null;
@@ -195,27 +206,33 @@ function mergeChild(cx: MergeContext, b: ts.Node, o: ts.Node, t: ts.Node, path: 
  * does not take them (`Record<EntityId, T, Id>`). A conflict, as for a base class in `extends`.
  * The same holds for a call or `new` whose function one side replaced (`define(target, key)`
  * made `adopt(target).add(key)`, the last name changed) while the other side added or dropped
- * an argument. A rename throughout the file is a sweep and is carried before this is asked; a
+ * an argument, or edited one the replacing side rewrote too. A rename throughout the file is a sweep and is carried before this is asked; a
  * callee reached another way (`f(x)` made `this.f(x)`) keeps its name and merges. The side that
  * replaced the type or function, or null.
  */
 function renamedAgainstArguments(cx: MergeContext, b: ts.Node, o: ts.Node, t: ts.Node): 'ours' | 'theirs' | null {
-  const parts = (version: Version, node: ts.Node): { name: string; args: string } | null => {
+  // `args`: the arguments as written; `takes`: what the callee must accept (for a type, its
+  // arguments as written; for a function, how many: an argument edited in place is the caller's
+  // value and carries over, one added or dropped was written for the function it went to).
+  const parts = (version: Version, node: ts.Node): { name: string; args: string; takes: string } | null => {
     const texts = (nodes: readonly ts.Node[] | undefined): string => (nodes ?? []).map((a) => identText(version, a)).join(',');
-    if (ts.isTypeReferenceNode(node)) return { name: identText(version, node.typeName), args: texts(node.typeArguments) };
+    if (ts.isTypeReferenceNode(node)) {
+      const args = texts(node.typeArguments);
+      return { name: identText(version, node.typeName), args, takes: args };
+    }
     if (ts.isCallExpression(node) || ts.isNewExpression(node)) {
       const callee = node.expression;
       const name = ts.isPropertyAccessExpression(callee) ? callee.name.text : ts.isIdentifier(callee) ? callee.text : identText(version, callee);
-      // What the function takes is its arity: an argument edited in place is the caller's value
-      // and carries over; an argument added or dropped was written for the function it went to.
-      return { name, args: `${texts(node.typeArguments)}(${node.arguments?.length ?? 0})` };
+      return { name, args: `${texts(node.typeArguments)}(${texts(node.arguments)})`, takes: `${texts(node.typeArguments)}(${node.arguments?.length ?? 0})` };
     }
     return null;
   };
   const [bp, op, tp] = [parts(cx.base, b), parts(cx.ours, o), parts(cx.theirs, t)];
   if (bp === null || op === null || tp === null) return null;
-  if (op.name !== bp.name && tp.args !== bp.args) return 'ours';
-  return tp.name !== bp.name && op.args !== bp.args ? 'theirs' : null;
+  // The replacing side also rewrote the arguments: the other side's edits of base's are void.
+  const against = (replacer: typeof bp, other: typeof bp): boolean => replacer.name !== bp.name && (other.takes !== bp.takes || (replacer.args !== bp.args && other.args !== bp.args));
+  if (against(op, tp)) return 'ours';
+  return against(tp, op) ? 'theirs' : null;
 }
 
 /**

@@ -179,6 +179,26 @@ describe('composeFile: inside declarations', () => {
     assert.ok(compose(base, ours, theirs).conflicts.length > 0);
   });
 
+  it('conflicts when one side extended an expression the other edited (`a + b` made `a + b + 0` and `b + a`)', () => {
+    const base = lines('export function add(a: number, b: number) {', '  return a + b;', '}');
+    assert.ok(compose(base, base.replace('a + b;', 'a + b + 0;'), base.replace('a + b;', 'b + a;')).conflicts.length > 0);
+    // A guard put before it wraps it: the edit goes inside.
+    const guarded = clean(base, base.replace('a + b;', 'Number.isFinite(a) && a + b;'), base.replace('a + b;', 'a + 2 * b;'));
+    assert.equal(guarded, base.replace('a + b;', 'Number.isFinite(a) && a + 2 * b;'));
+  });
+
+  it('conflicts when both sides rewrote one call (acu demo: `(await readFile(p, e)).trimEnd()` against `readFile(p, { encoding })`)', () => {
+    const base = lines('async function read(key: string) {', "  return readFile(path(key), 'utf8');", '}');
+    const ours = base.replace("readFile(path(key), 'utf8')", "(await readFile(path(key), 'utf8')).trimEnd()");
+    const theirs = base.replace("'utf8')", "{ encoding: 'utf8' })");
+    const result = compose(base, ours, theirs);
+    assert.ok(result.conflicts.length > 0, result.text);
+    assert.doesNotMatch(result.text, /trimEnd\( *\{/);
+    // Both wrapped it, each its own way: no wrapper goes inside the other.
+    const caught = base.replace("readFile(path(key), 'utf8')", "readFile(path(key), 'utf8').catch(() => '')");
+    assert.ok(compose(base, ours, caught).conflicts.length > 0);
+  });
+
   it('conflicts when the wrapping side also edited what it wrapped', () => {
     const base = lines('function start() {', "  client.register(Created.type, { scheme: 'file' });", '  client.register(Deleted.type, {});', '}');
     const ours = lines('function start() {', "  client.register(Created.type, { scheme: 'file-test' });", '  client.register(Deleted.type, {});', '}');
