@@ -71,8 +71,7 @@ function mergeInPlace(cx: MergeContext, b: ts.Node, o: ts.Node, t: ts.Node, path
     if (lines.conflicts === 0) return ok(lines.text);
   }
   const fail: Outcome = { ok: false, conflict: { path, kind: 'modify/modify', base: bt, ours: ot, theirs: tt } };
-  if (options.depth >= mergeDepthMax) return fail;
-  if (b.kind !== o.kind || b.kind !== t.kind) return fail;
+  if (b.kind !== o.kind || b.kind !== t.kind || options.depth >= mergeDepthMax) return fail;
   const bs = slotsOf(b);
   const os = slotsOf(o);
   const tsl = slotsOf(t);
